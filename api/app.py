@@ -1,0 +1,92 @@
+"""`create_app()`: the Litestar application."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from api.auth import BearerAuthMiddleware
+from api.controllers.admin import AdminController
+from api.controllers.contacts import ContactController
+from api.controllers.health import HealthController
+from api.controllers.orders import OrderController
+from api.correlation import CorrelationMiddleware
+from api.errors import EXCEPTION_HANDLERS
+from api.services import ApiServices, provide_services
+
+VERSION = version("syncline")
+MAX_BODY_BYTES = 1024 * 1024
+
+DESCRIPTION = """
+Syncline is a multi-tenant records API (contacts and orders) built for integrations.
+Every change is an immutable event; integrations keep in sync by polling the changes
+feed or by receiving signed webhooks, and auditors can replay the whole history.
+
+Authenticate with `Authorization: Bearer <token>`: an API key (`sk_…`) or an OAuth 2.0
+access token. Errors are RFC 9457 problem details (`application/problem+json`).
+"""
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Syncline API",
+        version=VERSION,
+        description=DESCRIPTION.strip(),
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "ApiKey": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An API key (`sk_…`) issued to a tenant by the operator.",
+                ),
+                "OAuth2": SecurityScheme(
+                    type="oauth2",
+                    description="OAuth 2.0 client credentials; send the access token as Bearer.",
+                    flows=OAuthFlows(
+                        client_credentials=OAuthFlow(
+                            token_url="/oauth/token",  # noqa: S106
+                            scopes={
+                                "records:read": "Read contacts, orders and the changes feed.",
+                                "records:write": "Create, change and delete contacts and orders.",
+                                "webhooks:manage": "Manage webhook subscriptions.",
+                                "events:read": "Read and verify the audit event log.",
+                            },
+                        )
+                    ),
+                ),
+                "AdminToken": SecurityScheme(
+                    type="http", scheme="bearer", description="The operator's admin token."
+                ),
+            }
+        ),
+    )
+
+
+def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None) -> Litestar:
+    """The API application for one process."""
+    prometheus = PrometheusConfig(app_name="syncline", group_path=True, prefix="syncline")
+    v1 = Router(
+        path="/v1",
+        route_handlers=[ContactController, OrderController, *(extra_routers or [])],
+        middleware=[BearerAuthMiddleware],
+    )
+    app = Litestar(
+        route_handlers=[v1, AdminController, HealthController, PrometheusController],
+        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[CorrelationMiddleware, prometheus.middleware],
+        openapi_config=openapi_config(),
+        request_max_body_size=MAX_BODY_BYTES,
+        debug=False,
+    )
+    app.state.services = services
+    return app

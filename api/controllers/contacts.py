@@ -1,0 +1,145 @@
+"""ContactController: `/v1/contacts`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import Parameter
+
+from api.auth import Principal, scoped
+from api.records import (
+    changes_of,
+    correlation_id,
+    idempotency,
+    if_match,
+    list_page,
+    record_response,
+)
+from api.schemas.common import CursorParam, Limit
+from api.schemas.contacts import Contact, ContactCreate, ContactList, ContactUpdate
+from api.services import ApiServices
+from domain.contact import Contact as ContactRecord
+
+IF_MATCH = Parameter(
+    header="If-Match", required=False, description='Only act if the record is at this ETag ("3").'
+)
+
+
+class ContactController(Controller):
+    path = "/contacts"
+    tags = ["Contacts"]
+
+    @post("/", operation_id="CreateContact", sync_to_thread=True, **scoped("records:write"))
+    def create(
+        self,
+        data: ContactCreate,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        idempotency_key: Annotated[
+            str | None,
+            Parameter(
+                header="Idempotency-Key",
+                required=False,
+                description="Retrying with the same key and body returns the first answer.",
+            ),
+        ] = None,
+    ) -> Response[Contact]:
+        """Create a contact. Emits `contact.created`."""
+        key, fingerprint = idempotency(request, data)
+        ctx = request.user.context(correlation_id(request))
+        contact, created = services.app.create_record(
+            ContactRecord,
+            ctx,
+            msgspec.to_builtins(data),
+            idempotency_key=key,
+            request_hash=fingerprint,
+        )
+        headers = {} if created else {"Idempotent-Replayed": "true"}
+        return record_response(contact, 201, Location=f"/v1/contacts/{contact.id}", **headers)
+
+    @get("/", operation_id="ListContacts", sync_to_thread=True, **scoped("records:read"))
+    def list(
+        self,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        limit: Limit = 100,
+        cursor: CursorParam | None = None,
+        updated_since: Annotated[
+            datetime | None,
+            Parameter(description="Only contacts updated at or after this time (ISO 8601)."),
+        ] = None,
+    ) -> Response[ContactList]:
+        """List live contacts, oldest first, with cursor pagination."""
+        return list_page(
+            services,
+            "contacts",
+            request.user.tenant_id,
+            limit=limit,
+            cursor=cursor,
+            updated_since=updated_since,
+        )
+
+    @get(
+        "/{contact_id:uuid}",
+        operation_id="GetContact",
+        sync_to_thread=True,
+        **scoped("records:read"),
+    )
+    def retrieve(
+        self, contact_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[Contact]:
+        """Get a contact; its `ETag` is its version."""
+        ctx = request.user.context(correlation_id(request))
+        return record_response(services.app.get_record(ContactRecord, ctx, contact_id))
+
+    @patch(
+        "/{contact_id:uuid}",
+        operation_id="UpdateContact",
+        sync_to_thread=True,
+        **scoped("records:write"),
+    )
+    def update(
+        self,
+        contact_id: UUID,
+        data: ContactUpdate,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        if_match_header: Annotated[str | None, IF_MATCH] = None,
+    ) -> Response[Contact]:
+        """Change some fields. Emits `contact.updated` (nothing when no value changes).
+
+        With `If-Match`, a stale version is refused with 412."""
+        ctx = request.user.context(correlation_id(request))
+        changes = changes_of(data)
+        contact = services.app.update_record(
+            ContactRecord,
+            ctx,
+            contact_id,
+            lambda c: c.update(ctx, changes),
+            if_match=if_match(request),
+        )
+        return record_response(contact)
+
+    @delete(
+        "/{contact_id:uuid}",
+        operation_id="DeleteContact",
+        sync_to_thread=True,
+        status_code=204,
+        **scoped("records:write"),
+    )
+    def remove(
+        self,
+        contact_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        if_match_header: Annotated[str | None, IF_MATCH] = None,
+    ) -> None:
+        """Delete a contact. Emits `contact.deleted`; the change feed keeps a tombstone."""
+        ctx = request.user.context(correlation_id(request))
+        services.app.update_record(
+            ContactRecord, ctx, contact_id, lambda c: c.delete(ctx), if_match=if_match(request)
+        )

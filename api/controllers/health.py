@@ -1,0 +1,29 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get
+
+from api.services import ApiServices
+
+
+class HealthController(Controller):
+    tags = ["Operations"]
+    include_in_schema = True
+
+    @get("/healthz", operation_id="Healthz")
+    async def healthz(self) -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @get("/readyz", operation_id="Readyz", sync_to_thread=True)
+    def readyz(self, services: ApiServices) -> Response[dict[str, Any]]:
+        """Readiness: PostgreSQL answers, with each projection's position."""
+        try:
+            with services.pool.connection(timeout=2) as conn:
+                rows = conn.execute("SELECT name, position FROM projection_tracking").fetchall()
+        except Exception as exc:  # any failure to reach the database means not ready
+            return Response({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+        return Response({"status": "ready", "projections": dict(rows)})

@@ -1,0 +1,202 @@
+"""OrderController: `/v1/orders` and its status transitions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import Parameter
+
+from api.auth import Principal, scoped
+from api.controllers.contacts import IF_MATCH
+from api.records import (
+    changes_of,
+    correlation_id,
+    idempotency,
+    if_match,
+    list_page,
+    record_response,
+)
+from api.schemas.common import CursorParam, Limit
+from api.schemas.orders import Order, OrderCreate, OrderList, OrderUpdate
+from api.services import ApiServices
+from domain.order import Order as OrderRecord
+
+
+class OrderController(Controller):
+    path = "/orders"
+    tags = ["Orders"]
+
+    @post("/", operation_id="CreateOrder", sync_to_thread=True, **scoped("records:write"))
+    def create(
+        self,
+        data: OrderCreate,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        idempotency_key: Annotated[
+            str | None,
+            Parameter(
+                header="Idempotency-Key",
+                required=False,
+                description="Retrying with the same key and body returns the first answer.",
+            ),
+        ] = None,
+    ) -> Response[Order]:
+        """Create a draft order for one of your contacts. Emits `order.created`."""
+        key, fingerprint = idempotency(request, data)
+        ctx = request.user.context(correlation_id(request))
+        order, created = services.app.create_record(
+            OrderRecord,
+            ctx,
+            msgspec.to_builtins(data),
+            idempotency_key=key,
+            request_hash=fingerprint,
+        )
+        headers = {} if created else {"Idempotent-Replayed": "true"}
+        return record_response(order, 201, Location=f"/v1/orders/{order.id}", **headers)
+
+    @get("/", operation_id="ListOrders", sync_to_thread=True, **scoped("records:read"))
+    def list(
+        self,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        limit: Limit = 100,
+        cursor: CursorParam | None = None,
+        updated_since: Annotated[
+            datetime | None,
+            Parameter(description="Only orders updated at or after this time (ISO 8601)."),
+        ] = None,
+    ) -> Response[OrderList]:
+        """List live orders, oldest first, with cursor pagination."""
+        return list_page(
+            services,
+            "orders",
+            request.user.tenant_id,
+            limit=limit,
+            cursor=cursor,
+            updated_since=updated_since,
+        )
+
+    @get("/{order_id:uuid}", operation_id="GetOrder", sync_to_thread=True, **scoped("records:read"))
+    def retrieve(
+        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[Order]:
+        """Get an order; its `ETag` is its version."""
+        ctx = request.user.context(correlation_id(request))
+        return record_response(services.app.get_record(OrderRecord, ctx, order_id))
+
+    @patch(
+        "/{order_id:uuid}",
+        operation_id="UpdateOrder",
+        sync_to_thread=True,
+        **scoped("records:write"),
+    )
+    def update(
+        self,
+        order_id: UUID,
+        data: OrderUpdate,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        if_match_header: Annotated[str | None, IF_MATCH] = None,
+    ) -> Response[Order]:
+        """Edit a draft order (409 once placed). Emits `order.updated`."""
+        ctx = request.user.context(correlation_id(request))
+        changes = changes_of(data)
+        if "contact_id" in changes:
+            services.app.require_contact(ctx, changes["contact_id"])
+        order = services.app.update_record(
+            OrderRecord, ctx, order_id, lambda o: o.update(ctx, changes), if_match=if_match(request)
+        )
+        return record_response(order)
+
+    @delete(
+        "/{order_id:uuid}",
+        operation_id="DeleteOrder",
+        sync_to_thread=True,
+        status_code=204,
+        **scoped("records:write"),
+    )
+    def remove(
+        self,
+        order_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        if_match_header: Annotated[str | None, IF_MATCH] = None,
+    ) -> None:
+        """Delete a draft or cancelled order (409 otherwise). Emits `order.deleted`."""
+        ctx = request.user.context(correlation_id(request))
+        services.app.update_record(
+            OrderRecord, ctx, order_id, lambda o: o.delete(ctx), if_match=if_match(request)
+        )
+
+    def _transition(
+        self,
+        verb: str,
+        order_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+    ) -> Response[Order]:
+        ctx = request.user.context(correlation_id(request))
+        order = services.app.update_record(
+            OrderRecord,
+            ctx,
+            order_id,
+            lambda o: getattr(o, verb)(ctx),
+            if_match=if_match(request),
+        )
+        return record_response(order)
+
+    @post(
+        "/{order_id:uuid}/place",
+        operation_id="PlaceOrder",
+        sync_to_thread=True,
+        status_code=200,
+        **scoped("records:write"),
+    )
+    def place(
+        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[Order]:
+        """Move a draft order with at least one line item to `placed`. Emits `order.placed`."""
+        return self._transition("place", order_id, request, services)
+
+    @post(
+        "/{order_id:uuid}/pay",
+        operation_id="PayOrder",
+        sync_to_thread=True,
+        status_code=200,
+        **scoped("records:write"),
+    )
+    def pay(
+        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[Order]:
+        """Move a placed order to `paid`. Emits `order.paid`."""
+        return self._transition("pay", order_id, request, services)
+
+    @post(
+        "/{order_id:uuid}/fulfill",
+        operation_id="FulfillOrder",
+        sync_to_thread=True,
+        status_code=200,
+        **scoped("records:write"),
+    )
+    def fulfill(
+        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[Order]:
+        """Move a paid order to `fulfilled`. Emits `order.fulfilled`."""
+        return self._transition("fulfill", order_id, request, services)
+
+    @post(
+        "/{order_id:uuid}/cancel",
+        operation_id="CancelOrder",
+        sync_to_thread=True,
+        status_code=200,
+        **scoped("records:write"),
+    )
+    def cancel(
+        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[Order]:
+        """Cancel an order that is not yet fulfilled. Emits `order.cancelled`."""
+        return self._transition("cancel", order_id, request, services)

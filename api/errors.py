@@ -1,0 +1,163 @@
+"""RFC 9457 problem details for every error the API answers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from domain.errors import (
+    ConflictError,
+    DomainError,
+    IdempotencyKeyReusedError,
+    InvalidFieldError,
+    PreconditionFailedError,
+    RecordNotFoundError,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://syncline.dev/problems/"
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    410: "Gone",
+    412: "Precondition failed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class ProblemError(HTTPException):
+    """An error the API answers as a problem; `slug` names its type."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail=detail, status_code=status_code, headers=headers)
+        self.slug = slug
+        self.problem_extra = extra
+
+
+def problem(
+    request: Request[Any, Any, Any] | None,
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug if slug else "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+        correlation_id = request.scope.get("state", {}).get("correlation_id")
+        if correlation_id:
+            body["correlation_id"] = correlation_id
+    body.update(extra)
+    return Response(
+        content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers or {}
+    )
+
+
+def _validation_errors(extra: Any) -> list[dict[str, Any]]:
+    errors = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            errors.append(
+                {
+                    "field": item.get("key"),
+                    "source": item.get("source"),
+                    "message": item.get("message"),
+                }
+            )
+    return errors
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ProblemError):
+        return problem(
+            request,
+            exc.status_code,
+            exc.detail,
+            slug=exc.slug,
+            headers=exc.headers,
+            **exc.problem_extra,
+        )
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc.extra)
+        if not errors:
+            return problem(request, 400, exc.detail, slug="malformed-request")
+        in_body = any(e["source"] == "body" for e in errors)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(
+            request,
+            422 if in_body else 400,
+            detail,
+            slug="validation-error" if in_body else "invalid-parameter",
+            errors=errors,
+        )
+    status = exc.status_code
+    if status >= 500:
+        log.error("server error", exc_info=exc)
+    return problem(request, status, str(exc.detail), headers=exc.headers)
+
+
+def handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    if isinstance(exc, InvalidFieldError):
+        return problem(
+            request,
+            422,
+            str(exc),
+            slug="validation-error",
+            errors=[{"field": exc.field, "source": "body", "message": exc.message}],
+        )
+    if isinstance(exc, IdempotencyKeyReusedError):
+        return problem(request, 422, str(exc), slug="idempotency-key-reused")
+    if isinstance(exc, RecordNotFoundError):
+        return problem(request, 404, str(exc), slug="not-found")
+    if isinstance(exc, PreconditionFailedError):
+        return problem(request, 412, str(exc), slug="version-mismatch")
+    if isinstance(exc, ConflictError):
+        return problem(request, 409, str(exc), slug="conflict")
+    return problem(request, 400, str(exc))
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "an unexpected error occurred; it has been logged with this request's correlation id",
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    HTTPException: handle_http,
+    DomainError: handle_domain,
+    Exception: handle_unexpected,
+}
+MEDIA_TYPE_JSON = MediaType.JSON

@@ -1,0 +1,127 @@
+"""What the contact and order controllers share: listing pages, preconditions, responses."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response
+
+from api.errors import ProblemError
+from api.services import ApiServices
+from domain.application import request_fingerprint
+from domain.record import Record
+from projections.cursor import InvalidCursorError
+
+ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+MAX_IDEMPOTENCY_KEY = 255
+JSON = "application/json"
+
+
+def correlation_id(request: Request[Any, Any, Any]) -> str:
+    return str(request.scope.get("state", {}).get("correlation_id", ""))
+
+
+def record_response(record: Record, status: int = 200, **headers: str) -> Response[Any]:
+    return Response(
+        content=record.representation(),
+        status_code=status,
+        headers={"ETag": f'"{record.version}"', **headers},
+    )
+
+
+def if_match(request: Request[Any, Any, Any]) -> int | None:
+    """The version an `If-Match` header names (`"3"`, `W/"3"` or `3`), or None."""
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    match = ETAG.match(header)
+    if not match:
+        raise ProblemError(
+            400,
+            'If-Match must be an ETag this API issued, such as "3"',
+            slug="invalid-parameter",
+            parameter="If-Match",
+        )
+    return int(match.group(1))
+
+
+def idempotency(request: Request[Any, Any, Any], body: msgspec.Struct) -> tuple[str | None, str]:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ProblemError(
+            400,
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+            slug="invalid-parameter",
+            parameter="Idempotency-Key",
+        )
+    return key, request_fingerprint(msgspec.json.encode(body))
+
+
+def list_page(
+    services: ApiServices,
+    table: str,
+    tenant_id: UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    updated_since: datetime | None,
+) -> Response[Any]:
+    """A page of live records, oldest first, as `{"data", "next_cursor", "has_more"}`.
+
+    Pages are keyed on `(created_at, id)`, so records created while a client pages are
+    appended at the end and none is skipped.
+    """
+    where = ["tenant_id = %s"]
+    params: list[Any] = [tenant_id]
+    if cursor is not None:
+        try:
+            created_at, last_id = services.cursors.decode(table, tenant_id, cursor)
+        except (InvalidCursorError, ValueError) as exc:
+            raise ProblemError(
+                400, f"cursor {exc}", slug="invalid-cursor", parameter="cursor"
+            ) from None
+        where.append("(created_at, id) > (%s::timestamptz, %s::uuid)")
+        params += [created_at, last_id]
+    if updated_since is not None:
+        where.append("updated_at >= %s")
+        params.append(updated_since)
+    params.append(limit + 1)
+    query = (
+        f"SELECT data::text, created_at, id FROM {table} WHERE {' AND '.join(where)}"
+        " ORDER BY created_at, id LIMIT %s"
+    )
+    with services.pool.connection() as conn:
+        rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if has_more:
+        _, created_at, last_id = rows[-1]
+        next_cursor = services.cursors.encode(
+            table, tenant_id, [created_at.isoformat(), str(last_id)]
+        )
+    body = b"".join(
+        [
+            b'{"data":[',
+            b",".join(row[0].encode() for row in rows),
+            b'],"next_cursor":',
+            msgspec.json.encode(next_cursor),
+            b',"has_more":',
+            b"true" if has_more else b"false",
+            b"}",
+        ]
+    )
+    return Response(content=body, media_type=JSON)
+
+
+def changes_of(body: msgspec.Struct) -> dict[str, Any]:
+    """The fields a PATCH body sets (UNSET ones left out), as JSON-ready values."""
+    return {
+        name: value
+        for name, value in msgspec.to_builtins(body).items()
+        if value is not msgspec.UNSET
+    }

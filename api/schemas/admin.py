@@ -1,0 +1,62 @@
+"""Operator schemas: tenants and the credentials of an org-activated connection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta, Struct
+
+from api.schemas.common import HasMore, NextCursor
+
+Scope = Literal["records:read", "records:write", "webhooks:manage", "events:read"]
+ALL_SCOPES: list[Scope] = ["records:read", "records:write", "webhooks:manage", "events:read"]
+Scopes = Annotated[list[Scope], Meta(min_length=1, max_length=4)]
+
+
+class TenantCreate(Struct, forbid_unknown_fields=True, frozen=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200, examples=["Acme"])]
+    scopes: Scopes = msgspec.field(default_factory=lambda: list(ALL_SCOPES))
+
+
+class Tenant(Struct, frozen=True):
+    id: UUID
+    name: str
+    created_at: datetime
+    status: Literal["active", "suspended"] = "active"
+
+
+class TenantList(Struct, frozen=True):
+    data: list[Tenant]
+    next_cursor: NextCursor
+    has_more: HasMore
+
+
+class IssuedApiKey(Struct, frozen=True):
+    id: UUID
+    key: Annotated[str, Meta(description="The bearer token. Shown only in this answer.")]
+    prefix: Annotated[str, Meta(description="Public, non-secret identifier of the key.")]
+    scopes: list[str]
+    expires_at: datetime | None = None
+
+
+class IssuedOAuthClient(Struct, frozen=True):
+    id: UUID
+    client_id: str
+    client_secret: Annotated[str, Meta(description="Shown only in this answer.")]
+    scopes: list[str]
+
+
+class Connection(Struct, frozen=True):
+    """An org-activated connection: the tenant and credentials to configure an integration."""
+
+    tenant: Tenant
+    api_key: IssuedApiKey
+    oauth_client: IssuedOAuthClient
+
+
+class ApiKeyCreate(Struct, forbid_unknown_fields=True, frozen=True):
+    scopes: Scopes
+    expires_at: datetime | None = None

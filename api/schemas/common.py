@@ -1,0 +1,18 @@
+"""Shapes shared by every resource."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import Meta
+
+Limit = Annotated[int, Meta(ge=1, le=1000, description="Page size (1 to 1000).")]
+CursorParam = Annotated[
+    str,
+    Meta(max_length=2048, description="Opaque cursor from a previous page's `next_cursor`."),
+]
+NextCursor = Annotated[
+    str | None,
+    Meta(description="Pass as `cursor` to fetch the next page; null on the last page."),
+]
+HasMore = Annotated[bool, Meta(description="Whether another page follows.")]

@@ -1,0 +1,169 @@
+"""Syncline's command side: the eventsourcing Application that loads and saves aggregates."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.contact import Contact
+from domain.context import Context
+from domain.credential import ApiKey, Credential, OAuthClient
+from domain.errors import (
+    IdempotencyKeyReusedError,
+    InvalidFieldError,
+    PreconditionFailedError,
+    RecordNotFoundError,
+)
+from domain.order import Order
+from domain.record import Record
+from domain.tenant import Tenant
+
+R = TypeVar("R", bound=Record)
+IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://syncline.dev/idempotency-key")
+CONFLICT_RETRIES = 5
+
+
+def request_fingerprint(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+class Syncline(Application[UUID]):
+    """Commands on tenants, credentials and records; every change is saved as events."""
+
+    name = "syncline"
+
+    # -- records ---------------------------------------------------------------------------
+    def create_record(
+        self,
+        kind: type[R],
+        ctx: Context,
+        fields: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> tuple[R, bool]:
+        """Create a record; answer it and whether it is new.
+
+        With an Idempotency-Key the record's id is derived from the key, so the event store's
+        uniqueness constraint makes a retried request return the first answer atomically.
+        """
+        if kind is Order:
+            self.require_contact(ctx, fields.get("contact_id"))
+        if idempotency_key is None:
+            record_id = uuid4()
+        else:
+            record_id = uuid5(
+                IDEMPOTENCY_NAMESPACE, f"{ctx.tenant_id}/{kind.RESOURCE}/{idempotency_key}"
+            )
+        record: R = kind.create(ctx, fields, id=record_id, request_hash=request_hash)  # type: ignore[attr-defined]
+        try:
+            self.save(record)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            first: R = self.repository.get(record_id, version=1)
+            if first.tenant_id != ctx.tenant_id or first.request_hash != request_hash:
+                raise IdempotencyKeyReusedError(
+                    "this Idempotency-Key was already used with a different request"
+                ) from None
+            return first, False
+        return record, True
+
+    def get_record(
+        self, kind: type[R], ctx: Context, record_id: UUID, *, version: int | None = None
+    ) -> R:
+        """The tenant's live record (or, with `version`, its state then)."""
+        record = self._load(kind, ctx, record_id, version=version)
+        if record.deleted and version is None:
+            raise RecordNotFoundError(f"no {kind.RESOURCE} {record_id}")
+        return record
+
+    def update_record(
+        self,
+        kind: type[R],
+        ctx: Context,
+        record_id: UUID,
+        command: Callable[[R], object],
+        *,
+        if_match: int | None = None,
+    ) -> R:
+        """Run `command` on the current record and save it, retrying on a concurrent write."""
+        for attempt in range(CONFLICT_RETRIES):
+            record = self.get_record(kind, ctx, record_id)
+            if if_match is not None and record.version != if_match:
+                raise PreconditionFailedError(
+                    f"{kind.RESOURCE} {record_id} is at version {record.version}, not {if_match}"
+                )
+            command(record)
+            try:
+                self.save(record)
+            except IntegrityError:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+                continue
+            return record
+        raise AssertionError("unreachable")
+
+    def history(self, kind: type[R], ctx: Context, record_id: UUID) -> list[Any]:
+        """Every event of one record, oldest first (deleted records included)."""
+        self._load(kind, ctx, record_id)
+        return list(self.repository.event_store.get(record_id))
+
+    def _load(
+        self, kind: type[R], ctx: Context, record_id: UUID, *, version: int | None = None
+    ) -> R:
+        try:
+            record: R = self.repository.get(record_id, version=version)
+        except AggregateNotFoundError:
+            raise RecordNotFoundError(f"no {kind.RESOURCE} {record_id}") from None
+        if not isinstance(record, kind) or record.tenant_id != ctx.tenant_id:
+            raise RecordNotFoundError(f"no {kind.RESOURCE} {record_id}")
+        return record
+
+    def require_contact(self, ctx: Context, contact_id: Any) -> None:
+        try:
+            self.get_record(Contact, ctx, UUID(str(contact_id)))
+        except (ValueError, RecordNotFoundError):
+            raise InvalidFieldError("contact_id", f"no contact {contact_id}") from None
+
+    # -- tenants and credentials -----------------------------------------------------------
+    def provision_tenant(
+        self, ctx: Context, name: str, scopes: list[str]
+    ) -> tuple[Tenant, ApiKey, str, OAuthClient, str]:
+        """A tenant with a fresh API key and OAuth client, saved atomically."""
+        tenant = Tenant.create(ctx, name, id=uuid4())
+        tenant_ctx = Context(tenant.id, ctx.actor, ctx.correlation_id)
+        api_key, key_secret = ApiKey.issue(tenant_ctx, scopes)
+        client, client_secret = OAuthClient.issue(tenant_ctx, scopes)
+        self.save(tenant, api_key, client)
+        return tenant, api_key, key_secret, client, client_secret
+
+    def get_tenant(self, tenant_id: UUID) -> Tenant:
+        try:
+            tenant: Tenant = self.repository.get(tenant_id)
+        except AggregateNotFoundError:
+            raise RecordNotFoundError(f"no tenant {tenant_id}") from None
+        if not isinstance(tenant, Tenant):
+            raise RecordNotFoundError(f"no tenant {tenant_id}")
+        return tenant
+
+    def issue_api_key(
+        self, ctx: Context, scopes: list[str], expires_at: datetime | None = None
+    ) -> tuple[ApiKey, str]:
+        self.get_tenant(ctx.tenant_id)
+        key, secret = ApiKey.issue(ctx, scopes, expires_at)
+        self.save(key)
+        return key, secret
+
+    def get_credential(self, credential_id: UUID) -> Credential | None:
+        try:
+            credential: Credential = self.repository.get(credential_id)
+        except AggregateNotFoundError:
+            return None
+        return credential if isinstance(credential, Credential) else None

@@ -1,0 +1,64 @@
+"""Contact: a person an integration syncs, with free-form tags and custom fields."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID
+
+from domain.context import Context
+from domain.errors import InvalidFieldError
+from domain.record import Record
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+FIELDS = ("email", "name", "phone", "company", "tags", "custom_fields")
+MAX_TAGS = 50
+MAX_CUSTOM_FIELDS = 100
+
+
+def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
+    """Check a contact's fields; answer them in canonical form."""
+    email = fields.get("email")
+    if not isinstance(email, str) or not EMAIL.match(email) or len(email) > 254:
+        raise InvalidFieldError("email", "must be an email address of at most 254 characters")
+    tags = fields.get("tags") or []
+    if len(tags) > MAX_TAGS:
+        raise InvalidFieldError("tags", f"at most {MAX_TAGS} tags")
+    custom_fields = fields.get("custom_fields") or {}
+    if len(custom_fields) > MAX_CUSTOM_FIELDS:
+        raise InvalidFieldError("custom_fields", f"at most {MAX_CUSTOM_FIELDS} keys")
+    return {
+        "email": email,
+        "name": fields.get("name"),
+        "phone": fields.get("phone"),
+        "company": fields.get("company"),
+        "tags": list(tags),
+        "custom_fields": dict(custom_fields),
+    }
+
+
+class Contact(Record):
+    """A contact record of one tenant."""
+
+    RESOURCE = "contact"
+
+    @classmethod
+    def create(
+        cls,
+        ctx: Context,
+        fields: dict[str, Any],
+        *,
+        id: UUID,
+        request_hash: str | None = None,
+    ) -> Contact:
+        contact: Contact = cls._start(
+            ctx, validate_contact(fields), id=id, request_hash=request_hash
+        )
+        return contact
+
+    def update(self, ctx: Context, changes: dict[str, Any]) -> bool:
+        """Apply a partial update; answer whether anything changed."""
+        unknown = set(changes) - set(FIELDS)
+        if unknown:
+            raise InvalidFieldError(sorted(unknown)[0], "is not a contact field")
+        return self._change(ctx, validate_contact({**self.state, **changes}), self.Updated)

@@ -1,0 +1,1 @@
+"""The contacts and orders read models behind the list endpoints."""

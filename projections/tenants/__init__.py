@@ -1,0 +1,1 @@
+"""The operator's read models: tenants and their credentials (never secrets)."""

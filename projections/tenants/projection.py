@@ -1,0 +1,91 @@
+"""TenantsProjection: tenants and credential metadata for the operator's listings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from domain.credential import ApiKey, Credential, OAuthClient
+from domain.tenant import Tenant
+
+SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS tenants (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        status text NOT NULL,
+        created_at timestamptz NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS tenants_created ON tenants (created_at, id)",
+    """
+    CREATE TABLE IF NOT EXISTS credentials (
+        id uuid PRIMARY KEY,
+        tenant_id uuid NOT NULL,
+        kind text NOT NULL,
+        public_id text NOT NULL,
+        scopes text[] NOT NULL,
+        expires_at timestamptz,
+        revoked_at timestamptz,
+        rotated_at timestamptz,
+        created_at timestamptz NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS credentials_tenant ON credentials (tenant_id, created_at)",
+]
+
+
+class TenantsProjection:
+    name = "tenants"
+    schema = SCHEMA
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        for _, event in events:
+            if isinstance(event, Tenant.Created):
+                cur.execute(
+                    "INSERT INTO tenants (id, name, status, created_at)"
+                    " VALUES (%s, %s, 'active', %s) ON CONFLICT (id) DO NOTHING",
+                    (event.originator_id, event.name, event.timestamp),
+                )
+            elif isinstance(event, Tenant.Suspended | Tenant.Reactivated):
+                status = "suspended" if isinstance(event, Tenant.Suspended) else "active"
+                cur.execute(
+                    "UPDATE tenants SET status = %s WHERE id = %s", (status, event.originator_id)
+                )
+            elif isinstance(event, Credential.Created):
+                kind, public_id = _public_id(event)
+                cur.execute(
+                    "INSERT INTO credentials (id, tenant_id, kind, public_id, scopes, expires_at,"
+                    " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                    (
+                        event.originator_id,
+                        event.tenant_id,
+                        kind,
+                        public_id,
+                        event.scopes,
+                        event.expires_at,
+                        event.timestamp,
+                    ),
+                )
+            elif isinstance(event, Credential.Revoked):
+                cur.execute(
+                    "UPDATE credentials SET revoked_at = %s WHERE id = %s",
+                    (event.timestamp, event.originator_id),
+                )
+            elif isinstance(event, Credential.SecretRotated):
+                cur.execute(
+                    "UPDATE credentials SET rotated_at = %s WHERE id = %s",
+                    (event.timestamp, event.originator_id),
+                )
+
+    def clear(self, cur: psycopg.Cursor[Any]) -> None:
+        cur.execute("TRUNCATE tenants, credentials")
+
+
+def _public_id(event: Any) -> tuple[str, str]:
+    if isinstance(event, OAuthClient.Created):
+        return "oauth_client", f"cli_{event.originator_id.hex}"
+    assert isinstance(event, ApiKey.Created)
+    return "api_key", f"sk_{event.originator_id.hex}"

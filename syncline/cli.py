@@ -1,0 +1,137 @@
+"""The `syncline` command: serve, worker, dev."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from uuid import UUID
+
+from syncline.config import Settings
+from syncline.logs import configure_logging
+from syncline.runtime import Runtime
+
+
+def _serve(runtime: Runtime, host: str, port: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(runtime.api_services())
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    try:
+        _serve(runtime, args.host, args.port)
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    runtime.start_projections()
+    try:
+        stop.wait()
+    finally:
+        runtime.close()
+    return 0
+
+
+def provision_demo(runtime: Runtime) -> tuple[str, str, str]:
+    """The demo tenant (made once) and a fresh API key and OAuth client secret for it."""
+    from domain.context import Actor, Context
+    from domain.credential import SCOPES, OAuthClient
+
+    operator = Actor("operator", "syncline-dev")
+    runtime.wait_for_projections()
+    with runtime.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT id FROM tenants WHERE name = 'Demo' ORDER BY created_at LIMIT 1"
+        ).fetchone()
+    if row is None:
+        ctx = Context(tenant_id=UUID(int=0), actor=operator, correlation_id="dev")
+        tenant, key, key_secret, client, client_secret = runtime.app.provision_tenant(
+            ctx, "Demo", list(SCOPES)
+        )
+        return (
+            str(tenant.id),
+            key.token(key_secret),
+            (f"{client.client_id}:{OAuthClient.client_secret(client_secret)}"),
+        )
+    ctx = Context(tenant_id=row[0], actor=operator, correlation_id="dev")
+    key, secret = runtime.app.issue_api_key(ctx, list(SCOPES))
+    return str(row[0]), key.token(secret), "(issued when the demo tenant was first made)"
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    admin_token = settings.admin_token or f"adm_{secrets.token_urlsafe(24)}"
+    settings = dataclasses.replace(settings, admin_token=admin_token, allow_private_webhooks=True)
+    runtime = Runtime.open(settings)
+    runtime.start_projections()
+    tenant_id, api_key, oauth = provision_demo(runtime)
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"""
+Syncline is running (embedded PostgreSQL unless DATABASE_URL is set).
+
+  API            {base}/v1
+  Docs           {base}/schema
+  OpenAPI        {base}/schema/openapi.json
+  Health         {base}/healthz   Metrics {base}/metrics
+
+  Admin token    {admin_token}
+  Demo tenant    {tenant_id}
+  API key        {api_key}
+  OAuth client   {oauth}
+
+Try it:
+  curl -s -X POST {base}/v1/contacts \\
+    -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\
+    -d '{{"email": "ada@example.com", "name": "Ada Lovelace"}}'
+  curl -s {base}/v1/contacts -H 'Authorization: Bearer {api_key}'
+""",
+        flush=True,
+    )
+    try:
+        _serve(runtime, args.host, args.port)
+    finally:
+        runtime.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syncline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("serve", "run the HTTP API"),
+        ("dev", "API and worker in one process, with a demo tenant"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+    sub.add_parser("worker", help="run the projections (and, later, delivery)")
+    return parser
+
+
+COMMANDS = {"serve": cmd_serve, "worker": cmd_worker, "dev": cmd_dev}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return COMMANDS[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

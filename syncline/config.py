@@ -1,0 +1,54 @@
+"""Settings, read once from the environment (a `.env` file may supply defaults)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+TRUE_VALUES = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Syncline reads from its environment."""
+
+    database_url: str | None = None
+    admin_token: str | None = None
+    secret_key: str | None = None
+    audit_signing_key: str | None = None
+    allow_private_webhooks: bool = False
+    data_dir: Path = field(default_factory=lambda: Path(".syncline"))
+    log_level: str = "INFO"
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 200
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+    ) -> Settings:
+        """Read settings; the real environment wins over the `.env` file."""
+        values: dict[str, str | None] = {}
+        if dotenv is not None and dotenv.is_file():
+            values.update(dotenv_values(dotenv))
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = values.get(name)
+            return value if value not in (None, "") else None
+
+        return cls(
+            database_url=get("DATABASE_URL"),
+            admin_token=get("SYNCLINE_ADMIN_TOKEN"),
+            secret_key=get("SYNCLINE_SECRET_KEY"),
+            audit_signing_key=get("SYNCLINE_AUDIT_SIGNING_KEY"),
+            allow_private_webhooks=(get("SYNCLINE_ALLOW_PRIVATE_WEBHOOKS") or "").lower()
+            in TRUE_VALUES,
+            data_dir=Path(get("SYNCLINE_DATA_DIR") or ".syncline"),
+            log_level=(get("SYNCLINE_LOG_LEVEL") or "INFO").upper(),
+            rate_limit_per_second=float(get("SYNCLINE_RATE_LIMIT_PER_SECOND") or 100.0),
+            rate_limit_burst=int(get("SYNCLINE_RATE_LIMIT_BURST") or 200),
+        )

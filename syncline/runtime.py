@@ -1,0 +1,118 @@
+"""Process wiring: one place that builds the real adapters from Settings."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from api.services import ApiServices
+from domain.application import Syncline
+from projections.cursor import CursorCodec
+from projections.records.projection import RecordsProjection
+from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
+from projections.tenants.projection import TenantsProjection
+from syncline.config import Settings
+from syncline.database import apply_schema, eventsourcing_env, open_pool, resolve_database_url
+
+log = logging.getLogger(__name__)
+
+SECRETS_SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS server_secrets (
+        name text PRIMARY KEY,
+        value bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+]
+
+
+def all_projections() -> list[Projection]:
+    return [RecordsProjection(), TenantsProjection()]
+
+
+def schema_statements(projections: Sequence[Projection]) -> list[str]:
+    statements = [*TRACKING_SCHEMA, *SECRETS_SCHEMA]
+    for projection in projections:
+        statements.extend(projection.schema)
+    return statements
+
+
+def server_secret(pool: ConnectionPool, name: str) -> bytes:
+    """A random secret kept in the database, made on first use, shared by every process."""
+    with pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO server_secrets (name, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (name, secrets.token_bytes(32)),
+        )
+        row = conn.execute("SELECT value FROM server_secrets WHERE name = %s", (name,)).fetchone()
+    assert row is not None
+    return bytes(row[0])
+
+
+@dataclass
+class Runtime:
+    """The adapters of one Syncline process: event store, pool, projections."""
+
+    settings: Settings
+    database_url: str
+    app: Syncline
+    pool: ConnectionPool
+    projections: list[Projection]
+    runners: list[ProjectionRunner] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, settings: Settings, *, pool_size: int = 10) -> Runtime:
+        url = resolve_database_url(settings.database_url, settings.data_dir)
+        pool = open_pool(url, max_size=pool_size, name="syncline")
+        projections = all_projections()
+        apply_schema(pool, schema_statements(projections))
+        app = Syncline(env=eventsourcing_env(url, pool_size=pool_size))
+        return cls(settings, url, app, pool, projections)
+
+    def api_services(self) -> ApiServices:
+        cursor_key = hashlib.sha256(
+            b"syncline-cursor:"
+            + (self.settings.secret_key or "").encode()
+            + server_secret(self.pool, "cursor")
+        ).digest()
+        return ApiServices(
+            app=self.app,
+            pool=self.pool,
+            cursors=CursorCodec(cursor_key),
+            admin_token=self.settings.admin_token,
+        )
+
+    def start_projections(self, **runner_options: Any) -> list[ProjectionRunner]:
+        """Run every projection in a background thread (leader election included)."""
+        for projection in self.projections:
+            runner = ProjectionRunner(self.app, self.pool, projection, **runner_options)
+            runner.ensure_tracking()
+            thread = threading.Thread(
+                target=runner.run, name=f"projection-{runner.name}", daemon=True
+            )
+            thread.start()
+            self.runners.append(runner)
+            self.threads.append(thread)
+        return self.runners
+
+    def wait_for_projections(self, timeout: float = 30.0) -> bool:
+        """Block until every running projection has processed the log's current head."""
+        head = self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+        return all(runner.wait_until(head, timeout) for runner in self.runners)
+
+    def close(self) -> None:
+        for runner in self.runners:
+            runner.stop()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self.app.close()
+        self.pool.close()
