@@ -87,6 +87,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,
+        logging_config=None,  # syncline.logs configures JSON logging for the process
     )
     app.state.services = services
     return app

@@ -1,0 +1,134 @@
+"""BenchEnv: one fresh database, a Syncline API (and worker) in subprocesses, and reporting."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from syncline.database import resolve_database_url, with_dbname
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_TOKEN = "bench-admin-token"
+
+
+@dataclass
+class Figure:
+    """One measurement, and the raw limit it is compared with."""
+
+    name: str
+    value: float
+    unit: str
+    baseline_name: str | None = None
+    baseline: float | None = None
+    target: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline in (None, 0):
+            return None
+        return self.value / self.baseline  # type: ignore[operator]
+
+    def line(self) -> str:
+        text = f"{self.name:<48} {self.value:>12,.1f} {self.unit}"
+        if self.baseline is not None:
+            text += f"\n    vs {self.baseline_name:<43} {self.baseline:>12,.1f} {self.unit}"
+            text += f"\n    ratio {self.ratio:.3f}"
+        if self.target:
+            text += f"   (target {self.target})"
+        return text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class BenchEnv:
+    """A database of the run's own on the configured (or embedded) server."""
+
+    server_url: str
+    database_url: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "SYNCLINE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SYNCLINE_ALLOW_PRIVATE_WEBHOOKS": "1",
+            "SYNCLINE_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+
+    def spawn(self, *args: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "syncline.cli", *args],
+            env=self.env(**extra_env),
+            cwd=ROOT,
+        )
+        self.processes.append(process)
+        return process
+
+    def start_api(self) -> str:
+        """`syncline serve` on a free port; answers its base URL once it is healthy."""
+        port = free_port()
+        self.spawn("serve", "--host", "127.0.0.1", "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    return url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the API did not start")
+
+    def provision(self, api_url: str, name: str = "Bench") -> str:
+        """A tenant; answers its API key."""
+        response = httpx.post(
+            f"{api_url}/admin/tenants",
+            json={"name": name},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return str(response.json()["api_key"]["key"])
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+
+
+@contextmanager
+def bench_env() -> Iterator[BenchEnv]:
+    server_url = resolve_database_url(os.environ.get("DATABASE_URL"), ROOT / ".syncline" / "bench")
+    name = f"syncline_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = BenchEnv(server_url, with_dbname(server_url, name))
+    try:
+        yield env
+    finally:
+        env.stop_all()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
