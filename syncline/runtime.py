@@ -20,6 +20,7 @@ from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
 from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
 from syncline.database import apply_schema, eventsourcing_env, open_pool, resolve_database_url
+from syncline.group_commit import GroupCommitRecorder
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,13 @@ SECRETS_SCHEMA = [
     )
     """,
 ]
+
+
+class GroupCommitSyncline(Syncline):
+    """The application with group commit on the event store (see syncline.group_commit)."""
+
+    def construct_recorder(self) -> Any:
+        return GroupCommitRecorder(super().construct_recorder())
 
 
 def all_projections() -> list[Projection]:
@@ -75,7 +83,7 @@ class Runtime:
         pool = open_pool(url, max_size=pool_size, name="syncline")
         projections = all_projections()
         apply_schema(pool, schema_statements(projections))
-        app = Syncline(env=eventsourcing_env(url, pool_size=pool_size))
+        app = GroupCommitSyncline(env=eventsourcing_env(url, pool_size=pool_size))
         return cls(settings, url, app, pool, projections)
 
     def api_services(self) -> ApiServices:
@@ -114,5 +122,6 @@ class Runtime:
             runner.stop()
         for thread in self.threads:
             thread.join(timeout=10)
+        self.app.recorder.close()  # type: ignore[attr-defined]
         self.app.close()
         self.pool.close()

@@ -1,0 +1,88 @@
+"""Group commit: many concurrent saves, one conflicting, each caller sees its own outcome."""
+
+from __future__ import annotations
+
+import threading
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from domain.contact import Contact
+from domain.context import Actor, Context
+from syncline.runtime import Runtime
+
+
+def test_concurrent_saves_all_land_in_log_order(runtime: Runtime) -> None:
+    ctx = Context(uuid4(), Actor("test", "group-commit"), "gc")
+    saved: list[Contact] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def save(i: int) -> None:
+        try:
+            contact, _ = runtime.app.create_record(Contact, ctx, {"email": f"g{i}@example.com"})
+            with lock:
+                saved.append(contact)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(saved) == 40
+    for contact in saved:
+        assert runtime.app.get_record(Contact, ctx, contact.id).state["email"] == contact.state["email"]
+
+
+def test_a_conflicting_save_fails_alone(runtime: Runtime) -> None:
+    ctx = Context(uuid4(), Actor("test", "group-commit"), "gc")
+    contact, _ = runtime.app.create_record(Contact, ctx, {"email": "c@example.com"})
+    stale_a = runtime.app.get_record(Contact, ctx, contact.id)
+    stale_b = runtime.app.get_record(Contact, ctx, contact.id)
+    stale_a.update(ctx, {"name": "A"})
+    stale_b.update(ctx, {"name": "B"})
+    runtime.app.save(stale_a)
+    outcomes: dict[str, BaseException | None] = {}
+    barrier = threading.Barrier(11)
+
+    def other(i: int) -> None:
+        barrier.wait()
+        try:
+            runtime.app.create_record(Contact, ctx, {"email": f"o{i}@example.com"})
+            outcomes[f"other{i}"] = None
+        except BaseException as exc:
+            outcomes[f"other{i}"] = exc
+
+    def conflicting() -> None:
+        barrier.wait()
+        try:
+            runtime.app.save(stale_b)
+            outcomes["conflict"] = None
+        except BaseException as exc:
+            outcomes["conflict"] = exc
+
+    threads = [threading.Thread(target=other, args=(i,)) for i in range(10)]
+    threads.append(threading.Thread(target=conflicting))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert isinstance(outcomes.pop("conflict"), IntegrityError)
+    assert all(v is None for v in outcomes.values()), outcomes
+    assert runtime.app.get_record(Contact, ctx, contact.id).state["name"] == "A"
+
+
+def test_conflicting_save_raises_integrity_error_when_alone(runtime: Runtime) -> None:
+    ctx = Context(uuid4(), Actor("test", "group-commit"), "gc")
+    contact, _ = runtime.app.create_record(Contact, ctx, {"email": "d@example.com"})
+    stale = runtime.app.get_record(Contact, ctx, contact.id)
+    fresh = runtime.app.get_record(Contact, ctx, contact.id)
+    fresh.update(ctx, {"name": "first"})
+    runtime.app.save(fresh)
+    stale.update(ctx, {"name": "second"})
+    with pytest.raises(IntegrityError):
+        runtime.app.save(stale)
