@@ -34,6 +34,12 @@ access token. Errors are RFC 9457 problem details (`application/problem+json`).
 """
 
 
+class MetricsController(PrometheusController):
+    """Prometheus metrics at /metrics (text exposition format; not part of the API schema)."""
+
+    include_in_schema = False
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Syncline API",
@@ -80,7 +86,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
         middleware=[BearerAuthMiddleware],
     )
     app = Litestar(
-        route_handlers=[v1, AdminController, HealthController, PrometheusController],
+        route_handlers=[v1, AdminController, HealthController, MetricsController],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[CorrelationMiddleware, prometheus.middleware],

@@ -16,6 +16,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from api.errors import ProblemError
+from api.schemas.problem import problems
 from domain.context import Actor, Context
 from domain.credential import ApiKey
 from domain.errors import RecordNotFoundError
@@ -146,9 +147,11 @@ def requires(scope: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRo
     return guard
 
 
-def scoped(scope: str) -> dict[str, Any]:
-    """Route options for an operation that needs `scope`: its guard and OpenAPI security."""
+def scoped(scope: str, *errors: int) -> dict[str, Any]:
+    """Route options for an operation that needs `scope`: its guard, OpenAPI security, and
+    the problem responses it can answer (400, 401, 403 and 429 always, plus `errors`)."""
     return {
         "guards": [requires(scope)],
         "security": [{"ApiKey": []}, {"OAuth2": [scope]}],
+        "responses": problems(400, 401, 403, 429, *errors),
     }

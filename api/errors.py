@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from domain.errors import (
@@ -110,7 +110,12 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     if isinstance(exc, ValidationException):
         errors = _validation_errors(exc.extra)
         if not errors:
-            return problem(request, 400, exc.detail, slug="malformed-request")
+            return problem(
+                request,
+                400,
+                f"the request body is not valid JSON: {exc.detail}",
+                slug="malformed-json",
+            )
         in_body = any(e["source"] == "body" for e in errors)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(
@@ -119,6 +124,10 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
             detail,
             slug="validation-error" if in_body else "invalid-parameter",
             errors=errors,
+        )
+    if isinstance(exc.__cause__, SerializationException):
+        return problem(
+            request, 400, f"the request body is not valid JSON: {exc.detail}", slug="malformed-json"
         )
     status = exc.status_code
     if status >= 500:

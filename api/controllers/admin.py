@@ -23,6 +23,7 @@ from api.schemas.admin import (
     TenantList,
 )
 from api.schemas.common import CursorParam, Limit
+from api.schemas.problem import problems
 from api.services import ApiServices
 from domain.context import Actor, Context
 from domain.credential import OAuthClient
@@ -55,7 +56,12 @@ class AdminController(Controller):
     guards = [admin_guard]
     security = [{"AdminToken": []}]
 
-    @post("/tenants", operation_id="CreateTenant", sync_to_thread=True)
+    @post(
+        "/tenants",
+        operation_id="CreateTenant",
+        sync_to_thread=True,
+        responses=problems(400, 401, 413, 422),
+    )
     def create_tenant(
         self, data: TenantCreate, request: Request[Any, Any, Any], services: ApiServices
     ) -> Connection:
@@ -80,7 +86,7 @@ class AdminController(Controller):
             ),
         )
 
-    @get("/tenants", operation_id="ListTenants", sync_to_thread=True)
+    @get("/tenants", operation_id="ListTenants", sync_to_thread=True, responses=problems(400, 401))
     def list_tenants(
         self, services: ApiServices, limit: Limit = 100, cursor: CursorParam | None = None
     ) -> TenantList:
@@ -117,12 +123,22 @@ class AdminController(Controller):
             has_more=has_more,
         )
 
-    @get("/tenants/{tenant_id:uuid}", operation_id="GetTenant", sync_to_thread=True)
+    @get(
+        "/tenants/{tenant_id:uuid}",
+        operation_id="GetTenant",
+        sync_to_thread=True,
+        responses=problems(400, 401, 404),
+    )
     def get_tenant(self, tenant_id: UUID, services: ApiServices) -> Tenant:
         """Get one tenant."""
         return tenant_view(services.app.get_tenant(tenant_id))
 
-    @post("/tenants/{tenant_id:uuid}/api-keys", operation_id="IssueApiKey", sync_to_thread=True)
+    @post(
+        "/tenants/{tenant_id:uuid}/api-keys",
+        operation_id="IssueApiKey",
+        sync_to_thread=True,
+        responses=problems(400, 401, 404, 422),
+    )
     def issue_api_key(
         self,
         tenant_id: UUID,

@@ -33,7 +33,9 @@ class ContactController(Controller):
     path = "/contacts"
     tags = ["Contacts"]
 
-    @post("/", operation_id="CreateContact", sync_to_thread=True, **scoped("records:write"))
+    @post(
+        "/", operation_id="CreateContact", sync_to_thread=True, **scoped("records:write", 413, 422)
+    )
     def create(
         self,
         data: ContactCreate,
@@ -87,7 +89,7 @@ class ContactController(Controller):
         "/{contact_id:uuid}",
         operation_id="GetContact",
         sync_to_thread=True,
-        **scoped("records:read"),
+        **scoped("records:read", 404),
     )
     def retrieve(
         self, contact_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
@@ -100,7 +102,7 @@ class ContactController(Controller):
         "/{contact_id:uuid}",
         operation_id="UpdateContact",
         sync_to_thread=True,
-        **scoped("records:write"),
+        **scoped("records:write", 404, 409, 412, 413, 422),
     )
     def update(
         self,
@@ -129,7 +131,7 @@ class ContactController(Controller):
         operation_id="DeleteContact",
         sync_to_thread=True,
         status_code=204,
-        **scoped("records:write"),
+        **scoped("records:write", 404, 409, 412),
     )
     def remove(
         self,

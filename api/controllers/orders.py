@@ -30,7 +30,7 @@ class OrderController(Controller):
     path = "/orders"
     tags = ["Orders"]
 
-    @post("/", operation_id="CreateOrder", sync_to_thread=True, **scoped("records:write"))
+    @post("/", operation_id="CreateOrder", sync_to_thread=True, **scoped("records:write", 413, 422))
     def create(
         self,
         data: OrderCreate,
@@ -80,7 +80,12 @@ class OrderController(Controller):
             updated_since=updated_since,
         )
 
-    @get("/{order_id:uuid}", operation_id="GetOrder", sync_to_thread=True, **scoped("records:read"))
+    @get(
+        "/{order_id:uuid}",
+        operation_id="GetOrder",
+        sync_to_thread=True,
+        **scoped("records:read", 404),
+    )
     def retrieve(
         self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
     ) -> Response[Order]:
@@ -92,7 +97,7 @@ class OrderController(Controller):
         "/{order_id:uuid}",
         operation_id="UpdateOrder",
         sync_to_thread=True,
-        **scoped("records:write"),
+        **scoped("records:write", 404, 409, 412, 413, 422),
     )
     def update(
         self,
@@ -117,7 +122,7 @@ class OrderController(Controller):
         operation_id="DeleteOrder",
         sync_to_thread=True,
         status_code=204,
-        **scoped("records:write"),
+        **scoped("records:write", 404, 409, 412),
     )
     def remove(
         self,
@@ -154,7 +159,7 @@ class OrderController(Controller):
         operation_id="PlaceOrder",
         sync_to_thread=True,
         status_code=200,
-        **scoped("records:write"),
+        **scoped("records:write", 404, 409, 412),
     )
     def place(
         self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
@@ -167,7 +172,7 @@ class OrderController(Controller):
         operation_id="PayOrder",
         sync_to_thread=True,
         status_code=200,
-        **scoped("records:write"),
+        **scoped("records:write", 404, 409, 412),
     )
     def pay(
         self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
@@ -180,7 +185,7 @@ class OrderController(Controller):
         operation_id="FulfillOrder",
         sync_to_thread=True,
         status_code=200,
-        **scoped("records:write"),
+        **scoped("records:write", 404, 409, 412),
     )
     def fulfill(
         self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
@@ -193,7 +198,7 @@ class OrderController(Controller):
         operation_id="CancelOrder",
         sync_to_thread=True,
         status_code=200,
-        **scoped("records:write"),
+        **scoped("records:write", 404, 409, 412),
     )
     def cancel(
         self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from litestar.params import Parameter
 from msgspec import Meta
 
-Limit = Annotated[int, Meta(ge=1, le=1000, description="Page size (1 to 1000).")]
+Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size (1 to 1000).")]
 CursorParam = Annotated[
     str,
-    Meta(max_length=2048, description="Opaque cursor from a previous page's `next_cursor`."),
+    Parameter(
+        min_length=1,
+        max_length=2048,
+        description="Opaque cursor from a previous page's `next_cursor`.",
+    ),
 ]
 NextCursor = Annotated[
     str | None,

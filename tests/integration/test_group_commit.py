@@ -35,7 +35,10 @@ def test_concurrent_saves_all_land_in_log_order(runtime: Runtime) -> None:
     assert errors == []
     assert len(saved) == 40
     for contact in saved:
-        assert runtime.app.get_record(Contact, ctx, contact.id).state["email"] == contact.state["email"]
+        assert (
+            runtime.app.get_record(Contact, ctx, contact.id).state["email"]
+            == contact.state["email"]
+        )
 
 
 def test_a_conflicting_save_fails_alone(runtime: Runtime) -> None:
