@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import secrets
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from uuid import UUID
 
 from syncline.config import Settings
@@ -21,8 +22,26 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
 
     from api.app import create_app
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, which would kill
+            # the process before our cleanup (and the embedded PostgreSQL's) runs.
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
     app = create_app(runtime.api_services())
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    Server(config).run()
+
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -37,7 +56,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in HANDLED_SIGNALS:
         signal.signal(sig, lambda *_: stop.set())
     runtime.start_projections()
     try:

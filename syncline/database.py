@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,10 @@ _embedded: dict[Path, Any] = {}
 
 def embedded_database_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL kept in `data_dir/pgdata`; answer its URL."""
-    import pgserver  # imported lazily: only needed without DATABASE_URL
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver does not need it.
+        warnings.simplefilter("ignore")
+        import pgserver  # imported lazily: only needed without DATABASE_URL
 
     pgdata = (data_dir / "pgdata").resolve()
     if pgdata not in _embedded:
