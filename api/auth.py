@@ -59,12 +59,18 @@ class Authenticator:
         self._cache: dict[bytes, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
-    def authenticate(self, token: str) -> Principal | None:
-        digest = hashlib.sha256(token.encode()).digest()
-        with self._lock:
-            hit = self._cache.get(digest)
+    def cached(self, token: str) -> tuple[bool, Principal | None]:
+        """`(True, answer)` when a fresh answer is cached; no I/O, safe on the event loop."""
+        hit = self._cache.get(hashlib.sha256(token.encode()).digest())
         if hit is not None and hit[0] > self.clock():
-            return hit[1]
+            return True, hit[1]
+        return False, None
+
+    def authenticate(self, token: str) -> Principal | None:
+        found, principal = self.cached(token)
+        if found:
+            return principal
+        digest = hashlib.sha256(token.encode()).digest()
         principal = self._verify(token)
         with self._lock:
             if len(self._cache) >= CACHE_MAX:
@@ -119,7 +125,9 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
         token = bearer_token(connection)
         authenticator: Authenticator = connection.app.state.services.authenticator
-        principal = await to_thread.run_sync(authenticator.authenticate, token)
+        found, principal = authenticator.cached(token)
+        if not found:
+            principal = await to_thread.run_sync(authenticator.authenticate, token)
         if principal is None:
             raise ProblemError(
                 401,

@@ -2,8 +2,8 @@
 
 The event store serializes writers with a table lock (so notification ids follow commit
 order), which caps one-transaction-per-save throughput at one lock hold per commit. A
-single flusher thread per process instead takes every save waiting at that moment and
-inserts them in one transaction: the lock and the fsync are paid once per batch.
+few flusher threads per process instead each take every save waiting at that moment and
+insert them in one transaction: the lock and the fsync are paid once per batch.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 log = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 500
+# Flushers per process. More than one lets a batch travel to the server and wait for the
+# table lock while the previous batch commits, so client-side latency overlaps the lock.
+FLUSHERS = 1
 
 
 @dataclass
@@ -35,24 +38,27 @@ class GroupCommitRecorder:
         self._inner = inner
         self._queue: list[_Pending] = []
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
-        if kwargs or not stored_events:
+        if any(value is not None for value in kwargs.values()) or not stored_events:
+            # Tracked (process-application) inserts keep their own transaction.
             return self._inner.insert_events(stored_events, **kwargs)
         pending = _Pending(stored_events)
         with self._cond:
             if self._closed:
                 return self._inner.insert_events(stored_events)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._flush_forever, name="group-commit", daemon=True
-                )
-                self._thread.start()
+            if not self._threads:
+                for i in range(FLUSHERS):
+                    thread = threading.Thread(
+                        target=self._flush_forever, name=f"group-commit-{i}", daemon=True
+                    )
+                    thread.start()
+                    self._threads.append(thread)
             self._queue.append(pending)
             self._cond.notify()
         pending.done.wait()
@@ -109,5 +115,5 @@ class GroupCommitRecorder:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
