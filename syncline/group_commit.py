@@ -1,9 +1,17 @@
-"""Group commit: concurrent saves share one event-store transaction.
+"""Group commit: concurrent saves share one event-store transaction and one round trip.
 
-The event store serializes writers with a table lock (so notification ids follow commit
-order), which caps one-transaction-per-save throughput at one lock hold per commit. A
-few flusher threads per process instead each take every save waiting at that moment and
-insert them in one transaction: the lock and the fsync are paid once per batch.
+The event store serializes writers with `LOCK TABLE … IN EXCLUSIVE MODE` so that
+notification ids are assigned in commit order, which caps one-transaction-per-save
+throughput at one lock hold per commit. One flusher thread per process instead takes every
+save waiting at that moment and inserts them together.
+
+The batch is written by `syncline_insert_events()`, a SQL function that does what the
+`eventsourcing` recorder's default insert does — take the same exclusive table lock,
+`NOTIFY` the same channel, insert the rows and answer their notification ids — in a single
+statement, so a batch costs one round trip and almost no client CPU. The lock is held until
+the statement's transaction commits, exactly as in the library's path, so commit order and
+notification-id order still agree (tests/integration/test_commit_order.py checks it with
+concurrent writers and a tailing reader).
 """
 
 from __future__ import annotations
@@ -14,13 +22,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+import psycopg
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from psycopg import sql
 
 log = logging.getLogger(__name__)
-MAX_BATCH_EVENTS = 500
-# Flushers per process. More than one lets a batch travel to the server and wait for the
-# table lock while the previous batch commits, so client-side latency overlaps the lock.
-FLUSHERS = 1
+MAX_BATCH_EVENTS = 1000
+
+INSERT_FUNCTION = """
+CREATE OR REPLACE FUNCTION {schema}.syncline_insert_events(
+    ids {id_type}[], versions bigint[], topics text[], states bytea[]
+) RETURNS SETOF bigint LANGUAGE plpgsql AS $body$
+BEGIN
+    -- The same lock as eventsourcing's insert: held to commit, so ids follow commit order.
+    LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;
+    NOTIFY {channel};
+    RETURN QUERY
+        INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)
+        SELECT * FROM unnest(ids, versions, topics, states)
+        RETURNING notification_id;
+END
+$body$
+"""
 
 
 @dataclass
@@ -32,33 +55,46 @@ class _Pending:
 
 
 class GroupCommitRecorder:
-    """Wraps an eventsourcing ApplicationRecorder; everything but inserts passes through."""
+    """Wraps an eventsourcing PostgreSQL application recorder; all but inserts pass through."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, conninfo: str) -> None:
         self._inner = inner
+        self._conninfo = conninfo
         self._queue: list[_Pending] = []
         self._cond = threading.Condition()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
+        schema = sql.Identifier(inner.datastore.schema)
+        self._call = sql.SQL("SELECT * FROM {}.syncline_insert_events(%s, %s, %s, %s)").format(
+            schema
+        )
+        ddl = sql.SQL(INSERT_FUNCTION).format(
+            schema=schema,
+            table=sql.Identifier(inner.events_table_name),
+            channel=sql.Identifier(inner.channel_name),
+            id_type=sql.SQL(inner.datastore.originator_id_type),
+        )
+        with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(7301985)")  # one creator at a time
+            conn.execute(ddl)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         if any(value is not None for value in kwargs.values()) or not stored_events:
-            # Tracked (process-application) inserts keep their own transaction.
+            # Tracked (process-application) inserts keep the library's own transaction.
             return self._inner.insert_events(stored_events, **kwargs)
         pending = _Pending(stored_events)
         with self._cond:
             if self._closed:
                 return self._inner.insert_events(stored_events)
-            if not self._threads:
-                for i in range(FLUSHERS):
-                    thread = threading.Thread(
-                        target=self._flush_forever, name=f"group-commit-{i}", daemon=True
-                    )
-                    thread.start()
-                    self._threads.append(thread)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._flush_forever, name="group-commit", daemon=True
+                )
+                self._thread.start()
             self._queue.append(pending)
             self._cond.notify()
         pending.done.wait()
@@ -72,7 +108,7 @@ class GroupCommitRecorder:
                 while not self._queue and not self._closed:
                     self._cond.wait()
                 if not self._queue:
-                    return
+                    break
                 batch: list[_Pending] = []
                 size = 0
                 while self._queue and (
@@ -82,10 +118,35 @@ class GroupCommitRecorder:
                     batch.append(item)
                     size += len(item.events)
             self._flush(batch)
+        if self._conn is not None:
+            self._conn.close()
+
+    def _insert(self, events: list[StoredEvent]) -> list[int]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._conninfo, autocommit=True)
+        try:
+            rows = self._conn.execute(
+                self._call,
+                (
+                    [e.originator_id for e in events],
+                    [e.originator_version for e in events],
+                    [e.topic for e in events],
+                    [e.state for e in events],
+                ),
+                prepare=True,
+            ).fetchall()
+        except psycopg.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except psycopg.OperationalError as exc:
+            # The connection is gone; the next batch reconnects. Whether this batch
+            # committed is unknown, so its callers see the error rather than a retry.
+            self._conn.close()
+            raise OperationalError(str(exc)) from exc
+        return [row[0] for row in rows]
 
     def _flush(self, batch: list[_Pending]) -> None:
         try:
-            ids = self._inner.insert_events([e for p in batch for e in p.events])
+            ids = self._insert([e for p in batch for e in p.events])
         except IntegrityError as exc:
             if len(batch) == 1:
                 self._finish(batch[0], error=exc)
@@ -94,14 +155,14 @@ class GroupCommitRecorder:
                 for item in batch:
                     self._flush([item])
             return
-        except BaseException as exc:  # the caller must see every failure
+        except BaseException as exc:  # every caller must see every failure
             for item in batch:
                 self._finish(item, error=exc)
             return
         offset = 0
         for item in batch:
             count = len(item.events)
-            self._finish(item, ids=list(ids[offset : offset + count]) if ids else None)
+            self._finish(item, ids=ids[offset : offset + count])
             offset += count
 
     @staticmethod
@@ -115,5 +176,5 @@ class GroupCommitRecorder:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -38,8 +38,14 @@ SECRETS_SCHEMA = [
 class GroupCommitSyncline(Syncline):
     """The application with group commit on the event store (see syncline.group_commit)."""
 
+    name = Syncline.name  # the events table is named after it: keep it stable
+
+    def __init__(self, database_url: str, pool_size: int) -> None:
+        self.database_url = database_url
+        super().__init__(env=eventsourcing_env(database_url, pool_size=pool_size))
+
     def construct_recorder(self) -> Any:
-        return GroupCommitRecorder(super().construct_recorder())
+        return GroupCommitRecorder(super().construct_recorder(), self.database_url)
 
 
 def all_projections() -> list[Projection]:
@@ -83,7 +89,7 @@ class Runtime:
         pool = open_pool(url, max_size=pool_size, name="syncline")
         projections = all_projections()
         apply_schema(pool, schema_statements(projections))
-        app = GroupCommitSyncline(env=eventsourcing_env(url, pool_size=pool_size))
+        app = GroupCommitSyncline(url, pool_size)
         return cls(settings, url, app, pool, projections)
 
     def api_services(self) -> ApiServices:
