@@ -45,11 +45,35 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workers > 1:
+        return _serve_workers(args, settings)
     runtime = Runtime.open(settings)
     try:
         _serve(runtime, args.host, args.port)
     finally:
         runtime.close()
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """Several API processes (uvicorn workers), each with its own Runtime."""
+    import os
+
+    import uvicorn
+
+    from syncline.database import resolve_database_url
+
+    # Start (or find) the database once here, so every worker joins the same one.
+    os.environ["DATABASE_URL"] = resolve_database_url(settings.database_url, settings.data_dir)
+    uvicorn.run(
+        "syncline.asgi:create",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+    )
     return 0
 
 
@@ -138,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
+        if name == "serve":
+            p.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
     sub.add_parser("worker", help="run the projections (and, later, delivery)")
     return parser
 

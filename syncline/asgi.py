@@ -1,0 +1,20 @@
+"""ASGI entry point for process managers (`uvicorn --factory syncline.asgi:create`)."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from api.app import create_app
+from syncline.config import Settings
+from syncline.logs import configure_logging
+from syncline.runtime import Runtime
+
+
+def create() -> Litestar:
+    """An API app with its own Runtime, closed when the server shuts down."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    runtime = Runtime.open(settings)
+    app = create_app(runtime.api_services())
+    app.on_shutdown.append(runtime.close)
+    return app
