@@ -16,9 +16,11 @@ from api.auth import BearerAuthMiddleware
 from api.controllers.admin import AdminController
 from api.controllers.contacts import ContactController
 from api.controllers.health import HealthController
+from api.controllers.oauth import OAuthController
 from api.controllers.orders import OrderController
 from api.correlation import CorrelationMiddleware
 from api.errors import EXCEPTION_HANDLERS
+from api.rate_limit import RateLimitMiddleware
 from api.services import ApiServices, provide_services
 
 VERSION = version("syncline")
@@ -30,7 +32,11 @@ Every change is an immutable event; integrations keep in sync by polling the cha
 feed or by receiving signed webhooks, and auditors can replay the whole history.
 
 Authenticate with `Authorization: Bearer <token>`: an API key (`sk_…`) or an OAuth 2.0
-access token. Errors are RFC 9457 problem details (`application/problem+json`).
+access token (`at_…`) from `POST /oauth/token`. Each operation names the scope it needs.
+Each credential has a rate limit; every answer carries `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset`, and a 429 carries `Retry-After`.
+Errors are RFC 9457 problem details (`application/problem+json`), except on
+`POST /oauth/token`, which answers RFC 6749 errors (`{"error", "error_description"}`).
 """
 
 
@@ -69,6 +75,11 @@ def openapi_config() -> OpenAPIConfig:
                         )
                     ),
                 ),
+                "OAuthClientBasic": SecurityScheme(
+                    type="http",
+                    scheme="basic",
+                    description="An OAuth client's id and secret, at the token endpoint only.",
+                ),
                 "AdminToken": SecurityScheme(
                     type="http", scheme="bearer", description="The operator's admin token."
                 ),
@@ -83,10 +94,10 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
     v1 = Router(
         path="/v1",
         route_handlers=[ContactController, OrderController, *(extra_routers or [])],
-        middleware=[BearerAuthMiddleware],
+        middleware=[BearerAuthMiddleware, RateLimitMiddleware],
     )
     app = Litestar(
-        route_handlers=[v1, AdminController, HealthController, MetricsController],
+        route_handlers=[v1, AdminController, OAuthController, HealthController, MetricsController],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[CorrelationMiddleware, prometheus.middleware],

@@ -1,13 +1,12 @@
-"""Bearer authentication (API keys), tenant principals, and scope guards."""
+"""Bearer authentication (API keys and OAuth access tokens), principals, and scope guards."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -15,10 +14,12 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from api.access_tokens import ACCESS_TOKEN_PREFIX, AccessTokenStore
+from api.clock import Clock
 from api.errors import ProblemError
 from api.schemas.problem import problems
 from domain.context import Actor, Context
-from domain.credential import ApiKey
+from domain.credential import ApiKey, OAuthClient
 from domain.errors import RecordNotFoundError
 
 if TYPE_CHECKING:
@@ -38,61 +39,111 @@ class Principal:
     tenant_id: UUID
     actor: Actor
     scopes: frozenset[str]
+    credential_id: UUID
+    expires_at: datetime | None = None
 
     def context(self, correlation_id: str) -> Context:
         return Context(self.tenant_id, self.actor, correlation_id)
 
 
 class Authenticator:
-    """Checks bearer tokens against the event store, caching answers for a few seconds."""
+    """Checks bearer tokens (API keys and OAuth access tokens) against PostgreSQL.
+
+    Answers are cached for CACHE_SECONDS of the monotonic clock, so a revocation, rotation
+    or suspension reaches every API process within that window; expiry is exact, since a
+    cached principal is checked against the wall clock on every hit.
+    """
 
     def __init__(
         self,
         app: Syncline,
+        access_tokens: AccessTokenStore | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
     ) -> None:
         self.app = app
-        self.clock = clock
-        self.now = now
+        self.access_tokens = access_tokens
+        self.clock = clock or Clock()
         self._cache: dict[bytes, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
     def cached(self, token: str) -> tuple[bool, Principal | None]:
         """`(True, answer)` when a fresh answer is cached; no I/O, safe on the event loop."""
-        hit = self._cache.get(hashlib.sha256(token.encode()).digest())
-        if hit is not None and hit[0] > self.clock():
-            return True, hit[1]
-        return False, None
+        hit = self._cache.get(_digest(token))  # a dict read is atomic: no lock needed
+        if hit is None or hit[0] <= self.clock.monotonic():
+            return False, None
+        return True, self._unexpired(hit[1])
 
     def authenticate(self, token: str) -> Principal | None:
+        if not token.startswith(ACCESS_TOKEN_PREFIX) and ApiKey.parse(token) is None:
+            return None  # shaped like no credential: nothing to look up or to cache
         found, principal = self.cached(token)
         if found:
             return principal
-        digest = hashlib.sha256(token.encode()).digest()
         principal = self._verify(token)
         with self._lock:
             if len(self._cache) >= CACHE_MAX:
                 self._cache.clear()
-            self._cache[digest] = (self.clock() + CACHE_SECONDS, principal)
-        return principal
+            self._cache[_digest(token)] = (self.clock.monotonic() + CACHE_SECONDS, principal)
+        return self._unexpired(principal)
+
+    def _unexpired(self, principal: Principal | None) -> Principal | None:
+        if principal is None or principal.expires_at is None:
+            return principal
+        return principal if self.clock.now() < principal.expires_at else None
 
     def _verify(self, token: str) -> Principal | None:
+        if token.startswith(ACCESS_TOKEN_PREFIX):
+            return self._verify_access_token(token)
         parsed = ApiKey.parse(token)
         if parsed is None:
             return None
         key_id, secret = parsed
         key = self.app.get_credential(key_id)
-        if not isinstance(key, ApiKey) or not key.verify(secret, self.now()):
+        if not isinstance(key, ApiKey) or not key.verify(secret, self.clock.now()):
             return None
+        if not self._tenant_active(key.tenant_id):
+            return None
+        return Principal(
+            key.tenant_id,
+            Actor("api_key", key.prefix),
+            frozenset(key.scopes),
+            key.id,
+            key.expires_at,
+        )
+
+    def _verify_access_token(self, token: str) -> Principal | None:
+        grant = self.access_tokens.find(token) if self.access_tokens else None
+        now = self.clock.now()
+        if grant is None or now >= grant.expires_at:
+            return None
+        client = self.app.get_credential(grant.client_id)
+        if (
+            not isinstance(client, OAuthClient)
+            or not client.is_live(now)
+            or client.generation != grant.generation
+            or not self._tenant_active(client.tenant_id)
+        ):
+            return None
+        # A client whose scopes were narrowed narrows its outstanding tokens too.
+        scopes = frozenset(grant.scopes) & frozenset(client.scopes)
+        return Principal(
+            client.tenant_id,
+            Actor("oauth_client", client.client_id),
+            scopes,
+            client.id,
+            grant.expires_at,
+        )
+
+    def _tenant_active(self, tenant_id: UUID) -> bool:
         try:
-            tenant = self.app.get_tenant(key.tenant_id)
+            return self.app.get_tenant(tenant_id).status == "active"
         except RecordNotFoundError:
-            return None
-        if tenant.status != "active":
-            return None
-        return Principal(key.tenant_id, Actor("api_key", key.prefix), frozenset(key.scopes))
+            return False
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -147,8 +198,13 @@ def requires(scope: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRo
         if scope not in principal.scopes:
             raise ProblemError(
                 403,
-                f"this credential lacks the {scope} scope",
+                f"this operation needs the {scope} scope, which this credential lacks"
+                f" (it has: {' '.join(sorted(principal.scopes)) or 'none'})",
                 slug="insufficient-scope",
+                headers={
+                    "WWW-Authenticate": f'Bearer realm="syncline", error="insufficient_scope",'
+                    f' scope="{scope}"'
+                },
                 required_scope=scope,
             )
 

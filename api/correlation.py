@@ -11,6 +11,8 @@ from typing import Any
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.redaction import redact_secrets
+
 log = logging.getLogger("syncline.access")
 VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -54,7 +56,7 @@ class CorrelationMiddleware:
                 extra={
                     "correlation_id": correlation_id,
                     "method": scope.get("method"),
-                    "path": scope.get("path"),
+                    "path": redact_secrets(str(scope.get("path", ""))),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

@@ -9,6 +9,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from api.redaction import redact_secrets
 from domain.errors import (
     ConflictError,
     DomainError,
@@ -73,7 +74,7 @@ def problem(
         "detail": detail,
     }
     if request is not None:
-        body["instance"] = request.url.path
+        body["instance"] = redact_secrets(request.url.path)
         correlation_id = request.scope.get("state", {}).get("correlation_id")
         if correlation_id:
             body["correlation_id"] = correlation_id

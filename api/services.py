@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from litestar.datastructures import State
 from psycopg_pool import ConnectionPool
 
+from api.access_tokens import AccessTokenStore
 from api.auth import Authenticator
+from api.clock import Clock
+from api.rate_limit import RateLimiter
 from domain.application import Syncline
 from projections.cursor import CursorCodec
 
@@ -21,10 +25,23 @@ class ApiServices:
     pool: ConnectionPool
     cursors: CursorCodec
     admin_token: str | None
+    clock: Clock = field(default_factory=Clock)
+    access_token_lifetime: timedelta = timedelta(hours=1)
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 200
+    access_tokens: AccessTokenStore = field(init=False)
     authenticator: Authenticator = field(init=False)
+    rate_limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.authenticator = Authenticator(self.app)
+        self.access_tokens = AccessTokenStore(self.pool, self.access_token_lifetime)
+        self.authenticator = Authenticator(self.app, self.access_tokens, clock=self.clock)
+        self.rate_limiter = RateLimiter(
+            self.pool,
+            self.rate_limit_per_second,
+            self.rate_limit_burst,
+            now=self.clock.database_now,
+        )
 
 
 def provide_services(state: State) -> ApiServices:

@@ -70,6 +70,9 @@ class BenchEnv:
             "SYNCLINE_ADMIN_TOKEN": ADMIN_TOKEN,
             "SYNCLINE_ALLOW_PRIVATE_WEBHOOKS": "1",
             "SYNCLINE_LOG_LEVEL": "WARNING",
+            # Benchmarks push one credential far past any sane per-credential limit.
+            "SYNCLINE_RATE_LIMIT_PER_SECOND": "1000000",
+            "SYNCLINE_RATE_LIMIT_BURST": "1000000",
             **extra,
         }
 

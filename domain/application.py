@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.contact import Contact
-from domain.context import Context
+from domain.context import Actor, Context
 from domain.credential import ApiKey, Credential, OAuthClient
 from domain.errors import (
     IdempotencyKeyReusedError,
@@ -25,6 +25,8 @@ from domain.record import Record
 from domain.tenant import Tenant
 
 R = TypeVar("R", bound=Record)
+C = TypeVar("C", bound=Credential)
+KIND_NAMES: dict[type[Credential], str] = {ApiKey: "API key", OAuthClient: "OAuth client"}
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://syncline.dev/idempotency-key")
 CONFLICT_RETRIES = 5
 
@@ -154,12 +156,44 @@ class Syncline(Application[UUID]):
         return tenant
 
     def issue_api_key(
-        self, ctx: Context, scopes: list[str], expires_at: datetime | None = None
+        self,
+        ctx: Context,
+        scopes: list[str],
+        expires_at: datetime | None = None,
+        *,
+        now: datetime | None = None,
     ) -> tuple[ApiKey, str]:
+        """Another API key for the tenant `ctx` names; answers the key and its secret."""
         self.get_tenant(ctx.tenant_id)
-        key, secret = ApiKey.issue(ctx, scopes, expires_at)
+        key, secret = ApiKey.issue(ctx, scopes, expires_at, now=now)
         self.save(key)
         return key, secret
+
+    def issue_oauth_client(
+        self,
+        ctx: Context,
+        scopes: list[str],
+        expires_at: datetime | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> tuple[OAuthClient, str]:
+        """Another OAuth client for the tenant `ctx` names; answers it and its secret."""
+        self.get_tenant(ctx.tenant_id)
+        client, secret = OAuthClient.issue(ctx, scopes, expires_at, now=now)
+        self.save(client)
+        return client, secret
+
+    def suspend_tenant(self, ctx: Context) -> Tenant:
+        tenant = self.get_tenant(ctx.tenant_id)
+        tenant.suspend(ctx)
+        self.save(tenant)
+        return tenant
+
+    def reactivate_tenant(self, ctx: Context) -> Tenant:
+        tenant = self.get_tenant(ctx.tenant_id)
+        tenant.reactivate(ctx)
+        self.save(tenant)
+        return tenant
 
     def get_credential(self, credential_id: UUID) -> Credential | None:
         try:
@@ -167,3 +201,54 @@ class Syncline(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return credential if isinstance(credential, Credential) else None
+
+    def credential_of(self, kind: type[C], credential_id: UUID) -> C:
+        """The credential of this kind (an API key is not found as an OAuth client)."""
+        credential = self.get_credential(credential_id)
+        if not isinstance(credential, kind):
+            raise RecordNotFoundError(f"no {KIND_NAMES.get(kind, 'credential')} {credential_id}")
+        return credential
+
+    def rotate_oauth_client(
+        self, actor: Actor, correlation_id: str, client_id: UUID
+    ) -> tuple[OAuthClient, str]:
+        client = self.credential_of(OAuthClient, client_id)
+        secret = client.rotate(Context(client.tenant_id, actor, correlation_id))
+        self.save(client)
+        return client, secret
+
+    def revoke_credential(
+        self, kind: type[C], actor: Actor, correlation_id: str, credential_id: UUID
+    ) -> C:
+        """Revoke a credential; revoking a revoked one changes nothing (DELETE is idempotent)."""
+        credential = self.credential_of(kind, credential_id)
+        if not credential.revoked:
+            credential.revoke(Context(credential.tenant_id, actor, correlation_id))
+            self.save(credential)
+        return credential
+
+    def change_credential_scopes(
+        self,
+        kind: type[C],
+        actor: Actor,
+        correlation_id: str,
+        credential_id: UUID,
+        scopes: list[str],
+    ) -> C:
+        credential = self.credential_of(kind, credential_id)
+        credential.change_scopes(Context(credential.tenant_id, actor, correlation_id), scopes)
+        self.save(credential)
+        return credential
+
+    def expire_credential(
+        self, actor: Actor, correlation_id: str, credential_id: UUID, now: datetime
+    ) -> bool:
+        """Record `Expired` for a credential past its expiry; False when there is nothing to do."""
+        credential = self.get_credential(credential_id)
+        if credential is None or credential.status != "active":
+            return False
+        if not credential.is_past_expiry(now):
+            return False
+        credential.expire(Context(credential.tenant_id, actor, correlation_id), now)
+        self.save(credential)
+        return True

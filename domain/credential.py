@@ -34,7 +34,7 @@ def check_scopes(scopes: list[str]) -> list[str]:
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
         raise InvalidFieldError(
-            "scopes", f"unknown scope {unknown[0]!r}; known: {', '.join(SCOPES)}"
+            "scopes", f"unknown scope {unknown[0][:64]!r}; known: {', '.join(SCOPES)}"
         )
     if not scopes:
         raise InvalidFieldError("scopes", "at least one scope is required")
@@ -42,7 +42,11 @@ def check_scopes(scopes: list[str]) -> list[str]:
 
 
 class Credential(Aggregate):
-    """Something a tenant's integration authenticates with."""
+    """Something a tenant's integration authenticates with.
+
+    Its life is `active` → `revoked` (by the operator) or `expired` (past `expires_at`);
+    every change records who made it (`meta.actor`) and in which request.
+    """
 
     class Created(Aggregate.Created):
         tenant_id: UUID
@@ -51,18 +55,33 @@ class Credential(Aggregate):
         expires_at: datetime | None
         meta: dict[str, Any]
 
+    class ScopesChanged(Aggregate.Event):
+        scopes: list[str]
+        previous: list[str]
+        meta: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.scopes = self.scopes
+
     class SecretRotated(Aggregate.Event):
         secret_hash: str
         meta: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
             aggregate.secret_hash = self.secret_hash
+            aggregate.generation += 1
 
     class Revoked(Aggregate.Event):
         meta: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
             aggregate.revoked = True
+
+    class Expired(Aggregate.Event):
+        meta: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.expired = True
 
     def __init__(
         self,
@@ -77,12 +96,26 @@ class Credential(Aggregate):
         self.scopes = scopes
         self.expires_at = expires_at
         self.revoked = False
+        self.expired = False
+        # Bumped by each rotation; access tokens remember the generation they were minted
+        # under, so rotating a client's secret also ends its tokens.
+        self.generation = 0
 
     @classmethod
     def issue(
-        cls, ctx: Context, scopes: list[str], expires_at: datetime | None = None
+        cls,
+        ctx: Context,
+        scopes: list[str],
+        expires_at: datetime | None = None,
+        *,
+        now: datetime | None = None,
     ) -> tuple[Any, str]:
         """A new credential and its secret (the only time the secret exists in clear)."""
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise InvalidFieldError("expires_at", "must include a time zone offset")
+            if now is not None and expires_at <= now:
+                raise InvalidFieldError("expires_at", "must be in the future")
         secret = new_secret()
         credential = cls._create(
             cls.Created,
@@ -95,15 +128,44 @@ class Credential(Aggregate):
         )
         return credential, secret
 
+    def is_live(self, now: datetime) -> bool:
+        return not self.revoked and not self.expired and not self.is_past_expiry(now)
+
+    def is_past_expiry(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
     def verify(self, secret: str, now: datetime) -> bool:
         """Whether `secret` is this live credential's secret (compared in constant time)."""
         matches = hmac.compare_digest(self.secret_hash, hash_secret(secret))
-        return matches and not self.revoked and (self.expires_at is None or now < self.expires_at)
+        return matches and self.is_live(now)
+
+    @property
+    def status(self) -> str:
+        return "revoked" if self.revoked else "expired" if self.expired else "active"
+
+    def change_scopes(self, ctx: Context, scopes: list[str]) -> None:
+        self._require_live("change the scopes of")
+        scopes = check_scopes(scopes)
+        if scopes != self.scopes:
+            self.trigger_event(
+                self.ScopesChanged, scopes=scopes, previous=self.scopes, meta=ctx.as_meta()
+            )
 
     def revoke(self, ctx: Context) -> None:
         if self.revoked:
             raise ConflictError(f"credential {self.id} is already revoked")
         self.trigger_event(self.Revoked, meta=ctx.as_meta())
+
+    def expire(self, ctx: Context, now: datetime) -> None:
+        """Record that the credential passed its `expires_at` (it stopped working then)."""
+        if not self.is_past_expiry(now):
+            raise ConflictError(f"credential {self.id} has not reached its expiry")
+        self._require_live("expire")
+        self.trigger_event(self.Expired, meta=ctx.as_meta())
+
+    def _require_live(self, action: str) -> None:
+        if self.revoked or self.expired:
+            raise ConflictError(f"cannot {action} credential {self.id}: it is {self.status}")
 
 
 class ApiKey(Credential):
@@ -150,10 +212,15 @@ class OAuthClient(Credential):
         except ValueError:
             return None
 
+    def verify_client_secret(self, client_secret: str, now: datetime) -> bool:
+        """Whether `client_secret` (`cs_…`) is this live client's current secret."""
+        if not client_secret.startswith(CLIENT_SECRET_PREFIX):
+            return False
+        return self.verify(client_secret[len(CLIENT_SECRET_PREFIX) :], now)
+
     def rotate(self, ctx: Context) -> str:
-        """A new secret; the old one stops working at once."""
-        if self.revoked:
-            raise ConflictError(f"OAuth client {self.client_id} is revoked")
+        """A new secret; the old one, and every access token minted with it, stop at once."""
+        self._require_live("rotate")
         secret = new_secret()
         self.trigger_event(self.SecretRotated, secret_hash=hash_secret(secret), meta=ctx.as_meta())
         return secret

@@ -83,6 +83,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     for sig in HANDLED_SIGNALS:
         signal.signal(sig, lambda *_: stop.set())
     runtime.start_projections()
+    runtime.start_credential_expiry()
     try:
         stop.wait()
     finally:
@@ -121,6 +122,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     settings = dataclasses.replace(settings, admin_token=admin_token, allow_private_webhooks=True)
     runtime = Runtime.open(settings)
     runtime.start_projections()
+    runtime.start_credential_expiry()
     tenant_id, api_key, oauth = provision_demo(runtime)
     base = f"http://{args.host}:{args.port}"
     print(

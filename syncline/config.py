@@ -25,6 +25,7 @@ class Settings:
     log_level: str = "INFO"
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
+    access_token_ttl_seconds: int = 3600
 
     @classmethod
     def from_env(
@@ -51,4 +52,5 @@ class Settings:
             log_level=(get("SYNCLINE_LOG_LEVEL") or "INFO").upper(),
             rate_limit_per_second=float(get("SYNCLINE_RATE_LIMIT_PER_SECOND") or 100.0),
             rate_limit_burst=int(get("SYNCLINE_RATE_LIMIT_BURST") or 200),
+            access_token_ttl_seconds=int(get("SYNCLINE_ACCESS_TOKEN_TTL_SECONDS") or 3600),
         )

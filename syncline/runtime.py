@@ -8,10 +8,12 @@ import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from api import access_tokens, rate_limit
 from api.services import ApiServices
 from domain.application import Syncline
 from projections.cursor import CursorCodec
@@ -19,6 +21,7 @@ from projections.records.projection import RecordsProjection
 from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
 from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
+from syncline.credential_expiry import CredentialExpiry
 from syncline.database import apply_schema, eventsourcing_env, open_pool, resolve_database_url
 from syncline.group_commit import GroupCommitRecorder
 
@@ -53,7 +56,7 @@ def all_projections() -> list[Projection]:
 
 
 def schema_statements(projections: Sequence[Projection]) -> list[str]:
-    statements = [*TRACKING_SCHEMA, *SECRETS_SCHEMA]
+    statements = [*TRACKING_SCHEMA, *SECRETS_SCHEMA, *access_tokens.SCHEMA, *rate_limit.SCHEMA]
     for projection in projections:
         statements.extend(projection.schema)
     return statements
@@ -82,6 +85,7 @@ class Runtime:
     projections: list[Projection]
     runners: list[ProjectionRunner] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
+    stoppables: list[CredentialExpiry] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings, *, pool_size: int = 10) -> Runtime:
@@ -92,7 +96,8 @@ class Runtime:
         app = GroupCommitSyncline(url, pool_size)
         return cls(settings, url, app, pool, projections)
 
-    def api_services(self) -> ApiServices:
+    def api_services(self, **overrides: Any) -> ApiServices:
+        """The API's adapters; `overrides` replace ApiServices fields (tests pass a clock)."""
         cursor_key = hashlib.sha256(
             b"syncline-cursor:"
             + (self.settings.secret_key or "").encode()
@@ -103,6 +108,12 @@ class Runtime:
             pool=self.pool,
             cursors=CursorCodec(cursor_key),
             admin_token=self.settings.admin_token,
+            **{
+                "access_token_lifetime": timedelta(seconds=self.settings.access_token_ttl_seconds),
+                "rate_limit_per_second": self.settings.rate_limit_per_second,
+                "rate_limit_burst": self.settings.rate_limit_burst,
+                **overrides,
+            },
         )
 
     def start_projections(self, **runner_options: Any) -> list[ProjectionRunner]:
@@ -118,6 +129,15 @@ class Runtime:
             self.threads.append(thread)
         return self.runners
 
+    def start_credential_expiry(self, interval: float = 60.0) -> CredentialExpiry:
+        """Record credential expiries and purge old access tokens in a background thread."""
+        expiry = CredentialExpiry(self.app, self.pool, interval=interval)
+        thread = threading.Thread(target=expiry.run, name="credential-expiry", daemon=True)
+        thread.start()
+        self.stoppables.append(expiry)
+        self.threads.append(thread)
+        return expiry
+
     def wait_for_projections(self, timeout: float = 30.0) -> bool:
         """Block until every running projection has processed the log's current head."""
         head = self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
@@ -126,6 +146,8 @@ class Runtime:
     def close(self) -> None:
         for runner in self.runners:
             runner.stop()
+        for job in self.stoppables:
+            job.stop()
         for thread in self.threads:
             thread.join(timeout=10)
         self.app.recorder.close()  # type: ignore[attr-defined]

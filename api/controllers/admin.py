@@ -6,18 +6,30 @@ import hmac
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from api.auth import bearer_token
+from api.credentials import (
+    credential_history,
+    credential_id,
+    credential_page,
+    credential_view,
+    issued_oauth_client,
+)
 from api.errors import ProblemError
 from api.records import correlation_id
 from api.schemas.admin import (
     ApiKeyCreate,
     Connection,
+    Credential,
+    CredentialHistory,
+    CredentialList,
     IssuedApiKey,
     IssuedOAuthClient,
+    OAuthClientCreate,
+    ScopesUpdate,
     Tenant,
     TenantCreate,
     TenantList,
@@ -26,7 +38,8 @@ from api.schemas.common import CursorParam, Limit
 from api.schemas.problem import problems
 from api.services import ApiServices
 from domain.context import Actor, Context
-from domain.credential import OAuthClient
+from domain.credential import ApiKey, OAuthClient
+from domain.credential import Credential as CredentialRecord
 
 OPERATOR = Actor("operator", "admin")
 ADMIN_NAMESPACE = UUID(int=0)
@@ -78,12 +91,7 @@ class AdminController(Controller):
             api_key=IssuedApiKey(
                 id=key.id, key=key.token(key_secret), prefix=key.prefix, scopes=key.scopes
             ),
-            oauth_client=IssuedOAuthClient(
-                id=client.id,
-                client_id=client.client_id,
-                client_secret=OAuthClient.client_secret(client_secret),
-                scopes=client.scopes,
-            ),
+            oauth_client=issued_oauth_client(client, client_secret),
         )
 
     @get("/tenants", operation_id="ListTenants", sync_to_thread=True, responses=problems(400, 401))
@@ -146,9 +154,13 @@ class AdminController(Controller):
         request: Request[Any, Any, Any],
         services: ApiServices,
     ) -> Response[IssuedApiKey]:
-        """Issue another API key for a tenant; the key appears only in this answer."""
+        """Issue another API key for a tenant; the key appears only in this answer.
+
+        `expires_at` (optional, with a time zone) ends the key by itself."""
         ctx = Context(tenant_id, OPERATOR, correlation_id(request))
-        key, secret = services.app.issue_api_key(ctx, list(data.scopes), data.expires_at)
+        key, secret = services.app.issue_api_key(
+            ctx, list(data.scopes), data.expires_at, now=services.clock.now()
+        )
         return Response(
             IssuedApiKey(
                 id=key.id,
@@ -158,4 +170,162 @@ class AdminController(Controller):
                 expires_at=key.expires_at,
             ),
             status_code=201,
+        )
+
+    @post(
+        "/tenants/{tenant_id:uuid}/suspend",
+        operation_id="SuspendTenant",
+        sync_to_thread=True,
+        status_code=200,
+    )
+    def suspend_tenant(
+        self, tenant_id: UUID, request: Request[Any, Any, Any], services: ApiServices
+    ) -> Tenant:
+        """Suspend a tenant: every credential of it stops working (within 5 seconds on every
+        API process) until it is reactivated. Nothing is deleted."""
+        ctx = Context(tenant_id, OPERATOR, correlation_id(request))
+        return tenant_view(services.app.suspend_tenant(ctx))
+
+    @post(
+        "/tenants/{tenant_id:uuid}/reactivate",
+        operation_id="ReactivateTenant",
+        sync_to_thread=True,
+        status_code=200,
+    )
+    def reactivate_tenant(
+        self, tenant_id: UUID, request: Request[Any, Any, Any], services: ApiServices
+    ) -> Tenant:
+        """Reactivate a suspended tenant; its unrevoked, unexpired credentials work again."""
+        ctx = Context(tenant_id, OPERATOR, correlation_id(request))
+        return tenant_view(services.app.reactivate_tenant(ctx))
+
+    @get(
+        "/tenants/{tenant_id:uuid}/credentials", operation_id="ListCredentials", sync_to_thread=True
+    )
+    def list_credentials(
+        self,
+        tenant_id: UUID,
+        services: ApiServices,
+        limit: Limit = 100,
+        cursor: CursorParam | None = None,
+    ) -> CredentialList:
+        """List a tenant's API keys and OAuth clients, oldest first, with their status.
+
+        Secrets are never listed. The list is eventually consistent (a credential issued a
+        moment ago may take a moment to appear); `GET /admin/credentials/{id}` is not."""
+        services.app.get_tenant(tenant_id)
+        return credential_page(services, tenant_id, limit=limit, cursor=cursor)
+
+    @get("/credentials/{credential:str}", operation_id="GetCredential", sync_to_thread=True)
+    def get_credential(self, credential: str, services: ApiServices) -> Credential:
+        """Get one credential by id, API key prefix (`sk_…`) or OAuth client id (`cli_…`)."""
+        found = services.app.credential_of(
+            CredentialRecord, credential_id(credential, "credential")
+        )
+        return credential_view(services, found)
+
+    @get(
+        "/credentials/{credential:str}/history",
+        operation_id="GetCredentialHistory",
+        sync_to_thread=True,
+    )
+    def get_credential_history(self, credential: str, services: ApiServices) -> CredentialHistory:
+        """Every lifecycle event of a credential (created, scopes changed, rotated, revoked,
+        expired), oldest first, each with its actor and correlation id."""
+        found = services.app.credential_of(
+            CredentialRecord, credential_id(credential, "credential")
+        )
+        return credential_history(services, found.id)
+
+    @patch("/api-keys/{key:str}", operation_id="UpdateApiKeyScopes", sync_to_thread=True)
+    def update_api_key(
+        self, key: str, data: ScopesUpdate, request: Request[Any, Any, Any], services: ApiServices
+    ) -> Credential:
+        """Replace an API key's scopes; takes effect on every API process within 5 seconds."""
+        updated = services.app.change_credential_scopes(
+            ApiKey, OPERATOR, correlation_id(request), credential_id(key, "key"), list(data.scopes)
+        )
+        return credential_view(services, updated)
+
+    @delete(
+        "/api-keys/{key:str}", operation_id="RevokeApiKey", sync_to_thread=True, status_code=204
+    )
+    def revoke_api_key(
+        self, key: str, request: Request[Any, Any, Any], services: ApiServices
+    ) -> None:
+        """Revoke an API key (by id or prefix). It stops working on every API process within
+        5 seconds. Revoking it again changes nothing."""
+        services.app.revoke_credential(
+            ApiKey, OPERATOR, correlation_id(request), credential_id(key, "key")
+        )
+
+    @post(
+        "/tenants/{tenant_id:uuid}/oauth-clients",
+        operation_id="CreateOAuthClient",
+        sync_to_thread=True,
+    )
+    def create_oauth_client(
+        self,
+        tenant_id: UUID,
+        data: OAuthClientCreate,
+        request: Request[Any, Any, Any],
+        services: ApiServices,
+    ) -> Response[IssuedOAuthClient]:
+        """Create another OAuth client for a tenant; the secret appears only in this answer."""
+        ctx = Context(tenant_id, OPERATOR, correlation_id(request))
+        client, secret = services.app.issue_oauth_client(
+            ctx, list(data.scopes), data.expires_at, now=services.clock.now()
+        )
+        return Response(issued_oauth_client(client, secret), status_code=201)
+
+    @post(
+        "/oauth-clients/{client:str}/rotate",
+        operation_id="RotateOAuthClient",
+        sync_to_thread=True,
+        status_code=200,
+    )
+    def rotate_oauth_client(
+        self, client: str, request: Request[Any, Any, Any], services: ApiServices
+    ) -> IssuedOAuthClient:
+        """Give an OAuth client a new secret (shown only in this answer). The old secret and
+        every access token minted with it stop working at once (within 5 seconds on every
+        API process)."""
+        rotated, secret = services.app.rotate_oauth_client(
+            OPERATOR, correlation_id(request), credential_id(client, "client")
+        )
+        return issued_oauth_client(rotated, secret)
+
+    @patch(
+        "/oauth-clients/{client:str}", operation_id="UpdateOAuthClientScopes", sync_to_thread=True
+    )
+    def update_oauth_client(
+        self,
+        client: str,
+        data: ScopesUpdate,
+        request: Request[Any, Any, Any],
+        services: ApiServices,
+    ) -> Credential:
+        """Replace an OAuth client's scopes; its outstanding access tokens are narrowed too."""
+        updated = services.app.change_credential_scopes(
+            OAuthClient,
+            OPERATOR,
+            correlation_id(request),
+            credential_id(client, "client"),
+            list(data.scopes),
+        )
+        return credential_view(services, updated)
+
+    @delete(
+        "/oauth-clients/{client:str}",
+        operation_id="RevokeOAuthClient",
+        sync_to_thread=True,
+        status_code=204,
+    )
+    def revoke_oauth_client(
+        self, client: str, request: Request[Any, Any, Any], services: ApiServices
+    ) -> None:
+        """Revoke an OAuth client (by id or `cli_…`): its secret and access tokens stop working
+        on every API process within 5 seconds. Revoking it again changes nothing."""
+        services.app.revoke_credential(
+            OAuthClient, OPERATOR, correlation_id(request), credential_id(client, "client")
         )

@@ -44,9 +44,10 @@ class IssuedApiKey(Struct, frozen=True):
 
 class IssuedOAuthClient(Struct, frozen=True):
     id: UUID
-    client_id: str
+    client_id: Annotated[str, Meta(description="Public identifier of the client (`cli_…`).")]
     client_secret: Annotated[str, Meta(description="Shown only in this answer.")]
     scopes: list[str]
+    expires_at: datetime | None = None
 
 
 class Connection(Struct, frozen=True):
@@ -60,3 +61,58 @@ class Connection(Struct, frozen=True):
 class ApiKeyCreate(Struct, forbid_unknown_fields=True, frozen=True):
     scopes: Scopes
     expires_at: datetime | None = None
+
+
+class OAuthClientCreate(Struct, forbid_unknown_fields=True, frozen=True):
+    scopes: Scopes
+    expires_at: datetime | None = None
+
+
+class ScopesUpdate(Struct, forbid_unknown_fields=True, frozen=True):
+    scopes: Scopes
+
+
+class Credential(Struct, frozen=True):
+    """A credential's public metadata; its secret is never shown again."""
+
+    id: UUID
+    kind: Literal["api_key", "oauth_client"]
+    public_id: Annotated[
+        str, Meta(description="The key's prefix (`sk_…`) or the OAuth client id (`cli_…`).")
+    ]
+    tenant_id: UUID
+    scopes: list[str]
+    status: Literal["active", "revoked", "expired"]
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    rotated_at: datetime | None = None
+
+
+class CredentialList(Struct, frozen=True):
+    data: list[Credential]
+    next_cursor: NextCursor
+    has_more: HasMore
+
+
+class CredentialChange(Struct, frozen=True):
+    """One lifecycle event of a credential: what happened, when, by whom, in which request."""
+
+    type: Literal[
+        "credential.created",
+        "credential.scopes_changed",
+        "credential.rotated",
+        "credential.revoked",
+        "credential.expired",
+    ]
+    occurred_at: datetime
+    actor: dict[str, str]
+    correlation_id: str
+    scopes: list[str] | None = None
+    previous_scopes: list[str] | None = None
+
+
+class CredentialHistory(Struct, frozen=True):
+    data: list[CredentialChange]
+    next_cursor: NextCursor
+    has_more: HasMore

@@ -34,6 +34,10 @@ SCHEMA = [
     )
     """,
     "CREATE INDEX IF NOT EXISTS credentials_tenant ON credentials (tenant_id, created_at)",
+    "ALTER TABLE credentials ADD COLUMN IF NOT EXISTS expired_at timestamptz",
+    # The expiry sweep looks for live credentials past their expiry.
+    "CREATE INDEX IF NOT EXISTS credentials_expiring ON credentials (expires_at)"
+    " WHERE revoked_at IS NULL AND expired_at IS NULL AND expires_at IS NOT NULL",
 ]
 
 
@@ -77,6 +81,16 @@ class TenantsProjection:
             elif isinstance(event, Credential.SecretRotated):
                 cur.execute(
                     "UPDATE credentials SET rotated_at = %s WHERE id = %s",
+                    (event.timestamp, event.originator_id),
+                )
+            elif isinstance(event, Credential.ScopesChanged):
+                cur.execute(
+                    "UPDATE credentials SET scopes = %s WHERE id = %s",
+                    (event.scopes, event.originator_id),
+                )
+            elif isinstance(event, Credential.Expired):
+                cur.execute(
+                    "UPDATE credentials SET expired_at = %s WHERE id = %s",
                     (event.timestamp, event.originator_id),
                 )
 
