@@ -208,6 +208,7 @@ def requires(scope: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRo
                 required_scope=scope,
             )
 
+    guard.required_scope = scope  # type: ignore[attr-defined]
     return guard
 
 
