@@ -10,7 +10,7 @@ import time
 from bench.harness import Figure, bench_env
 
 # Each module exposes `run(env) -> list[Figure]`.
-SCENARIOS = ["bench.writes"]
+SCENARIOS = ["bench.writes", "bench.rate_limit"]
 
 
 def main() -> int:

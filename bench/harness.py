@@ -87,8 +87,12 @@ class BenchEnv:
 
     def start_api(self) -> str:
         """`syncline serve` on a free port; answers its base URL once it is healthy."""
+        return self.start_api_with()
+
+    def start_api_with(self, **extra_env: str) -> str:
+        """`start_api` with extra environment variables."""
         port = free_port()
-        self.spawn("serve", "--host", "127.0.0.1", "--port", str(port))
+        self.spawn("serve", "--host", "127.0.0.1", "--port", str(port), **extra_env)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
