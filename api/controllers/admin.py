@@ -175,6 +175,7 @@ class AdminController(Controller):
     @post(
         "/tenants/{tenant_id:uuid}/suspend",
         operation_id="SuspendTenant",
+        responses=problems(400, 401, 404, 409),
         sync_to_thread=True,
         status_code=200,
     )
@@ -189,6 +190,7 @@ class AdminController(Controller):
     @post(
         "/tenants/{tenant_id:uuid}/reactivate",
         operation_id="ReactivateTenant",
+        responses=problems(400, 401, 404, 409),
         sync_to_thread=True,
         status_code=200,
     )
@@ -200,7 +202,10 @@ class AdminController(Controller):
         return tenant_view(services.app.reactivate_tenant(ctx))
 
     @get(
-        "/tenants/{tenant_id:uuid}/credentials", operation_id="ListCredentials", sync_to_thread=True
+        "/tenants/{tenant_id:uuid}/credentials",
+        operation_id="ListCredentials",
+        responses=problems(400, 401, 404),
+        sync_to_thread=True,
     )
     def list_credentials(
         self,
@@ -216,7 +221,12 @@ class AdminController(Controller):
         services.app.get_tenant(tenant_id)
         return credential_page(services, tenant_id, limit=limit, cursor=cursor)
 
-    @get("/credentials/{credential:str}", operation_id="GetCredential", sync_to_thread=True)
+    @get(
+        "/credentials/{credential:str}",
+        operation_id="GetCredential",
+        responses=problems(400, 401, 404),
+        sync_to_thread=True,
+    )
     def get_credential(self, credential: str, services: ApiServices) -> Credential:
         """Get one credential by id, API key prefix (`sk_…`) or OAuth client id (`cli_…`)."""
         found = services.app.credential_of(
@@ -227,6 +237,7 @@ class AdminController(Controller):
     @get(
         "/credentials/{credential:str}/history",
         operation_id="GetCredentialHistory",
+        responses=problems(400, 401, 404),
         sync_to_thread=True,
     )
     def get_credential_history(self, credential: str, services: ApiServices) -> CredentialHistory:
@@ -237,7 +248,12 @@ class AdminController(Controller):
         )
         return credential_history(services, found.id)
 
-    @patch("/api-keys/{key:str}", operation_id="UpdateApiKeyScopes", sync_to_thread=True)
+    @patch(
+        "/api-keys/{key:str}",
+        operation_id="UpdateApiKeyScopes",
+        responses=problems(400, 401, 404, 409, 422),
+        sync_to_thread=True,
+    )
     def update_api_key(
         self, key: str, data: ScopesUpdate, request: Request[Any, Any, Any], services: ApiServices
     ) -> Credential:
@@ -248,7 +264,11 @@ class AdminController(Controller):
         return credential_view(services, updated)
 
     @delete(
-        "/api-keys/{key:str}", operation_id="RevokeApiKey", sync_to_thread=True, status_code=204
+        "/api-keys/{key:str}",
+        operation_id="RevokeApiKey",
+        responses=problems(400, 401, 404),
+        sync_to_thread=True,
+        status_code=204,
     )
     def revoke_api_key(
         self, key: str, request: Request[Any, Any, Any], services: ApiServices
@@ -262,6 +282,7 @@ class AdminController(Controller):
     @post(
         "/tenants/{tenant_id:uuid}/oauth-clients",
         operation_id="CreateOAuthClient",
+        responses=problems(400, 401, 404, 422),
         sync_to_thread=True,
     )
     def create_oauth_client(
@@ -281,6 +302,7 @@ class AdminController(Controller):
     @post(
         "/oauth-clients/{client:str}/rotate",
         operation_id="RotateOAuthClient",
+        responses=problems(400, 401, 404, 409),
         sync_to_thread=True,
         status_code=200,
     )
@@ -296,7 +318,10 @@ class AdminController(Controller):
         return issued_oauth_client(rotated, secret)
 
     @patch(
-        "/oauth-clients/{client:str}", operation_id="UpdateOAuthClientScopes", sync_to_thread=True
+        "/oauth-clients/{client:str}",
+        operation_id="UpdateOAuthClientScopes",
+        responses=problems(400, 401, 404, 409, 422),
+        sync_to_thread=True,
     )
     def update_oauth_client(
         self,
@@ -318,6 +343,7 @@ class AdminController(Controller):
     @delete(
         "/oauth-clients/{client:str}",
         operation_id="RevokeOAuthClient",
+        responses=problems(400, 401, 404),
         sync_to_thread=True,
         status_code=204,
     )
