@@ -167,9 +167,8 @@ def test_suspension_stops_every_credential_until_reactivation(
 ) -> None:
     clock = FakeClock()
     with api_server(runtime, clock) as server, admin_of(server.url) as admin:
-        token = fetch_token(
-            httpx.Client(base_url=server.url), tenant.client_id, tenant.client_secret
-        )
+        with httpx.Client(base_url=server.url) as anonymous:
+            token = fetch_token(anonymous, tenant.client_id, tenant.client_secret)
         key_client, token_client = bearer(server.url, tenant.api_key), bearer(server.url, token)
         for client in (key_client, token_client):
             assert client.get("/v1/contacts").status_code == 200
