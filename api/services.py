@@ -41,6 +41,7 @@ class ApiServices:
             self.rate_limit_per_second,
             self.rate_limit_burst,
             now=self.clock.database_now,
+            monotonic=self.clock.monotonic,
         )
 
 

@@ -1,5 +1,5 @@
-"""What per-credential rate limiting costs: the bucket UPSERT vs a bare round trip, and API
-reads/s with limiting on vs off."""
+"""What per-credential rate limiting costs: the bucket statement vs a bare round trip, and API
+reads/s of one busy credential with limiting on (leases included) vs off."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def run(env: BenchEnv) -> list[Figure]:
     with psycopg.connect(env.database_url, autocommit=True) as conn:
         for statement in SCHEMA:
             conn.execute(statement)  # type: ignore[arg-type]
-    take = {"burst": 10**9, "rate": 10**9, "now": None}
+    take = {"burst": 10**9, "rate": 10**9, "want": 1, "now": None}
     raw = statements_per_second(env, "SELECT %(key)s::text", {"key": ""})
     upserts = statements_per_second(env, TAKE, take)
     limited = api_reads_per_second(env, "1000000")
