@@ -139,8 +139,9 @@ class Syncline(Application[UUID]):
         self, ctx: Context, name: str, scopes: list[str]
     ) -> tuple[Tenant, ApiKey, str, OAuthClient, str]:
         """A tenant with a fresh API key and OAuth client, saved atomically."""
-        tenant = Tenant.create(ctx, name, id=uuid4())
-        tenant_ctx = Context(tenant.id, ctx.actor, ctx.correlation_id)
+        # The tenant's own id goes into every event's metadata, its creation included.
+        tenant_ctx = Context(uuid4(), ctx.actor, ctx.correlation_id)
+        tenant = Tenant.create(tenant_ctx, name, id=tenant_ctx.tenant_id)
         api_key, key_secret = ApiKey.issue(tenant_ctx, scopes)
         client, client_secret = OAuthClient.issue(tenant_ctx, scopes)
         self.save(tenant, api_key, client)
