@@ -14,7 +14,9 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.auth import BearerAuthMiddleware
 from api.controllers.admin import AdminController
+from api.controllers.changes import ChangeController
 from api.controllers.contacts import ContactController
+from api.controllers.events import EventController
 from api.controllers.health import HealthController
 from api.controllers.oauth import OAuthController
 from api.controllers.orders import OrderController
@@ -22,6 +24,7 @@ from api.correlation import CorrelationMiddleware
 from api.errors import EXCEPTION_HANDLERS
 from api.rate_limit import RateLimitMiddleware
 from api.services import ApiServices, provide_services
+from projections.lag import register_projection_lag
 
 VERSION = version("syncline")
 MAX_BODY_BYTES = 1024 * 1024
@@ -93,7 +96,13 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
     prometheus = PrometheusConfig(app_name="syncline", group_path=True, prefix="syncline")
     v1 = Router(
         path="/v1",
-        route_handlers=[ContactController, OrderController, *(extra_routers or [])],
+        route_handlers=[
+            ContactController,
+            OrderController,
+            ChangeController,
+            EventController,
+            *(extra_routers or []),
+        ],
         middleware=[BearerAuthMiddleware, RateLimitMiddleware],
     )
     app = Litestar(
@@ -105,6 +114,9 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,
         logging_config=None,  # syncline.logs configures JSON logging for the process
+        on_startup=[services.change_listener.start],
+        on_shutdown=[services.change_listener.stop],
     )
+    register_projection_lag(services.pool, services.app)
     app.state.services = services
     return app

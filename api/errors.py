@@ -119,12 +119,14 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
             )
         in_body = any(e["source"] == "body" for e in errors)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        named = {} if in_body else {"parameter": errors[0]["field"]}
         return problem(
             request,
             422 if in_body else 400,
             detail,
             slug="validation-error" if in_body else "invalid-parameter",
             errors=errors,
+            **named,
         )
     if isinstance(exc.__cause__, SerializationException):
         return problem(

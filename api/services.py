@@ -14,6 +14,7 @@ from api.auth import Authenticator
 from api.clock import Clock
 from api.rate_limit import RateLimiter
 from domain.application import Syncline
+from projections.changes.listener import ChangeListener
 from projections.cursor import CursorCodec
 
 
@@ -32,6 +33,7 @@ class ApiServices:
     access_tokens: AccessTokenStore = field(init=False)
     authenticator: Authenticator = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
+    change_listener: ChangeListener = field(init=False)
 
     def __post_init__(self) -> None:
         self.access_tokens = AccessTokenStore(self.pool, self.access_token_lifetime)
@@ -43,6 +45,7 @@ class ApiServices:
             now=self.clock.database_now,
             monotonic=self.clock.monotonic,
         )
+        self.change_listener = ChangeListener(str(self.pool.conninfo))
 
 
 def provide_services(state: State) -> ApiServices:

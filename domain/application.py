@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.contact import Contact
 from domain.context import Actor, Context
 from domain.credential import ApiKey, Credential, OAuthClient
+from domain.envelope import render_record
 from domain.errors import (
     IdempotencyKeyReusedError,
     InvalidFieldError,
@@ -116,6 +117,41 @@ class Syncline(Application[UUID]):
         """Every event of one record, oldest first (deleted records included)."""
         self._load(kind, ctx, record_id)
         return list(self.repository.event_store.get(record_id))
+
+    def record_at(
+        self,
+        kind: type[R],
+        ctx: Context,
+        record_id: UUID,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The record's representation at `version`, or as it stood at the moment `as_of`.
+
+        Every event carries the record's full state, so this reads one event, not the
+        whole history. Before its creation, and once deleted, the record did not exist.
+        """
+        self._load(kind, ctx, record_id, version=1)  # exists, is this kind, is the tenant's
+        store = self.repository.event_store
+        if version is not None:
+            events = list(store.get(record_id, gt=version - 1, lte=version))
+            if not events:
+                raise RecordNotFoundError(f"{kind.RESOURCE} {record_id} has no version {version}")
+            event: Any = events[0]
+        else:
+            assert as_of is not None
+            history: Any = store.get(record_id, desc=True)
+            event = next((e for e in history if e.timestamp <= as_of), None)
+            if event is None:
+                raise RecordNotFoundError(
+                    f"{kind.RESOURCE} {record_id} did not exist yet at {as_of}"
+                )
+        if isinstance(event, Record.Deleted):
+            raise RecordNotFoundError(
+                f"{kind.RESOURCE} {record_id} was deleted at version {event.originator_version}"
+            )
+        return render_record(record_id, event.state, event.originator_version, event.timestamp)
 
     def _load(
         self, kind: type[R], ctx: Context, record_id: UUID, *, version: int | None = None

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import psycopg
 from eventsourcing.application import Application
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -26,6 +31,19 @@ TRACKING_SCHEMA = [
 ]
 # Projections announce each committed batch here (payload: "name:position").
 PROJECTION_CHANNEL = "syncline_projection"
+# How often a standby retries the leader's lock: the longest a dead leader goes unreplaced
+# once PostgreSQL has noticed its connection is gone.
+STANDBY_INTERVAL = 1.0
+# Server-side TCP keepalives on the leader's session, so PostgreSQL notices a leader whose
+# host vanished (no FIN, no RST) within about idle + interval * count seconds and frees
+# its lock for a standby. Ignored on Unix sockets, where the kernel tells at once.
+LEADER_KEEPALIVES = {
+    "tcp_keepalives_idle": 5,
+    "tcp_keepalives_interval": 2,
+    "tcp_keepalives_count": 3,
+}
+
+Batch = list[tuple[int, Any]]
 
 
 class Projection(Protocol):
@@ -37,6 +55,14 @@ class Projection(Protocol):
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None: ...
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None: ...
+
+
+class ProjectionBusyError(RuntimeError):
+    """Another session (a worker's leader, another replay) holds the projection's lock."""
+
+
+class LeadershipLostError(RuntimeError):
+    """This runner's tracking position moved under it: another runner leads now."""
 
 
 def advisory_key(name: str) -> int:
@@ -51,11 +77,32 @@ def read_position(pool: ConnectionPool, name: str) -> int:
     return int(row[0]) if row else 0
 
 
+def lock_holder(conn: psycopg.Connection[Any], name: str) -> str:
+    """Who holds a projection's advisory lock, in words an operator can act on."""
+    row = conn.execute(
+        "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"
+        " AND l.objid = %s::bigint::oid AND l.objsubid = 1",
+        (advisory_key(name),),
+    ).fetchone()
+    if row is None:
+        return "another session (it has just let go; try again)"
+    pid, application, client, started = row
+    who = application or "an unnamed session"
+    where = f" from {client}" if client else ""
+    since = f"{started:%Y-%m-%d %H:%M:%S%z}"
+    return f"{who}{where} (PostgreSQL backend pid {pid}, connected since {since})"
+
+
 class ProjectionRunner:
     """Runs one projection: batches of events, each batch one transaction with its position.
 
     Leadership is a session advisory lock, so any number of workers may run the same
-    projection: one processes, the others wait and take over when its connection drops.
+    projection: one processes, the others poll the lock every `standby_interval` seconds
+    and take over once the leader's session ends (process exit, crash, lost connection).
+    The tracking update is guarded by the position the batch started from, so even a
+    leader that has not yet noticed it lost its session cannot apply a batch twice.
     """
 
     def __init__(
@@ -66,6 +113,7 @@ class ProjectionRunner:
         *,
         batch_size: int = 1000,
         poll_interval: float = 1.0,
+        standby_interval: float = STANDBY_INTERVAL,
         on_batch: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.app = app
@@ -73,9 +121,11 @@ class ProjectionRunner:
         self.projection = projection
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.standby_interval = standby_interval
         self.on_batch = on_batch
         self._stop = threading.Event()
         self.is_leader = threading.Event()
+        self.leader_pid: int | None = None  # backend pid of the session holding the lock
 
     @property
     def name(self) -> str:
@@ -91,28 +141,49 @@ class ProjectionRunner:
     def position(self) -> int:
         return read_position(self.pool, self.name)
 
-    def process_available(self, limit: int | None = None) -> int:
-        """Process what the log holds now (at most `limit` events); answer how many.
+    # -- processing -----------------------------------------------------------------------
+    def read_batch(self, after: int, stop: int | None = None) -> Batch:
+        """Up to `batch_size` events after position `after` (and at most `stop`), decoded."""
+        notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
+            start=after, limit=self.batch_size, stop=stop, inclusive_of_start=False
+        )
+        decode = self.app.mapper.to_domain_event
+        return [(n.id, decode(n)) for n in notifications]
 
-        Only the leader may call this, or a caller that knows no runner is active.
+    def process_available(
+        self,
+        limit: int | None = None,
+        *,
+        stop: int | None = None,
+        still_leader: Callable[[], None] | None = None,
+    ) -> int:
+        """Process what the log holds now (at most `limit` events, up to position `stop`).
+
+        While one batch's transaction commits, the next batch is read and decoded in a
+        second thread: the log below the head never changes (notification ids are issued
+        in commit order), so reading ahead is the same as reading later.
+
+        Only the leader may call this, or a caller that knows no runner is active;
+        `still_leader` (raising when leadership is gone) is checked before each batch.
         """
         done = 0
-        while not self._stop.is_set() and (limit is None or done < limit):
-            count = self._process_batch()
-            if count == 0:
-                break
-            done += count
+        position = self.position()
+        with ThreadPoolExecutor(1, thread_name_prefix=f"read-{self.name}") as reader:
+            ahead: Future[Batch] = reader.submit(self.read_batch, position, stop)
+            while not self._stop.is_set() and (limit is None or done < limit):
+                batch = ahead.result()
+                if not batch:
+                    break
+                ahead = reader.submit(self.read_batch, batch[-1][0], stop)
+                if still_leader is not None:
+                    still_leader()
+                self._commit_batch(position, batch)
+                position = batch[-1][0]
+                done += len(batch)
         return done
 
-    def _process_batch(self) -> int:
-        position = self.position()
-        notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
-            start=position, limit=self.batch_size, inclusive_of_start=False
-        )
-        if not notifications:
-            return 0
-        events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
-        last = notifications[-1].id
+    def _commit_batch(self, position: int, events: Batch) -> None:
+        last = events[-1][0]
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             self.projection.process(cur, events)
             cur.execute(
@@ -121,12 +192,28 @@ class ProjectionRunner:
                 (last, self.name, position),
             )
             if cur.rowcount != 1:
-                # Someone else moved the position: we are not (or no longer) the leader.
-                raise RuntimeError(f"projection {self.name} moved under us at {position}")
+                raise LeadershipLostError(f"projection {self.name} moved under us at {position}")
             cur.execute("SELECT pg_notify(%s, %s)", (PROJECTION_CHANNEL, f"{self.name}:{last}"))
         if self.on_batch is not None:
             self.on_batch(self.name, len(events), last)
-        return len(events)
+
+    # -- leadership -----------------------------------------------------------------------
+    @contextmanager
+    def _session(self) -> Iterator[psycopg.Connection[Any]]:
+        """A dedicated session for the advisory lock (and LISTEN), named for operators."""
+        application = f"syncline {self.name} {socket.gethostname()}:{os.getpid()}"
+        with psycopg.connect(
+            str(self.pool.conninfo), autocommit=True, application_name=application[:63]
+        ) as conn:
+            for setting, value in LEADER_KEEPALIVES.items():
+                conn.execute(
+                    sql.SQL("SET {} = {}").format(sql.Identifier(setting), sql.Literal(value))
+                )
+            yield conn
+
+    def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (advisory_key(self.name),)).fetchone()
+        return bool(row and row[0])
 
     def run(self) -> None:
         """Lead when possible, process as events arrive, until `stop()`."""
@@ -134,35 +221,96 @@ class ProjectionRunner:
         while not self._stop.is_set():
             try:
                 self._lead()
+            except LeadershipLostError as exc:
+                log.warning(
+                    "projection leadership lost", extra={"projection": self.name, "error": str(exc)}
+                )
+                self._stop.wait(self.standby_interval)
             except Exception:
                 log.exception("projection runner failed; retrying", extra={"projection": self.name})
                 self._stop.wait(1.0)
 
     def _lead(self) -> None:
-        key = advisory_key(self.name)
-        with psycopg.connect(str(self.pool.conninfo), autocommit=True) as conn:
-            while not self._stop.is_set():
-                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-                if row and row[0]:
-                    break
-                self._stop.wait(self.poll_interval)
-            else:
-                return
+        with self._session() as conn:
+            while not self._try_lock(conn):
+                if self._stop.wait(self.standby_interval):
+                    return
+            self.leader_pid = conn.info.backend_pid
             self.is_leader.set()
             log.info("projection leader", extra={"projection": self.name})
             try:
                 channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
-                conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+
+                def still_leader() -> None:
+                    # A round trip on the lock's session: fails at once if it was ended.
+                    conn.execute("SELECT 1")
+
                 while not self._stop.is_set():
-                    self.process_available()
-                    # Wake on NOTIFY from the event store, or poll as a fallback.
+                    self.process_available(still_leader=still_leader)
+                    # Wake on NOTIFY from the event store, or poll as a fallback. NOTIFYs
+                    # that arrived while processing are queued on the socket and end the
+                    # wait at once.
                     for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
                         pass
             finally:
                 self.is_leader.clear()
+                self.leader_pid = None
 
     def stop(self) -> None:
         self._stop.set()
+
+    # -- rebuilding -----------------------------------------------------------------------
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Clear the projection and rebuild it from the log, up to the head at the start.
+
+        Holds the projection's advisory lock throughout, so no worker leads meanwhile;
+        raises ProjectionBusyError (naming the holder) when someone else holds it.
+        `progress(done, total)` is called after each batch. Answers the events processed.
+        """
+        self.ensure_tracking()
+        with self._session() as conn:
+            if not self._try_lock(conn):
+                raise ProjectionBusyError(
+                    f"projection {self.name} is being run by {lock_holder(conn, self.name)};"
+                    " stop the workers (or wait for the other replay) and try again"
+                )
+            head = self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+            total = self.log_size(head)
+            with self.pool.connection() as db, db.transaction(), db.cursor() as cur:
+                self.projection.clear(cur)
+                cur.execute(
+                    "UPDATE projection_tracking SET position = 0, updated_at = now()"
+                    " WHERE name = %s",
+                    (self.name,),
+                )
+            done = 0
+            if progress is not None:
+                progress(0, total)
+
+            def report(_: str, count: int, __: int) -> None:
+                nonlocal done
+                done += count
+                if progress is not None:
+                    progress(done, total)
+
+            previous, self.on_batch = self.on_batch, report
+            try:
+                self.process_available(stop=head, still_leader=lambda: None)
+            finally:
+                self.on_batch = previous
+            return done
+
+    def log_size(self, head: int) -> int:
+        """How many events the log holds up to `head` (ids have gaps: failed inserts)."""
+        recorder: Any = self.app.recorder
+        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE notification_id <= %s").format(table),
+                (head,),
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def wait_until(self, position: int, timeout: float = 30.0) -> bool:
         """Block until this projection's position reaches `position` (tests, CLI)."""

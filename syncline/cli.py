@@ -1,4 +1,4 @@
-"""The `syncline` command: serve, worker, dev."""
+"""The `syncline` command: serve, worker, dev, replay."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from typing import TextIO
 from uuid import UUID
 
 from syncline.config import Settings
 from syncline.logs import configure_logging
-from syncline.runtime import Runtime
+from syncline.runtime import Runtime, all_projections
 
 
 def _serve(runtime: Runtime, host: str, port: int) -> None:
@@ -154,6 +155,43 @@ Try it:
     return 0
 
 
+def replay(
+    runtime: Runtime, name: str, *, batch_size: int = 1000, stream: TextIO | None = None
+) -> int:
+    """Rebuild one projection from the log with a progress bar; answers the exit status."""
+    from tqdm import tqdm
+
+    from projections.runner import ProjectionBusyError, ProjectionRunner
+
+    stream = stream or sys.stderr
+    runner = ProjectionRunner(
+        runtime.app, runtime.pool, runtime.projection(name), batch_size=batch_size
+    )
+    with tqdm(desc=f"replay {name}", unit=" events", unit_scale=True, file=stream) as bar:
+
+        def progress(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            done = runner.rebuild(progress)
+        except ProjectionBusyError as exc:
+            bar.leave = False
+            print(f"syncline replay: {exc}", file=stream)
+            return 1
+    print(f"replayed {done} events into projection {name}", file=stream)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.open(settings)
+    try:
+        return replay(runtime, args.projection, batch_size=args.batch_size)
+    finally:
+        runtime.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syncline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,10 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "serve":
             p.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
     sub.add_parser("worker", help="run the projections (and, later, delivery)")
+    p = sub.add_parser(
+        "replay",
+        help="rebuild a projection from the event log (refused while a worker runs it)",
+    )
+    p.add_argument("projection", choices=[projection.name for projection in all_projections()])
+    p.add_argument("--batch-size", type=int, default=1000)
     return parser
 
 
-COMMANDS = {"serve": cmd_serve, "worker": cmd_worker, "dev": cmd_dev}
+COMMANDS = {"serve": cmd_serve, "worker": cmd_worker, "dev": cmd_dev, "replay": cmd_replay}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,9 @@ from psycopg_pool import ConnectionPool
 from api import access_tokens, rate_limit
 from api.services import ApiServices
 from domain.application import Syncline
+from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
+from projections.events.projection import EventLogProjection
 from projections.records.projection import RecordsProjection
 from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
 from projections.tenants.projection import TenantsProjection
@@ -52,7 +54,7 @@ class GroupCommitSyncline(Syncline):
 
 
 def all_projections() -> list[Projection]:
-    return [RecordsProjection(), TenantsProjection()]
+    return [RecordsProjection(), TenantsProjection(), ChangesProjection(), EventLogProjection()]
 
 
 def schema_statements(projections: Sequence[Projection]) -> list[str]:
@@ -119,15 +121,32 @@ class Runtime:
     def start_projections(self, **runner_options: Any) -> list[ProjectionRunner]:
         """Run every projection in a background thread (leader election included)."""
         for projection in self.projections:
-            runner = ProjectionRunner(self.app, self.pool, projection, **runner_options)
-            runner.ensure_tracking()
-            thread = threading.Thread(
-                target=runner.run, name=f"projection-{runner.name}", daemon=True
-            )
-            thread.start()
-            self.runners.append(runner)
-            self.threads.append(thread)
+            self.start_projection(projection, **runner_options)
         return self.runners
+
+    def start_projection(self, projection: Projection, **runner_options: Any) -> ProjectionRunner:
+        runner = ProjectionRunner(self.app, self.pool, projection, **runner_options)
+        runner.ensure_tracking()
+        thread = threading.Thread(target=runner.run, name=f"projection-{runner.name}", daemon=True)
+        thread.start()
+        self.runners.append(runner)
+        self.threads.append(thread)
+        return runner
+
+    def stop_projection(self, name: str) -> None:
+        """Stop this process's runner of one projection (its lock is released on return)."""
+        for runner in [r for r in self.runners if r.name == name]:
+            runner.stop()
+            for thread in [t for t in self.threads if t.name == f"projection-{name}"]:
+                thread.join(timeout=30)
+                self.threads.remove(thread)
+            self.runners.remove(runner)
+
+    def projection(self, name: str) -> Projection:
+        for projection in self.projections:
+            if projection.name == name:
+                return projection
+        raise KeyError(name)
 
     def start_credential_expiry(self, interval: float = 60.0) -> CredentialExpiry:
         """Record credential expiries and purge old access tokens in a background thread."""

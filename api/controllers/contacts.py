@@ -10,6 +10,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 
+from api.audit import history_response, state_then_response
 from api.auth import Principal, scoped
 from api.records import (
     changes_of,
@@ -19,8 +20,9 @@ from api.records import (
     list_page,
     record_response,
 )
-from api.schemas.common import CursorParam, Limit
+from api.schemas.common import AsOfParam, CursorParam, Limit, VersionParam
 from api.schemas.contacts import Contact, ContactCreate, ContactList, ContactUpdate
+from api.schemas.events import EventPage
 from api.services import ApiServices
 from domain.contact import Contact as ContactRecord
 
@@ -92,11 +94,43 @@ class ContactController(Controller):
         **scoped("records:read", 404),
     )
     def retrieve(
-        self, contact_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+        self,
+        contact_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        version: VersionParam = None,
+        as_of: AsOfParam = None,
     ) -> Response[Contact]:
-        """Get a contact; its `ETag` is its version."""
+        """Get a contact; its `ETag` is its version.
+
+        With `version=N` or `as_of=<timestamp>`, the contact as it was then (404 before it
+        was created, or once it was deleted)."""
         ctx = request.user.context(correlation_id(request))
+        if version is not None or as_of is not None:
+            return state_then_response(
+                services, ContactRecord, ctx, contact_id, version=version, as_of=as_of
+            )
         return record_response(services.app.get_record(ContactRecord, ctx, contact_id))
+
+    @get(
+        "/{contact_id:uuid}/history",
+        operation_id="GetContactHistory",
+        sync_to_thread=True,
+        **scoped("records:read"),
+    )
+    def history(
+        self,
+        contact_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        limit: Limit = 100,
+        cursor: CursorParam | None = None,
+    ) -> Response[EventPage]:
+        """Every event of one contact, oldest first, as envelopes (deleted contacts too)."""
+        ctx = request.user.context(correlation_id(request))
+        return history_response(
+            services, ContactRecord, ctx, contact_id, limit=limit, cursor=cursor
+        )
 
     @patch(
         "/{contact_id:uuid}",

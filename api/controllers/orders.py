@@ -10,6 +10,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 
+from api.audit import history_response, state_then_response
 from api.auth import Principal, scoped
 from api.controllers.contacts import IF_MATCH
 from api.records import (
@@ -20,7 +21,8 @@ from api.records import (
     list_page,
     record_response,
 )
-from api.schemas.common import CursorParam, Limit
+from api.schemas.common import AsOfParam, CursorParam, Limit, VersionParam
+from api.schemas.events import EventPage
 from api.schemas.orders import Order, OrderCreate, OrderList, OrderUpdate
 from api.services import ApiServices
 from domain.order import Order as OrderRecord
@@ -87,11 +89,41 @@ class OrderController(Controller):
         **scoped("records:read", 404),
     )
     def retrieve(
-        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+        self,
+        order_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        version: VersionParam = None,
+        as_of: AsOfParam = None,
     ) -> Response[Order]:
-        """Get an order; its `ETag` is its version."""
+        """Get an order; its `ETag` is its version.
+
+        With `version=N` or `as_of=<timestamp>`, the order as it was then (404 before it
+        was created, or once it was deleted)."""
         ctx = request.user.context(correlation_id(request))
+        if version is not None or as_of is not None:
+            return state_then_response(
+                services, OrderRecord, ctx, order_id, version=version, as_of=as_of
+            )
         return record_response(services.app.get_record(OrderRecord, ctx, order_id))
+
+    @get(
+        "/{order_id:uuid}/history",
+        operation_id="GetOrderHistory",
+        sync_to_thread=True,
+        **scoped("records:read"),
+    )
+    def history(
+        self,
+        order_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        limit: Limit = 100,
+        cursor: CursorParam | None = None,
+    ) -> Response[EventPage]:
+        """Every event of one order, oldest first, as envelopes (deleted orders too)."""
+        ctx = request.user.context(correlation_id(request))
+        return history_response(services, OrderRecord, ctx, order_id, limit=limit, cursor=cursor)
 
     @patch(
         "/{order_id:uuid}",

@@ -21,3 +21,14 @@ NextCursor = Annotated[
     Meta(description="Pass as `cursor` to fetch the next page; null on the last page."),
 ]
 HasMore = Annotated[bool, Meta(description="Whether another page follows.")]
+VersionParam = Annotated[
+    int | None,
+    Parameter(ge=1, description="The record as it was at this version (1 is its creation)."),
+]
+AsOfParam = Annotated[
+    str | None,
+    Parameter(
+        max_length=64,
+        description="The record as it was at this moment (ISO 8601; UTC when no offset).",
+    ),
+]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
+import msgspec
 import psycopg
 
 from domain.envelope import render_record
 from domain.record import Record
-from projections.json import json_text
 
 TABLES = {"contact": "contacts", "order": "orders"}
 
@@ -37,46 +38,67 @@ SCHEMA = (
     ]
 )
 
+# One statement per table per batch: arrays in binary format, unnested server-side.
 _UPSERT = """
-    INSERT INTO {table} (id, tenant_id, version, created_at, updated_at, data)
-    VALUES (%s, %s, %s, %s, %s, %s)
+    INSERT INTO {table} AS r (id, tenant_id, version, created_at, updated_at, data)
+    SELECT * FROM unnest(
+        %b::uuid[], %b::uuid[], %b::int8[], %b::text[]::timestamptz[], %b::timestamptz[],
+        %b::text[]::json[]
+    )
     ON CONFLICT (id) DO UPDATE SET
         version = excluded.version, updated_at = excluded.updated_at, data = excluded.data
-    WHERE {table}.version < excluded.version
+    WHERE r.version < excluded.version
 """
+_DELETE = "DELETE FROM {table} WHERE id = ANY(%b::uuid[])"
+_encoder = msgspec.json.Encoder()
 
 
 class RecordsProjection:
-    """Live records by tenant; a deleted record's row is removed."""
+    """Live records by tenant; a deleted record's row is removed.
+
+    A batch is compacted to each record's last event (every event carries the record's
+    full state), then written with one upsert and one delete per table.
+    """
 
     name = "records"
     schema = SCHEMA
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        latest: dict[UUID, tuple[str, Any]] = {}
         for _, event in events:
             if not isinstance(event, Record.Created | Record.Updated | Record.Deleted):
                 continue
-            resource = type(event).__qualname__.split(".")[0].lower()
-            table = TABLES.get(resource)
-            if table is None:
-                continue
-            if isinstance(event, Record.Deleted):
-                cur.execute(f"DELETE FROM {table} WHERE id = %s", (event.originator_id,))
-                continue
-            data = render_record(
-                event.originator_id, event.state, event.originator_version, event.timestamp
-            )
-            cur.execute(
-                _UPSERT.format(table=table),
-                (
-                    event.originator_id,
-                    event.meta["tenant_id"],
-                    event.originator_version,
-                    data["created_at"],
-                    event.timestamp,
-                    json_text(data),
-                ),
-            )
+            table = TABLES.get(type(event).__qualname__.split(".")[0].lower())
+            if table is not None:
+                latest[event.originator_id] = (table, event)
+        for table in TABLES.values():
+            upserts: list[tuple[Any, ...]] = []
+            deletes: list[UUID] = []
+            for event_table, event in latest.values():
+                if event_table != table:
+                    continue
+                if isinstance(event, Record.Deleted):
+                    deletes.append(event.originator_id)
+                    continue
+                data = render_record(
+                    event.originator_id, event.state, event.originator_version, event.timestamp
+                )
+                upserts.append(
+                    (
+                        event.originator_id,
+                        UUID(event.meta["tenant_id"]),
+                        event.originator_version,
+                        data["created_at"],
+                        event.timestamp,
+                        _encoder.encode(data).decode(),
+                    )
+                )
+            if upserts:
+                cur.execute(
+                    _UPSERT.format(table=table), [list(c) for c in zip(*upserts, strict=True)]
+                )
+            if deletes:
+                cur.execute(_DELETE.format(table=table), (deletes,))
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         for table in TABLES.values():

@@ -1,0 +1,115 @@
+"""EventController: `/v1/events`, the tenant's immutable event log (auditors)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get
+from litestar.params import Parameter
+
+from api.audit import event_page_body, json_response, with_cursor
+from api.auth import Principal, scoped
+from api.errors import ProblemError
+from api.parameters import (
+    change_cursor,
+    change_position,
+    event_types,
+    invalid,
+    require_not_ahead,
+    timestamp,
+)
+from api.schemas.common import Limit
+from api.schemas.events import EventEnvelope, EventPage
+from api.services import ApiServices
+from projections.events.log import EventLog
+
+TimestampParam = Parameter(description="ISO 8601 (UTC when no offset is given).")
+
+
+class EventController(Controller):
+    path = "/events"
+    tags = ["Audit"]
+
+    @get("/", operation_id="ListEvents", sync_to_thread=True, **scoped("events:read"))
+    def list(
+        self,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        after: Annotated[
+            str | None,
+            Parameter(
+                max_length=2048,
+                description="A cursor (`next_cursor`, an event's `cursor`, or a /v1/changes"
+                " cursor): only events committed after it.",
+            ),
+        ] = None,
+        types: Annotated[
+            str | None,
+            Parameter(
+                description="Comma-separated event types; `order.*` matches every order event.",
+            ),
+        ] = None,
+        entity_id: Annotated[
+            UUID | None, Parameter(description="Only the events of this record.")
+        ] = None,
+        since: Annotated[
+            str | None,
+            Parameter(description="Only events that occurred at or after this time (ISO 8601)."),
+        ] = None,
+        until: Annotated[
+            str | None,
+            Parameter(description="Only events that occurred before this time (ISO 8601)."),
+        ] = None,
+        limit: Limit = 100,
+    ) -> Response[EventPage]:
+        """The tenant's events in commit order, each as the envelope webhooks deliver.
+
+        The log is immutable and append-only: keep `next_cursor` and pass it as `after` to
+        read what was committed since. `next_cursor` is never null, so you can tail the log;
+        `has_more` says whether more events are already waiting.
+        """
+        tenant_id = request.user.tenant_id
+        position = 0 if after is None else change_position(services, tenant_id, after, "after")
+        selected = None if types is None else event_types(types)
+        start = None if since is None else timestamp(since, "since")
+        end = None if until is None else timestamp(until, "until")
+        if start is not None and end is not None and start >= end:
+            raise invalid("until", "must be later than since")
+        page = EventLog(services.pool).page(
+            tenant_id,
+            after=position,
+            limit=limit,
+            types=selected,
+            entity_id=entity_id,
+            since=start,
+            until=end,
+        )
+        if not page.items and after is not None:
+            require_not_ahead(services, position, "after")
+        last = page.items[-1][0] if page.items else position
+        body = event_page_body(
+            services,
+            tenant_id,
+            page.items,
+            has_more=page.has_more,
+            next_cursor=change_cursor(services, tenant_id, last),
+        )
+        return json_response(body)
+
+    @get(
+        "/{event_id:str}",
+        operation_id="GetEvent",
+        sync_to_thread=True,
+        **scoped("events:read"),
+    )
+    def retrieve(
+        self, event_id: str, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[EventEnvelope]:
+        """One event by its id (`evt_…`)."""
+        tenant_id = request.user.tenant_id
+        found = EventLog(services.pool).get(tenant_id, event_id)
+        if found is None:
+            raise ProblemError(404, f"no event {event_id}", slug="not-found")
+        position, stored = found
+        return json_response(with_cursor(services, tenant_id, position, stored).encode())

@@ -1,0 +1,47 @@
+"""Changes feed schemas: `Change`, `ChangePage`, `ChangeHead`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from msgspec import Meta, Struct
+
+from api.schemas.common import HasMore
+
+FeedCursor = Annotated[
+    str,
+    Meta(
+        description="Where this page ends: pass it as `cursor` to continue. Never null, so a"
+        " poller can always resume; on an empty page it is the cursor you sent."
+    ),
+]
+
+
+class Change(Struct, frozen=True):
+    """The latest state of one record, at the position of its last change."""
+
+    cursor: Annotated[str, Meta(description="Resume the feed right after this change.")]
+    resource_type: Literal["contact", "order"]
+    id: UUID
+    version: int
+    deleted: Annotated[bool, Meta(description="A tombstone: the record was deleted.")]
+    changed_at: datetime
+    event_type: Annotated[str, Meta(examples=["order.paid"])]
+    data: Annotated[
+        dict[str, Any] | None,
+        Meta(description="The record as `GET` shows it; null for a tombstone."),
+    ]
+
+
+class ChangePage(Struct, frozen=True):
+    data: list[Change]
+    next_cursor: FeedCursor
+    has_more: HasMore
+
+
+class ChangeHead(Struct, frozen=True):
+    cursor: Annotated[
+        str, Meta(description="The feed's current head: pass it as `cursor` to start from now.")
+    ]

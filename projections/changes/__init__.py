@@ -1,0 +1,1 @@
+"""The change feed: one row per record, its latest state, in log order."""

@@ -1,0 +1,1 @@
+"""The event log read model: every public event, its envelope, in log order."""

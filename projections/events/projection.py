@@ -1,0 +1,83 @@
+"""EventLogProjection: every public event of a tenant with its envelope, in log order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import psycopg
+
+from domain.envelope import envelope, event_id
+from domain.events import public_type
+
+# The envelope is stored with an empty cursor; readers put the tenant's cursor for the
+# row's position in its place (the cursor needs the API's key, which the worker lacks).
+CURSOR_PLACEHOLDER = '"cursor":""'
+
+SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS event_log (
+        tenant_id uuid NOT NULL,
+        position bigint NOT NULL,  -- the event's notification id: commit order
+        event_id text NOT NULL,
+        type text NOT NULL,
+        entity_type text NOT NULL,
+        entity_id uuid NOT NULL,
+        entity_version bigint NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        envelope json NOT NULL,  -- domain.envelope.envelope(), cursor left empty
+        PRIMARY KEY (tenant_id, position)
+    )
+    """,
+    "CREATE UNIQUE INDEX IF NOT EXISTS event_log_tenant_event_id"
+    " ON event_log (tenant_id, event_id)",
+    "CREATE INDEX IF NOT EXISTS event_log_tenant_entity"
+    " ON event_log (tenant_id, entity_id, position)",
+    "CREATE INDEX IF NOT EXISTS event_log_tenant_type ON event_log (tenant_id, type, position)",
+    "CREATE INDEX IF NOT EXISTS event_log_tenant_occurred"
+    " ON event_log (tenant_id, occurred_at, position)",
+]
+
+_INSERT = """
+    INSERT INTO event_log (tenant_id, position, event_id, type, entity_type, entity_id,
+                           entity_version, occurred_at, envelope)
+    SELECT * FROM unnest(
+        %b::uuid[], %b::int8[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::int8[],
+        %b::timestamptz[], %b::text[]::json[]
+    )
+"""
+_encoder = msgspec.json.Encoder()
+
+
+class EventLogProjection:
+    """The audit log's read model: one row per public event, never updated."""
+
+    name = "events"
+    schema = SCHEMA
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        rows = []
+        for position, event in events:
+            event_type = public_type(event)
+            if event_type is None:
+                continue
+            rows.append(
+                (
+                    UUID(event.meta["tenant_id"]),
+                    position,
+                    event_id(event.originator_id, event.originator_version),
+                    event_type,
+                    event_type.split(".")[0],
+                    event.originator_id,
+                    event.originator_version,
+                    event.timestamp,
+                    _encoder.encode(envelope(event, event_type, "")).decode(),
+                )
+            )
+        if rows:
+            cur.execute(_INSERT, [list(column) for column in zip(*rows, strict=True)])
+
+    def clear(self, cur: psycopg.Cursor[Any]) -> None:
+        cur.execute("TRUNCATE event_log")

@@ -1,0 +1,117 @@
+"""Projection lag: how far each projection is behind the log, as Prometheus gauges."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.application import Application
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lag:
+    """One projection's distance from the log head."""
+
+    projection: str
+    position: int
+    events_behind: int  # notification ids between its position and the head
+    seconds_behind: float  # how long the oldest event it has not processed has waited
+
+
+def measure_lag(
+    pool: ConnectionPool,
+    app: Application[Any],
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[Lag]:
+    """Every tracked projection's lag, read now (a few cheap index lookups)."""
+    recorder: Any = app.recorder
+    head = recorder.max_notification_id() or 0
+    with pool.connection(timeout=2) as conn:
+        rows = conn.execute(
+            "SELECT name, position FROM projection_tracking ORDER BY name"
+        ).fetchall()
+    waited: dict[int, float] = {}
+    lags = []
+    for name, position in rows:
+        seconds = 0.0
+        if position < head:
+            if position not in waited:
+                oldest = recorder.select_notifications(
+                    start=position, limit=1, inclusive_of_start=False
+                )
+                event: Any = app.mapper.to_domain_event(oldest[0]) if oldest else None
+                waited[position] = (
+                    max(0.0, (now() - event.timestamp).total_seconds()) if event else 0.0
+                )
+            seconds = waited[position]
+        lags.append(Lag(name, int(position), max(0, head - int(position)), seconds))
+    return lags
+
+
+class ProjectionLagCollector(Collector):
+    """Reads projection lag at scrape time (nothing is cached between scrapes)."""
+
+    def __init__(self, measure: Callable[[], list[Lag]]) -> None:
+        self.measure = measure
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            lags = self.measure()
+        except Exception:  # a scrape must not fail because the database is down
+            log.warning("could not measure projection lag", exc_info=True)
+            return
+        events, seconds, position = self._families()
+        for lag in lags:
+            events.add_metric([lag.projection], lag.events_behind)
+            seconds.add_metric([lag.projection], lag.seconds_behind)
+            position.add_metric([lag.projection], lag.position)
+        yield events
+        yield seconds
+        yield position
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        events = GaugeMetricFamily(
+            "syncline_projection_lag_events",
+            "Events in the log that the projection has not processed yet.",
+            labels=["projection"],
+        )
+        seconds = GaugeMetricFamily(
+            "syncline_projection_lag_seconds",
+            "Age of the oldest event the projection has not processed yet (0 when caught up).",
+            labels=["projection"],
+        )
+        position = GaugeMetricFamily(
+            "syncline_projection_position",
+            "The log position (notification id) the projection has processed up to.",
+            labels=["projection"],
+        )
+        return events, seconds, position
+
+
+_registered: dict[int, ProjectionLagCollector] = {}
+
+
+def register_projection_lag(
+    pool: ConnectionPool, app: Application[Any], registry: CollectorRegistry = REGISTRY
+) -> ProjectionLagCollector:
+    """Expose the lag gauges on `registry` (replacing a previous app's, in this process)."""
+    previous = _registered.pop(id(registry), None)
+    if previous is not None:
+        registry.unregister(previous)
+    collector = ProjectionLagCollector(lambda: measure_lag(pool, app))
+    registry.register(collector)
+    _registered[id(registry)] = collector
+    return collector
