@@ -20,7 +20,7 @@ JSON = "application/json"
 
 
 def json_response(body: bytes) -> Response[Any]:
-    return json_response(body)
+    return Response(content=body, media_type=JSON)
 
 
 def with_cursor(services: ApiServices, tenant_id: UUID, position: int, stored: str) -> str:

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 from uuid import UUID
 
 from syncline.config import Settings
@@ -167,19 +167,21 @@ def replay(
     runner = ProjectionRunner(
         runtime.app, runtime.pool, runtime.projection(name), batch_size=batch_size
     )
-    with tqdm(desc=f"replay {name}", unit=" events", unit_scale=True, file=stream) as bar:
+    bars: list[tqdm[Any]] = []
 
-        def progress(done: int, total: int) -> None:
-            if bar.total != total:
-                bar.total = total
-            bar.update(done - bar.n)
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc=f"replay {name}", unit=" events", file=stream))
+        bars[0].update(done - bars[0].n)
 
-        try:
-            done = runner.rebuild(progress)
-        except ProjectionBusyError as exc:
-            bar.leave = False
-            print(f"syncline replay: {exc}", file=stream)
-            return 1
+    try:
+        done = runner.rebuild(progress)
+    except ProjectionBusyError as exc:
+        print(f"syncline replay: {exc}", file=stream)
+        return 1
+    finally:
+        for bar in bars:
+            bar.close()
     print(f"replayed {done} events into projection {name}", file=stream)
     return 0
 

@@ -70,7 +70,10 @@ def test_initial_sync_then_deltas_with_compaction_and_tombstones(
 
 
 def test_each_items_cursor_resumes_right_after_it(tenant: TenantClient, caught_up) -> None:
-    ids = [tenant.post("/v1/contacts", json={"email": f"r{i}@example.com"}).json()["id"] for i in range(4)]
+    ids = [
+        tenant.post("/v1/contacts", json={"email": f"r{i}@example.com"}).json()["id"]
+        for i in range(4)
+    ]
     caught_up()
     everything, _ = follow(tenant.client)
     after_second = tenant.get("/v1/changes", params={"cursor": everything[1]["cursor"]}).json()
@@ -134,7 +137,9 @@ def test_long_poll_is_woken_by_a_commit(tenant: TenantClient, caught_up) -> None
     assert result["seconds"] < 5, "the long-poll was not woken by the commit"
 
 
-def test_long_poll_gives_up_after_wait_with_the_same_cursor(tenant: TenantClient, caught_up) -> None:
+def test_long_poll_gives_up_after_wait_with_the_same_cursor(
+    tenant: TenantClient, caught_up
+) -> None:
     caught_up()
     cursor = tenant.get("/v1/changes/head").json()["cursor"]
     started = time.monotonic()
@@ -199,9 +204,10 @@ def test_truncated_tampered_and_future_cursors_are_refused(
         response = tenant.get("/v1/changes", params={"cursor": bad})
         assert response.status_code == 400, (bad, response.text)
         assert response.json()["parameter"] == "cursor"
-    assert "ahead of the event log" in tenant.get(
-        "/v1/changes", params={"cursor": future}
-    ).json()["detail"]
+    assert (
+        "ahead of the event log"
+        in tenant.get("/v1/changes", params={"cursor": future}).json()["detail"]
+    )
 
 
 def test_a_list_cursor_is_not_a_change_cursor(tenant: TenantClient, caught_up) -> None:

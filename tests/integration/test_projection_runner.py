@@ -1,0 +1,173 @@
+"""ProjectionRunner: one leader at a time, standby takeover, exactly-once batches, rebuilds."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import pytest
+
+from domain.contact import Contact
+from domain.context import Actor, Context
+from projections.runner import ProjectionBusyError, ProjectionRunner
+from syncline.runtime import Runtime
+
+
+class SeenProjection:
+    """Records each event position it is given; a duplicate breaks the primary key."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.table = name
+        self.schema = [f"CREATE TABLE IF NOT EXISTS {name} (position bigint PRIMARY KEY)"]
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        cur.executemany(f"INSERT INTO {self.table} VALUES (%s)", [(p,) for p, _ in events])
+
+    def clear(self, cur: psycopg.Cursor[Any]) -> None:
+        cur.execute(f"TRUNCATE {self.table}")
+
+
+@pytest.fixture
+def projection(runtime: Runtime) -> Iterator[SeenProjection]:
+    seen = SeenProjection(f"seen_{secrets.token_hex(4)}")
+    with runtime.pool.connection() as conn:
+        for statement in seen.schema:
+            conn.execute(statement)
+    yield seen
+    with runtime.pool.connection() as conn:
+        conn.execute(f"DROP TABLE {seen.table}")
+        conn.execute("DELETE FROM projection_tracking WHERE name = %s", (seen.name,))
+
+
+def start(runner: ProjectionRunner) -> threading.Thread:
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def append_contacts(runtime: Runtime, count: int) -> int:
+    ctx = Context(uuid4(), Actor("system", "test"), "runner-test")
+    contacts = [
+        Contact.create(ctx, {"email": f"r{i}@example.com"}, id=uuid4()) for i in range(count)
+    ]
+    runtime.app.save(*contacts)
+    return runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+
+
+def seen_positions(runtime: Runtime, projection: SeenProjection) -> list[int]:
+    with runtime.pool.connection() as conn:
+        rows = conn.execute(f"SELECT position FROM {projection.table} ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def log_positions(runtime: Runtime) -> list[int]:
+    with runtime.pool.connection() as conn:
+        rows = conn.execute("SELECT notification_id FROM syncline_events ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def test_catch_up_in_batches_processes_each_event_once(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    head = append_contacts(runtime, 25)
+    batches: list[int] = []
+    runner = ProjectionRunner(
+        runtime.app,
+        runtime.pool,
+        projection,
+        batch_size=10,
+        on_batch=lambda _, n, __: batches.append(n),
+    )
+    runner.ensure_tracking()
+    runner.process_available()
+    assert runner.position() == head
+    assert seen_positions(runtime, projection) == log_positions(runtime)
+    assert max(batches) == 10
+    assert len(batches) >= 3
+    assert runner.process_available() == 0
+
+
+def test_a_standby_takes_over_when_the_leaders_session_dies(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    options = {"poll_interval": 0.2, "standby_interval": 0.1}
+    first = ProjectionRunner(runtime.app, runtime.pool, projection, **options)
+    second = ProjectionRunner(runtime.app, runtime.pool, projection, **options)
+    threads = [start(first)]
+    try:
+        assert first.is_leader.wait(10)
+        threads.append(start(second))
+        time.sleep(0.5)
+        assert not second.is_leader.is_set(), "two leaders at once"
+        head = append_contacts(runtime, 3)
+        assert wait_for(lambda: first.position() >= head)
+
+        with psycopg.connect(str(runtime.pool.conninfo), autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (first.leader_pid,))
+        killed = time.monotonic()
+        assert second.is_leader.wait(5), "the standby did not take over"
+        assert time.monotonic() - killed < 3
+        head = append_contacts(runtime, 3)
+        assert wait_for(lambda: second.position() >= head)
+        assert seen_positions(runtime, projection) == log_positions(runtime)
+        assert wait_for(lambda: not first.is_leader.is_set())
+
+        second.stop()  # a clean stop hands over too
+        assert wait_for(first.is_leader.is_set, timeout=5), "the old leader did not come back"
+        head = append_contacts(runtime, 3)
+        assert wait_for(lambda: first.position() >= head)
+        assert seen_positions(runtime, projection) == log_positions(runtime)
+    finally:
+        first.stop()
+        second.stop()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def test_a_rebuild_is_refused_while_a_worker_leads(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    leader = ProjectionRunner(runtime.app, runtime.pool, projection, poll_interval=0.2)
+    thread = start(leader)
+    try:
+        assert leader.is_leader.wait(10)
+        replay = ProjectionRunner(runtime.app, runtime.pool, projection)
+        with pytest.raises(ProjectionBusyError, match=f"syncline {projection.name}"):
+            replay.rebuild()
+        assert leader.is_leader.is_set()
+    finally:
+        leader.stop()
+        thread.join(timeout=10)
+
+
+def test_a_rebuild_clears_and_replays_up_to_the_head(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    append_contacts(runtime, 5)
+    runner = ProjectionRunner(runtime.app, runtime.pool, projection, batch_size=7)
+    runner.ensure_tracking()
+    runner.process_available()
+    with runtime.pool.connection() as conn:  # damage the read model
+        conn.execute(f"DELETE FROM {projection.table} WHERE position % 2 = 0")
+    reported: list[tuple[int, int]] = []
+    done = runner.rebuild(lambda n, total: reported.append((n, total)))
+    positions = log_positions(runtime)
+    assert seen_positions(runtime, projection) == positions
+    assert done == len(positions)
+    assert reported[0] == (0, len(positions))
+    assert reported[-1] == (done, len(positions))

@@ -1,0 +1,74 @@
+"""Change cursors: they round-trip, stay with their tenant, and reject any tampering."""
+
+from __future__ import annotations
+
+import base64
+from uuid import UUID
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from projections.changes.cursor import MAX_POSITION, decode_change_cursor, encode_change_cursor
+from projections.cursor import CursorCodec, InvalidCursorError
+
+codec = CursorCodec(b"k" * 32)
+positions = st.integers(min_value=0, max_value=MAX_POSITION)
+tenants = st.uuids()
+
+
+@given(tenants, positions)
+def test_a_cursor_decodes_to_its_position(tenant: UUID, position: int) -> None:
+    cursor = encode_change_cursor(codec, tenant, position)
+    assert decode_change_cursor(codec, tenant, cursor) == position
+    assert cursor.isascii()
+    assert all(c.isalnum() or c in "-_" for c in cursor)
+
+
+@given(tenants, tenants, positions)
+def test_a_cursor_is_refused_for_any_other_tenant(tenant: UUID, other: UUID, position: int) -> None:
+    cursor = encode_change_cursor(codec, tenant, position)
+    if other != tenant:
+        with pytest.raises(InvalidCursorError, match="another tenant"):
+            decode_change_cursor(codec, other, cursor)
+
+
+@given(tenants, positions, st.data())
+def test_any_changed_byte_is_refused(tenant: UUID, position: int, data: st.DataObject) -> None:
+    cursor = encode_change_cursor(codec, tenant, position)
+    raw = bytearray(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    i = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+    raw[i] ^= data.draw(st.integers(min_value=1, max_value=255))
+    forged = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    with pytest.raises(InvalidCursorError):
+        decode_change_cursor(codec, tenant, forged)
+
+
+@given(tenants, positions, st.integers(min_value=1, max_value=40))
+def test_a_truncated_cursor_is_refused(tenant: UUID, position: int, cut: int) -> None:
+    cursor = encode_change_cursor(codec, tenant, position)
+    with pytest.raises(InvalidCursorError):
+        decode_change_cursor(codec, tenant, cursor[: max(0, len(cursor) - cut)])
+
+
+@given(tenants, st.text(max_size=80))
+def test_arbitrary_text_is_refused_not_crashed_on(tenant: UUID, text: str) -> None:
+    with pytest.raises(InvalidCursorError):
+        decode_change_cursor(codec, tenant, text)
+
+
+@given(tenants, positions)
+def test_another_key_or_kind_does_not_decode(tenant: UUID, position: int) -> None:
+    cursor = encode_change_cursor(codec, tenant, position)
+    with pytest.raises(InvalidCursorError):
+        decode_change_cursor(CursorCodec(b"x" * 32), tenant, cursor)
+    list_cursor = codec.encode("contacts", tenant, [position])
+    with pytest.raises(InvalidCursorError, match="another listing"):
+        decode_change_cursor(codec, tenant, list_cursor)
+
+
+@pytest.mark.parametrize("position", [[-1], [2**63], ["7"], [1.5], [True], [], [1, 2], [None]])
+def test_a_signed_cursor_must_still_hold_one_valid_position(position: list[object]) -> None:
+    tenant = UUID(int=7)
+    with pytest.raises(InvalidCursorError):
+        decode_change_cursor(codec, tenant, codec.encode("changes", tenant, position))
