@@ -18,6 +18,8 @@ from eventsourcing.application import Application
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from projections.log_reader import Batch, LogReader
+
 log = logging.getLogger(__name__)
 
 TRACKING_SCHEMA = [
@@ -42,8 +44,6 @@ LEADER_KEEPALIVES = {
     "tcp_keepalives_interval": 2,
     "tcp_keepalives_count": 3,
 }
-
-Batch = list[tuple[int, Any]]
 
 
 class Projection(Protocol):
@@ -115,8 +115,10 @@ class ProjectionRunner:
         poll_interval: float = 1.0,
         standby_interval: float = STANDBY_INTERVAL,
         on_batch: Callable[[str, int, int], None] | None = None,
+        reader: LogReader | None = None,
     ) -> None:
         self.app = app
+        self.reader = reader or LogReader(app, capacity=0)
         self.pool = pool
         self.projection = projection
         self.batch_size = batch_size
@@ -144,11 +146,7 @@ class ProjectionRunner:
     # -- processing -----------------------------------------------------------------------
     def read_batch(self, after: int, stop: int | None = None) -> Batch:
         """Up to `batch_size` events after position `after` (and at most `stop`), decoded."""
-        notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
-            start=after, limit=self.batch_size, stop=stop, inclusive_of_start=False
-        )
-        decode = self.app.mapper.to_domain_event
-        return [(n.id, decode(n)) for n in notifications]
+        return self.reader.read(after, self.batch_size, stop)
 
     def process_available(
         self,
@@ -159,27 +157,33 @@ class ProjectionRunner:
     ) -> int:
         """Process what the log holds now (at most `limit` events, up to position `stop`).
 
-        While one batch's transaction commits, the next batch is read and decoded in a
-        second thread: the log below the head never changes (notification ids are issued
-        in commit order), so reading ahead is the same as reading later.
+        While catching up (full batches), the next batch is read and decoded in a second
+        thread while the current one commits: below the head the log never changes
+        (notification ids are issued in commit order), so reading ahead equals reading later.
 
         Only the leader may call this, or a caller that knows no runner is active;
         `still_leader` (raising when leadership is gone) is checked before each batch.
         """
         done = 0
         position = self.position()
-        with ThreadPoolExecutor(1, thread_name_prefix=f"read-{self.name}") as reader:
-            ahead: Future[Batch] = reader.submit(self.read_batch, position, stop)
-            while not self._stop.is_set() and (limit is None or done < limit):
-                batch = ahead.result()
-                if not batch:
-                    break
-                ahead = reader.submit(self.read_batch, batch[-1][0], stop)
+        batch = self.read_batch(position, stop)
+        reader: ThreadPoolExecutor | None = None
+        try:
+            while batch and not self._stop.is_set() and (limit is None or done < limit):
+                ahead: Future[Batch] | None = None
+                if len(batch) == self.batch_size:
+                    reader = reader or ThreadPoolExecutor(1, thread_name_prefix=self.name)
+                    ahead = reader.submit(self.read_batch, batch[-1][0], stop)
                 if still_leader is not None:
                     still_leader()
                 self._commit_batch(position, batch)
                 position = batch[-1][0]
                 done += len(batch)
+                # A short batch was the end of the log: the next NOTIFY brings us back.
+                batch = ahead.result() if ahead is not None else []
+        finally:
+            if reader is not None:
+                reader.shutdown(wait=True)
         return done
 
     def _commit_batch(self, position: int, events: Batch) -> None:

@@ -19,6 +19,7 @@ from domain.application import Syncline
 from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
+from projections.log_reader import LogReader
 from projections.records.projection import RecordsProjection
 from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
 from projections.tenants.projection import TenantsProjection
@@ -86,6 +87,7 @@ class Runtime:
     pool: ConnectionPool
     projections: list[Projection]
     runners: list[ProjectionRunner] = field(default_factory=list)
+    log_reader: LogReader | None = None
     threads: list[threading.Thread] = field(default_factory=list)
     stoppables: list[CredentialExpiry] = field(default_factory=list)
 
@@ -125,6 +127,9 @@ class Runtime:
         return self.runners
 
     def start_projection(self, projection: Projection, **runner_options: Any) -> ProjectionRunner:
+        if self.log_reader is None:
+            self.log_reader = LogReader(self.app)  # shared: the log is decoded once
+        runner_options.setdefault("reader", self.log_reader)
         runner = ProjectionRunner(self.app, self.pool, projection, **runner_options)
         runner.ensure_tracking()
         thread = threading.Thread(target=runner.run, name=f"projection-{runner.name}", daemon=True)

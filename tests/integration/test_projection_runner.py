@@ -14,6 +14,7 @@ import pytest
 
 from domain.contact import Contact
 from domain.context import Actor, Context
+from projections.log_reader import LogReader
 from projections.runner import ProjectionBusyError, ProjectionRunner
 from syncline.runtime import Runtime
 
@@ -171,3 +172,26 @@ def test_a_rebuild_clears_and_replays_up_to_the_head(
     assert done == len(positions)
     assert reported[0] == (0, len(positions))
     assert reported[-1] == (done, len(positions))
+
+
+def test_the_log_reader_shares_full_batches_and_never_a_short_one(runtime: Runtime) -> None:
+    head = append_contacts(runtime, 12)
+    after = head - 12
+    reader = LogReader(runtime.app, capacity=4)
+    full = reader.read(after, 5)
+    assert [p for p, _ in full] == list(range(after + 1, after + 6))
+    assert reader.read(after, 5) is full  # shared, not read again
+    assert reader.read(after, 5, stop=after + 3) == full[:3]  # a cached batch respects stop
+
+    tail = reader.read(head - 2, 5)
+    assert len(tail) == 2
+    new_head = append_contacts(runtime, 1)
+    assert [p for p, _ in reader.read(head - 2, 5)] == [head - 1, head, new_head]
+
+    threads = [threading.Thread(target=reader.read, args=(after + 5, 5)) for _ in range(4)]
+    reads = reader.read_count
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert reader.read_count == reads + 1, "concurrent readers of one batch decode it once"

@@ -1,0 +1,91 @@
+"""LogReader: reads the event log in decoded batches, shared by a process's runners."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.application import Application
+
+Batch = list[tuple[int, Any]]
+DEFAULT_CAPACITY = 8  # full batches kept: about 8,000 decoded events
+
+
+@dataclass
+class _Read:
+    """A read in progress that other runners asking for the same batch wait for."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    batch: Batch | None = None
+
+
+class LogReader:
+    """Reads `(notification id, domain event)` batches after a position.
+
+    Every projection of a worker follows the same log with the same batch size, so while
+    they catch up they ask for the same batches, often at the same moment. Decoding is
+    most of the cost of a batch, so a batch is read once (concurrent askers wait for the
+    first) and the last few full batches are kept. Only full batches are shared: a full
+    batch lies below the head and can never change, a short one may still grow.
+    Projections must treat events as read-only (they are shared between threads).
+    """
+
+    def __init__(self, app: Application[Any], capacity: int = DEFAULT_CAPACITY) -> None:
+        self.app = app
+        self.capacity = capacity
+        self._batches: OrderedDict[tuple[int, int], Batch] = OrderedDict()
+        self._reading: dict[tuple[int, int], _Read] = {}
+        self._lock = threading.Lock()
+        self.shared = 0  # batches answered without reading (statistics for benchmarks)
+        self.read_count = 0
+
+    def read(self, after: int, limit: int, stop: int | None = None) -> Batch:
+        """Up to `limit` events after position `after` (and at most `stop`), oldest first."""
+        if self.capacity <= 0:
+            return self._read(after, limit, stop)
+        key = (after, limit)
+        with self._lock:
+            cached = self._batches.get(key)
+            if cached is not None and _within(cached, stop):
+                self._batches.move_to_end(key)
+                self.shared += 1
+                return cached
+            pending = self._reading.get(key)
+            first = pending is None
+            if pending is None:
+                pending = self._reading[key] = _Read()
+        if not first:
+            pending.done.wait()
+            if pending.batch is not None and _within(pending.batch, stop):
+                with self._lock:
+                    self.shared += 1
+                return pending.batch
+            return self._read(after, limit, stop)
+        try:
+            batch = self._read(after, limit, stop)
+            if len(batch) == limit:
+                pending.batch = batch
+                with self._lock:
+                    self._batches[key] = batch
+                    while len(self._batches) > self.capacity:
+                        self._batches.popitem(last=False)
+            return batch
+        finally:
+            with self._lock:
+                del self._reading[key]
+            pending.done.set()
+
+    def _read(self, after: int, limit: int, stop: int | None) -> Batch:
+        notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
+            start=after, limit=limit, stop=stop, inclusive_of_start=False
+        )
+        decode = self.app.mapper.to_domain_event
+        with self._lock:
+            self.read_count += 1
+        return [(n.id, decode(n)) for n in notifications]
+
+
+def _within(batch: Batch, stop: int | None) -> bool:
+    return stop is None or batch[-1][0] <= stop
