@@ -10,7 +10,13 @@ import time
 from bench.harness import Figure, bench_env
 
 # Each module exposes `run(env) -> list[Figure]`.
-SCENARIOS = ["bench.writes", "bench.rate_limit"]
+SCENARIOS = [
+    "bench.writes",
+    "bench.rate_limit",
+    "bench.catchup",
+    "bench.feed",
+    "bench.longpoll",
+]
 
 
 def main() -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
 
 import msgspec
 import psycopg
@@ -44,7 +43,7 @@ _INSERT = """
     INSERT INTO event_log (tenant_id, position, event_id, type, entity_type, entity_id,
                            entity_version, occurred_at, envelope)
     SELECT * FROM unnest(
-        %b::uuid[], %b::int8[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::int8[],
+        %b::text[]::uuid[], %b::int8[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::int8[],
         %b::timestamptz[], %b::text[]::json[]
     )
 """
@@ -65,7 +64,7 @@ class EventLogProjection:
                 continue
             rows.append(
                 (
-                    UUID(event.meta["tenant_id"]),
+                    event.meta["tenant_id"],
                     position,
                     event_id(event.originator_id, event.originator_version),
                     event_type,

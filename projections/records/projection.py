@@ -42,7 +42,7 @@ SCHEMA = (
 _UPSERT = """
     INSERT INTO {table} AS r (id, tenant_id, version, created_at, updated_at, data)
     SELECT * FROM unnest(
-        %b::uuid[], %b::uuid[], %b::int8[], %b::text[]::timestamptz[], %b::timestamptz[],
+        %b::uuid[], %b::text[]::uuid[], %b::int8[], %b::text[]::timestamptz[], %b::timestamptz[],
         %b::text[]::json[]
     )
     ON CONFLICT (id) DO UPDATE SET
@@ -86,7 +86,7 @@ class RecordsProjection:
                 upserts.append(
                     (
                         event.originator_id,
-                        UUID(event.meta["tenant_id"]),
+                        event.meta["tenant_id"],
                         event.originator_version,
                         data["created_at"],
                         event.timestamp,

@@ -1,0 +1,65 @@
+"""What the feed benchmarks share: a tenant over HTTP, a backlog of events appended fast."""
+
+from __future__ import annotations
+
+import time
+from uuid import UUID, uuid4
+
+import httpx
+
+from bench.harness import ADMIN_TOKEN, BenchEnv
+from domain.contact import Contact
+from domain.context import Actor, Context
+from syncline.config import Settings
+from syncline.runtime import Runtime
+
+PER_SAVE = 500  # aggregates per app.save(): one transaction, one table lock
+
+
+def open_runtime(env: BenchEnv) -> Runtime:
+    """The event store and pool in this process (no projection runs)."""
+    return Runtime.open(Settings(database_url=env.database_url))
+
+
+def provision(api_url: str, name: str = "Bench") -> tuple[UUID, str]:
+    """A tenant over the admin API; answers its id and API key."""
+    response = httpx.post(
+        f"{api_url}/admin/tenants",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    answer = response.json()
+    return UUID(answer["tenant"]["id"]), str(answer["api_key"]["key"])
+
+
+def append_contacts(runtime: Runtime, tenants: list[UUID], count: int) -> float:
+    """`count` contact.created events spread over `tenants`; answers events/s."""
+    started = time.monotonic()
+    done = 0
+    while done < count:
+        ctx = Context(tenants[done // PER_SAVE % len(tenants)], Actor("system", "bench"), "bench")
+        n = min(PER_SAVE, count - done)
+        runtime.app.save(
+            *(
+                Contact.create(
+                    ctx,
+                    {
+                        "email": f"c{done + i}@example.com",
+                        "name": "Ada Lovelace",
+                        "company": "Analytical Engines Ltd",
+                        "tags": ["customer", "bench"],
+                        "custom_fields": {"plan": "pro", "seats": 12},
+                    },
+                    id=uuid4(),
+                )
+                for i in range(n)
+            )
+        )
+        done += n
+    return count / (time.monotonic() - started)
+
+
+def log_head(runtime: Runtime) -> int:
+    return runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
