@@ -55,6 +55,7 @@ def openapi_config() -> OpenAPIConfig:
         version=VERSION,
         description=DESCRIPTION.strip(),
         path="/schema",
+        use_handler_docstrings=True,
         render_plugins=[ScalarRenderPlugin()],
         components=Components(
             security_schemes={

@@ -83,8 +83,8 @@ def event_types(value: str, parameter: str = "types") -> list[str]:
         if not matches:
             raise invalid(
                 parameter,
-                f"names unknown event type {name!r}; see GET /v1/event-types"
-                " (wildcards like order.* are allowed)",
+                f"names unknown event type {name!r}; known: {', '.join(EVENT_TYPES)}"
+                " (and wildcards such as order.*)",
             )
         selected.update(matches)
     return sorted(selected)

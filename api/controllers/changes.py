@@ -68,7 +68,9 @@ class ChangeController(Controller):
     path = "/changes"
     tags = ["Changes feed"]
 
-    @get("/", operation_id="ListChanges", **scoped("records:read"))
+    @get(
+        "/", operation_id="ListChanges", summary="Follow the changes feed", **scoped("records:read")
+    )
     async def list(
         self,
         request: Request[Principal, Any, Any],
@@ -125,7 +127,13 @@ class ChangeController(Controller):
                     await asyncio.wait_for(woken.wait(), timeout=min(remaining, FALLBACK_POLL))
         return json_response(page_body(services, tenant_id, [], position, False))
 
-    @get("/head", operation_id="GetChangesHead", sync_to_thread=True, **scoped("records:read"))
+    @get(
+        "/head",
+        operation_id="GetChangesHead",
+        summary="The feed's current head",
+        sync_to_thread=True,
+        **scoped("records:read"),
+    )
     def head(self, request: Request[Principal, Any, Any], services: ApiServices) -> ChangeHead:
         """The feed's current head: a cursor from which only changes made from now on are
         returned (the same as `GET /v1/changes?cursor=now`)."""

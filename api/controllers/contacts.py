@@ -115,6 +115,7 @@ class ContactController(Controller):
     @get(
         "/{contact_id:uuid}/history",
         operation_id="GetContactHistory",
+        summary="A contact's history",
         sync_to_thread=True,
         **scoped("records:read"),
     )

@@ -31,7 +31,13 @@ class EventController(Controller):
     path = "/events"
     tags = ["Audit"]
 
-    @get("/", operation_id="ListEvents", sync_to_thread=True, **scoped("events:read"))
+    @get(
+        "/",
+        operation_id="ListEvents",
+        summary="Read the event log",
+        sync_to_thread=True,
+        **scoped("events:read"),
+    )
     def list(
         self,
         request: Request[Principal, Any, Any],
@@ -100,6 +106,7 @@ class EventController(Controller):
     @get(
         "/{event_id:str}",
         operation_id="GetEvent",
+        summary="One event",
         sync_to_thread=True,
         **scoped("events:read"),
     )

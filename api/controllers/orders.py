@@ -110,6 +110,7 @@ class OrderController(Controller):
     @get(
         "/{order_id:uuid}/history",
         operation_id="GetOrderHistory",
+        summary="An order's history",
         sync_to_thread=True,
         **scoped("records:read"),
     )

@@ -29,11 +29,9 @@ class ChangeListener:
         self.conninfo = conninfo
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
-        self.listening = asyncio.Event()
 
     async def start(self) -> None:
         if self._task is None:
-            self.listening = asyncio.Event()
             self._task = asyncio.create_task(self._listen(), name="change-listener")
 
     async def stop(self) -> None:
@@ -73,7 +71,6 @@ class ChangeListener:
                 )
                 async with conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANGES_CHANNEL)))
-                    self.listening.set()
                     # Changes may have committed while we were not listening.
                     self._wake_everyone()
                     async for notify in conn.notifies():
@@ -82,5 +79,4 @@ class ChangeListener:
                 raise
             except Exception:
                 log.warning("change listener disconnected; reconnecting", exc_info=True)
-            self.listening.clear()
             await asyncio.sleep(RECONNECT_DELAY)

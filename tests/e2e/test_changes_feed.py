@@ -229,3 +229,43 @@ def test_the_feed_needs_records_read(admin: httpx.Client) -> None:
             assert response.json()["required_scope"] == "records:read"
     finally:
         writer.client.close()
+
+
+def test_long_polls_survive_the_listener_losing_its_session(
+    tenant: TenantClient, runtime: Runtime, caught_up
+) -> None:
+    with runtime.pool.connection() as conn:
+        ended = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'syncline change listener' AND datname = current_database()"
+        ).fetchone()
+    assert ended is not None
+    assert ended[0] >= 1
+    caught_up()
+    cursor = tenant.get("/v1/changes/head").json()["cursor"]
+    result: dict[str, Any] = {}
+
+    def poll() -> None:
+        started = time.monotonic()
+        result["page"] = tenant.get("/v1/changes", params={"cursor": cursor, "wait": 20}).json()
+        result["seconds"] = time.monotonic() - started
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    time.sleep(0.3)
+    created = tenant.post("/v1/contacts", json={"email": "again@example.com"}).json()
+    poller.join(timeout=25)
+    assert [c["id"] for c in result["page"]["data"]] == [created["id"]]
+    assert result["seconds"] < 6  # reconnected (1 s), or at worst the 5 s fallback read
+
+
+def test_the_feed_is_described_in_openapi(http: httpx.Client) -> None:
+    spec = http.get("/schema/openapi.json").json()
+    operations = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
+    for operation in ("ListChanges", "GetChangesHead", "ListEvents", "GetEvent"):
+        assert operations[operation]["description"]
+    for operation in ("GetContactHistory", "GetOrderHistory"):
+        assert operation in operations
+    parameters = {p["name"] for p in operations["ListChanges"]["parameters"]}
+    assert {"cursor", "limit", "resource_types", "wait"} <= parameters
+    assert {"version", "as_of"} <= {p["name"] for p in operations["GetContact"]["parameters"]}
