@@ -117,7 +117,7 @@ class ContactController(Controller):
         operation_id="GetContactHistory",
         summary="A contact's history",
         sync_to_thread=True,
-        **scoped("records:read"),
+        **scoped("records:read", 404),
     )
     def history(
         self,

@@ -108,7 +108,7 @@ class EventController(Controller):
         operation_id="GetEvent",
         summary="One event",
         sync_to_thread=True,
-        **scoped("events:read"),
+        **scoped("events:read", 404),
     )
     def retrieve(
         self, event_id: str, request: Request[Principal, Any, Any], services: ApiServices

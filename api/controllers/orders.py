@@ -112,7 +112,7 @@ class OrderController(Controller):
         operation_id="GetOrderHistory",
         summary="An order's history",
         sync_to_thread=True,
-        **scoped("records:read"),
+        **scoped("records:read", 404),
     )
     def history(
         self,

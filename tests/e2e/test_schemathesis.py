@@ -31,6 +31,8 @@ def fuzzer(operation: schemathesis.APIOperation, token: str) -> Callable[[], Non
         database=None,
     )
     def fuzz(case: schemathesis.Case) -> None:
+        if case.query and "wait" in case.query:
+            case.query["wait"] = 0  # a long-poll of an empty feed would hold each case 30 s
         case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
 
     return fuzz

@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from domain.contact import Contact
 from domain.context import Actor, Context
@@ -77,8 +78,11 @@ def seen_positions(runtime: Runtime, projection: SeenProjection) -> list[int]:
 
 
 def log_positions(runtime: Runtime) -> list[int]:
+    recorder: Any = runtime.app.recorder
+    table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
     with runtime.pool.connection() as conn:
-        rows = conn.execute("SELECT notification_id FROM syncline_events ORDER BY 1").fetchall()
+        query = sql.SQL("SELECT notification_id FROM {} ORDER BY 1").format(table)
+        rows = conn.execute(query).fetchall()
     return [r[0] for r in rows]
 
 
