@@ -225,9 +225,11 @@ class ProjectionRunner:
         while not self._stop.is_set():
             try:
                 self._lead()
-            except LeadershipLostError as exc:
+            except (LeadershipLostError, psycopg.OperationalError) as exc:
+                # Lost the lock's session or the position: a standby may lead now.
                 log.warning(
-                    "projection leadership lost", extra={"projection": self.name, "error": str(exc)}
+                    "projection runner lost its session or lead; retrying",
+                    extra={"projection": self.name, "error": str(exc)},
                 )
                 self._stop.wait(self.standby_interval)
             except Exception:
