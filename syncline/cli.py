@@ -83,7 +83,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in HANDLED_SIGNALS:
         signal.signal(sig, lambda *_: stop.set())
-    runtime.start_projections()
+    runtime.start_projections(args.projections)
     runtime.start_credential_expiry()
     try:
         stop.wait()
@@ -194,6 +194,17 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         runtime.close()
 
 
+def projection_names(value: str) -> list[str]:
+    known = [projection.name for projection in all_projections()]
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown projection {unknown[0] if unknown else value!r}; known: {', '.join(known)}"
+        )
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syncline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,7 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8000)
         if name == "serve":
             p.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
-    sub.add_parser("worker", help="run the projections (and, later, delivery)")
+    worker = sub.add_parser("worker", help="run the projections (and, later, delivery)")
+    worker.add_argument(
+        "--projections",
+        type=projection_names,
+        default=None,
+        help="comma-separated projections to run (default: all), e.g. to give the change"
+        " feed a process of its own",
+    )
     p = sub.add_parser(
         "replay",
         help="rebuild a projection from the event log (refused while a worker runs it)",

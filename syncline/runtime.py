@@ -120,10 +120,14 @@ class Runtime:
             },
         )
 
-    def start_projections(self, **runner_options: Any) -> list[ProjectionRunner]:
-        """Run every projection in a background thread (leader election included)."""
+    def start_projections(
+        self, names: Sequence[str] | None = None, **runner_options: Any
+    ) -> list[ProjectionRunner]:
+        """Run every projection (or those named) in a background thread (leader election
+        included)."""
         for projection in self.projections:
-            self.start_projection(projection, **runner_options)
+            if names is None or projection.name in names:
+                self.start_projection(projection, **runner_options)
         return self.runners
 
     def start_projection(self, projection: Projection, **runner_options: Any) -> ProjectionRunner:
