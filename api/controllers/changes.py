@@ -54,9 +54,9 @@ def page_body(
     next_position: int,
     has_more: bool,
 ) -> bytes:
-    """The page as JSON; each item gets its cursor spliced in front of PostgreSQL's JSON."""
+    """The page as JSON; each item's cursor goes in front of the rest PostgreSQL wrote."""
     changes = ",".join(
-        f'{{"cursor":"{change_cursor(services, tenant_id, position)}",{item[1:]}'
+        f'{{"cursor":"{change_cursor(services, tenant_id, position)}",{item}'
         for position, item in items
     )
     next_cursor = change_cursor(services, tenant_id, next_position)

@@ -10,27 +10,29 @@ from psycopg_pool import ConnectionPool
 
 from projections.runner import read_position
 
-# Each item is built by PostgreSQL as compact JSON (without its cursor, which needs our
-# key), so a page costs one index range scan and no per-field work in Python.
+# PostgreSQL writes each item's JSON, less its opening brace and its cursor (which needs the
+# API's key): `"resource_type":"order",…,"data":{…}}`. Only `data` holds client text, and
+# it is stored as JSON already; the other members are identifiers, numbers and booleans, so
+# plain concatenation is valid JSON — and cheaper than row_to_json() (the page query is
+# most of the cost of a page).
 _PAGE = """
-    SELECT c.position, (
-        SELECT row_to_json(item)::text FROM (
-            SELECT c.resource_type, c.id, c.version, c.deleted,
-                   to_char(c.changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-                       AS changed_at,
-                   c.event_type, c.data
-        ) AS item
+    SELECT position, concat(
+        '"resource_type":"', resource_type, '","id":"', id, '","version":', version,
+        ',"deleted":', deleted::text,  -- 'true'/'false' (concat alone writes t/f)
+        ',"changed_at":"', to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        '","event_type":"', event_type, '","data":', coalesce(data::text, 'null'), '}}'
     )
-    FROM changes AS c
-    WHERE c.tenant_id = %s AND c.position > %s {filter}
-    ORDER BY c.position
+    FROM changes
+    WHERE tenant_id = %s AND position > %s {filter}
+    ORDER BY position
     LIMIT %s
 """
 
 
 @dataclass(frozen=True)
 class ChangePage:
-    """Up to `limit` changes after a position, oldest first: `(position, item JSON)` pairs."""
+    """Up to `limit` changes after a position, oldest first: `(position, item)` pairs, each
+    item being its JSON object without the opening brace and the cursor."""
 
     items: list[tuple[int, str]]
     has_more: bool
@@ -56,7 +58,7 @@ class ChangeFeed:
         params: list[object] = [tenant_id, after]
         where = ""
         if resource_types:
-            where = "AND c.resource_type = ANY(%s)"
+            where = "AND resource_type = ANY(%s)"
             params.append(list(resource_types))
         params.append(limit + 1)
         with self.pool.connection() as conn:
