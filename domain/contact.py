@@ -27,6 +27,12 @@ def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
     custom_fields = fields.get("custom_fields") or {}
     if len(custom_fields) > MAX_CUSTOM_FIELDS:
         raise InvalidFieldError("custom_fields", f"at most {MAX_CUSTOM_FIELDS} keys")
+    if _has_reserved_shape(custom_fields):
+        raise InvalidFieldError(
+            "custom_fields",
+            'objects whose only keys are "_type_" and "_data_" are reserved'
+            " (the event store uses that shape for typed values)",
+        )
     return {
         "email": email,
         "name": fields.get("name"),
@@ -35,6 +41,18 @@ def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
         "tags": list(tags),
         "custom_fields": dict(custom_fields),
     }
+
+
+def _has_reserved_shape(value: Any) -> bool:
+    """Whether free-form JSON holds an object the event store's JSON decoder would turn
+    into a typed value (`{"_type_": …, "_data_": …}`), which would alter the client's data."""
+    if isinstance(value, dict):
+        if set(value) == {"_type_", "_data_"}:
+            return True
+        return any(_has_reserved_shape(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_reserved_shape(v) for v in value)
+    return False
 
 
 class Contact(Record):

@@ -52,3 +52,24 @@ def test_representation_has_id_version_and_timestamps() -> None:
     assert rep["created_at"] == rep["updated_at"]
     assert rep["created_at"].endswith("Z")
     assert rep["tags"] == ["x"]
+
+
+@pytest.mark.parametrize(
+    "custom_fields",
+    [
+        {"_type_": "uuid_hex", "_data_": "00000000000000000000000000000000"},
+        {"nested": [{"_type_": "datetime_iso", "_data_": "2026-01-01T00:00:00"}]},
+    ],
+)
+def test_custom_fields_may_not_mimic_typed_values(custom_fields: dict) -> None:
+    # The event store's JSON decoder would turn these into UUIDs/datetimes: refuse them
+    # rather than hand the client back different data than it sent.
+    with pytest.raises(InvalidFieldError) as refused:
+        Contact.create(CTX, {"email": "a@example.com", "custom_fields": custom_fields}, id=uuid4())
+    assert refused.value.field == "custom_fields"
+
+
+def test_custom_fields_with_one_reserved_key_are_fine() -> None:
+    fields = {"_type_": "mine", "other": 1}
+    contact = Contact.create(CTX, {"email": "a@example.com", "custom_fields": fields}, id=uuid4())
+    assert contact.state["custom_fields"] == fields
