@@ -17,9 +17,11 @@ from api.controllers.admin import AdminController
 from api.controllers.changes import ChangeController
 from api.controllers.contacts import ContactController
 from api.controllers.events import EventController
+from api.controllers.event_types import EventTypeController
 from api.controllers.health import HealthController
 from api.controllers.oauth import OAuthController
 from api.controllers.orders import OrderController
+from api.controllers.webhooks import WebhookController
 from api.correlation import CorrelationMiddleware
 from api.errors import EXCEPTION_HANDLERS
 from api.rate_limit import RateLimitMiddleware
@@ -102,6 +104,8 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
             OrderController,
             ChangeController,
             EventController,
+            WebhookController,
+            EventTypeController,
             *(extra_routers or []),
         ],
         middleware=[BearerAuthMiddleware, RateLimitMiddleware],

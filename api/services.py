@@ -13,6 +13,7 @@ from api.access_tokens import AccessTokenStore
 from api.auth import Authenticator
 from api.clock import Clock
 from api.rate_limit import RateLimiter
+from delivery.secret_box import SecretBox
 from domain.application import Syncline
 from projections.changes.listener import ChangeListener
 from projections.cursor import CursorCodec
@@ -31,6 +32,8 @@ class ApiServices:
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
     access_tokens: AccessTokenStore = field(init=False)
+    secret_box: SecretBox = field(default_factory=lambda: SecretBox(None))
+    allow_private_webhooks: bool = False
     authenticator: Authenticator = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     change_listener: ChangeListener = field(init=False)

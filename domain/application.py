@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -16,14 +16,17 @@ from domain.context import Actor, Context
 from domain.credential import ApiKey, Credential, OAuthClient
 from domain.envelope import render_record
 from domain.errors import (
+    ConflictError,
     IdempotencyKeyReusedError,
     InvalidFieldError,
     PreconditionFailedError,
     RecordNotFoundError,
 )
+from domain.events import check_event_types
 from domain.order import Order
 from domain.record import Record
 from domain.tenant import Tenant
+from domain.webhook import DEFAULT_GRACE, WebhookSubscription, new_webhook_secret
 
 R = TypeVar("R", bound=Record)
 C = TypeVar("C", bound=Credential)
@@ -169,6 +172,101 @@ class Syncline(Application[UUID]):
             self.get_record(Contact, ctx, UUID(str(contact_id)))
         except (ValueError, RecordNotFoundError):
             raise InvalidFieldError("contact_id", f"no contact {contact_id}") from None
+
+    # -- webhook subscriptions -------------------------------------------------------------
+    def create_webhook(
+        self,
+        ctx: Context,
+        *,
+        url: str,
+        event_types: list[str],
+        description: str | None,
+        seal: Callable[[str], str],
+    ) -> tuple[WebhookSubscription, str]:
+        """A new subscription and its secret (in clear only in this answer; `seal` stores it)."""
+        secret = new_webhook_secret()
+        subscription = WebhookSubscription.create(
+            ctx,
+            id=uuid4(),
+            url=url,
+            event_types=check_event_types(event_types),
+            description=description,
+            secret=seal(secret),
+        )
+        self.save(subscription)
+        return subscription, secret
+
+    def get_webhook(self, ctx: Context, webhook_id: UUID) -> WebhookSubscription:
+        """The tenant's live subscription; another tenant's or a deleted one is not found."""
+        try:
+            subscription: WebhookSubscription = self.repository.get(webhook_id)
+        except AggregateNotFoundError:
+            raise RecordNotFoundError(f"no webhook {webhook_id}") from None
+        if (
+            not isinstance(subscription, WebhookSubscription)
+            or subscription.tenant_id != ctx.tenant_id
+            or subscription.deleted
+        ):
+            raise RecordNotFoundError(f"no webhook {webhook_id}")
+        return subscription
+
+    def change_webhook(
+        self,
+        ctx: Context,
+        webhook_id: UUID,
+        command: Callable[[WebhookSubscription], object],
+    ) -> tuple[WebhookSubscription, list[Any]]:
+        """Run `command` on the subscription and save it; answer it and the new recordings."""
+        for attempt in range(CONFLICT_RETRIES):
+            subscription = self.get_webhook(ctx, webhook_id)
+            command(subscription)
+            try:
+                recordings = self.save(subscription)
+            except IntegrityError:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+                continue
+            return subscription, recordings
+        raise AssertionError("unreachable")
+
+    def update_webhook(
+        self, ctx: Context, webhook_id: UUID, changes: dict[str, Any], status: str | None = None
+    ) -> WebhookSubscription:
+        """Change a subscription's fields and, with `status`, disable or re-enable it."""
+        if "event_types" in changes:
+            changes = {**changes, "event_types": check_event_types(changes["event_types"])}
+
+        def command(subscription: WebhookSubscription) -> None:
+            subscription.update(ctx, changes)
+            if status == "disabled" and subscription.status != "disabled":
+                subscription.disable(ctx, "manual")
+            elif status == "active" and subscription.status != "active":
+                subscription.enable(ctx)
+
+        return self.change_webhook(ctx, webhook_id, command)[0]
+
+    def rotate_webhook_secret(
+        self,
+        ctx: Context,
+        webhook_id: UUID,
+        *,
+        seal: Callable[[str], str],
+        grace: timedelta = DEFAULT_GRACE,
+    ) -> tuple[WebhookSubscription, str]:
+        """A new secret for the subscription; the old one also signs until the grace ends."""
+        secret = new_webhook_secret()
+        subscription, _ = self.change_webhook(
+            ctx, webhook_id, lambda s: s.rotate_secret(ctx, seal(secret), grace)
+        )
+        return subscription, secret
+
+    def disable_webhook(self, ctx: Context, webhook_id: UUID, reason: str) -> bool:
+        """Disable a subscription (its endpoint is gone or failing); False if it already was."""
+        try:
+            self.change_webhook(ctx, webhook_id, lambda s: s.disable(ctx, reason))
+        except (RecordNotFoundError, ConflictError):
+            return False
+        return True
 
     # -- tenants and credentials -----------------------------------------------------------
     def provision_tenant(

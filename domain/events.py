@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.errors import InvalidFieldError
 from domain.record import Record
+from domain.webhook import WebhookSubscription
 
 EVENT_TYPES: dict[str, str] = {
     "contact.created": "A contact was created.",
@@ -17,17 +19,55 @@ EVENT_TYPES: dict[str, str] = {
     "order.fulfilled": "A paid order was fulfilled.",
     "order.cancelled": "An order was cancelled.",
     "order.deleted": "A draft or cancelled order was deleted.",
-    "webhook.disabled": "A webhook subscription was disabled after failing continuously.",
+    "webhook.disabled": (
+        "A webhook subscription was disabled: after failing continuously for 5 days, after its"
+        " endpoint answered 410 Gone, or by its owner (`data.disabled_reason` says which)."
+    ),
     "webhook.ping": "A test event sent by POST /v1/webhooks/{id}/test.",
 }
 RESOURCE_TYPES = ("contact", "order")
+WILDCARD_PREFIXES = sorted({name.split(".")[0] for name in EVENT_TYPES})
+MAX_EVENT_TYPES = 50
+WEBHOOK_EVENTS = {
+    WebhookSubscription.Disabled: "webhook.disabled",
+    WebhookSubscription.Pinged: "webhook.ping",
+}
 
 
 def public_type(event: Any) -> str | None:
     """`order.paid` for an Order.Paid event; None for events that are not public."""
+    webhook_type = WEBHOOK_EVENTS.get(type(event))
+    if webhook_type is not None:
+        return webhook_type
     originator = type(event).__qualname__.split(".")[0]
     resource = originator.lower()
     if resource not in RESOURCE_TYPES or not isinstance(event, Record.Event):
         return None
     name = f"{resource}.{type(event).__name__.lower()}"
     return name if name in EVENT_TYPES else None
+
+
+def check_event_types(patterns: list[str]) -> list[str]:
+    """Event types a subscription asks for: known names or `<resource>.*`, at least one."""
+    if not patterns:
+        raise InvalidFieldError(
+            "event_types", "at least one event type is required, such as order.* or contact.created"
+        )
+    if len(patterns) > MAX_EVENT_TYPES:
+        raise InvalidFieldError("event_types", f"at most {MAX_EVENT_TYPES} event types")
+    for i, pattern in enumerate(patterns):
+        known = pattern in EVENT_TYPES or (
+            pattern.endswith(".*") and pattern[:-2] in WILDCARD_PREFIXES
+        )
+        if not known:
+            raise InvalidFieldError(
+                f"event_types[{i}]",
+                f"unknown event type {pattern!r}; GET /v1/event-types lists them, and"
+                f" {', '.join(p + '.*' for p in WILDCARD_PREFIXES)} match a whole resource",
+            )
+    return list(dict.fromkeys(patterns))
+
+
+def type_matches(patterns: list[str], event_type: str) -> bool:
+    """Whether a subscription to `patterns` wants events of `event_type`."""
+    return event_type in patterns or f"{event_type.split('.')[0]}.*" in patterns

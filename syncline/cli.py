@@ -85,6 +85,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(sig, lambda *_: stop.set())
     runtime.start_projections(args.projections)
     runtime.start_credential_expiry()
+    if args.delivery:
+        runtime.start_delivery()
     try:
         stop.wait()
     finally:
@@ -124,6 +126,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
     runtime.start_projections()
     runtime.start_credential_expiry()
+    runtime.start_delivery()
     tenant_id, api_key, oauth = provision_demo(runtime)
     base = f"http://{args.host}:{args.port}"
     print(
@@ -217,13 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8000)
         if name == "serve":
             p.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
-    worker = sub.add_parser("worker", help="run the projections (and, later, delivery)")
+    worker = sub.add_parser(
+        "worker", help="run the projections, webhook delivery and scheduled jobs"
+    )
     worker.add_argument(
         "--projections",
         type=projection_names,
         default=None,
         help="comma-separated projections to run (default: all), e.g. to give the change"
         " feed a process of its own",
+    )
+    worker.add_argument(
+        "--delivery",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="send webhooks and run the delivery jobs here (default: yes)",
     )
     p = sub.add_parser(
         "replay",

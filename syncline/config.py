@@ -26,6 +26,8 @@ class Settings:
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
     access_token_ttl_seconds: int = 3600
+    webhook_timeout: float = 10.0
+    webhook_concurrency: int = 32
 
     @classmethod
     def from_env(
@@ -53,4 +55,6 @@ class Settings:
             rate_limit_per_second=float(get("SYNCLINE_RATE_LIMIT_PER_SECOND") or 100.0),
             rate_limit_burst=int(get("SYNCLINE_RATE_LIMIT_BURST") or 200),
             access_token_ttl_seconds=int(get("SYNCLINE_ACCESS_TOKEN_TTL_SECONDS") or 3600),
+            webhook_timeout=float(get("SYNCLINE_WEBHOOK_TIMEOUT_SECONDS") or 10.0),
+            webhook_concurrency=int(get("SYNCLINE_WEBHOOK_CONCURRENCY") or 32),
         )

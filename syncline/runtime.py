@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
 
 from api import access_tokens, rate_limit
 from api.services import ApiServices
+from delivery.jobs import DeliveryJobs
+from delivery.metrics import DeliveryMetricsCollector
+from delivery.secret_box import SecretBox
+from delivery.subscriber import DeliveryProjection
+from delivery.worker import DeliveryWorker
 from domain.application import Syncline
 from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
@@ -54,8 +60,16 @@ class GroupCommitSyncline(Syncline):
         return GroupCommitRecorder(super().construct_recorder(), self.database_url)
 
 
-def all_projections() -> list[Projection]:
-    return [RecordsProjection(), TenantsProjection(), ChangesProjection(), EventLogProjection()]
+def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
+    """Every projection; `cursors` is the codec the delivery subscriber renders envelope
+    cursors with (None only where the projections are listed, not run)."""
+    return [
+        RecordsProjection(),
+        TenantsProjection(),
+        ChangesProjection(),
+        EventLogProjection(),
+        DeliveryProjection(cursors),
+    ]
 
 
 def schema_statements(projections: Sequence[Projection]) -> list[str]:
@@ -77,6 +91,27 @@ def server_secret(pool: ConnectionPool, name: str) -> bytes:
     return bytes(row[0])
 
 
+def cursor_key(settings: Settings, pool: ConnectionPool) -> bytes:
+    """The key of every cursor codec (the API's and the delivery subscriber's)."""
+    return hashlib.sha256(
+        b"syncline-cursor:" + (settings.secret_key or "").encode() + server_secret(pool, "cursor")
+    ).digest()
+
+
+_metrics_registered = threading.Lock()
+_metrics_pools: list[ConnectionPool] = []
+
+
+def register_delivery_metrics(pool: ConnectionPool) -> None:
+    """Expose the delivery metrics on this process's `/metrics` (once per process)."""
+    from prometheus_client import REGISTRY
+
+    with _metrics_registered:
+        if not _metrics_pools:
+            REGISTRY.register(DeliveryMetricsCollector(pool))
+            _metrics_pools.append(pool)
+
+
 @dataclass
 class Runtime:
     """The adapters of one Syncline process: event store, pool, projections."""
@@ -86,39 +121,69 @@ class Runtime:
     app: Syncline
     pool: ConnectionPool
     projections: list[Projection]
+    cursors: CursorCodec
+    secret_box: SecretBox
     runners: list[ProjectionRunner] = field(default_factory=list)
     log_reader: LogReader | None = None
     threads: list[threading.Thread] = field(default_factory=list)
     stoppables: list[CredentialExpiry] = field(default_factory=list)
+    workers: list[DeliveryWorker] = field(default_factory=list)
+    scheduler: BackgroundScheduler | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, pool_size: int = 10) -> Runtime:
         url = resolve_database_url(settings.database_url, settings.data_dir)
         pool = open_pool(url, max_size=pool_size, name="syncline")
-        projections = all_projections()
+        apply_schema(pool, SECRETS_SCHEMA)
+        cursors = CursorCodec(cursor_key(settings, pool))
+        projections = all_projections(cursors)
         apply_schema(pool, schema_statements(projections))
         app = GroupCommitSyncline(url, pool_size)
-        return cls(settings, url, app, pool, projections)
+        secret_box = SecretBox(settings.secret_key)
+        if not secret_box.encrypts:
+            log.warning("SYNCLINE_SECRET_KEY is not set: webhook secrets are stored unencrypted")
+        return cls(settings, url, app, pool, projections, cursors, secret_box)
 
     def api_services(self, **overrides: Any) -> ApiServices:
         """The API's adapters; `overrides` replace ApiServices fields (tests pass a clock)."""
-        cursor_key = hashlib.sha256(
-            b"syncline-cursor:"
-            + (self.settings.secret_key or "").encode()
-            + server_secret(self.pool, "cursor")
-        ).digest()
+        register_delivery_metrics(self.pool)
         return ApiServices(
             app=self.app,
             pool=self.pool,
-            cursors=CursorCodec(cursor_key),
+            cursors=self.cursors,
             admin_token=self.settings.admin_token,
             **{
                 "access_token_lifetime": timedelta(seconds=self.settings.access_token_ttl_seconds),
                 "rate_limit_per_second": self.settings.rate_limit_per_second,
                 "rate_limit_burst": self.settings.rate_limit_burst,
+                "secret_box": self.secret_box,
+                "allow_private_webhooks": self.settings.allow_private_webhooks,
                 **overrides,
             },
         )
+
+    def delivery_worker(self, **options: Any) -> DeliveryWorker:
+        """A sender worker on this runtime's database (not started)."""
+        defaults: dict[str, Any] = {
+            "secret_box": self.secret_box,
+            "allow_private": self.settings.allow_private_webhooks,
+            "timeout": self.settings.webhook_timeout,
+            "concurrency": self.settings.webhook_concurrency,
+        }
+        return DeliveryWorker(self.app, self.database_url, **{**defaults, **options})
+
+    def start_delivery(self, **worker_options: Any) -> DeliveryWorker:
+        """Run a sender worker in a background thread, and the periodic delivery jobs."""
+        worker = self.delivery_worker(**worker_options)
+        thread = threading.Thread(target=worker.run, name="delivery-worker", daemon=True)
+        thread.start()
+        self.workers.append(worker)
+        self.threads.append(thread)
+        if self.scheduler is None:
+            self.scheduler = BackgroundScheduler(timezone="UTC")
+            DeliveryJobs(self.app, self.pool).schedule(self.scheduler)
+            self.scheduler.start()
+        return worker
 
     def start_projections(
         self, names: Sequence[str] | None = None, **runner_options: Any
@@ -172,6 +237,10 @@ class Runtime:
         return all(runner.wait_until(head, timeout) for runner in self.runners)
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        for worker in self.workers:
+            worker.stop()
         for runner in self.runners:
             runner.stop()
         for job in self.stoppables:

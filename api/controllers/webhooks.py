@@ -1,0 +1,337 @@
+"""WebhookController: `/v1/webhooks`, their deliveries, replays and test pings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import Parameter
+
+from api.auth import Principal, scoped
+from api.errors import ProblemError
+from api.records import changes_of, correlation_id, list_page
+from api.schemas.common import CursorParam, Limit
+from api.schemas.webhooks import (
+    DeliveryList,
+    ReplayRequest,
+    ReplayStarted,
+    RotatedSecret,
+    SecretRotation,
+    Webhook,
+    WebhookCreate,
+    WebhookList,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+from api.services import ApiServices
+from delivery import ssrf
+from delivery.replay import replay
+from delivery.subscriber import cursor_position, delivery_cursor
+from domain.envelope import envelope
+from domain.errors import InvalidFieldError
+from domain.webhook import check_url
+from projections.cursor import InvalidCursorError
+
+MANAGE = scoped("webhooks:manage")
+
+DELIVERIES = """
+SELECT id, public_id, event_id, event_type, created_at, state, origin, attempts,
+    next_attempt_at, finished_at, last_error
+FROM webhook_deliveries
+WHERE subscription_id = %s AND tenant_id = %s {where}
+ORDER BY id DESC LIMIT %s
+"""
+ATTEMPTS = """
+SELECT delivery_id, attempted_at, outcome, status_code, latency_ms, error
+FROM webhook_attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, id
+"""
+
+
+def json_response(content: Any, status: int = 200, **headers: str) -> Response[Any]:
+    return Response(content=content, status_code=status, headers=headers)
+
+
+def guard_url(services: ApiServices, url: str) -> None:
+    """Refuse a URL that is malformed or, unless allowed, reaches a non-public address."""
+    check_url(url)
+    if services.allow_private_webhooks:
+        return
+    try:
+        ssrf.check_url(url)
+    except (ssrf.ForbiddenTargetError, ssrf.UnresolvableHostError) as exc:
+        raise InvalidFieldError("url", str(exc)) from None
+
+
+class WebhookController(Controller):
+    path = "/webhooks"
+    tags = ["Webhooks"]
+
+    @post("/", operation_id="CreateWebhook", sync_to_thread=True, **MANAGE)
+    def create(
+        self, data: WebhookCreate, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[WebhookWithSecret]:
+        """Subscribe a URL to event types.
+
+        Every matching event committed from now on is POSTed to the URL, signed with the
+        `secret` of this answer (the only time it is shown): verify `webhook-signature`
+        (Standard Webhooks) or `X-Signature-256` before trusting a delivery."""
+        guard_url(services, data.url)
+        ctx = request.user.context(correlation_id(request))
+        subscription, secret = services.app.create_webhook(
+            ctx,
+            url=data.url,
+            event_types=list(data.event_types),
+            description=data.description,
+            seal=services.secret_box.seal,
+        )
+        return json_response(
+            {**subscription.representation(), "secret": secret},
+            201,
+            Location=f"/v1/webhooks/{subscription.id}",
+        )
+
+    @get("/", operation_id="ListWebhooks", sync_to_thread=True, **MANAGE)
+    def list(
+        self,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        limit: Limit = 100,
+        cursor: CursorParam | None = None,
+    ) -> Response[WebhookList]:
+        """List your webhooks, oldest first (secrets are never listed)."""
+        return list_page(
+            services,
+            "webhook_subscriptions",
+            request.user.tenant_id,
+            limit=limit,
+            cursor=cursor,
+            updated_since=None,
+        )
+
+    @get("/{webhook_id:uuid}", operation_id="GetWebhook", sync_to_thread=True, **MANAGE)
+    def retrieve(
+        self, webhook_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[Webhook]:
+        """Get one webhook (without its secret)."""
+        ctx = request.user.context(correlation_id(request))
+        return json_response(services.app.get_webhook(ctx, webhook_id).representation())
+
+    @patch("/{webhook_id:uuid}", operation_id="UpdateWebhook", sync_to_thread=True, **MANAGE)
+    def update(
+        self,
+        webhook_id: UUID,
+        data: WebhookUpdate,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+    ) -> Response[Webhook]:
+        """Change the URL, event types or description; `status` disables or re-enables it.
+
+        Re-enabling resumes delivery from that moment: events committed while it was
+        disabled are not sent (use `/replay` for them)."""
+        changes = changes_of(data)
+        status = changes.pop("status", None)
+        if "url" in changes:
+            guard_url(services, changes["url"])
+        ctx = request.user.context(correlation_id(request))
+        subscription = services.app.update_webhook(ctx, webhook_id, changes, status)
+        return json_response(subscription.representation())
+
+    @delete(
+        "/{webhook_id:uuid}",
+        operation_id="DeleteWebhook",
+        sync_to_thread=True,
+        status_code=204,
+        **MANAGE,
+    )
+    def remove(
+        self, webhook_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> None:
+        """Delete a webhook; deliveries not yet made are cancelled."""
+        ctx = request.user.context(correlation_id(request))
+        services.app.change_webhook(ctx, webhook_id, lambda s: s.delete(ctx))
+
+    @post(
+        "/{webhook_id:uuid}/rotate-secret",
+        operation_id="RotateWebhookSecret",
+        sync_to_thread=True,
+        status_code=200,
+        **MANAGE,
+    )
+    def rotate_secret(
+        self,
+        webhook_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        data: SecretRotation | None = None,
+    ) -> Response[RotatedSecret]:
+        """Issue a new secret (shown only in this answer).
+
+        Until `previous_secret_expires_at`, deliveries carry two `webhook-signature` entries,
+        one per secret, so you can switch your receiver over without losing any."""
+        grace = timedelta(seconds=(data or SecretRotation()).grace_period_seconds)
+        ctx = request.user.context(correlation_id(request))
+        subscription, secret = services.app.rotate_webhook_secret(
+            ctx, webhook_id, seal=services.secret_box.seal, grace=grace
+        )
+        return json_response(
+            {
+                "id": str(subscription.id),
+                "secret": secret,
+                "previous_secret_expires_at": subscription.previous_secret_expires_at,
+            }
+        )
+
+    @get(
+        "/{webhook_id:uuid}/deliveries",
+        operation_id="ListWebhookDeliveries",
+        sync_to_thread=True,
+        **MANAGE,
+    )
+    def deliveries(
+        self,
+        webhook_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        limit: Limit = 100,
+        cursor: CursorParam | None = None,
+        status: Annotated[
+            Literal["pending", "delivered", "failed", "cancelled"] | None,
+            Parameter(description="Only deliveries in this state."),
+        ] = None,
+    ) -> DeliveryList:
+        """Deliveries to this webhook, newest first, each with every attempt made
+        (time, outcome, HTTP status, latency, error)."""
+        tenant_id = request.user.tenant_id
+        services.app.get_webhook(request.user.context(correlation_id(request)), webhook_id)
+        where = ""
+        params: list[Any] = [webhook_id, tenant_id]
+        if cursor is not None:
+            try:
+                owner, before = services.cursors.decode("deliveries", tenant_id, cursor)
+                if owner != str(webhook_id):
+                    raise InvalidCursorError("belongs to another webhook's deliveries")
+            except (InvalidCursorError, ValueError) as exc:
+                raise ProblemError(
+                    400, f"cursor {exc}", slug="invalid-cursor", parameter="cursor"
+                ) from None
+            where += " AND id < %s"
+            params.append(before)
+        if status is not None:
+            where += " AND state = %s"
+            params.append(status)
+        with services.pool.connection() as conn:
+            rows = conn.execute(
+                DELIVERIES.format(where=where),  # type: ignore[arg-type]
+                [*params, limit + 1],
+            ).fetchall()
+            rows, has_more = rows[:limit], len(rows) > limit
+            attempts: dict[int, list[dict[str, Any]]] = {row[0]: [] for row in rows}
+            for delivery_id, *attempt in conn.execute(ATTEMPTS, ([r[0] for r in rows],)):
+                attempts[delivery_id].append(
+                    dict(
+                        zip(
+                            ("attempted_at", "outcome", "status_code", "latency_ms", "error"),
+                            attempt,
+                            strict=True,
+                        )
+                    )
+                )
+        data = [
+            {
+                "id": public_id,
+                "event_id": event_id,
+                "event_type": event_type,
+                "occurred_at": occurred_at,
+                "status": state,
+                "replay": origin != "log",
+                "attempt_count": attempt_count,
+                "next_attempt_at": next_attempt_at if state == "pending" else None,
+                "finished_at": finished_at,
+                "last_error": last_error,
+                "attempts": attempts[delivery_id],
+            }
+            for (
+                delivery_id,
+                public_id,
+                event_id,
+                event_type,
+                occurred_at,
+                state,
+                origin,
+                attempt_count,
+                next_attempt_at,
+                finished_at,
+                last_error,
+            ) in rows
+        ]
+        next_cursor = (
+            services.cursors.encode("deliveries", tenant_id, [str(webhook_id), rows[-1][0]])
+            if has_more
+            else None
+        )
+        return msgspec.convert(
+            {"data": data, "next_cursor": next_cursor, "has_more": has_more}, DeliveryList
+        )
+
+    @post(
+        "/{webhook_id:uuid}/replay",
+        operation_id="ReplayWebhook",
+        sync_to_thread=True,
+        status_code=202,
+        **MANAGE,
+    )
+    def replay(
+        self,
+        webhook_id: UUID,
+        data: ReplayRequest,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+    ) -> ReplayStarted:
+        """Send again every matching event committed after a cursor (and after the webhook
+        was created), up to now. Replayed deliveries keep their `webhook-id`."""
+        tenant_id = request.user.tenant_id
+        subscription = services.app.get_webhook(
+            request.user.context(correlation_id(request)), webhook_id
+        )
+        if subscription.status != "active":
+            raise ProblemError(
+                409, f"webhook {webhook_id} is disabled; enable it first", slug="conflict"
+            )
+        try:
+            after = cursor_position(services.cursors, tenant_id, data.after)
+        except InvalidCursorError as exc:
+            raise ProblemError(
+                400, f"after: cursor {exc}", slug="invalid-cursor", parameter="after"
+            ) from None
+        replay_id = uuid4()
+        enqueued = replay(
+            services.app,
+            services.pool,
+            services.cursors,
+            tenant_id=tenant_id,
+            subscription_id=webhook_id,
+            after=after,
+            replay_id=replay_id,
+        )
+        return ReplayStarted(id=replay_id, enqueued=enqueued)
+
+    @post(
+        "/{webhook_id:uuid}/test",
+        operation_id="TestWebhook",
+        sync_to_thread=True,
+        status_code=202,
+        **MANAGE,
+    )
+    def test(
+        self, webhook_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+    ) -> Response[dict[str, Any]]:
+        """Send a `webhook.ping` event to this webhook only; answers the event as it will be
+        delivered (follow it in `/deliveries`)."""
+        ctx = request.user.context(correlation_id(request))
+        _, recordings = services.app.change_webhook(ctx, webhook_id, lambda s: s.ping(ctx))
+        recording = recordings[-1]
+        cursor = delivery_cursor(services.cursors, ctx.tenant_id, recording.notification.id)
+        return json_response(envelope(recording.domain_event, "webhook.ping", cursor), 202)

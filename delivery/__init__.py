@@ -1,0 +1,1 @@
+"""Webhook delivery: the subscriber (log → outbox), the sender workers, signing, retries, SSRF."""

@@ -1,0 +1,85 @@
+"""Periodic delivery jobs, run by APScheduler in `syncline worker`: disable endpoints that
+have failed for days, and forget old attempts."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from apscheduler.schedulers.base import BaseScheduler
+from psycopg_pool import ConnectionPool
+
+from delivery.worker import utcnow
+from domain.application import Syncline
+from domain.context import SYSTEM, Context
+
+log = logging.getLogger(__name__)
+
+FAILING_FOR = timedelta(days=5)
+RETENTION = timedelta(days=30)
+
+# An endpoint is failing continuously when every attempt since `failing_since` failed; the
+# clock restarts when the subscription is (re-)enabled.
+FAILING_ENDPOINTS = """
+SELECT s.id, s.tenant_id FROM webhook_endpoint_health h
+JOIN webhook_subscriptions s ON s.id = h.subscription_id
+WHERE s.status = 'active' AND greatest(h.failing_since, s.enabled_at) <= %s
+ORDER BY s.id
+"""
+PURGE_ATTEMPTS = "DELETE FROM webhook_attempts WHERE attempted_at < %s"
+PURGE_DELIVERIES = "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND finished_at < %s"
+
+
+class DeliveryJobs:
+    """The jobs, with an injectable clock so tests need not wait five days."""
+
+    def __init__(
+        self,
+        app: Syncline,
+        pool: ConnectionPool,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        failing_for: timedelta = FAILING_FOR,
+        retention: timedelta = RETENTION,
+    ) -> None:
+        self.app = app
+        self.pool = pool
+        self.now = now
+        self.failing_for = failing_for
+        self.retention = retention
+
+    def disable_failing(self) -> list[UUID]:
+        """Disable every endpoint failing continuously for `failing_for`; a `webhook.disabled`
+        event is recorded for each. Answer the subscriptions disabled."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(FAILING_ENDPOINTS, (self.now() - self.failing_for,)).fetchall()
+        disabled = []
+        for subscription_id, tenant_id in rows:
+            ctx = Context(tenant_id, SYSTEM, uuid.uuid4().hex)
+            if self.app.disable_webhook(ctx, subscription_id, "failing"):
+                log.warning(
+                    "webhook disabled after failing continuously",
+                    extra={"webhook_id": str(subscription_id), "tenant_id": str(tenant_id)},
+                )
+                disabled.append(subscription_id)
+        return disabled
+
+    def purge_history(self) -> int:
+        """Delete attempts, and finished deliveries, older than the retention period."""
+        cutoff = self.now() - self.retention
+        with self.pool.connection() as conn, conn.transaction():
+            attempts = conn.execute(PURGE_ATTEMPTS, (cutoff,)).rowcount
+            conn.execute(PURGE_DELIVERIES, (cutoff,))
+        return attempts
+
+    def schedule(self, scheduler: BaseScheduler) -> None:
+        """Add the jobs; one run at a time each, skipped runs coalesced."""
+        options: dict[str, Any] = {"max_instances": 1, "coalesce": True, "replace_existing": True}
+        scheduler.add_job(
+            self.disable_failing, "interval", minutes=1, id="webhooks-disable", **options
+        )
+        scheduler.add_job(self.purge_history, "interval", hours=1, id="webhooks-purge", **options)

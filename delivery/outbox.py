@@ -1,0 +1,313 @@
+"""The delivery outbox: tables and the named queries that enqueue, claim and settle deliveries.
+
+A delivery is one event for one subscription. Deliveries of one (subscription, entity) form
+a queue, sent strictly one after another in enqueue order: `webhook_queues` holds one row
+per non-empty queue with the time its head may next be tried, and workers claim queue rows
+(`FOR UPDATE SKIP LOCKED`), never deliveries directly. A claim leases the queue by moving
+that time past the request timeout, so a worker that dies mid-request loses nothing: the
+queue becomes due again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+import psycopg
+
+DELIVERY_CHANNEL = "syncline_deliveries"
+DELIVERY_NAMESPACE = UUID("1d6f3c7e-8a54-4a0b-9e53-5b9d2f0c7a21")
+LOG = "log"  # origin of deliveries the subscriber enqueues from the log
+
+SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+        id uuid PRIMARY KEY,
+        tenant_id uuid NOT NULL,
+        url text NOT NULL,
+        event_types text[] NOT NULL,
+        status text NOT NULL,
+        secret text NOT NULL,
+        previous_secret text,
+        previous_secret_expires_at timestamptz,
+        version bigint NOT NULL,
+        created_at timestamptz NOT NULL,
+        created_position bigint NOT NULL,
+        enabled_at timestamptz NOT NULL,
+        data json NOT NULL  -- the public representation, for lists
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS webhook_subscriptions_tenant"
+    " ON webhook_subscriptions (tenant_id, created_at, id)",
+    """
+    CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        id bigserial PRIMARY KEY,
+        public_id uuid NOT NULL UNIQUE,
+        subscription_id uuid NOT NULL,
+        tenant_id uuid NOT NULL,
+        entity_id uuid NOT NULL,
+        position bigint NOT NULL,  -- the event's notification id
+        enqueued_position bigint NOT NULL,  -- the log's head when it was enqueued
+        origin text NOT NULL,
+        event_id text NOT NULL,
+        event_type text NOT NULL,
+        correlation_id text NOT NULL,
+        body bytea NOT NULL,
+        state text NOT NULL DEFAULT 'pending',
+        attempts integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL,
+        next_attempt_at timestamptz,
+        last_attempt_at timestamptz,
+        finished_at timestamptz,
+        last_error text,
+        UNIQUE (subscription_id, position, origin)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_queue"
+    " ON webhook_deliveries (subscription_id, entity_id, id) WHERE state = 'pending'",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_list"
+    " ON webhook_deliveries (subscription_id, id)",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_finished"
+    " ON webhook_deliveries (finished_at) WHERE state <> 'pending'",
+    """
+    CREATE TABLE IF NOT EXISTS webhook_queues (
+        subscription_id uuid NOT NULL,
+        entity_id uuid NOT NULL,
+        next_attempt_at timestamptz NOT NULL,
+        PRIMARY KEY (subscription_id, entity_id)
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS webhook_queues_due ON webhook_queues (next_attempt_at)",
+    """
+    CREATE TABLE IF NOT EXISTS webhook_attempts (
+        id bigserial PRIMARY KEY,
+        delivery_id bigint NOT NULL,
+        subscription_id uuid NOT NULL,
+        attempted_at timestamptz NOT NULL,
+        outcome text NOT NULL,
+        status_code integer,
+        latency_ms double precision NOT NULL,
+        error text
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS webhook_attempts_delivery ON webhook_attempts (delivery_id, id)",
+    "CREATE INDEX IF NOT EXISTS webhook_attempts_time ON webhook_attempts (attempted_at)",
+    """
+    CREATE TABLE IF NOT EXISTS webhook_endpoint_health (
+        subscription_id uuid PRIMARY KEY,
+        failing_since timestamptz,
+        last_success_at timestamptz,
+        last_failure_at timestamptz
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS webhook_metrics (
+        name text NOT NULL,
+        label text NOT NULL,
+        value double precision NOT NULL,
+        PRIMARY KEY (name, label)
+    )
+    """,
+]
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """One event, rendered, for one subscription."""
+
+    subscription_id: UUID
+    tenant_id: UUID
+    entity_id: UUID
+    position: int
+    enqueued_position: int
+    origin: str
+    event_id: str
+    event_type: str
+    correlation_id: str
+    body: bytes
+    created_at: datetime
+
+    @property
+    def public_id(self) -> UUID:
+        # Derived, not random: re-enqueueing the same delivery (a rebuild) finds the same row.
+        return uuid5(DELIVERY_NAMESPACE, f"{self.subscription_id}/{self.position}/{self.origin}")
+
+
+# Deliveries already present (a rebuild of the subscriber) are left alone and get no queue
+# entry. Queue rows are locked in key order, like the workers' settle step, so the two never
+# deadlock; `DO UPDATE` (not `DO NOTHING`) takes the row lock, which makes a worker that is
+# emptying the same queue wait and then see this delivery.
+ENQUEUE = """
+WITH new AS (
+    INSERT INTO webhook_deliveries (public_id, subscription_id, tenant_id, entity_id, position,
+        enqueued_position, origin, event_id, event_type, correlation_id, body, created_at,
+        next_attempt_at)
+    SELECT d.*, d.created_at FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[],
+        %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
+        %s::bytea[], %s::timestamptz[]) AS d(public_id, subscription_id, tenant_id, entity_id,
+        position, enqueued_position, origin, event_id, event_type, correlation_id, body,
+        created_at)
+    ON CONFLICT DO NOTHING
+    RETURNING subscription_id, entity_id, created_at
+), queued AS (
+    INSERT INTO webhook_queues (subscription_id, entity_id, next_attempt_at)
+    SELECT subscription_id, entity_id, min(created_at) FROM new
+    GROUP BY subscription_id, entity_id ORDER BY subscription_id, entity_id
+    ON CONFLICT (subscription_id, entity_id)
+        DO UPDATE SET next_attempt_at = webhook_queues.next_attempt_at
+    RETURNING 1
+)
+SELECT count(*) FROM new
+"""
+
+
+def enqueue(cur: psycopg.Cursor[Any], deliveries: Sequence[NewDelivery]) -> int:
+    """Add deliveries (idempotently) and wake the workers; answer how many were new."""
+    if not deliveries:
+        return 0
+    columns: list[list[Any]] = [[] for _ in range(12)]
+    for d in deliveries:
+        values = (
+            d.public_id,
+            d.subscription_id,
+            d.tenant_id,
+            d.entity_id,
+            d.position,
+            d.enqueued_position,
+            d.origin,
+            d.event_id,
+            d.event_type,
+            d.correlation_id,
+            d.body,
+            d.created_at,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    row = cur.execute(ENQUEUE, columns).fetchone()
+    added = int(row[0]) if row else 0
+    if added:
+        cur.execute("SELECT pg_notify(%s, '')", (DELIVERY_CHANNEL,))
+    return added
+
+
+CANCEL_PENDING = """
+UPDATE webhook_deliveries SET state = 'cancelled', finished_at = %(at)s, last_error = %(why)s
+WHERE subscription_id = %(subscription_id)s AND state = 'pending'
+    AND enqueued_position < %(position)s
+"""
+# Queue rows are always locked before delivery rows, in key order (as the workers do).
+LOCK_SUBSCRIPTION_QUEUES = """
+SELECT 1 FROM webhook_queues WHERE subscription_id = %(subscription_id)s
+ORDER BY subscription_id, entity_id FOR UPDATE
+"""
+DROP_SUBSCRIPTION_EMPTY_QUEUES = """
+DELETE FROM webhook_queues q WHERE q.subscription_id = %(subscription_id)s
+AND NOT EXISTS (
+    SELECT 1 FROM webhook_deliveries d
+    WHERE d.subscription_id = q.subscription_id AND d.entity_id = q.entity_id
+        AND d.state = 'pending'
+)
+"""
+
+
+def cancel_pending(
+    cur: psycopg.Cursor[Any], subscription_id: UUID, position: int, at: datetime, why: str
+) -> None:
+    """Give up a subscription's pending deliveries (it was disabled or deleted at `position`).
+
+    Only what was enqueued before that position: a rebuild replaying an old `Disabled` must
+    not cancel deliveries enqueued after a later re-enable.
+    """
+    params = {"subscription_id": subscription_id, "position": position, "at": at, "why": why}
+    cur.execute(LOCK_SUBSCRIPTION_QUEUES, params)
+    cur.execute(CANCEL_PENDING, params)
+    cur.execute(DROP_SUBSCRIPTION_EMPTY_QUEUES, params)
+
+
+# -- the workers' queries ---------------------------------------------------------------------
+
+# Due queues, leased until `lease_until`, with their head delivery and its endpoint.
+CLAIM = """
+WITH due AS (
+    SELECT subscription_id, entity_id FROM webhook_queues
+    WHERE next_attempt_at <= %(now)s
+    ORDER BY next_attempt_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE webhook_queues q SET next_attempt_at = %(lease_until)s
+    FROM due WHERE q.subscription_id = due.subscription_id AND q.entity_id = due.entity_id
+    RETURNING q.subscription_id, q.entity_id
+)
+SELECT l.subscription_id, l.entity_id, d.id, d.tenant_id, d.event_id, d.event_type,
+    d.correlation_id, d.body, d.attempts, d.created_at,
+    s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
+FROM leased l
+LEFT JOIN LATERAL (
+    SELECT * FROM webhook_deliveries d
+    WHERE d.subscription_id = l.subscription_id AND d.entity_id = l.entity_id
+        AND d.state = 'pending'
+    ORDER BY d.id LIMIT 1
+) d ON true
+LEFT JOIN webhook_subscriptions s ON s.id = l.subscription_id
+"""
+
+RECORD_ATTEMPTS = """
+INSERT INTO webhook_attempts (delivery_id, subscription_id, attempted_at, outcome, status_code,
+    latency_ms, error)
+SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::timestamptz[], %s::text[], %s::integer[],
+    %s::float8[], %s::text[])
+"""
+
+# A success settles even a delivery cancelled meanwhile; a failure only a pending one.
+SETTLE_DELIVERIES = """
+UPDATE webhook_deliveries d SET
+    state = CASE WHEN r.state = 'delivered' OR d.state = 'pending' THEN r.state ELSE d.state END,
+    attempts = d.attempts + 1,
+    last_attempt_at = r.attempted_at,
+    next_attempt_at = r.next_attempt_at,
+    finished_at = CASE WHEN r.state = 'pending' THEN d.finished_at ELSE r.attempted_at END,
+    last_error = r.error
+FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::text[])
+    AS r(id, state, attempted_at, next_attempt_at, error)
+WHERE d.id = r.id
+"""
+
+LOCK_QUEUES = """
+SELECT 1 FROM webhook_queues q
+WHERE (q.subscription_id, q.entity_id) IN (SELECT * FROM unnest(%s::uuid[], %s::uuid[]))
+ORDER BY q.subscription_id, q.entity_id
+FOR UPDATE
+"""
+
+RESCHEDULE_QUEUES = """
+UPDATE webhook_queues q SET next_attempt_at = r.next_attempt_at
+FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[]) AS r(subscription_id, entity_id,
+    next_attempt_at)
+WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+"""
+
+DROP_EMPTY_QUEUES = """
+DELETE FROM webhook_queues q
+WHERE (q.subscription_id, q.entity_id) IN (SELECT * FROM unnest(%s::uuid[], %s::uuid[]))
+AND NOT EXISTS (
+    SELECT 1 FROM webhook_deliveries d
+    WHERE d.subscription_id = q.subscription_id AND d.entity_id = q.entity_id
+        AND d.state = 'pending'
+)
+"""
+
+RECORD_HEALTH = """
+INSERT INTO webhook_endpoint_health AS h (subscription_id, failing_since, last_success_at,
+    last_failure_at)
+SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+ON CONFLICT (subscription_id) DO UPDATE SET
+    failing_since = CASE
+        WHEN excluded.last_success_at IS NOT NULL THEN excluded.failing_since
+        ELSE coalesce(h.failing_since, excluded.failing_since) END,
+    last_success_at = coalesce(excluded.last_success_at, h.last_success_at),
+    last_failure_at = coalesce(excluded.last_failure_at, h.last_failure_at)
+"""
