@@ -27,7 +27,8 @@ RETENTION = timedelta(days=30)
 FAILING_ENDPOINTS = """
 SELECT s.id, s.tenant_id FROM webhook_endpoint_health h
 JOIN webhook_subscriptions s ON s.id = h.subscription_id
-WHERE s.status = 'active' AND greatest(h.failing_since, s.enabled_at) <= %s
+WHERE s.status = 'active' AND h.failing_since IS NOT NULL
+    AND greatest(h.failing_since, s.enabled_at) <= %s
 ORDER BY s.id
 """
 PURGE_ATTEMPTS = "DELETE FROM webhook_attempts WHERE attempted_at < %s"

@@ -28,6 +28,8 @@ from syncline.config import Settings
 from syncline.database import resolve_database_url, with_dbname
 from syncline.runtime import Runtime
 
+pytest_plugins = ["tests.webhooks"]
+
 settings.register_profile(
     "default",
     deadline=None,

@@ -118,7 +118,9 @@ def test_ipv4_embedded_in_ipv6_is_found(address: str, inner: str | None) -> None
 def test_reasons_name_the_range() -> None:
     assert forbidden_reason(ipaddress.ip_address("100.64.1.1")) == "shared (CGNAT)"
     assert forbidden_reason(ipaddress.ip_address("169.254.169.254")) == "link-local"
-    assert forbidden_reason(ipaddress.ip_address("::ffff:127.0.0.1")) == "loopback (embedded in IPv6)"
+    assert (
+        forbidden_reason(ipaddress.ip_address("::ffff:127.0.0.1")) == "loopback (embedded in IPv6)"
+    )
     assert forbidden_reason(ipaddress.ip_address("1.1.1.1")) is None
 
 

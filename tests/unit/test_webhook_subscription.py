@@ -102,7 +102,14 @@ def test_rotation_keeps_the_old_secret_for_the_grace_period() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["", "hooks.example/in", "ftp://hooks.example/", "https:///nohost", "https://h:99999/", "x" * 3000],
+    [
+        "",
+        "hooks.example/in",
+        "ftp://hooks.example/",
+        "https:///nohost",
+        "https://h:99999/",
+        "x" * 3000,
+    ],
 )
 def test_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(InvalidFieldError) as caught:

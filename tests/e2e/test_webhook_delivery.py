@@ -1,0 +1,422 @@
+"""Webhook delivery over real HTTP: signatures, filters, retries, 410, ordering, lifecycles."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+from typing import Any
+
+from standardwebhooks import Webhook
+
+from delivery.retry import RetrySchedule
+from domain.envelope import event_id
+from syncline.runtime import Runtime
+from tests.conftest import TenantClient
+from tests.webhooks import Receiver, ShiftedClock, Workers, subscribe
+
+FAST = RetrySchedule(delays=(0, 0.2, 0.2, 0.2), jitter=0)
+
+
+def contact(tenant: TenantClient, email: str, **headers: str) -> dict[str, Any]:
+    response = tenant.post("/v1/contacts", json={"email": email}, headers=headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def deliveries(tenant: TenantClient, hook_id: str) -> list[dict[str, Any]]:
+    response = tenant.get(f"/v1/webhooks/{hook_id}/deliveries", params={"limit": 1000})
+    assert response.status_code == 200, response.text
+    data: list[dict[str, Any]] = response.json()["data"]
+    return data
+
+
+def test_a_delivery_is_signed_so_the_reference_library_verifies_it(
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url + "/in", ["contact.created"])
+    workers.start()
+    created = contact(hooks_tenant, "signed@example.com", **{"X-Request-ID": "req-signed-1"})
+    assert receiver.wait_count(1)
+
+    request = receiver.received[0]
+    event = Webhook(hook["secret"]).verify(request.body, request.headers)
+    key = base64.b64decode(hook["secret"].removeprefix("whsec_"))
+    expected = "sha256=" + hmac.new(key, request.body, hashlib.sha256).hexdigest()
+    assert request.headers["x-signature-256"] == expected
+    assert request.headers["webhook-id"] == event["id"]
+    assert request.headers["x-event-type"] == "contact.created"
+    assert request.headers["x-correlation-id"] == "req-signed-1"
+    assert request.headers["user-agent"].startswith("Syncline-Webhooks/")
+    assert request.headers["content-type"] == "application/json"
+    assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 60
+    assert event["type"] == "contact.created"
+    assert event["entity"] == {"type": "contact", "id": created["id"], "version": 1}
+    assert event["data"] == created
+    assert event["tenant_id"] == hooks_tenant.id
+    assert event["correlation_id"] == "req-signed-1"
+    assert event["cursor"]
+
+
+def test_subscriptions_get_only_their_types_and_wildcards(
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+) -> None:
+    subscribe(hooks_tenant, receiver.url + "/orders", ["order.*"])
+    subscribe(hooks_tenant, receiver.url + "/paid", ["order.paid", "contact.deleted"])
+    subscribe(hooks_tenant, receiver.url + "/contacts", ["contact.created"])
+    workers.start()
+    person = contact(hooks_tenant, "buyer@example.com")
+    order = hooks_tenant.post(
+        "/v1/orders",
+        json={
+            "contact_id": person["id"],
+            "currency": "EUR",
+            "line_items": [{"sku": "A", "quantity": 1, "unit_price": 100}],
+        },
+    ).json()
+    for verb in ("place", "pay"):
+        assert hooks_tenant.post(f"/v1/orders/{order['id']}/{verb}").status_code == 200
+
+    assert receiver.wait_count(3, "/orders")
+    assert receiver.wait_count(1, "/paid")
+    assert receiver.wait_count(1, "/contacts")
+    time.sleep(0.5)  # nothing else may arrive
+    assert [e["type"] for e in receiver.events("/orders")] == [
+        "order.created",
+        "order.placed",
+        "order.paid",
+    ]
+    assert [e["type"] for e in receiver.events("/paid")] == ["order.paid"]
+    assert [e["type"] for e in receiver.events("/contacts")] == ["contact.created"]
+
+
+def test_a_failing_endpoint_is_retried_until_it_answers(
+    hooks_tenant: TenantClient, workers: Workers
+) -> None:
+    answers = iter([500, 503, 200])
+    with Receiver(lambda _: next(answers, 200)) as flaky:
+        hook = subscribe(hooks_tenant, flaky.url, ["contact.created"])
+        workers.start(schedule=FAST)
+        contact(hooks_tenant, "retry@example.com")
+        assert flaky.wait_count(3)
+    ids = {r.headers["webhook-id"] for r in flaky.received}
+    bodies = {r.body for r in flaky.received}
+    assert len(ids) == 1
+    assert len(bodies) == 1
+
+    def settled() -> bool:
+        found = deliveries(hooks_tenant, hook["id"])
+        return bool(found) and found[0]["status"] == "delivered"
+
+    assert wait_until(settled)
+    [delivery] = deliveries(hooks_tenant, hook["id"])
+    assert delivery["attempt_count"] == 3
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 503, 200]
+    assert [a["outcome"] for a in delivery["attempts"]] == ["http_error", "http_error", "delivered"]
+    assert all(a["latency_ms"] >= 0 for a in delivery["attempts"])
+    assert delivery["attempts"][0]["error"] == "HTTP 500"
+
+
+def test_retry_after_is_honoured_with_the_standard_schedule(
+    hooks_tenant: TenantClient, workers: Workers
+) -> None:
+    clock = ShiftedClock()
+    answers = iter([(429, {"Retry-After": "3600"})])
+    with Receiver(lambda _: next(answers, 200)) as busy:
+        hook = subscribe(hooks_tenant, busy.url, ["contact.created"])
+        worker = workers.start(now=clock)
+        contact(hooks_tenant, "later@example.com")
+        assert busy.wait_count(1)
+        clock.advance(seconds=60)  # past the 5 s step, well before the hour asked for
+        worker.wake()
+        assert not busy.wait_count(2, timeout=1.0)
+        clock.advance(seconds=3600)
+        worker.wake()
+        assert busy.wait_count(2)
+    assert wait_until(lambda: deliveries(hooks_tenant, hook["id"])[0]["status"] == "delivered")
+
+
+def test_410_gone_disables_the_webhook_and_says_so(
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers, caught_up: Any
+) -> None:
+    watcher = subscribe(hooks_tenant, receiver.url + "/watch", ["webhook.disabled"])
+    with Receiver(lambda _: 410) as gone:
+        hook = subscribe(hooks_tenant, gone.url, ["contact.*"])
+        workers.start(schedule=FAST)
+        contact(hooks_tenant, "gone1@example.com")
+        assert gone.wait_count(1)
+        assert receiver.wait_count(1, "/watch")
+        contact(hooks_tenant, "gone2@example.com")
+        caught_up()
+        time.sleep(0.5)
+        assert len(gone.received) == 1  # nothing more after the 410
+
+    current = hooks_tenant.get(f"/v1/webhooks/{hook['id']}").json()
+    assert current["status"] == "disabled"
+    assert current["disabled_reason"] == "gone"
+    [event] = receiver.events("/watch")
+    assert event["type"] == "webhook.disabled"
+    assert event["entity"] == {"type": "webhook", "id": hook["id"], "version": 2}
+    assert event["data"]["disabled_reason"] == "gone"
+    assert "secret" not in event["data"]
+    assert event["previous"] == {"status": "active", "disabled_reason": None}
+    assert watcher["id"] != hook["id"]
+
+
+def test_events_of_one_record_arrive_in_order_while_records_go_in_parallel(
+    hooks_tenant: TenantClient, workers: Workers
+) -> None:
+    records, updates = 4, 8
+    # A slow endpoint that refuses the first try of every third version, so that later
+    # events are ready while earlier ones are still in flight or waiting for their retry.
+    seen: set[str] = set()
+    lock = threading.Lock()
+
+    def respond(request: Any) -> int:
+        event = request.event
+        with lock:
+            first = event["id"] not in seen
+            seen.add(event["id"])
+        time.sleep(0.02)
+        return 500 if first and event["entity"]["version"] % 3 == 0 else 200
+
+    with Receiver(respond) as slow:
+        hook = subscribe(hooks_tenant, slow.url, ["contact.*"])
+        workers.start(schedule=FAST, concurrency=8)
+        workers.start(schedule=FAST, concurrency=8)
+        ids = [contact(hooks_tenant, f"o{i}@example.com")["id"] for i in range(records)]
+
+        def update(contact_id: str) -> None:
+            for n in range(updates):
+                r = hooks_tenant.patch(f"/v1/contacts/{contact_id}", json={"name": f"v{n}"})
+                assert r.status_code == 200
+
+        threads = [threading.Thread(target=update, args=(i,)) for i in ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = records * (1 + updates)
+        ok = wait_until(
+            lambda: (
+                len({e["id"] for e in slow.events()}) >= total and settled_all(hooks_tenant, hook)
+            )
+        )
+        assert ok
+    for contact_id in ids:
+        sent = [r for r in slow.received if r.event["entity"]["id"] == contact_id]
+        tried = [r.event["entity"]["version"] for r in sent]
+        accepted = [r.event["entity"]["version"] for r in sent if r.status == 200]
+        # Never a later version before the earlier one was accepted; each accepted once.
+        assert tried == sorted(tried), tried
+        assert accepted == list(range(1, updates + 2)), accepted
+    assert any(r.status == 500 for r in slow.received)
+
+
+def settled_all(tenant: TenantClient, hook: dict[str, Any]) -> bool:
+    return all(d["status"] == "delivered" for d in deliveries(tenant, hook["id"]))
+
+
+def wait_until(condition: Any, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_subscriptions_created_or_deleted_mid_stream_get_exactly_their_events(
+    hooks_tenant: TenantClient,
+    receiver: Receiver,
+    workers: Workers,
+    runtime: Runtime,
+    caught_up: Any,
+) -> None:
+    doomed = subscribe(hooks_tenant, receiver.url + "/doomed", ["contact.created"])
+    workers.start()
+    stop = threading.Event()
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            contact(hooks_tenant, f"stream{i}@example.com")
+            i += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.3)
+    late = subscribe(hooks_tenant, receiver.url + "/late", ["contact.created"])
+    time.sleep(0.3)
+    assert hooks_tenant.delete(f"/v1/webhooks/{doomed['id']}").status_code == 204
+    time.sleep(0.3)
+    stop.set()
+    writer.join()
+    caught_up()
+
+    # Decide from the log itself which contact.created events each should have.
+    log = tenant_log(runtime, hooks_tenant.id)
+    late_from = log.position(late["id"], "Created")
+    doomed_from = log.position(doomed["id"], "Created")
+    doomed_until = log.position(doomed["id"], "Deleted")
+    late_expected = {p for p in log.contacts_created if p > late_from}
+    doomed_expected = {p for p in log.contacts_created if doomed_from < p < doomed_until}
+    assert late_expected
+    assert doomed_expected
+    assert late_expected - doomed_expected
+
+    assert enqueued_positions(runtime, late["id"]) == late_expected
+    assert enqueued_positions(runtime, doomed["id"]) == doomed_expected
+    assert receiver.wait_count(len(late_expected), "/late")
+    by_id = log.positions_by_event_id
+    assert {by_id[e["id"]] for e in receiver.events("/late")} == late_expected
+    assert {by_id[e["id"]] for e in receiver.events("/doomed")} <= doomed_expected
+
+
+class TenantLog:
+    def __init__(self) -> None:
+        self.contacts_created: list[int] = []
+        self.webhook_events: dict[tuple[str, str], int] = {}
+        self.positions_by_event_id: dict[str, int] = {}
+
+    def position(self, webhook_id: str, kind: str) -> int:
+        return self.webhook_events[webhook_id, kind]
+
+
+def tenant_log(runtime: Runtime, tenant_id: str) -> TenantLog:
+    """Positions of the tenant's contact creations and webhook events, read from the log."""
+    log = TenantLog()
+    position = 0
+    while True:
+        page = runtime.app.recorder.select_notifications(  # type: ignore[attr-defined]
+            start=position, limit=1000, inclusive_of_start=False
+        )
+        if not page:
+            return log
+        for notification in page:
+            event = runtime.app.mapper.to_domain_event(notification)
+            meta = getattr(event, "meta", {}) or {}
+            if meta.get("tenant_id") != tenant_id:
+                continue
+            name = type(event).__qualname__
+            if name == "Contact.Created":
+                log.contacts_created.append(notification.id)
+            elif name.startswith("WebhookSubscription."):
+                log.webhook_events[str(event.originator_id), name.split(".")[1]] = notification.id
+            log.positions_by_event_id[event_id(event.originator_id, event.originator_version)] = (
+                notification.id
+            )
+        position = page[-1].id
+
+
+def enqueued_positions(runtime: Runtime, webhook_id: str) -> set[int]:
+    with runtime.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT position FROM webhook_deliveries WHERE subscription_id = %s AND origin = 'log'",
+            (webhook_id,),
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_a_ping_goes_to_that_webhook_only(
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url + "/pinged", ["contact.created"])
+    subscribe(hooks_tenant, receiver.url + "/other", ["webhook.*"])
+    workers.start()
+    response = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/test")
+    assert response.status_code == 202
+    sent = response.json()
+    assert sent["type"] == "webhook.ping"
+    assert receiver.wait_count(1, "/pinged")
+    [request] = [r for r in receiver.received if r.path == "/pinged"]
+    assert Webhook(hook["secret"]).verify(request.body, request.headers) == sent
+    time.sleep(0.3)
+    assert receiver.events("/other") == []
+
+    assert hooks_tenant.patch(f"/v1/webhooks/{hook['id']}", json={"status": "disabled"}).json()[
+        "status"
+    ] == ("disabled")
+    refused = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/test")
+    assert refused.status_code == 409
+
+
+def test_after_rotation_both_secrets_sign_until_the_grace_ends(
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
+    rotated = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/rotate-secret")
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["secret"]
+    assert new_secret.startswith("whsec_")
+    assert new_secret != hook["secret"]
+    assert "secret" not in hooks_tenant.get(f"/v1/webhooks/{hook['id']}").json()
+    workers.start()
+    contact(hooks_tenant, "rotating@example.com")
+    assert receiver.wait_count(1)
+    request = receiver.received[0]
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    Webhook(new_secret).verify(request.body, request.headers)
+    Webhook(hook["secret"]).verify(request.body, request.headers)
+    key = base64.b64decode(new_secret.removeprefix("whsec_"))
+    assert request.headers["x-signature-256"] == (
+        "sha256=" + hmac.new(key, request.body, hashlib.sha256).hexdigest()
+    )
+
+    final = hooks_tenant.post(
+        f"/v1/webhooks/{hook['id']}/rotate-secret", json={"grace_period_seconds": 0}
+    ).json()["secret"]
+    time.sleep(0.2)  # the subscriber applies the rotation before the next event
+    contact(hooks_tenant, "rotated@example.com")
+    assert receiver.wait_count(2)
+    request = receiver.received[1]
+    assert len(request.headers["webhook-signature"].split(" ")) == 1
+    Webhook(final).verify(request.body, request.headers)
+
+
+def test_replay_resends_matching_events_after_a_cursor(
+    hooks_tenant: TenantClient,
+    other_tenant: TenantClient,
+    receiver: Receiver,
+    workers: Workers,
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
+    workers.start()
+    ids = [contact(hooks_tenant, f"replay{i}@example.com")["id"] for i in range(3)]
+    hooks_tenant.patch(f"/v1/contacts/{ids[0]}", json={"name": "not subscribed to"})
+    contact(other_tenant, "not-mine@example.com")
+    assert receiver.wait_count(3)
+    first, *rest = receiver.events()
+
+    response = hooks_tenant.post(
+        f"/v1/webhooks/{hook['id']}/replay", json={"after": first["cursor"]}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["enqueued"] == 2
+    assert receiver.wait_count(5)
+    replayed = receiver.events()[3:]
+    assert sorted(e["id"] for e in replayed) == sorted(e["id"] for e in rest)
+    assert {r.body for r in receiver.received[3:]} == {r.body for r in receiver.received[1:3]}
+    assert sum(d["replay"] for d in deliveries(hooks_tenant, hook["id"])) == 2
+
+
+def test_metrics_show_backlog_outcomes_and_latency(
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers, http: Any
+) -> None:
+    subscribe(hooks_tenant, receiver.url, ["contact.created"])
+    workers.start()
+    contact(hooks_tenant, "metrics@example.com")
+    assert receiver.wait_count(1)
+
+    def delivered_metric() -> str:
+        text: str = http.get("/metrics").text
+        return text if 'syncline_webhook_attempts_total{outcome="delivered"}' in text else ""
+
+    assert wait_until(lambda: bool(delivered_metric()))
+    text = delivered_metric()
+    assert "syncline_webhook_backlog " in text
+    assert 'syncline_webhook_attempt_seconds_bucket{le="+Inf"}' in text
+    assert "syncline_webhook_delivery_seconds_count" in text
