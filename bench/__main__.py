@@ -16,6 +16,7 @@ SCENARIOS = [
     "bench.catchup",
     "bench.feed",
     "bench.longpoll",
+    "bench.webhooks",
 ]
 
 

@@ -149,8 +149,9 @@ class DeliveryWorker:
         while not self._stopping:
             try:
                 await self._serve()
-            except (psycopg.OperationalError, OSError):
-                log.exception("delivery worker lost its database connection; reconnecting")
+            except Exception:
+                # Whatever was in flight stays leased and is sent again when the lease ends.
+                log.exception("delivery worker failed; restarting in 1 s")
                 await asyncio.sleep(1.0)
 
     async def _serve(self) -> None:

@@ -1,0 +1,54 @@
+"""A fast webhook receiver for benchmarks: answers 200, notes when each entity arrived.
+
+`python -m bench.receiver PORT`; `GET /stats` answers the count, first and last arrival,
+and `{entity_id: arrival}` (wall-clock seconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+
+import msgspec
+from aiohttp import web
+
+arrivals: dict[str, float] = {}
+stats = {"count": 0, "first": 0.0, "last": 0.0}
+
+
+class Entity(msgspec.Struct):
+    id: str
+
+
+class Envelope(msgspec.Struct):
+    entity: Entity
+
+
+decode = msgspec.json.Decoder(Envelope).decode
+
+
+async def receive(request: web.Request) -> web.Response:
+    body = await request.read()
+    now = time.time()
+    stats["count"] += 1
+    stats["first"] = stats["first"] or now
+    stats["last"] = now
+    with contextlib.suppress(msgspec.DecodeError):
+        arrivals.setdefault(decode(body).entity.id, now)
+    return web.Response(text="ok")
+
+
+async def report(_: web.Request) -> web.Response:
+    return web.json_response({**stats, "arrivals": arrivals})
+
+
+def main() -> None:
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", receive)
+    app.router.add_get("/stats", report)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

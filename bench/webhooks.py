@@ -1,0 +1,193 @@
+"""Webhook delivery: deliveries/s draining a backlog vs bare aiohttp POSTs to the same receiver,
+and end-to-end latency (API 201 → receipt) at 100 events/s."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+from uuid import uuid4
+
+import aiohttp
+import httpx
+
+from bench.harness import ROOT, BenchEnv, Figure, free_port
+from domain.contact import Contact
+from domain.context import Actor, Context
+from syncline.config import Settings
+from syncline.runtime import Runtime
+
+DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
+BACKLOG = int(os.environ.get("BENCH_WEBHOOK_BACKLOG", "10000"))
+CONCURRENCY = int(os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "32"))
+RATE = 100.0  # events/s for the latency figure
+
+
+def start_receiver(env: BenchEnv) -> str:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.receiver", str(port)], cwd=ROOT)
+    env.processes.append(process)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/stats", timeout=1)
+            return url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the receiver did not start")
+
+
+def receiver_stats(url: str) -> dict[str, Any]:
+    stats: dict[str, Any] = httpx.get(f"{url}/stats", timeout=30).json()
+    return stats
+
+
+async def _raw_posts(url: str, body: bytes, concurrency: int) -> float:
+    """POSTs/s of a bare aiohttp client (one session, keep-alive) at `concurrency`."""
+    deadline = time.monotonic() + DURATION
+    done = 0
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            async with session.post(f"{url}/raw", data=body) as response:
+                await response.read()
+            done += 1
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.monotonic()
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+        return done / (time.monotonic() - started)
+
+
+def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float]:
+    """Enqueue a backlog with no worker running, then time one worker draining it.
+
+    Answers (events enqueued/s by the subscriber, deliveries/s, a sample envelope size)."""
+    settings = Settings(
+        database_url=env.database_url, allow_private_webhooks=True, log_level="WARNING"
+    )
+    runtime = Runtime.open(settings)
+    try:
+        operator = Context(uuid4(), Actor("operator", "bench"), "bench")
+        tenant, *_ = runtime.app.provision_tenant(operator, "Webhooks", ["webhooks:manage"])
+        ctx = Context(tenant.id, Actor("api_key", "bench"), "bench")
+        runtime.app.create_webhook(
+            ctx,
+            url=f"{receiver}/backlog",
+            event_types=["contact.created"],
+            description=None,
+            seal=runtime.secret_box.seal,
+        )
+        for start in range(0, BACKLOG, 500):
+            contacts = [
+                Contact.create(ctx, {"email": f"b{i}@example.com", "name": f"B {i}"}, id=uuid4())
+                for i in range(start, min(start + 500, BACKLOG))
+            ]
+            runtime.app.save(*contacts)
+        started = time.monotonic()
+        runtime.start_projections()
+        assert runtime.wait_for_projections(timeout=600), "projections did not catch up"
+        enqueue_rate = BACKLOG / (time.monotonic() - started)
+        with runtime.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*), avg(length(body)) FROM webhook_deliveries WHERE state = 'pending'"
+            ).fetchone()
+        assert row is not None, "no deliveries"
+        assert row[0] >= BACKLOG, row
+        worker = runtime.delivery_worker(concurrency=CONCURRENCY)
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 600
+        while receiver_stats(receiver)["count"] < BACKLOG and time.monotonic() < deadline:
+            time.sleep(0.2)
+        worker.stop()
+        thread.join(timeout=30)
+        stats = receiver_stats(receiver)
+        rate = (stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9)
+        return enqueue_rate, rate, float(row[1])
+    finally:
+        runtime.close()
+
+
+async def _paced_creates(api: str, key: str, seconds: float) -> dict[str, float]:
+    """Create contacts at RATE/s; answer {contact id: wall time its 201 arrived}."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    answered: dict[str, float] = {}
+
+    async def create(session: aiohttp.ClientSession, i: int) -> None:
+        body = f'{{"email": "lat{i}@example.com"}}'
+        async with session.post(f"{api}/v1/contacts", data=body, headers=headers) as response:
+            payload = await response.json()
+            answered[payload["id"]] = time.time()
+
+    async with aiohttp.ClientSession() as session:
+        tasks = []
+        started = time.monotonic()
+        for i in range(int(seconds * RATE)):
+            await asyncio.sleep(max(0.0, started + i / RATE - time.monotonic()))
+            tasks.append(asyncio.create_task(create(session, i)))
+        await asyncio.gather(*tasks)
+    return answered
+
+
+def latency(env: BenchEnv, receiver: str) -> list[float]:
+    api = env.start_api()
+    env.spawn("worker")
+    key = env.provision(api, "Latency")
+    response = httpx.post(
+        f"{api}/v1/webhooks",
+        json={"url": f"{receiver}/latency", "event_types": ["contact.created"]},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    response.raise_for_status()
+    time.sleep(1.0)  # let the worker start and the subscription reach the subscriber
+    answered = asyncio.run(_paced_creates(api, key, DURATION))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        arrivals = receiver_stats(receiver)["arrivals"]
+        if all(i in arrivals for i in answered):
+            break
+        time.sleep(0.5)
+    return sorted(arrivals[i] - t for i, t in answered.items() if i in arrivals)
+
+
+def percentile(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(p * len(values)))]
+
+
+def run(env: BenchEnv) -> list[Figure]:
+    receiver = start_receiver(env)
+    enqueue_rate, delivery_rate, body_size = backlog_rate(env, receiver)
+    raw = asyncio.run(_raw_posts(receiver, b"x" * int(body_size), CONCURRENCY))
+    delays = latency(env, receiver)
+    return [
+        Figure(
+            f"subscriber enqueue of a {BACKLOG:,}-event backlog",
+            enqueue_rate,
+            "/s",
+        ),
+        Figure(
+            f"webhook deliveries/s draining {BACKLOG:,} (1 worker, {CONCURRENCY} in flight)",
+            delivery_rate,
+            "/s",
+            f"bare aiohttp POSTs/s ({CONCURRENCY} in flight)",
+            raw,
+            target=">= 0.5",
+        ),
+        Figure(
+            "webhook latency p50, API 201 → receipt (100/s)", percentile(delays, 0.5) * 1000, "ms"
+        ),
+        Figure(
+            "webhook latency p99, API 201 → receipt (100/s)",
+            percentile(delays, 0.99) * 1000,
+            "ms",
+            target="< 150 ms",
+        ),
+    ]
