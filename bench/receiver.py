@@ -1,7 +1,7 @@
 """A fast webhook receiver for benchmarks: answers 200, notes when each entity arrived.
 
-`python -m bench.receiver PORT`; `GET /stats` answers the count, first and last arrival,
-and `{entity_id: arrival}` (wall-clock seconds).
+`python -m bench.receiver PORT`; `GET /stats` answers the count and the first and last
+arrival (wall-clock seconds), `GET /stats?arrivals` also `{entity_id: arrival}`.
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ async def receive(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-async def report(_: web.Request) -> web.Response:
-    return web.json_response({**stats, "arrivals": arrivals})
+async def report(request: web.Request) -> web.Response:
+    if "arrivals" in request.query:
+        return web.json_response({**stats, "arrivals": arrivals})
+    return web.json_response(stats)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ reads them (and the live backlog) when `/metrics` is scraped.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from collections import Counter
@@ -27,12 +28,6 @@ ATTEMPT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0, 3600.0)
 HISTOGRAMS = {"attempt_seconds": ATTEMPT_BUCKETS, "delivery_seconds": DELIVERY_BUCKETS}
 
-INCREMENT = """
-INSERT INTO webhook_metrics AS m (name, label, value)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::float8[])
-ON CONFLICT (name, label) DO UPDATE SET value = m.value + excluded.value
-"""
-
 
 def _le(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else repr(bound)
@@ -41,25 +36,30 @@ def _le(bound: float) -> str:
 def increments(
     outcomes: Iterable[str], attempt_seconds: Iterable[float], delivery_seconds: Iterable[float]
 ) -> list[tuple[str, str, float]]:
-    """`(name, label, delta)` rows, sorted (the lock order), for one batch of attempts."""
+    """`(name, label, delta)` rows, sorted (the lock order), for one batch of attempts.
+
+    Histogram rows count the observations of each bucket alone (not cumulatively), so an
+    observation touches one row; the collector adds them up.
+    """
     counts: Counter[tuple[str, str]] = Counter()
     sums: dict[tuple[str, str], float] = {}
     for outcome in outcomes:
         counts["attempts", outcome] += 1
     observed = {"attempt_seconds": attempt_seconds, "delivery_seconds": delivery_seconds}
     for name, values in observed.items():
+        bounds = HISTOGRAMS[name]
         for value in values:
-            for bound in (*HISTOGRAMS[name], math.inf):
-                if value <= bound:
-                    counts[name, _le(bound)] += 1
+            index = bisect.bisect_left(bounds, value)
+            counts[name, _le(bounds[index] if index < len(bounds) else math.inf)] += 1
             sums[f"{name}_sum", ""] = sums.get((f"{name}_sum", ""), 0.0) + value
     rows = [(name, label, float(n)) for (name, label), n in counts.items()]
     rows += [(name, label, total) for (name, label), total in sums.items()]
     return sorted(rows)
 
 
-def increment_columns(rows: Sequence[tuple[str, str, float]]) -> list[list[Any]]:
-    return [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]]
+def increment_rows(rows: Sequence[tuple[str, str, float]]) -> list[dict[str, Any]]:
+    """The rows as `INCREMENT` takes them (JSON objects)."""
+    return [{"name": name, "label": label, "value": value} for name, label, value in rows]
 
 
 class DeliveryMetricsCollector(Collector):
@@ -94,7 +94,10 @@ class DeliveryMetricsCollector(Collector):
                 attempts.add_metric([label], value)
         yield attempts
         for name, bounds in HISTOGRAMS.items():
-            buckets = [(_le(b), values.get((name, _le(b)), 0.0)) for b in (*bounds, math.inf)]
+            running, buckets = 0.0, []
+            for bound in (*bounds, math.inf):
+                running += values.get((name, _le(bound)), 0.0)
+                buckets.append((_le(bound), running))
             yield HistogramMetricFamily(
                 f"syncline_webhook_{name}",
                 "Duration of one delivery attempt (the HTTP request)."

@@ -255,59 +255,74 @@ LEFT JOIN LATERAL (
 LEFT JOIN webhook_subscriptions s ON s.id = l.subscription_id
 """
 
-RECORD_ATTEMPTS = """
-INSERT INTO webhook_attempts (delivery_id, subscription_id, attempted_at, outcome, status_code,
-    latency_ms, error)
-SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::timestamptz[], %s::text[], %s::integer[],
-    %s::float8[], %s::text[])
-"""
+# Settling takes JSON arrays (msgspec encodes them far faster than psycopg adapts arrays):
+# `results` has one object per claimed queue, with its head's attempt when there was one.
+RESULTS = """json_to_recordset(%(results)s::json) AS r(subscription_id uuid, entity_id uuid,
+    delivery_id bigint, attempted_at timestamptz, outcome text, status_code integer,
+    latency_ms float8, error text, state text, retry_at timestamptz, due timestamptz,
+    moved_on boolean)"""
 
-# A success settles even a delivery cancelled meanwhile; a failure only a pending one.
-SETTLE_DELIVERIES = """
-UPDATE webhook_deliveries d SET
-    state = CASE WHEN r.state = 'delivered' OR d.state = 'pending' THEN r.state ELSE d.state END,
-    attempts = d.attempts + 1,
-    last_attempt_at = r.attempted_at,
-    next_attempt_at = r.next_attempt_at,
-    finished_at = CASE WHEN r.state = 'pending' THEN d.finished_at ELSE r.attempted_at END,
-    last_error = r.error
-FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::text[])
-    AS r(id, state, attempted_at, next_attempt_at, error)
-WHERE d.id = r.id
-"""
-
-LOCK_QUEUES = """
-SELECT 1 FROM webhook_queues q
-WHERE (q.subscription_id, q.entity_id) IN (SELECT * FROM unnest(%s::uuid[], %s::uuid[]))
+# 1. Queue rows first, in key order: the subscriber locks them the same way.
+LOCK_QUEUES = f"""
+SELECT 1 FROM webhook_queues q JOIN {RESULTS}
+    ON q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
 ORDER BY q.subscription_id, q.entity_id
-FOR UPDATE
+FOR UPDATE OF q
 """
 
-RESCHEDULE_QUEUES = """
-UPDATE webhook_queues q SET next_attempt_at = r.next_attempt_at
-FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[]) AS r(subscription_id, entity_id,
-    next_attempt_at)
-WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+# 2. Record the attempts, settle the deliveries (a success settles even a delivery cancelled
+# meanwhile; a failure only a pending one), set each queue's next try, add to the endpoint
+# health and the metrics. Independent tables, so one statement.
+SETTLE = f"""
+WITH r AS (SELECT * FROM {RESULTS}),
+attempts AS (
+    INSERT INTO webhook_attempts (delivery_id, subscription_id, attempted_at, outcome,
+        status_code, latency_ms, error)
+    SELECT delivery_id, subscription_id, attempted_at, outcome, status_code, latency_ms, error
+    FROM r WHERE delivery_id IS NOT NULL
+),
+deliveries AS (
+    UPDATE webhook_deliveries d SET
+        state = CASE WHEN r.state = 'delivered' OR d.state = 'pending' THEN r.state
+            ELSE d.state END,
+        attempts = d.attempts + 1,
+        last_attempt_at = r.attempted_at,
+        next_attempt_at = r.retry_at,
+        finished_at = CASE WHEN r.state = 'pending' THEN d.finished_at ELSE r.attempted_at END,
+        last_error = r.error
+    FROM r WHERE d.id = r.delivery_id
+),
+queues AS (
+    UPDATE webhook_queues q SET next_attempt_at = r.due
+    FROM r WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+),
+health AS (
+    INSERT INTO webhook_endpoint_health AS h (subscription_id, failing_since, last_success_at,
+        last_failure_at)
+    SELECT * FROM json_to_recordset(%(health)s::json) AS e(subscription_id uuid,
+        failing_since timestamptz, last_success_at timestamptz, last_failure_at timestamptz)
+    ORDER BY subscription_id
+    ON CONFLICT (subscription_id) DO UPDATE SET
+        failing_since = CASE
+            WHEN excluded.last_success_at IS NOT NULL THEN excluded.failing_since
+            ELSE coalesce(h.failing_since, excluded.failing_since) END,
+        last_success_at = coalesce(excluded.last_success_at, h.last_success_at),
+        last_failure_at = coalesce(excluded.last_failure_at, h.last_failure_at)
+)
+INSERT INTO webhook_metrics AS m (name, label, value)
+SELECT * FROM json_to_recordset(%(metrics)s::json) AS i(name text, label text, value float8)
+ORDER BY name, label
+ON CONFLICT (name, label) DO UPDATE SET value = m.value + excluded.value
 """
 
-DROP_EMPTY_QUEUES = """
-DELETE FROM webhook_queues q
-WHERE (q.subscription_id, q.entity_id) IN (SELECT * FROM unnest(%s::uuid[], %s::uuid[]))
+# 3. A fresh statement, so it sees deliveries the subscriber committed while we waited for
+# the locks: a queue whose head was settled is dropped only if nothing else is pending in it.
+DROP_EMPTY_QUEUES = f"""
+DELETE FROM webhook_queues q USING {RESULTS}
+WHERE r.moved_on AND q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
 AND NOT EXISTS (
     SELECT 1 FROM webhook_deliveries d
     WHERE d.subscription_id = q.subscription_id AND d.entity_id = q.entity_id
         AND d.state = 'pending'
 )
-"""
-
-RECORD_HEALTH = """
-INSERT INTO webhook_endpoint_health AS h (subscription_id, failing_since, last_success_at,
-    last_failure_at)
-SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
-ON CONFLICT (subscription_id) DO UPDATE SET
-    failing_since = CASE
-        WHEN excluded.last_success_at IS NOT NULL THEN excluded.failing_since
-        ELSE coalesce(h.failing_since, excluded.failing_since) END,
-    last_success_at = coalesce(excluded.last_success_at, h.last_success_at),
-    last_failure_at = coalesce(excluded.last_failure_at, h.last_failure_at)
 """

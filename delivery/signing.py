@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ class InvalidSecretError(ValueError):
     """A webhook secret that is not `whsec_` followed by base64."""
 
 
+@functools.lru_cache(maxsize=4096)
 def signing_key(secret: str) -> bytes:
     """The HMAC key of a `whsec_…` secret: the base64-decoded part after the prefix."""
     encoded = secret.removeprefix(SECRET_PREFIX)

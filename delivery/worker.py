@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
@@ -25,20 +24,12 @@ from typing import Any
 from uuid import UUID
 
 import aiohttp
+import msgspec
 import psycopg
 from psycopg import sql
 
 from delivery import metrics
-from delivery.outbox import (
-    CLAIM,
-    DELIVERY_CHANNEL,
-    DROP_EMPTY_QUEUES,
-    LOCK_QUEUES,
-    RECORD_ATTEMPTS,
-    RECORD_HEALTH,
-    RESCHEDULE_QUEUES,
-    SETTLE_DELIVERIES,
-)
+from delivery.outbox import CLAIM, DELIVERY_CHANNEL, DROP_EMPTY_QUEUES, LOCK_QUEUES, SETTLE
 from delivery.retry import RetrySchedule, parse_retry_after
 from delivery.secret_box import SecretBox, SecretUnavailableError
 from delivery.signing import InvalidSecretError, signature_headers
@@ -51,6 +42,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"Syncline-Webhooks/{version('syncline')}"
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_ERROR_CHARS = 500
+_encoder = msgspec.json.Encoder()
 
 
 def utcnow() -> datetime:
@@ -90,6 +82,10 @@ class Attempt:
     retry_after: float | None = None
 
 
+# Claimed deliveries waiting for a sender, with the time by which they must start.
+Ready = asyncio.Queue[tuple[Claim, float] | None]
+
+
 def _error_text(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text[:MAX_ERROR_CHARS]
@@ -110,6 +106,7 @@ class DeliveryWorker:
         concurrency: int = 32,
         timeout: float = 10.0,
         poll_interval: float = 1.0,
+        linger: float = 0.005,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.app = app
@@ -123,11 +120,13 @@ class DeliveryWorker:
         # The lease must outlast a request, or a slow endpoint would be sent a duplicate.
         self.lease = timedelta(seconds=timeout + max(1.0, timeout / 2))
         self.poll_interval = poll_interval
+        self.linger = linger
         self.rand = rand
         self.started = threading.Event()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        self._busy = 0  # senders in the middle of a request
 
     # -- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
@@ -155,7 +154,6 @@ class DeliveryWorker:
                 await asyncio.sleep(1.0)
 
     async def _serve(self) -> None:
-        assert self._wake is not None
         connector = aiohttp.TCPConnector(
             limit=self.concurrency,
             limit_per_host=0,
@@ -170,48 +168,89 @@ class DeliveryWorker:
         )
         conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
         listener = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-        inflight: set[asyncio.Task[Attempt]] = set()
+        ready: Ready = asyncio.Queue()
         done: list[Attempt] = []
+        self._busy = 0
         listening = asyncio.create_task(self._listen(listener))
+        senders = [
+            asyncio.create_task(self._sender(session, ready, done)) for _ in range(self.concurrency)
+        ]
         try:
             self.started.set()
-            while not self._stopping:
-                self._wake.clear()
-                if done:
-                    batch = done[:]
-                    done.clear()  # the same list: callbacks of running sends append to it
-                    await self._settle(conn, batch)
-                free = self.concurrency - len(inflight)
-                claims = await self._claim(conn, free) if free > 0 else []
-                for claim in claims:
-                    task = asyncio.create_task(self._send(session, claim))
-                    inflight.add(task)
-                    task.add_done_callback(functools.partial(self._finished, inflight, done))
-                if claims and len(claims) == free and not done:
-                    continue
-                if not done:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            if inflight:
-                await asyncio.wait(inflight, timeout=self.timeout + 1)
-            if done:
-                await self._settle(conn, done)
+            await self._coordinate(conn, ready, done)
+            # Stopping: finish what is in flight, hand back what was claimed but not sent.
+            unsent = []
+            while not ready.empty():
+                item = ready.get_nowait()
+                if item is not None:
+                    unsent.append(item[0])
+            for _ in senders:
+                ready.put_nowait(None)
+            await asyncio.wait(senders, timeout=self.timeout + 1)
+            await self._settle(conn, done[:], unsent)
         finally:
-            listening.cancel()
+            for task in (listening, *senders):
+                task.cancel()
             await session.close()
             await conn.close()
             await listener.close()
 
-    def _finished(
-        self, inflight: set[asyncio.Task[Attempt]], done: list[Attempt], task: asyncio.Task[Attempt]
+    async def _sender(
+        self, session: aiohttp.ClientSession, ready: Ready, done: list[Attempt]
     ) -> None:
-        inflight.discard(task)
-        if not task.cancelled() and task.exception() is None:
-            done.append(task.result())
-        elif not task.cancelled():
-            log.error("delivery task failed", exc_info=task.exception())
+        """One of `concurrency` coroutines: send claimed deliveries one after another."""
         assert self._wake is not None
-        self._wake.set()
+        while (item := await ready.get()) is not None:
+            claim, start_by = item
+            if time.monotonic() > start_by:
+                # Waited so long its lease could end mid-request: let the lease run out and
+                # the queue be claimed afresh, rather than risk two workers sending it.
+                continue
+            self._busy += 1
+            try:
+                done.append(await self._send(session, claim))
+            except Exception:  # a bug; the lease ends and the delivery is sent again
+                log.exception("sending a delivery failed unexpectedly")
+            finally:
+                self._busy -= 1
+                self._wake.set()
+
+    async def _coordinate(
+        self, conn: psycopg.AsyncConnection[Any], ready: Ready, done: list[Attempt]
+    ) -> None:
+        """Settle finished sends and claim more, in batches, until `stop()`.
+
+        Claims run ahead of the senders (up to `concurrency` waiting), so a free sender
+        never waits for a database round trip. Under load those round trips are amortised:
+        results are settled once half a batch has finished (or `linger` after the first
+        did), and more is claimed once half a batch is wanted. With nothing in flight both
+        happen at once, so a lone event is not delayed.
+        """
+        assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        half = max(1, self.concurrency // 2)
+        linger_until: float | None = None
+        while not self._stopping:
+            self._wake.clear()
+            idle = self._busy == 0 and ready.empty()
+            if done:
+                linger_until = linger_until or loop.time() + self.linger
+                if len(done) >= half or idle or loop.time() >= linger_until:
+                    batch = done[:]
+                    done.clear()  # the same list the senders append to
+                    linger_until = None
+                    await self._settle(conn, batch)
+            wanted = 2 * self.concurrency - self._busy - ready.qsize()
+            if wanted >= half or idle:
+                start_by = time.monotonic() + self.lease.total_seconds() - self.timeout
+                for claim in await self._claim(conn, wanted):
+                    ready.put_nowait((claim, start_by))
+            timeout = self.poll_interval
+            if linger_until is not None:
+                timeout = max(0.0, linger_until - loop.time())
+            if not self._wake.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(DELIVERY_CHANNEL)))
@@ -222,16 +261,16 @@ class DeliveryWorker:
     # -- claim, send, settle ----------------------------------------------------------------
     async def _claim(self, conn: psycopg.AsyncConnection[Any], limit: int) -> list[Claim]:
         now = self.now()
-        async with conn.transaction():
-            cur = await conn.execute(
-                CLAIM, {"now": now, "lease_until": now + self.lease, "limit": limit}
-            )
-            rows = await cur.fetchall()
+        # One statement, so atomic on its own: no BEGIN/COMMIT round trips.
+        cur = await conn.execute(
+            CLAIM, {"now": now, "lease_until": now + self.lease, "limit": limit}
+        )
+        rows = await cur.fetchall()
         claims = [Claim(*row) for row in rows]
         empty = [c for c in claims if c.delivery_id is None]
         if empty:
             # A queue emptied by a cancellation: settling nothing drops it.
-            await self._settle_queues(conn, [], empty)
+            await self._settle(conn, [], empty)
         return [c for c in claims if c.delivery_id is not None]
 
     async def _send(self, session: aiohttp.ClientSession, claim: Claim) -> Attempt:
@@ -285,27 +324,81 @@ class DeliveryWorker:
             error += " (redirects are not followed)"
         return attempt("http_error", status_code=status, error=error, retry_after=retry_after)
 
-    async def _settle(self, conn: psycopg.AsyncConnection[Any], attempts: list[Attempt]) -> None:
-        """Record a batch of attempts and move their queues on, in one transaction."""
+    def _decide(self, a: Attempt) -> tuple[str, datetime | None]:
+        """The delivery's new state, and when to retry it (None: the queue moves on)."""
+        if a.outcome == "delivered":
+            return "delivered", None
+        if a.outcome == "gone":
+            return "failed", None
+        delay = self.schedule.next_delay(
+            a.claim.attempts + 1, retry_after=a.retry_after, rand=self.rand
+        )
+        if delay is None:
+            return "failed", None
+        return "pending", a.attempted_at + timedelta(seconds=delay)
+
+    async def _settle(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        attempts: list[Attempt],
+        empty: Sequence[Claim] = (),
+    ) -> None:
+        """Record a batch of attempts and move their queues on (or retry them later), in one
+        transaction; `empty` queues (their deliveries were cancelled) are dropped."""
         now = self.now()
-        settled: list[tuple[Attempt, str, datetime | None]] = []
+        results: list[dict[str, Any]] = [
+            {
+                "subscription_id": c.subscription_id,
+                "entity_id": c.entity_id,
+                "due": now,
+                "moved_on": True,
+            }
+            for c in empty
+        ]
         for a in attempts:
-            if a.outcome == "delivered":
-                settled.append((a, "delivered", None))
-            elif a.outcome == "gone":
-                settled.append((a, "failed", None))
-            else:
-                delay = self.schedule.next_delay(
-                    a.claim.attempts + 1, retry_after=a.retry_after, rand=self.rand
+            state, retry_at = self._decide(a)
+            results.append(
+                {
+                    "subscription_id": a.claim.subscription_id,
+                    "entity_id": a.claim.entity_id,
+                    "delivery_id": a.claim.delivery_id,
+                    "attempted_at": a.attempted_at,
+                    "outcome": a.outcome,
+                    "status_code": a.status_code,
+                    "latency_ms": round(a.latency * 1000, 3),
+                    "error": a.error,
+                    "state": state,
+                    "retry_at": retry_at,
+                    "due": retry_at or now,
+                    "moved_on": retry_at is None,
+                }
+            )
+        params = {
+            "results": _json(results),
+            "health": _json(endpoint_health(attempts)),
+            "metrics": _json(
+                metrics.increment_rows(
+                    metrics.increments(
+                        [a.outcome for a in attempts],
+                        [a.latency for a in attempts],
+                        [
+                            (now - a.claim.created_at).total_seconds()
+                            for a in attempts
+                            if a.outcome == "delivered" and a.claim.created_at is not None
+                        ],
+                    )
                 )
-                retry_at = None if delay is None else a.attempted_at + timedelta(seconds=delay)
-                settled.append((a, "failed" if retry_at is None else "pending", retry_at))
-        for attempt_try in range(3):
+            ),
+        }
+        for attempt in range(3):
             try:
-                await self._settle_queues(conn, settled, [], now=now)
+                # Pipelined: one round trip for the three statements and the transaction.
+                async with conn.transaction(), conn.pipeline(), conn.cursor() as cur:
+                    for statement in (LOCK_QUEUES, SETTLE, DROP_EMPTY_QUEUES):
+                        await cur.execute(statement, params)
                 break
             except psycopg.errors.DeadlockDetected:
-                if attempt_try == 2:
+                if attempt == 2:
                     raise
         for a in attempts:
             if a.outcome == "gone" and a.claim.tenant_id is not None:
@@ -314,98 +407,28 @@ class DeliveryWorker:
                     self.app.disable_webhook, ctx, a.claim.subscription_id, "gone"
                 )
 
-    async def _settle_queues(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        settled: list[tuple[Attempt, str, datetime | None]],
-        empty: list[Claim],
-        *,
-        now: datetime | None = None,
-    ) -> None:
-        """Record attempts; retry a queue at its head's retry time, or move it on (or drop it)."""
-        now = now or self.now()
-        due: dict[tuple[UUID, UUID], datetime] = {}
-        moved_on: set[tuple[UUID, UUID]] = set()
-        for c in empty:
-            due[c.subscription_id, c.entity_id] = now
-            moved_on.add((c.subscription_id, c.entity_id))
-        for a, _, retry_at in settled:
-            key = (a.claim.subscription_id, a.claim.entity_id)
-            due[key] = retry_at or now
-            if retry_at is None:
-                moved_on.add(key)
-        keys = sorted(due)
-        dropped = sorted(moved_on)
-        async with conn.transaction(), conn.cursor() as cur:
-            # Queue rows first, in key order: the subscriber locks them the same way.
-            await cur.execute(LOCK_QUEUES, ([k[0] for k in keys], [k[1] for k in keys]))
-            if settled:
-                await self._record(cur, settled)
-            await cur.execute(
-                RESCHEDULE_QUEUES,
-                ([k[0] for k in keys], [k[1] for k in keys], [due[k] for k in keys]),
-            )
-            await cur.execute(DROP_EMPTY_QUEUES, ([k[0] for k in dropped], [k[1] for k in dropped]))
 
-    async def _record(
-        self,
-        cur: psycopg.AsyncCursor[Any],
-        settled: list[tuple[Attempt, str, datetime | None]],
-    ) -> None:
-        attempts = [a for a, _, _ in settled]
-        await cur.execute(
-            RECORD_ATTEMPTS,
-            (
-                [a.claim.delivery_id for a in attempts],
-                [a.claim.subscription_id for a in attempts],
-                [a.attempted_at for a in attempts],
-                [a.outcome for a in attempts],
-                [a.status_code for a in attempts],
-                [round(a.latency * 1000, 3) for a in attempts],
-                [a.error for a in attempts],
-            ),
+def _json(value: Any) -> str:
+    return _encoder.encode(value).decode()
+
+
+def endpoint_health(attempts: Sequence[Attempt]) -> list[dict[str, Any]]:
+    """Per endpoint: since when it has been failing (None after a success), last outcomes."""
+    health: dict[UUID, dict[str, Any]] = {}
+    for a in sorted(attempts, key=lambda a: a.attempted_at):
+        row = health.setdefault(
+            a.claim.subscription_id,
+            {
+                "subscription_id": a.claim.subscription_id,
+                "failing_since": None,
+                "last_success_at": None,
+                "last_failure_at": None,
+            },
         )
-        await cur.execute(
-            SETTLE_DELIVERIES,
-            (
-                [a.claim.delivery_id for a, _, _ in settled],
-                [state for _, state, _ in settled],
-                [a.attempted_at for a, _, _ in settled],
-                [retry_at for _, _, retry_at in settled],
-                [a.error for a, _, _ in settled],
-            ),
-        )
-        health: dict[UUID, tuple[datetime | None, datetime | None, datetime | None]] = {}
-        for a in sorted(attempts, key=lambda a: a.attempted_at):
-            failing_since, last_success, last_failure = health.get(
-                a.claim.subscription_id, (None, None, None)
-            )
-            if a.outcome == "delivered":
-                health[a.claim.subscription_id] = (None, a.attempted_at, last_failure)
-            else:
-                health[a.claim.subscription_id] = (
-                    failing_since or a.attempted_at,
-                    last_success,
-                    a.attempted_at,
-                )
-        ids = sorted(health)
-        await cur.execute(
-            RECORD_HEALTH,
-            (
-                ids,
-                [health[i][0] for i in ids],
-                [health[i][1] for i in ids],
-                [health[i][2] for i in ids],
-            ),
-        )
-        now = self.now()
-        rows = metrics.increments(
-            [a.outcome for a in attempts],
-            [a.latency for a in attempts],
-            [
-                (now - a.claim.created_at).total_seconds()
-                for a in attempts
-                if a.outcome == "delivered" and a.claim.created_at is not None
-            ],
-        )
-        await cur.execute(metrics.INCREMENT, metrics.increment_columns(rows))
+        if a.outcome == "delivered":
+            row["failing_since"] = None
+            row["last_success_at"] = a.attempted_at
+        else:
+            row["failing_since"] = row["failing_since"] or a.attempted_at
+            row["last_failure_at"] = a.attempted_at
+    return list(health.values())
