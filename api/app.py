@@ -16,8 +16,8 @@ from api.auth import BearerAuthMiddleware
 from api.controllers.admin import AdminController
 from api.controllers.changes import ChangeController
 from api.controllers.contacts import ContactController
-from api.controllers.events import EventController
 from api.controllers.event_types import EventTypeController
+from api.controllers.events import EventController
 from api.controllers.health import HealthController
 from api.controllers.oauth import OAuthController
 from api.controllers.orders import OrderController

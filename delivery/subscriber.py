@@ -21,7 +21,8 @@ from delivery.outbox import LOG, SCHEMA, NewDelivery, cancel_pending, enqueue
 from domain.envelope import envelope, event_id, render_record
 from domain.events import public_type, type_matches
 from domain.webhook import WebhookSubscription
-from projections.cursor import CursorCodec, InvalidCursorError
+from projections.changes.cursor import encode_change_cursor
+from projections.cursor import CursorCodec
 from projections.json import json_text
 
 _encoder = msgspec.json.Encoder()
@@ -50,23 +51,10 @@ WHERE tenant_id = %s AND status = 'active' ORDER BY id
 """
 
 
-def delivery_cursor(cursors: CursorCodec, tenant_id: UUID, position: int) -> str:
-    """The event's place in the changes feed (the same cursor space as `/v1/changes`)."""
-    return cursors.encode("changes", tenant_id, [position])
-
-
-def cursor_position(cursors: CursorCodec, tenant_id: UUID, cursor: str) -> int:
-    """The log position a changes cursor names; InvalidCursorError when it is not one."""
-    position = cursors.decode("changes", tenant_id, cursor)
-    if not position or type(position[0]) is not int or position[0] < 0:
-        raise InvalidCursorError("is not a cursor this API issued")
-    return position[0]
-
-
 def render_event(cursors: CursorCodec, position: int, event: Any, event_type: str) -> bytes:
     """The envelope's exact bytes, stored once so every retry sends the same body."""
     tenant_id = UUID(event.meta["tenant_id"])
-    body = envelope(event, event_type, delivery_cursor(cursors, tenant_id, position))
+    body = envelope(event, event_type, encode_change_cursor(cursors, tenant_id, position))
     return _encoder.encode(body)
 
 

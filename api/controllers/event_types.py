@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, get
 
+from api.auth import scoped
 from api.schemas.contacts import Contact
 from api.schemas.orders import Order
 from api.schemas.webhooks import EventType, EventTypeList, Webhook
@@ -32,8 +33,9 @@ class EventTypeController(Controller):
     path = "/event-types"
     tags = ["Webhooks"]
 
-    @get("/", operation_id="ListEventTypes", security=[{"ApiKey": []}, {"OAuth2": []}])
+    @get("/", operation_id="ListEventTypes", **scoped("records:read"))
     async def list(self) -> EventTypeList:
         """Every event type, with a description and the JSON Schema of its `data` (the record
-        after the change). Subscribe to names, or to `contact.*`, `order.*`, `webhook.*`."""
+        after the change). Subscribe to names, or to `contact.*`, `order.*`, `webhook.*`.
+        Needs `records:read`."""
         return CATALOG

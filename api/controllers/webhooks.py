@@ -29,13 +29,13 @@ from api.schemas.webhooks import (
 from api.services import ApiServices
 from delivery import ssrf
 from delivery.replay import replay
-from delivery.subscriber import cursor_position, delivery_cursor
 from domain.envelope import envelope
 from domain.errors import InvalidFieldError
 from domain.webhook import check_url
+from projections.changes.cursor import decode_change_cursor, encode_change_cursor
 from projections.cursor import InvalidCursorError
 
-MANAGE = scoped("webhooks:manage")
+MANAGE = "webhooks:manage"
 
 DELIVERIES = """
 SELECT id, public_id, event_id, event_type, created_at, state, origin, attempts,
@@ -69,7 +69,7 @@ class WebhookController(Controller):
     path = "/webhooks"
     tags = ["Webhooks"]
 
-    @post("/", operation_id="CreateWebhook", sync_to_thread=True, **MANAGE)
+    @post("/", operation_id="CreateWebhook", sync_to_thread=True, **scoped(MANAGE, 413, 422))
     def create(
         self, data: WebhookCreate, request: Request[Principal, Any, Any], services: ApiServices
     ) -> Response[WebhookWithSecret]:
@@ -93,7 +93,7 @@ class WebhookController(Controller):
             Location=f"/v1/webhooks/{subscription.id}",
         )
 
-    @get("/", operation_id="ListWebhooks", sync_to_thread=True, **MANAGE)
+    @get("/", operation_id="ListWebhooks", sync_to_thread=True, **scoped(MANAGE))
     def list(
         self,
         request: Request[Principal, Any, Any],
@@ -111,7 +111,9 @@ class WebhookController(Controller):
             updated_since=None,
         )
 
-    @get("/{webhook_id:uuid}", operation_id="GetWebhook", sync_to_thread=True, **MANAGE)
+    @get(
+        "/{webhook_id:uuid}", operation_id="GetWebhook", sync_to_thread=True, **scoped(MANAGE, 404)
+    )
     def retrieve(
         self, webhook_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
     ) -> Response[Webhook]:
@@ -119,7 +121,12 @@ class WebhookController(Controller):
         ctx = request.user.context(correlation_id(request))
         return json_response(services.app.get_webhook(ctx, webhook_id).representation())
 
-    @patch("/{webhook_id:uuid}", operation_id="UpdateWebhook", sync_to_thread=True, **MANAGE)
+    @patch(
+        "/{webhook_id:uuid}",
+        operation_id="UpdateWebhook",
+        sync_to_thread=True,
+        **scoped(MANAGE, 404, 409, 413, 422),
+    )
     def update(
         self,
         webhook_id: UUID,
@@ -144,7 +151,7 @@ class WebhookController(Controller):
         operation_id="DeleteWebhook",
         sync_to_thread=True,
         status_code=204,
-        **MANAGE,
+        **scoped(MANAGE, 404, 409),
     )
     def remove(
         self, webhook_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
@@ -158,7 +165,7 @@ class WebhookController(Controller):
         operation_id="RotateWebhookSecret",
         sync_to_thread=True,
         status_code=200,
-        **MANAGE,
+        **scoped(MANAGE, 404, 409, 422),
     )
     def rotate_secret(
         self,
@@ -188,7 +195,7 @@ class WebhookController(Controller):
         "/{webhook_id:uuid}/deliveries",
         operation_id="ListWebhookDeliveries",
         sync_to_thread=True,
-        **MANAGE,
+        **scoped(MANAGE, 404),
     )
     def deliveries(
         self,
@@ -281,7 +288,7 @@ class WebhookController(Controller):
         operation_id="ReplayWebhook",
         sync_to_thread=True,
         status_code=202,
-        **MANAGE,
+        **scoped(MANAGE, 404, 409, 422),
     )
     def replay(
         self,
@@ -301,7 +308,7 @@ class WebhookController(Controller):
                 409, f"webhook {webhook_id} is disabled; enable it first", slug="conflict"
             )
         try:
-            after = cursor_position(services.cursors, tenant_id, data.after)
+            after = decode_change_cursor(services.cursors, tenant_id, data.after)
         except InvalidCursorError as exc:
             raise ProblemError(
                 400, f"after: cursor {exc}", slug="invalid-cursor", parameter="after"
@@ -323,7 +330,7 @@ class WebhookController(Controller):
         operation_id="TestWebhook",
         sync_to_thread=True,
         status_code=202,
-        **MANAGE,
+        **scoped(MANAGE, 404, 409),
     )
     def test(
         self, webhook_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
@@ -333,5 +340,5 @@ class WebhookController(Controller):
         ctx = request.user.context(correlation_id(request))
         _, recordings = services.app.change_webhook(ctx, webhook_id, lambda s: s.ping(ctx))
         recording = recordings[-1]
-        cursor = delivery_cursor(services.cursors, ctx.tenant_id, recording.notification.id)
+        cursor = encode_change_cursor(services.cursors, ctx.tenant_id, recording.notification.id)
         return json_response(envelope(recording.domain_event, "webhook.ping", cursor), 202)

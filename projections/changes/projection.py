@@ -66,7 +66,8 @@ class ChangesProjection:
         latest: dict[UUID, tuple[int, Any, str]] = {}
         for position, event in events:
             event_type = public_type(event)
-            if event_type is not None:
+            # Records only: webhook.* events are in the event log, not the change feed.
+            if event_type is not None and isinstance(event, Record.Event):
                 latest[event.originator_id] = (position, event, event_type)
         if not latest:
             return

@@ -164,6 +164,13 @@ def test_410_gone_disables_the_webhook_and_says_so(
     assert "secret" not in event["data"]
     assert event["previous"] == {"status": "active", "disabled_reason": None}
     assert watcher["id"] != hook["id"]
+    caught_up()
+    # The same event, the same envelope, in the audit log; not in the (records) change feed.
+    logged = hooks_tenant.get("/v1/events", params={"types": "webhook.disabled"}).json()
+    assert [e["id"] for e in logged["data"]] == [event["id"]]
+    assert logged["data"][0]["data"] == event["data"]
+    feed = hooks_tenant.get("/v1/changes").json()["data"]
+    assert hook["id"] not in [change["id"] for change in feed]
 
 
 def test_events_of_one_record_arrive_in_order_while_records_go_in_parallel(

@@ -177,15 +177,18 @@ def test_another_tenants_webhook_is_not_found(
 
 def test_webhooks_need_the_webhooks_manage_scope(admin: httpx.Client) -> None:
     reader = provision(admin, "Reader", scopes=["records:read"])
+    hooks_only = provision(admin, "Hooks", scopes=["webhooks:manage"])
     try:
         assert reader.get("/v1/webhooks").status_code == 403
-        assert (
-            reader.post("/v1/webhooks", json={"url": HOOK, "event_types": ["order.*"]}).status_code
-            == 403
-        )
+        body = {"url": HOOK, "event_types": ["order.*"]}
+        assert reader.post("/v1/webhooks", json=body).status_code == 403
         assert reader.get("/v1/event-types").status_code == 200
+        assert hooks_only.get("/v1/webhooks").status_code == 200
+        # The catalog is records:read, like the records it describes.
+        assert hooks_only.get("/v1/event-types").status_code == 403
     finally:
         reader.client.close()
+        hooks_only.client.close()
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ TABLES = {
     "orders": "id",
     "tenants": "id",
     "credentials": "id",
+    "webhook_subscriptions": "id",
 }
 
 
@@ -46,7 +47,7 @@ def rebuild_and_compare(runtime: Runtime, batch_size: int) -> None:
         conn.execute(f"CREATE SCHEMA {schema}")
     pool = open_pool(scratch_url(runtime.database_url, schema), max_size=2)
     try:
-        projections = all_projections()
+        projections = all_projections(runtime.cursors)
         apply_schema(pool, [*TRACKING_SCHEMA, *(s for p in projections for s in p.schema)])
         head = runtime.app.recorder.max_notification_id()  # type: ignore[attr-defined]
         for projection in projections:
