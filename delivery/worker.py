@@ -106,7 +106,7 @@ class DeliveryWorker:
         concurrency: int = 32,
         timeout: float = 10.0,
         poll_interval: float = 1.0,
-        linger: float = 0.005,
+        linger: float = 0.01,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.app = app
@@ -222,26 +222,26 @@ class DeliveryWorker:
 
         Claims run ahead of the senders (up to `concurrency` waiting), so a free sender
         never waits for a database round trip. Under load those round trips are amortised:
-        results are settled once half a batch has finished (or `linger` after the first
-        did), and more is claimed once half a batch is wanted. With nothing in flight both
-        happen at once, so a lone event is not delayed.
+        results are settled once `concurrency` sends have finished (or `linger` after the
+        first did), and more is claimed once as many are wanted. With nothing in flight
+        both happen at once, so a lone event is not delayed.
         """
         assert self._wake is not None
         loop = asyncio.get_running_loop()
-        half = max(1, self.concurrency // 2)
+        batch_size = self.concurrency
         linger_until: float | None = None
         while not self._stopping:
             self._wake.clear()
             idle = self._busy == 0 and ready.empty()
             if done:
                 linger_until = linger_until or loop.time() + self.linger
-                if len(done) >= half or idle or loop.time() >= linger_until:
+                if len(done) >= batch_size or idle or loop.time() >= linger_until:
                     batch = done[:]
                     done.clear()  # the same list the senders append to
                     linger_until = None
                     await self._settle(conn, batch)
             wanted = 2 * self.concurrency - self._busy - ready.qsize()
-            if wanted >= half or idle:
+            if wanted >= batch_size or idle:
                 start_by = time.monotonic() + self.lease.total_seconds() - self.timeout
                 for claim in await self._claim(conn, wanted):
                     ready.put_nowait((claim, start_by))
