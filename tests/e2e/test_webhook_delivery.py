@@ -136,7 +136,7 @@ def test_retry_after_is_honoured_with_the_standard_schedule(
         clock.advance(seconds=3600)
         worker.wake()
         assert busy.wait_count(2)
-    assert wait_until(lambda: deliveries(hooks_tenant, hook["id"])[0]["status"] == "delivered")
+    assert wait_until(lambda: latest_status(hooks_tenant, hook["id"]) == "delivered")
 
 
 def test_410_gone_disables_the_webhook_and_says_so(
@@ -225,6 +225,12 @@ def test_events_of_one_record_arrive_in_order_while_records_go_in_parallel(
 
 def settled_all(tenant: TenantClient, hook: dict[str, Any]) -> bool:
     return all(d["status"] == "delivered" for d in deliveries(tenant, hook["id"]))
+
+
+def latest_status(tenant: TenantClient, hook_id: str) -> str | None:
+    """The status of the webhook's latest delivery (None before one is enqueued)."""
+    found = deliveries(tenant, hook_id)
+    return str(found[0]["status"]) if found else None
 
 
 def attempt_count(tenant: TenantClient, hook_id: str) -> int:
@@ -433,3 +439,29 @@ def test_metrics_show_backlog_outcomes_and_latency(
     assert "syncline_webhook_backlog " in text
     assert 'syncline_webhook_attempt_seconds_bucket{le="+Inf"}' in text
     assert "syncline_webhook_delivery_seconds_count" in text
+
+
+def test_redirects_are_not_followed_and_slow_endpoints_time_out(
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+) -> None:
+    def slow(_: Any) -> int:
+        time.sleep(1.5)
+        return 200
+
+    with (
+        Receiver(lambda _: (302, {"Location": receiver.url + "/elsewhere"})) as moved,
+        Receiver(slow) as sleepy,
+    ):
+        redirected = subscribe(hooks_tenant, moved.url, ["contact.created"])
+        timed_out = subscribe(hooks_tenant, sleepy.url, ["contact.created"])
+        workers.start(schedule=RetrySchedule(delays=(0,)), timeout=0.5)
+        contact(hooks_tenant, "nowhere@example.com")
+        assert wait_until(lambda: latest_status(hooks_tenant, redirected["id"]) == "failed")
+        assert wait_until(lambda: latest_status(hooks_tenant, timed_out["id"]) == "failed")
+    [attempt] = deliveries(hooks_tenant, redirected["id"])[0]["attempts"]
+    assert attempt["status_code"] == 302
+    assert attempt["error"] == "HTTP 302 (redirects are not followed)"
+    assert receiver.received == []
+    [attempt] = deliveries(hooks_tenant, timed_out["id"])[0]["attempts"]
+    assert attempt["outcome"] == "timeout"
+    assert attempt["status_code"] is None

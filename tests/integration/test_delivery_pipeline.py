@@ -20,7 +20,13 @@ from delivery.subscriber import DeliveryProjection
 from domain.context import Actor, Context
 from syncline.runtime import Runtime
 from tests.conftest import ROOT, TenantClient
-from tests.e2e.test_webhook_delivery import attempt_count, contact, deliveries, wait_until
+from tests.e2e.test_webhook_delivery import (
+    attempt_count,
+    contact,
+    deliveries,
+    latest_status,
+    wait_until,
+)
 from tests.webhooks import Receiver, ShiftedClock, Workers, subscribe
 
 
@@ -111,10 +117,8 @@ def test_an_endpoint_failing_for_five_days_is_disabled_with_an_event(
         worker.wake()
         assert broken.wait_count(2)
         assert flaky.wait_count(2)
-        assert wait_until(
-            lambda: deliveries(hooks_tenant, recovered["id"])[0]["status"] == "delivered"
-        )
-        assert wait_until(lambda: deliveries(hooks_tenant, failing["id"])[0]["attempt_count"] == 2)
+        assert wait_until(lambda: latest_status(hooks_tenant, recovered["id"]) == "delivered")
+        assert wait_until(lambda: attempt_count(hooks_tenant, failing["id"]) == 2)
 
         jobs = DeliveryJobs(runtime.app, runtime.pool, now=clock)
         clock.advance(days=4)
@@ -133,6 +137,22 @@ def test_an_endpoint_failing_for_five_days_is_disabled_with_an_event(
     assert event["actor"] == {"type": "system", "id": "syncline"}
     assert jobs.disable_failing() == []  # already disabled: no second event
     assert watcher["status"] == "active"
+
+
+def test_history_past_retention_is_purged(
+    hooks_tenant: TenantClient, runtime: Runtime, workers: Workers, receiver: Receiver
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
+    workers.start()
+    contact(hooks_tenant, "old@example.com")
+    assert wait_until(lambda: attempt_count(hooks_tenant, hook["id"]) == 1)
+    clock = ShiftedClock()
+    jobs = DeliveryJobs(runtime.app, runtime.pool, now=clock)
+    jobs.purge_history()
+    assert len(deliveries(hooks_tenant, hook["id"])) == 1  # a fresh history is kept
+    clock.advance(days=31)
+    assert jobs.purge_history() >= 1
+    assert deliveries(hooks_tenant, hook["id"]) == []
 
 
 def test_private_targets_are_refused_at_send_time(
