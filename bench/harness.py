@@ -92,7 +92,10 @@ class BenchEnv:
     def start_api_with(self, **extra_env: str) -> str:
         """`start_api` with extra environment variables."""
         port = free_port()
-        self.spawn("serve", "--host", "127.0.0.1", "--port", str(port), **extra_env)
+        workers = os.environ.get("BENCH_API_WORKERS", "1")
+        self.spawn(
+            "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", workers, **extra_env
+        )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
