@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import msgspec
 from litestar import Request, Response
+from litestar.params import Parameter
 
 from api.errors import ProblemError
 from api.services import ApiServices
 from domain.application import request_fingerprint
+from domain.context import Context
 from domain.record import Record
 from projections.cursor import InvalidCursorError
 
+R = TypeVar("R", bound=Record)
 ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 MAX_IDEMPOTENCY_KEY = 255
 JSON = "application/json"
@@ -125,3 +129,50 @@ def changes_of(body: msgspec.Struct) -> dict[str, Any]:
         for name, value in msgspec.to_builtins(body).items()
         if value is not msgspec.UNSET
     }
+
+
+IfMatchHeader = Annotated[
+    str | None,
+    Parameter(
+        header="If-Match",
+        required=False,
+        description='Only act if the record is still at this ETag (`"3"`); 412 otherwise.',
+    ),
+]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        required=False,
+        description="Retrying with the same key and body returns the first answer"
+        f" (1 to {MAX_IDEMPOTENCY_KEY} characters).",
+    ),
+]
+
+
+def create_record(
+    services: ApiServices, request: Request[Any, Any, Any], kind: type[R], data: msgspec.Struct
+) -> Response[Any]:
+    """Create a record from a validated body, honouring `Idempotency-Key`; 201."""
+    key, fingerprint = idempotency(request, data)
+    ctx = request.user.context(correlation_id(request))
+    record, created = services.app.create_record(
+        kind, ctx, msgspec.to_builtins(data), idempotency_key=key, request_hash=fingerprint
+    )
+    headers = {} if created else {"Idempotent-Replayed": "true"}
+    location = f"/v1/{kind.RESOURCE}s/{record.id}"
+    return record_response(record, 201, Location=location, **headers)
+
+
+def change_record(
+    services: ApiServices,
+    request: Request[Any, Any, Any],
+    kind: type[R],
+    record_id: UUID,
+    command: Callable[[R, Context], object],
+) -> R:
+    """Run `command(record, ctx)` on the tenant's record and save it, honouring `If-Match`."""
+    ctx = request.user.context(correlation_id(request))
+    return services.app.update_record(
+        kind, ctx, record_id, lambda record: command(record, ctx), if_match=if_match(request)
+    )

@@ -6,17 +6,18 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 
 from api.audit import history_response, state_then_response
 from api.auth import Principal, scoped
 from api.records import (
+    IdempotencyKeyHeader,
+    IfMatchHeader,
+    change_record,
     changes_of,
     correlation_id,
-    idempotency,
-    if_match,
+    create_record,
     list_page,
     record_response,
 )
@@ -25,10 +26,6 @@ from api.schemas.contacts import Contact, ContactCreate, ContactList, ContactUpd
 from api.schemas.events import EventPage
 from api.services import ApiServices
 from domain.contact import Contact as ContactRecord
-
-IF_MATCH = Parameter(
-    header="If-Match", required=False, description='Only act if the record is at this ETag ("3").'
-)
 
 
 class ContactController(Controller):
@@ -43,27 +40,10 @@ class ContactController(Controller):
         data: ContactCreate,
         request: Request[Principal, Any, Any],
         services: ApiServices,
-        idempotency_key: Annotated[
-            str | None,
-            Parameter(
-                header="Idempotency-Key",
-                required=False,
-                description="Retrying with the same key and body returns the first answer.",
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Contact]:
         """Create a contact. Emits `contact.created`."""
-        key, fingerprint = idempotency(request, data)
-        ctx = request.user.context(correlation_id(request))
-        contact, created = services.app.create_record(
-            ContactRecord,
-            ctx,
-            msgspec.to_builtins(data),
-            idempotency_key=key,
-            request_hash=fingerprint,
-        )
-        headers = {} if created else {"Idempotent-Replayed": "true"}
-        return record_response(contact, 201, Location=f"/v1/contacts/{contact.id}", **headers)
+        return create_record(services, request, ContactRecord, data)
 
     @get("/", operation_id="ListContacts", sync_to_thread=True, **scoped("records:read"))
     def list(
@@ -145,19 +125,14 @@ class ContactController(Controller):
         data: ContactUpdate,
         request: Request[Principal, Any, Any],
         services: ApiServices,
-        if_match_header: Annotated[str | None, IF_MATCH] = None,
+        if_match_header: IfMatchHeader = None,
     ) -> Response[Contact]:
         """Change some fields. Emits `contact.updated` (nothing when no value changes).
 
         With `If-Match`, a stale version is refused with 412."""
-        ctx = request.user.context(correlation_id(request))
         changes = changes_of(data)
-        contact = services.app.update_record(
-            ContactRecord,
-            ctx,
-            contact_id,
-            lambda c: c.update(ctx, changes),
-            if_match=if_match(request),
+        contact = change_record(
+            services, request, ContactRecord, contact_id, lambda c, ctx: c.update(ctx, changes)
         )
         return record_response(contact)
 
@@ -173,10 +148,7 @@ class ContactController(Controller):
         contact_id: UUID,
         request: Request[Principal, Any, Any],
         services: ApiServices,
-        if_match_header: Annotated[str | None, IF_MATCH] = None,
+        if_match_header: IfMatchHeader = None,
     ) -> None:
         """Delete a contact. Emits `contact.deleted`; the change feed keeps a tombstone."""
-        ctx = request.user.context(correlation_id(request))
-        services.app.update_record(
-            ContactRecord, ctx, contact_id, lambda c: c.delete(ctx), if_match=if_match(request)
-        )
+        change_record(services, request, ContactRecord, contact_id, ContactRecord.delete)

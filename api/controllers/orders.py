@@ -6,18 +6,18 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 
 from api.audit import history_response, state_then_response
 from api.auth import Principal, scoped
-from api.controllers.contacts import IF_MATCH
 from api.records import (
+    IdempotencyKeyHeader,
+    IfMatchHeader,
+    change_record,
     changes_of,
     correlation_id,
-    idempotency,
-    if_match,
+    create_record,
     list_page,
     record_response,
 )
@@ -38,27 +38,10 @@ class OrderController(Controller):
         data: OrderCreate,
         request: Request[Principal, Any, Any],
         services: ApiServices,
-        idempotency_key: Annotated[
-            str | None,
-            Parameter(
-                header="Idempotency-Key",
-                required=False,
-                description="Retrying with the same key and body returns the first answer.",
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Order]:
         """Create a draft order for one of your contacts. Emits `order.created`."""
-        key, fingerprint = idempotency(request, data)
-        ctx = request.user.context(correlation_id(request))
-        order, created = services.app.create_record(
-            OrderRecord,
-            ctx,
-            msgspec.to_builtins(data),
-            idempotency_key=key,
-            request_hash=fingerprint,
-        )
-        headers = {} if created else {"Idempotent-Replayed": "true"}
-        return record_response(order, 201, Location=f"/v1/orders/{order.id}", **headers)
+        return create_record(services, request, OrderRecord, data)
 
     @get("/", operation_id="ListOrders", sync_to_thread=True, **scoped("records:read"))
     def list(
@@ -138,15 +121,15 @@ class OrderController(Controller):
         data: OrderUpdate,
         request: Request[Principal, Any, Any],
         services: ApiServices,
-        if_match_header: Annotated[str | None, IF_MATCH] = None,
+        if_match_header: IfMatchHeader = None,
     ) -> Response[Order]:
         """Edit a draft order (409 once placed). Emits `order.updated`."""
-        ctx = request.user.context(correlation_id(request))
         changes = changes_of(data)
         if "contact_id" in changes:
+            ctx = request.user.context(correlation_id(request))
             services.app.require_contact(ctx, changes["contact_id"])
-        order = services.app.update_record(
-            OrderRecord, ctx, order_id, lambda o: o.update(ctx, changes), if_match=if_match(request)
+        order = change_record(
+            services, request, OrderRecord, order_id, lambda o, ctx: o.update(ctx, changes)
         )
         return record_response(order)
 
@@ -162,13 +145,10 @@ class OrderController(Controller):
         order_id: UUID,
         request: Request[Principal, Any, Any],
         services: ApiServices,
-        if_match_header: Annotated[str | None, IF_MATCH] = None,
+        if_match_header: IfMatchHeader = None,
     ) -> None:
         """Delete a draft or cancelled order (409 otherwise). Emits `order.deleted`."""
-        ctx = request.user.context(correlation_id(request))
-        services.app.update_record(
-            OrderRecord, ctx, order_id, lambda o: o.delete(ctx), if_match=if_match(request)
-        )
+        change_record(services, request, OrderRecord, order_id, OrderRecord.delete)
 
     def _transition(
         self,
@@ -177,13 +157,8 @@ class OrderController(Controller):
         request: Request[Principal, Any, Any],
         services: ApiServices,
     ) -> Response[Order]:
-        ctx = request.user.context(correlation_id(request))
-        order = services.app.update_record(
-            OrderRecord,
-            ctx,
-            order_id,
-            lambda o: getattr(o, verb)(ctx),
-            if_match=if_match(request),
+        order = change_record(
+            services, request, OrderRecord, order_id, lambda o, ctx: getattr(o, verb)(ctx)
         )
         return record_response(order)
 
