@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -158,6 +159,16 @@ def handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response
     return problem(request, 400, str(exc))
 
 
+def handle_write_conflict(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
+    # Commands retry concurrent-write conflicts a few times; past that, say so rather than 500.
+    return problem(
+        request,
+        409,
+        "the resource was changed by a concurrent request; retry",
+        slug="concurrent-modification",
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", exc_info=exc)
     return problem(
@@ -170,6 +181,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: handle_http,
     DomainError: handle_domain,
+    IntegrityError: handle_write_conflict,
     Exception: handle_unexpected,
 }
 MEDIA_TYPE_JSON = MediaType.JSON

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -30,6 +31,7 @@ from domain.webhook import DEFAULT_GRACE, WebhookSubscription, new_webhook_secre
 
 R = TypeVar("R", bound=Record)
 C = TypeVar("C", bound=Credential)
+F = TypeVar("F", bound=Callable[..., Any])
 KIND_NAMES: dict[type[Credential], str] = {ApiKey: "API key", OAuthClient: "OAuth client"}
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://syncline.dev/idempotency-key")
 CONFLICT_RETRIES = 5
@@ -37,6 +39,22 @@ CONFLICT_RETRIES = 5
 
 def request_fingerprint(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
+
+
+def retrying_conflicts(method: F) -> F:
+    """Re-run a load-change-save command when a concurrent save got there first."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return method(*args, **kwargs)
+            except IntegrityError:
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    return cast(F, wrapper)
 
 
 class Syncline(Application[UUID]):
@@ -59,27 +77,49 @@ class Syncline(Application[UUID]):
         With an Idempotency-Key the record's id is derived from the key, so the event store's
         uniqueness constraint makes a retried request return the first answer atomically.
         """
-        if kind is Order:
-            self.require_contact(ctx, fields.get("contact_id"))
         if idempotency_key is None:
             record_id = uuid4()
         else:
             record_id = uuid5(
                 IDEMPOTENCY_NAMESPACE, f"{ctx.tenant_id}/{kind.RESOURCE}/{idempotency_key}"
             )
+            # A retry answers the first response even if, say, the order's contact has
+            # been deleted since: look for the first attempt before validating again.
+            first = self._first_answer(kind, ctx, record_id, request_hash)
+            if first is not None:
+                return first, False
+        if kind is Order:
+            self.require_contact(ctx, fields.get("contact_id"))
         record: R = kind.create(ctx, fields, id=record_id, request_hash=request_hash)  # type: ignore[attr-defined]
         try:
             self.save(record)
         except IntegrityError:
             if idempotency_key is None:
                 raise
-            first: R = self.repository.get(record_id, version=1)
-            if first.tenant_id != ctx.tenant_id or first.request_hash != request_hash:
-                raise IdempotencyKeyReusedError(
-                    "this Idempotency-Key was already used with a different request"
-                ) from None
+            # A concurrent request with the same key won the race.
+            first = self._first_answer(kind, ctx, record_id, request_hash)
+            if first is None:
+                raise
             return first, False
         return record, True
+
+    def _first_answer(
+        self, kind: type[R], ctx: Context, record_id: UUID, request_hash: str | None
+    ) -> R | None:
+        """The record as an idempotent create first made it, or None if it was not made."""
+        try:
+            first: R = self.repository.get(record_id, version=1)
+        except AggregateNotFoundError:
+            return None
+        if (
+            not isinstance(first, kind)
+            or first.tenant_id != ctx.tenant_id
+            or first.request_hash != request_hash
+        ):
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was already used with a different request"
+            )
+        return first
 
     def get_record(
         self, kind: type[R], ctx: Context, record_id: UUID, *, version: int | None = None
@@ -318,12 +358,14 @@ class Syncline(Application[UUID]):
         self.save(client)
         return client, secret
 
+    @retrying_conflicts
     def suspend_tenant(self, ctx: Context) -> Tenant:
         tenant = self.get_tenant(ctx.tenant_id)
         tenant.suspend(ctx)
         self.save(tenant)
         return tenant
 
+    @retrying_conflicts
     def reactivate_tenant(self, ctx: Context) -> Tenant:
         tenant = self.get_tenant(ctx.tenant_id)
         tenant.reactivate(ctx)
@@ -344,6 +386,7 @@ class Syncline(Application[UUID]):
             raise RecordNotFoundError(f"no {KIND_NAMES.get(kind, 'credential')} {credential_id}")
         return credential
 
+    @retrying_conflicts
     def rotate_oauth_client(
         self, actor: Actor, correlation_id: str, client_id: UUID
     ) -> tuple[OAuthClient, str]:
@@ -352,6 +395,7 @@ class Syncline(Application[UUID]):
         self.save(client)
         return client, secret
 
+    @retrying_conflicts
     def revoke_credential(
         self, kind: type[C], actor: Actor, correlation_id: str, credential_id: UUID
     ) -> C:
@@ -362,6 +406,7 @@ class Syncline(Application[UUID]):
             self.save(credential)
         return credential
 
+    @retrying_conflicts
     def change_credential_scopes(
         self,
         kind: type[C],
@@ -375,6 +420,7 @@ class Syncline(Application[UUID]):
         self.save(credential)
         return credential
 
+    @retrying_conflicts
     def expire_credential(
         self, actor: Actor, correlation_id: str, credential_id: UUID, now: datetime
     ) -> bool:

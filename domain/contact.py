@@ -14,6 +14,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FIELDS = ("email", "name", "phone", "company", "tags", "custom_fields")
 MAX_TAGS = 50
 MAX_CUSTOM_FIELDS = 100
+MAX_DEPTH = 32
 
 
 def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
@@ -27,12 +28,7 @@ def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
     custom_fields = fields.get("custom_fields") or {}
     if len(custom_fields) > MAX_CUSTOM_FIELDS:
         raise InvalidFieldError("custom_fields", f"at most {MAX_CUSTOM_FIELDS} keys")
-    if _has_reserved_shape(custom_fields):
-        raise InvalidFieldError(
-            "custom_fields",
-            'objects whose only keys are "_type_" and "_data_" are reserved'
-            " (the event store uses that shape for typed values)",
-        )
+    _check_custom_fields(custom_fields)
     return {
         "email": email,
         "name": fields.get("name"),
@@ -43,16 +39,25 @@ def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _has_reserved_shape(value: Any) -> bool:
-    """Whether free-form JSON holds an object the event store's JSON decoder would turn
-    into a typed value (`{"_type_": …, "_data_": …}`), which would alter the client's data."""
-    if isinstance(value, dict):
-        if set(value) == {"_type_", "_data_"}:
-            return True
-        return any(_has_reserved_shape(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_reserved_shape(v) for v in value)
-    return False
+def _check_custom_fields(value: Any) -> None:
+    """Refuse free-form JSON nested deeper than MAX_DEPTH, or holding an object the event
+    store's JSON decoder would turn into a typed value (`{"_type_": …, "_data_": …}`, which
+    would hand the client back different data than it sent)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidFieldError("custom_fields", f"may nest at most {MAX_DEPTH} levels deep")
+        if isinstance(item, dict):
+            if set(item) == {"_type_", "_data_"}:
+                raise InvalidFieldError(
+                    "custom_fields",
+                    'objects whose only keys are "_type_" and "_data_" are reserved'
+                    " (the event store uses that shape for typed values)",
+                )
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
 
 
 class Contact(Record):

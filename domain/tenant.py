@@ -39,6 +39,8 @@ class Tenant(Aggregate):
         name = name.strip()
         if not 1 <= len(name) <= 200:
             raise InvalidFieldError("name", "must be 1 to 200 characters")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+            raise InvalidFieldError("name", "must not contain control characters")
         tenant: Tenant = cls._create(cls.Created, id=id, name=name, meta=ctx.as_meta())
         return tenant
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,10 +30,16 @@ def new_webhook_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x20\x7f]")
+
+
 def check_url(url: str) -> str:
     """An absolute http(s) URL with a host; whether it may be called is the SSRF guard's job."""
     if not isinstance(url, str) or not 1 <= len(url) <= MAX_URL:
         raise InvalidFieldError("url", f"must be an http(s) URL of at most {MAX_URL} characters")
+    if CONTROL_CHARACTERS.search(url):
+        # A NUL cannot even be stored in a PostgreSQL text column.
+        raise InvalidFieldError("url", "must not contain control characters or spaces")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError on a malformed port

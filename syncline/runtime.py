@@ -91,11 +91,12 @@ def server_secret(pool: ConnectionPool, name: str) -> bytes:
     return bytes(row[0])
 
 
-def cursor_key(settings: Settings, pool: ConnectionPool) -> bytes:
-    """The key of every cursor codec (the API's and the delivery subscriber's)."""
-    return hashlib.sha256(
-        b"syncline-cursor:" + (settings.secret_key or "").encode() + server_secret(pool, "cursor")
-    ).digest()
+def cursor_key(pool: ConnectionPool) -> bytes:
+    """The key of every cursor codec (the API's and the delivery subscriber's).
+
+    Only the database's own random secret goes in: setting or changing SYNCLINE_SECRET_KEY
+    must not invalidate every cursor integrations have stored."""
+    return hashlib.sha256(b"syncline-cursor:" + server_secret(pool, "cursor")).digest()
 
 
 _metrics_registered = threading.Lock()
@@ -135,7 +136,7 @@ class Runtime:
         url = resolve_database_url(settings.database_url, settings.data_dir)
         pool = open_pool(url, max_size=pool_size, name="syncline")
         apply_schema(pool, SECRETS_SCHEMA)
-        cursors = CursorCodec(cursor_key(settings, pool))
+        cursors = CursorCodec(cursor_key(pool))
         projections = all_projections(cursors)
         apply_schema(pool, schema_statements(projections))
         app = GroupCommitSyncline(url, pool_size)

@@ -192,3 +192,38 @@ def test_idempotency_key_too_long_is_400(tenant: TenantClient) -> None:
         "/v1/contacts", json={"email": "a@b.co"}, headers={"Idempotency-Key": "k" * 300}
     )
     assert_problem(response, 400, "Idempotency-Key")
+
+
+def test_deeply_nested_custom_fields_are_422_not_500(
+    tenant: TenantClient, runtime: Runtime
+) -> None:
+    head = log_head(runtime)
+    nested: dict = {}
+    for _ in range(400):
+        nested = {"a": nested}
+    response = tenant.post(
+        "/v1/contacts", json={"email": "deep@example.com", "custom_fields": nested}
+    )
+    assert_problem(response, 422, "custom_fields")
+    assert log_head(runtime) == head
+
+
+def test_control_characters_in_a_tenant_name_are_422(admin, runtime: Runtime) -> None:
+    head = log_head(runtime)
+    response = admin.post("/admin/tenants", json={"name": "Ac\u0000me"})
+    assert_problem(response, 422, "name")
+    assert log_head(runtime) == head
+
+
+def test_idempotent_order_retry_answers_the_first_response_after_contact_deleted(
+    tenant: TenantClient,
+) -> None:
+    contact = tenant.post("/v1/contacts", json={"email": "gone-later@example.com"}).json()
+    body = {"contact_id": contact["id"], "currency": "EUR"}
+    headers = {"Idempotency-Key": "order-before-contact-deleted"}
+    first = tenant.post("/v1/orders", json=body, headers=headers)
+    assert first.status_code == 201
+    assert tenant.delete(f"/v1/contacts/{contact['id']}").status_code == 204
+    retry = tenant.post("/v1/orders", json=body, headers=headers)
+    assert retry.status_code == 201
+    assert retry.json() == first.json()

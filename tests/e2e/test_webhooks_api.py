@@ -102,6 +102,8 @@ def test_event_types_catalog_has_descriptions_and_data_schemas(tenant: TenantCli
         ({"url": "not a url", "event_types": ["order.*"]}, "url"),
         ({"url": "ftp://hooks.example/", "event_types": ["order.*"]}, "url"),
         ({"url": "https://", "event_types": ["order.*"]}, "url"),
+        ({"url": "http://8.8.8.8/a\u0000b", "event_types": ["order.*"]}, "url"),
+        ({"url": "http://8.8.8.8/a b", "event_types": ["order.*"]}, "url"),
         ({"url": HOOK + "/" + "x" * 2100, "event_types": ["order.*"]}, "url"),
         ({"url": HOOK, "event_types": ["order.*"], "description": "d" * 501}, "description"),
         ({"url": HOOK, "event_types": ["order.*"], "secret": "whsec_mine"}, "secret"),
