@@ -1,12 +1,12 @@
 """Tenant isolation, property-based: a credential of one tenant never reads or changes
-another tenant's records, and never uses its list cursors.
+another tenant's records, events, webhooks or deliveries, and never uses its cursors.
 
-What it covers: every `/v1` operation whose path names a record of a kind in OWNED (read
-from the app's route table, so routes added later under `/v1/contacts/{id}/...` or
-`/v1/orders/{id}/...` are probed automatically), cross-tenant references in bodies
+What it covers: every `/v1` operation whose path names a resource of a kind in OWNED
+(contacts, orders, webhooks, events; read from the app's route table, so routes added later
+under those groups are probed automatically), cross-tenant references in bodies
 (`contact_id`), Idempotency-Key reuse across tenants, and every listing in LISTINGS (its
-pages and its cursors). To cover webhooks, events or the changes feed when they land, add
-an OwnedKind (how the owner makes one, its path group, valid bodies) and their listings.
+pages and its cursors: lists, the changes feed, the event log). To cover a new kind, add
+an OwnedKind (how the owner makes one, its path group, valid bodies) and its listings.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
+from domain.envelope import event_id
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
 from tests.e2e.credentials import bearer, fetch_token
@@ -57,6 +59,20 @@ def _create_order(client: httpx.Client, world: dict[str, Any], _: str) -> dict[s
     return dict(response.json())
 
 
+def _create_webhook(client: httpx.Client, _: dict[str, Any], who: str) -> dict[str, Any]:
+    response = client.post(
+        "/v1/webhooks",
+        json={"url": f"http://127.0.0.1:9/{who}", "event_types": ["contact.created"]},
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def _first_event_of_contact(_: httpx.Client, world: dict[str, Any], __: str) -> dict[str, Any]:
+    # Event ids are derived from (record id, version): the contact's creation event.
+    return {"id": event_id(UUID(world["contacts"]["id"]), 1)}
+
+
 OWNED = [
     OwnedKind(
         "contacts",
@@ -68,8 +84,18 @@ OWNED = [
         _create_order,
         {("PATCH", "/v1/orders/{order_id:uuid}"): {"currency": "USD"}},
     ),
+    OwnedKind(
+        "webhooks",
+        _create_webhook,
+        {
+            ("PATCH", "/v1/webhooks/{webhook_id:uuid}"): {"description": "Intruder"},
+            ("POST", "/v1/webhooks/{webhook_id:uuid}/replay"): {"after": "anything"},
+        },
+    ),
+    OwnedKind("events", _first_event_of_contact),
 ]
-LISTINGS = ["/v1/contacts", "/v1/orders"]
+LISTINGS = ["/v1/contacts", "/v1/orders", "/v1/webhooks", "/v1/changes", "/v1/events"]
+CURSOR_PARAMETER = {"/v1/events": "after"}  # the others take `cursor`
 
 
 @dataclass(frozen=True)
@@ -102,7 +128,7 @@ def probes(runtime: Runtime) -> list[Probe]:
 def record_probes(runtime: Runtime) -> list[Probe]:
     found = probes(runtime)
     assert {p.group for p in found} == {kind.group for kind in OWNED}
-    assert len(found) >= 9  # get/patch/delete of each, and the order transitions
+    assert len(found) >= 18  # get/patch/delete, transitions, webhook actions, event by id
     return found
 
 
@@ -183,9 +209,10 @@ def test_lists_and_cursors_stay_within_their_tenant(
     assert_reveals_nothing(page, world)
 
     foreign_cursor = world["cursors"][data.draw(st.sampled_from(LISTINGS), label="cursor of")]
-    response = intruder.get(listing, params={"cursor": foreign_cursor})
+    parameter = CURSOR_PARAMETER.get(listing, "cursor")
+    response = intruder.get(listing, params={parameter: foreign_cursor})
     assert response.status_code == 400
-    assert response.json()["parameter"] == "cursor"
+    assert response.json()["parameter"] == parameter
     assert_reveals_nothing(response, world)
 
 
