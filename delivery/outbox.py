@@ -262,6 +262,14 @@ RESULTS = """json_to_recordset(%(results)s::json) AS r(subscription_id uuid, ent
     latency_ms float8, error text, state text, retry_at timestamptz, due timestamptz,
     moved_on boolean)"""
 
+# 0. The planner takes a batch (`json_to_recordset`) for 100 rows, so with a large backlog it
+# hash-joins a scan of every queue row, twice per batch: draining n deliveries cost O(n²) in
+# the database. A batch is at most a few windows of rows, so index lookups are always right;
+# the settings last only for the settling transaction.
+SETTLE_PLAN = """
+SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)
+"""
+
 # 1. Queue rows first, in key order: the subscriber locks them the same way.
 LOCK_QUEUES = f"""
 SELECT 1 FROM webhook_queues q JOIN {RESULTS}

@@ -29,7 +29,14 @@ import psycopg
 from psycopg import sql
 
 from delivery import metrics
-from delivery.outbox import CLAIM, DELIVERY_CHANNEL, DROP_EMPTY_QUEUES, LOCK_QUEUES, SETTLE
+from delivery.outbox import (
+    CLAIM,
+    DELIVERY_CHANNEL,
+    DROP_EMPTY_QUEUES,
+    LOCK_QUEUES,
+    SETTLE,
+    SETTLE_PLAN,
+)
 from delivery.retry import RetrySchedule, parse_retry_after
 from delivery.secret_box import SecretBox, SecretUnavailableError
 from delivery.signing import InvalidSecretError, signature_headers
@@ -421,6 +428,7 @@ class DeliveryWorker:
             try:
                 # Pipelined: one round trip for the three statements and the transaction.
                 async with conn.transaction(), conn.pipeline(), conn.cursor() as cur:
+                    await cur.execute(SETTLE_PLAN)
                     for statement in (LOCK_QUEUES, SETTLE, DROP_EMPTY_QUEUES):
                         await cur.execute(statement, params)
                 break
