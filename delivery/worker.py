@@ -124,6 +124,7 @@ class DeliveryWorker:
         timeout: float = 10.0,
         poll_interval: float = 1.0,
         linger: float = 0.01,
+        batch: int | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.app = app
@@ -138,6 +139,9 @@ class DeliveryWorker:
         self.lease = timedelta(seconds=timeout + max(1.0, timeout / 2))
         self.poll_interval = poll_interval
         self.linger = linger
+        # Claims and settlements are made this many at a time: each costs a round trip and a
+        # fixed share of Python and SQL work however many rows it carries.
+        self.batch = batch or 2 * concurrency
         self.rand = rand
         self.started = threading.Event()
         self._stopping = False
@@ -241,25 +245,30 @@ class DeliveryWorker:
         waiting = ready.qsize()
         return (
             finished == 1
-            or finished >= self.concurrency
-            or self._busy + waiting <= self.concurrency
+            or finished >= self.batch
+            or self._wanted(waiting) >= self.batch
             or (self._busy == 0 and waiting == 0)
         )
+
+    def _wanted(self, waiting: int) -> int:
+        """How many more deliveries to claim: enough for every sender and two batches ahead,
+        so a batch is still waiting while the next is being claimed."""
+        return self.concurrency + 2 * self.batch - self._busy - waiting
 
     async def _coordinate(
         self, conn: psycopg.AsyncConnection[Any], ready: Ready, done: list[Attempt]
     ) -> None:
         """Settle finished sends and claim more, in batches, until `stop()`.
 
-        Claims run ahead of the senders (up to `concurrency` waiting), so a free sender
+        Claims run ahead of the senders (up to two batches waiting), so a free sender
         never waits for a database round trip. Under load those round trips are amortised:
-        results are settled once `concurrency` sends have finished (or `linger` after the
-        first did), and more is claimed once as many are wanted. With nothing in flight
+        results are settled once a batch of sends has finished (or `linger` after the
+        first did), and more is claimed once a batch is wanted. With nothing in flight
         both happen at once, so a lone event is not delayed.
         """
         assert self._wake is not None
         loop = asyncio.get_running_loop()
-        batch_size = self.concurrency
+        batch_size = self.batch
         linger_until: float | None = None
         while not self._stopping:
             self._wake.clear()
@@ -271,7 +280,7 @@ class DeliveryWorker:
                     done.clear()  # the same list the senders append to
                     linger_until = None
                     await self._settle(conn, batch)
-            wanted = 2 * self.concurrency - self._busy - ready.qsize()
+            wanted = self._wanted(ready.qsize())
             if wanted >= batch_size or idle:
                 start_by = time.monotonic() + self.lease.total_seconds() - self.timeout
                 for claim in await self._claim(conn, wanted):
