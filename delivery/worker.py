@@ -435,8 +435,8 @@ class DeliveryWorker:
         }
         for attempt in range(3):
             try:
-                # Pipelined: one round trip for the three statements and the transaction.
-                async with conn.transaction(), conn.pipeline(), conn.cursor() as cur:
+                # Pipelined, BEGIN and COMMIT included: one round trip in all.
+                async with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
                     await cur.execute(SETTLE_PLAN)
                     for statement in (LOCK_QUEUES, SETTLE, DROP_EMPTY_QUEUES):
                         await cur.execute(statement, params)
