@@ -302,8 +302,9 @@ class DeliveryWorker:
     async def _claim(self, conn: psycopg.AsyncConnection[Any], limit: int) -> list[Claim]:
         now = self.now()
         # One statement, so atomic on its own: no BEGIN/COMMIT round trips.
+        # Binary results: bodies, ids and times load without parsing their text forms.
         cur = await conn.execute(
-            CLAIM, {"now": now, "lease_until": now + self.lease, "limit": limit}
+            CLAIM, {"now": now, "lease_until": now + self.lease, "limit": limit}, binary=True
         )
         rows = await cur.fetchall()
         claims = [Claim(*row) for row in rows]
