@@ -329,7 +329,11 @@ class DeliveryWorker:
             secrets = [self.secret_box.open(claim.secret)]
             expires = claim.previous_secret_expires_at
             if claim.previous_secret and expires is not None and expires > attempted_at:
-                secrets.append(self.secret_box.open(claim.previous_secret))
+                # The old secret only adds a second signature during a rotation's grace
+                # period; one sealed under a key this process no longer has must not stop
+                # delivery signed with the current secret.
+                with contextlib.suppress(SecretUnavailableError, InvalidSecretError):
+                    secrets.append(self.secret_box.open(claim.previous_secret))
             headers = {
                 "Content-Type": "application/json",
                 "X-Event-Type": claim.event_type,

@@ -265,3 +265,22 @@ def test_a_worker_killed_mid_stream_loses_nothing(
             second.terminate()
             second.wait(timeout=20)
     assert len(slow.received) >= total
+
+
+def test_after_the_server_key_changes_a_rotated_secret_signs_at_once(
+    tenant: TenantClient, runtime: Runtime, workers: Workers, receiver: Receiver, caught_up: Any
+) -> None:
+    old_box, new_box = SecretBox("the key before"), SecretBox("the key after")
+    ctx = Context(UUID(tenant.id), Actor("api_key", "test"), "key-change")
+    hook, _ = runtime.app.create_webhook(
+        ctx, url=receiver.url, event_types=["contact.created"], description=None, seal=old_box.seal
+    )
+    # The operator changed SYNCLINE_SECRET_KEY, then rotated the webhook's secret (default
+    # grace period): the previous secret, sealed under the old key, cannot be opened.
+    _, secret = runtime.app.rotate_webhook_secret(ctx, hook.id, seal=new_box.seal)
+    caught_up()
+    workers.start(secret_box=new_box)
+    contact(tenant, "rotated@example.com")
+    assert receiver.wait_count(1)
+    Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)
+    runtime.app.change_webhook(ctx, hook.id, lambda s: s.delete(ctx))
