@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.application import Application
+from psycopg import sql
+from psycopg.rows import tuple_row
 
+from projections.event_decoder import EventDecoder
+
+MAX_POSITION = 2**63 - 1
 Batch = list[tuple[int, Any]]
 DEFAULT_CAPACITY = 8  # full batches kept: about 8,000 decoded events
 
@@ -38,6 +43,15 @@ class LogReader:
         self._batches: OrderedDict[tuple[int, int], Batch] = OrderedDict()
         self._reading: dict[tuple[int, int], _Read] = {}
         self._lock = threading.Lock()
+        self.decoder = EventDecoder(app.mapper)
+        recorder: Any = app.recorder
+        # The recorder's select_notifications(), less its dict rows and Notification objects.
+        self._select = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {} WHERE notification_id > %s AND notification_id <= %s"
+            " ORDER BY notification_id LIMIT %s"
+        ).format(sql.Identifier(recorder.datastore.schema, recorder.events_table_name))
+        self._datastore = recorder.datastore
         self.shared = 0  # batches answered without reading (statistics for benchmarks)
         self.read_count = 0
 
@@ -78,13 +92,18 @@ class LogReader:
             pending.done.set()
 
     def _read(self, after: int, limit: int, stop: int | None) -> Batch:
-        notifications = self.app.recorder.select_notifications(  # type: ignore[attr-defined]
-            start=after, limit=limit, stop=stop, inclusive_of_start=False
-        )
-        decode = self.app.mapper.to_domain_event
+        with self._datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(
+                self._select, (after, MAX_POSITION if stop is None else stop, limit), prepare=True
+            )
+            rows = cur.fetchall()
+        decode = self.decoder.decode
         with self._lock:
             self.read_count += 1
-        return [(n.id, decode(n)) for n in notifications]
+        return [
+            (position, decode(originator_id, version, topic, state))
+            for position, originator_id, version, topic, state in rows
+        ]
 
 
 def _within(batch: Batch, stop: int | None) -> bool:
