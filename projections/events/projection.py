@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import psycopg
 
-from domain.envelope import envelope, event_id
+from domain.envelope import envelope
 from domain.events import public_type
 
 # The envelope is stored with an empty cursor; readers put the tenant's cursor for the
@@ -62,17 +62,18 @@ class EventLogProjection:
             event_type = public_type(event)
             if event_type is None:
                 continue
+            public = envelope(event, event_type, "")
             rows.append(
                 (
                     event.meta["tenant_id"],
                     position,
-                    event_id(event.originator_id, event.originator_version),
+                    public["id"],
                     event_type,
                     event_type.split(".")[0],
                     event.originator_id,
                     event.originator_version,
                     event.timestamp,
-                    _encoder.encode(envelope(event, event_type, "")).decode(),
+                    _encoder.encode(public).decode(),
                 )
             )
         if rows:
