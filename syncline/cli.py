@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from uuid import UUID
 
 from syncline.config import Settings
+from syncline.garbage_collection import settle_heap
 from syncline.logs import configure_logging
 from syncline.runtime import Runtime, all_projections
 
@@ -80,6 +81,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
+    settle_heap()
     stop = threading.Event()
     for sig in HANDLED_SIGNALS:
         signal.signal(sig, lambda *_: stop.set())
