@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ import msgspec
 
 VERSION = 1
 MAC_BYTES = 12
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class InvalidCursorError(ValueError):
@@ -37,6 +39,29 @@ class CursorCodec:
     def encode(self, kind: str, tenant_id: UUID, position: list[Any]) -> str:
         raw = msgspec.msgpack.encode([VERSION, kind, tenant_id.bytes, position])
         return base64.urlsafe_b64encode(raw + self._mac(raw)).rstrip(b"=").decode()
+
+    def encoder(self, kind: str, tenant_id: UUID) -> Callable[[list[Any]], str]:
+        """`encode` for one kind and tenant, for many positions: the same cursors, at about
+        half the cost each (a feed page signs one per item).
+
+        The msgpack of `[VERSION, kind, tenant, position]` is a fixed prefix followed by the
+        position's msgpack, so the prefix is encoded once and the MAC's state (key block
+        and prefix) is computed once and copied for each position.
+        """
+        prefix = msgspec.msgpack.encode([VERSION, kind, tenant_id.bytes, []])[:-1]
+        keyed = hashlib.blake2b(key=self._key[:64], digest_size=MAC_BYTES)
+        keyed.update(prefix)
+        pack = msgspec.msgpack.encode
+        b64 = binascii.b2a_base64
+
+        def encode(position: list[Any]) -> str:
+            tail = pack(position)
+            mac = keyed.copy()
+            mac.update(tail)
+            blob = b64(prefix + tail + mac.digest(), newline=False)
+            return blob.translate(_URL_SAFE).rstrip(b"=").decode()
+
+        return encode
 
     def decode(self, kind: str, tenant_id: UUID, cursor: str) -> list[Any]:
         try:

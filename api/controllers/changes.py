@@ -16,6 +16,7 @@ from api.parameters import change_cursor, change_position, require_not_ahead, re
 from api.schemas.changes import ChangeHead, ChangePage
 from api.schemas.common import Limit
 from api.services import ApiServices
+from projections.changes.cursor import change_cursor_encoder
 from projections.changes.feed import ChangeFeed
 
 JSON = "application/json"
@@ -55,11 +56,9 @@ def page_body(
     has_more: bool,
 ) -> bytes:
     """The page as JSON; each item's cursor goes in front of the rest PostgreSQL wrote."""
-    changes = ",".join(
-        f'{{"cursor":"{change_cursor(services, tenant_id, position)}",{item}'
-        for position, item in items
-    )
-    next_cursor = change_cursor(services, tenant_id, next_position)
+    cursor = change_cursor_encoder(services.cursors, tenant_id)
+    changes = ",".join([f'{{"cursor":"{cursor(position)}",{item}' for position, item in items])
+    next_cursor = cursor(next_position)
     more = "true" if has_more else "false"
     return f'{{"data":[{changes}],"next_cursor":"{next_cursor}","has_more":{more}}}'.encode()
 

@@ -1,11 +1,12 @@
 """Change cursors: a position in the event log, opaque and bound to one tenant.
 
 `/v1/changes`, the envelope's `cursor`, `/v1/events?after=` and webhook replays share this
-cursor space; these two functions are the only place it is encoded and decoded.
+cursor space; the functions here are the only place it is encoded and decoded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 from projections.cursor import CursorCodec, InvalidCursorError
@@ -17,6 +18,12 @@ MAX_POSITION = 2**63 - 1  # notification ids are PostgreSQL bigints
 def encode_change_cursor(codec: CursorCodec, tenant_id: UUID, position: int) -> str:
     """The cursor that resumes a tenant's feed after log position `position`."""
     return codec.encode(KIND, tenant_id, [position])
+
+
+def change_cursor_encoder(codec: CursorCodec, tenant_id: UUID) -> Callable[[int], str]:
+    """`encode_change_cursor` for one tenant and many positions (the same cursors, cheaper)."""
+    encode = codec.encoder(KIND, tenant_id)
+    return lambda position: encode([position])
 
 
 def decode_change_cursor(codec: CursorCodec, tenant_id: UUID, cursor: str) -> int:

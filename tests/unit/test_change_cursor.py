@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.changes.cursor import MAX_POSITION, decode_change_cursor, encode_change_cursor
+from projections.changes.cursor import (
+    MAX_POSITION,
+    change_cursor_encoder,
+    decode_change_cursor,
+    encode_change_cursor,
+)
 from projections.cursor import CursorCodec, InvalidCursorError
 
 codec = CursorCodec(b"k" * 32)
@@ -72,3 +77,26 @@ def test_a_signed_cursor_must_still_hold_one_valid_position(position: list[objec
     tenant = UUID(int=7)
     with pytest.raises(InvalidCursorError):
         decode_change_cursor(codec, tenant, codec.encode("changes", tenant, position))
+
+
+@given(
+    st.lists(
+        st.integers(min_value=-(2**63), max_value=2**64 - 1)
+        | st.text(max_size=20)
+        | st.binary(max_size=20)
+        | st.none(),
+        max_size=5,
+    )
+)
+def test_a_bound_encoder_writes_the_same_cursors_as_encode(position: list[object]) -> None:
+    tenant = UUID("3f2b8c1e-0000-4000-8000-000000000001")
+    cursor = codec.encoder("changes", tenant)(position)
+    assert cursor == codec.encode("changes", tenant, position)
+    assert codec.decode("changes", tenant, cursor) == position
+
+
+@given(tenants, positions)
+def test_change_cursor_encoder_matches_encode_change_cursor(tenant: UUID, position: int) -> None:
+    cursor = change_cursor_encoder(codec, tenant)(position)
+    assert cursor == encode_change_cursor(codec, tenant, position)
+    assert decode_change_cursor(codec, tenant, cursor) == position
