@@ -139,7 +139,14 @@ class Runtime:
         cursors = CursorCodec(cursor_key(pool))
         projections = all_projections(cursors)
         apply_schema(pool, schema_statements(projections))
-        app = GroupCommitSyncline(url, pool_size)
+        # The event store creates its tables on construction; processes starting together
+        # would race on them ("tuple concurrently updated"), so one constructs at a time.
+        with pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(7301986)")
+            try:
+                app = GroupCommitSyncline(url, pool_size)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(7301986)")
         secret_box = SecretBox(settings.secret_key)
         if not secret_box.encrypts:
             log.warning("SYNCLINE_SECRET_KEY is not set: webhook secrets are stored unencrypted")
