@@ -49,6 +49,11 @@ class Figure:
         return text
 
 
+def api_workers(default: int = 1) -> int:
+    """API processes under test: BENCH_API_WORKERS, else the scenario's default."""
+    return int(os.environ.get("BENCH_API_WORKERS") or default)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -85,16 +90,18 @@ class BenchEnv:
         self.processes.append(process)
         return process
 
-    def start_api(self) -> str:
+    def start_api(self, workers: int = 1) -> str:
         """`syncline serve` on a free port; answers its base URL once it is healthy."""
-        return self.start_api_with()
+        return self.start_api_with(workers=workers)
 
-    def start_api_with(self, **extra_env: str) -> str:
+    def start_api_with(self, workers: int = 1, **extra_env: str) -> str:
         """`start_api` with extra environment variables."""
         port = free_port()
-        workers = os.environ.get("BENCH_API_WORKERS", "1")
+        workers_arg = str(api_workers(workers))
         self.spawn(
-            "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", workers, **extra_env
+            "serve",
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", workers_arg),
+            **extra_env,
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

@@ -11,7 +11,7 @@ import uuid
 import aiohttp
 import psycopg
 
-from bench.harness import BenchEnv, Figure
+from bench.harness import BenchEnv, Figure, api_workers
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
 EVENT_STATE = os.urandom(200).hex().encode()  # ~400 bytes, the size of a contact event
@@ -73,12 +73,14 @@ async def _api_creates(url: str, key: str, clients: int) -> float:
 
 def run(env: BenchEnv) -> list[Figure]:
     raw = raw_inserts_per_second(env)
-    url = env.start_api()
+    # Many concurrent writers: one API process per core, as `syncline serve --workers` runs.
+    processes = api_workers(os.cpu_count() or 1)
+    url = env.start_api(workers=processes)
     key = env.provision(url)
     creates = asyncio.run(_api_creates(url, key, clients=16))
     return [
         Figure(
-            "API creates/s (16 concurrent clients)",
+            f"API creates/s (16 clients, {processes} API processes)",
             creates,
             "/s",
             "raw single-row inserts/s (4 connections)",
