@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Notification
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from delivery.outbox import NewDelivery, enqueue
 from delivery.subscriber import new_delivery, render_event
 from domain.application import Syncline
 from domain.events import public_type, type_matches
-from domain.webhook import WebhookSubscription
 from projections.cursor import CursorCodec
+from projections.events.projection import EventLogProjection
+from projections.runner import read_position
 
 PAGE = 1000
+EVENT_LOG_WAIT_SECONDS = 5.0
 
 
 def replay(
@@ -27,11 +33,11 @@ def replay(
     replay_id: UUID,
 ) -> int:
     """Enqueue the matching events committed after position `after` (and after the
-    subscription's creation) up to the log's current head; answer how many.
+    subscription's creation) up to the event log's current position; answer how many.
 
     Replayed deliveries keep their event's `webhook-id` (receivers deduplicate on it) and join
-    the end of each record's queue. The log is read page by page, each page enqueued in its
-    own transaction.
+    the end of each record's queue. The tenant's events are read page by page from the event
+    log, each page enqueued in its own transaction.
     """
     with pool.connection() as conn:
         row = conn.execute(
@@ -42,41 +48,70 @@ def replay(
     if row is None:  # not yet seen by the subscriber: nothing was committed after it
         return 0
     patterns, created_position = list(row[0]), int(row[1])
+    # Only this tenant's events are read: the event log is indexed by (tenant, position), so
+    # the work is bounded by the tenant's own history, not by every tenant's. It replays up
+    # to what the event log holds now (it follows the log within milliseconds).
     head = app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+    # The event log follows the log within milliseconds; give it a moment to reach the head
+    # so a replay right after a write includes it.
+    deadline = time.monotonic() + EVENT_LOG_WAIT_SECONDS
+    while read_position(pool, EventLogProjection.name) < head and time.monotonic() < deadline:
+        time.sleep(0.01)
     position = max(after, created_position)
     origin = f"replay:{replay_id}"
     total = 0
-    while position < head:
-        notifications = app.recorder.select_notifications(  # type: ignore[attr-defined]
-            start=position, limit=PAGE, stop=head, inclusive_of_start=False
-        )
-        if not notifications:
-            break
-        page: list[NewDelivery] = []
-        for notification in notifications:
-            event = app.mapper.to_domain_event(notification)
-            meta = getattr(event, "meta", None) or {}
-            event_type = public_type(event)
-            if event_type is None or meta.get("tenant_id") != str(tenant_id):
-                continue
-            if isinstance(event, WebhookSubscription.Pinged):
-                wanted = event.originator_id == subscription_id
-            else:
-                wanted = type_matches(patterns, event_type)
-            if wanted:
-                body = render_event(cursors, notification.id, event, event_type)
-                page.append(
-                    new_delivery(
-                        subscription_id,
-                        notification.id,
-                        event,
-                        event_type,
-                        body,
-                        origin=origin,
-                        enqueued_position=head,
-                    )
+    recorder: Any = app.recorder
+    select_events = sql.SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state"
+        " FROM {}.{} WHERE notification_id = ANY(%s) ORDER BY notification_id"
+    ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
+    while True:
+        with pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT position, type, entity_id FROM event_log"
+                " WHERE tenant_id = %s AND position > %s AND position <= %s"
+                " ORDER BY position LIMIT %s",
+                (tenant_id, position, head, PAGE),
+            ).fetchall()
+            if not rows:
+                break
+            position = rows[-1][0]
+            wanted = [
+                pos
+                for pos, event_type, entity_id in rows
+                if (
+                    entity_id == subscription_id
+                    if event_type == "webhook.ping"
+                    else type_matches(patterns, event_type)
                 )
-        with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            total += enqueue(cur, page)
-        position = notifications[-1].id
+            ]
+            stored = conn.execute(select_events, (wanted,)).fetchall() if wanted else []
+        page: list[NewDelivery] = []
+        for nid, originator_id, version, topic, state in stored:
+            notification = Notification(
+                id=nid,
+                originator_id=originator_id,
+                originator_version=version,
+                topic=topic,
+                state=bytes(state),
+            )
+            event = app.mapper.to_domain_event(notification)
+            event_type = public_type(event)
+            if event_type is None:
+                continue
+            body = render_event(cursors, nid, event, event_type)
+            page.append(
+                new_delivery(
+                    subscription_id,
+                    nid,
+                    event,
+                    event_type,
+                    body,
+                    origin=origin,
+                    enqueued_position=head,
+                )
+            )
+        if page:
+            with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                total += enqueue(cur, page)
     return total
