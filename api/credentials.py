@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from api.errors import ProblemError
+from api.parameters import list_position
 from api.schemas.admin import (
     Credential,
     CredentialChange,
@@ -17,7 +18,6 @@ from api.schemas.admin import (
 from api.services import ApiServices
 from domain.credential import API_KEY_PREFIX, CLIENT_ID_PREFIX, ApiKey, OAuthClient
 from domain.credential import Credential as CredentialRecord
-from projections.cursor import InvalidCursorError
 
 CHANGE_TYPES = {
     "Created": "credential.created",
@@ -131,12 +131,7 @@ def credential_page(
     where = "tenant_id = %s"
     params: list[Any] = [tenant_id]
     if cursor is not None:
-        try:
-            created_at, last_id = services.cursors.decode("credentials", tenant_id, cursor)
-        except (InvalidCursorError, ValueError) as exc:
-            raise ProblemError(
-                400, f"cursor {exc}", slug="invalid-cursor", parameter="cursor"
-            ) from None
+        created_at, last_id = list_position(services, "credentials", tenant_id, cursor, 2)
         where += " AND (created_at, id) > (%s::timestamptz, %s::uuid)"
         params += [created_at, last_id]
     with services.pool.connection() as conn:

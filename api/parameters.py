@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from api.errors import ProblemError
@@ -25,6 +26,20 @@ def change_position(services: ApiServices, tenant_id: UUID, cursor: str, paramet
         return decode_change_cursor(services.cursors, tenant_id, cursor)
     except InvalidCursorError as exc:
         raise invalid(parameter, str(exc), slug="invalid-cursor") from None
+
+
+def list_position(
+    services: ApiServices, kind: str, tenant_id: UUID, cursor: str, size: int
+) -> list[Any]:
+    """The `size` values a list cursor of `kind` holds; a 400 naming `cursor` if it is not
+    one this API issued for this tenant and listing."""
+    try:
+        position = services.cursors.decode(kind, tenant_id, cursor)
+    except InvalidCursorError as exc:
+        raise invalid("cursor", str(exc), slug="invalid-cursor") from None
+    if len(position) != size:
+        raise invalid("cursor", "is not a cursor this API issued", slug="invalid-cursor")
+    return position
 
 
 def change_cursor(services: ApiServices, tenant_id: UUID, position: int) -> str:

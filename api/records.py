@@ -13,11 +13,11 @@ from litestar import Request, Response
 from litestar.params import Parameter
 
 from api.errors import ProblemError
+from api.parameters import list_position
 from api.services import ApiServices
 from domain.application import request_fingerprint
 from domain.context import Context
 from domain.record import Record
-from projections.cursor import InvalidCursorError
 
 R = TypeVar("R", bound=Record)
 ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
@@ -76,18 +76,13 @@ def list_page(
 ) -> Response[Any]:
     """A page of live records, oldest first, as `{"data", "next_cursor", "has_more"}`.
 
-    Pages are keyed on `(created_at, id)`, so records created while a client pages are
-    appended at the end and none is skipped.
+    Pages are keyed on `(created_at, id)`, a stable order for browsing; syncing is what
+    `/v1/changes` is for (a slow concurrent create can land behind a page already read).
     """
     where = ["tenant_id = %s"]
     params: list[Any] = [tenant_id]
     if cursor is not None:
-        try:
-            created_at, last_id = services.cursors.decode(table, tenant_id, cursor)
-        except (InvalidCursorError, ValueError) as exc:
-            raise ProblemError(
-                400, f"cursor {exc}", slug="invalid-cursor", parameter="cursor"
-            ) from None
+        created_at, last_id = list_position(services, table, tenant_id, cursor, 2)
         where.append("(created_at, id) > (%s::timestamptz, %s::uuid)")
         params += [created_at, last_id]
     if updated_since is not None:

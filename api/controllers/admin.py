@@ -19,6 +19,7 @@ from api.credentials import (
     issued_oauth_client,
 )
 from api.errors import ProblemError
+from api.parameters import list_position
 from api.records import correlation_id
 from api.schemas.admin import (
     ApiKeyCreate,
@@ -102,12 +103,7 @@ class AdminController(Controller):
         params: list[Any] = []
         where = ""
         if cursor is not None:
-            try:
-                created_at, last_id = services.cursors.decode("tenants", ADMIN_NAMESPACE, cursor)
-            except ValueError as exc:
-                raise ProblemError(
-                    400, f"cursor {exc}", slug="invalid-cursor", parameter="cursor"
-                ) from None
+            created_at, last_id = list_position(services, "tenants", ADMIN_NAMESPACE, cursor, 2)
             where = "WHERE (created_at, id) > (%s::timestamptz, %s::uuid)"
             params += [created_at, last_id]
         with services.pool.connection() as conn:

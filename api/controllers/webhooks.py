@@ -12,6 +12,7 @@ from litestar.params import Parameter
 
 from api.auth import Principal, scoped
 from api.errors import ProblemError
+from api.parameters import change_position, invalid, list_position
 from api.records import changes_of, correlation_id, list_page
 from api.schemas.common import CursorParam, Limit
 from api.schemas.webhooks import (
@@ -32,8 +33,7 @@ from delivery.replay import replay
 from domain.envelope import envelope
 from domain.errors import InvalidFieldError
 from domain.webhook import check_url
-from projections.changes.cursor import decode_change_cursor, encode_change_cursor
-from projections.cursor import InvalidCursorError
+from projections.changes.cursor import encode_change_cursor
 
 MANAGE = "webhooks:manage"
 
@@ -216,14 +216,11 @@ class WebhookController(Controller):
         where = ""
         params: list[Any] = [webhook_id, tenant_id]
         if cursor is not None:
-            try:
-                owner, before = services.cursors.decode("deliveries", tenant_id, cursor)
-                if owner != str(webhook_id):
-                    raise InvalidCursorError("belongs to another webhook's deliveries")
-            except (InvalidCursorError, ValueError) as exc:
-                raise ProblemError(
-                    400, f"cursor {exc}", slug="invalid-cursor", parameter="cursor"
-                ) from None
+            owner, before = list_position(services, "deliveries", tenant_id, cursor, 2)
+            if owner != str(webhook_id):
+                raise invalid(
+                    "cursor", "belongs to another webhook's deliveries", slug="invalid-cursor"
+                )
             where += " AND id < %s"
             params.append(before)
         if status is not None:
@@ -307,12 +304,7 @@ class WebhookController(Controller):
             raise ProblemError(
                 409, f"webhook {webhook_id} is disabled; enable it first", slug="conflict"
             )
-        try:
-            after = decode_change_cursor(services.cursors, tenant_id, data.after)
-        except InvalidCursorError as exc:
-            raise ProblemError(
-                400, f"after: cursor {exc}", slug="invalid-cursor", parameter="after"
-            ) from None
+        after = change_position(services, tenant_id, data.after, "after")
         replay_id = uuid4()
         enqueued = replay(
             services.app,
