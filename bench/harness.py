@@ -7,11 +7,13 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -47,6 +49,32 @@ class Figure:
         if self.target:
             text += f"   (target {self.target})"
         return text
+
+
+def rate_over_connections(
+    database_url: str,
+    run: Callable[[psycopg.Connection[Any], int], object],
+    seconds: float,
+    connections: int = 4,
+) -> float:
+    """Calls of `run(conn, i)` per second, made back to back from `connections` connections
+    (each its own thread and autocommit session) for `seconds`."""
+    counts = [0] * connections
+    deadline = time.monotonic() + seconds
+
+    def worker(i: int) -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                run(conn, i)
+                counts[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.monotonic() - started)
 
 
 def api_workers(default: int = 1) -> int:

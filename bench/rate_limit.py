@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 
 import aiohttp
 import psycopg
 
 from api.rate_limit import SCHEMA, TAKE
-from bench.harness import BenchEnv, Figure
+from bench.harness import BenchEnv, Figure, rate_over_connections
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
 
@@ -21,23 +20,13 @@ def statements_per_second(
     env: BenchEnv, sql: str, params: dict[str, object], connections: int = 4
 ) -> float:
     """`sql` executed back to back from `connections` connections, each on its own key."""
-    counts = [0] * connections
-    deadline = time.monotonic() + DURATION
-
-    def worker(i: int) -> None:
-        with psycopg.connect(env.database_url, autocommit=True) as conn:
-            own = {**params, "key": f"bench-{i}"}
-            while time.monotonic() < deadline:
-                conn.execute(sql, own, prepare=True)  # type: ignore[arg-type]
-                counts[i] += 1
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / (time.monotonic() - started)
+    own = [{**params, "key": f"bench-{i}"} for i in range(connections)]
+    return rate_over_connections(
+        env.database_url,
+        lambda conn, i: conn.execute(sql, own[i], prepare=True),  # type: ignore[arg-type]
+        DURATION,
+        connections,
+    )
 
 
 async def _api_reads(url: str, key: str, clients: int) -> float:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 import uuid
 
 import aiohttp
 import psycopg
 
-from bench.harness import BenchEnv, Figure, api_workers
+from bench.harness import BenchEnv, Figure, api_workers, rate_over_connections
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
 EVENT_STATE = os.urandom(200).hex().encode()  # ~400 bytes, the size of a contact event
@@ -24,27 +23,16 @@ def raw_inserts_per_second(env: BenchEnv, connections: int = 4) -> float:
             "CREATE TABLE IF NOT EXISTS bench_raw (originator_id uuid, originator_version int,"
             " topic text, state bytea, id bigserial PRIMARY KEY)"
         )
-    counts = [0] * connections
-    deadline = time.monotonic() + DURATION
-
-    def worker(i: int) -> None:
-        with psycopg.connect(env.database_url, autocommit=True) as conn:
-            while time.monotonic() < deadline:
-                conn.execute(
-                    "INSERT INTO bench_raw (originator_id, originator_version, topic, state)"
-                    " VALUES (%s, 1, 'domain.contact:Contact.Created', %s)",
-                    (uuid.uuid4(), EVENT_STATE),
-                    prepare=True,
-                )
-                counts[i] += 1
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(counts) / (time.monotonic() - started)
+    insert = (
+        "INSERT INTO bench_raw (originator_id, originator_version, topic, state)"
+        " VALUES (%s, 1, 'domain.contact:Contact.Created', %s)"
+    )
+    return rate_over_connections(
+        env.database_url,
+        lambda conn, _: conn.execute(insert, (uuid.uuid4(), EVENT_STATE), prepare=True),
+        DURATION,
+        connections,
+    )
 
 
 async def _api_creates(url: str, key: str, clients: int) -> float:
