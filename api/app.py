@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 from api.auth import BearerAuthMiddleware
 from api.controllers.admin import AdminController
@@ -22,8 +22,8 @@ from api.controllers.health import HealthController
 from api.controllers.oauth import OAuthController
 from api.controllers.orders import OrderController
 from api.controllers.webhooks import WebhookController
-from api.correlation import CorrelationMiddleware
 from api.errors import EXCEPTION_HANDLERS
+from api.observability import ObservabilityMiddleware
 from api.rate_limit import RateLimitMiddleware
 from api.services import ApiServices, provide_services
 from projections.lag import register_projection_lag
@@ -96,7 +96,6 @@ def openapi_config() -> OpenAPIConfig:
 
 def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None) -> Litestar:
     """The API application for one process."""
-    prometheus = PrometheusConfig(app_name="syncline", group_path=True, prefix="syncline")
     v1 = Router(
         path="/v1",
         route_handlers=[
@@ -114,7 +113,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
         route_handlers=[v1, AdminController, OAuthController, HealthController, MetricsController],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[CorrelationMiddleware, prometheus.middleware],
+        middleware=[ObservabilityMiddleware],
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,

@@ -1,0 +1,123 @@
+"""Per-request observability: correlation ids, Prometheus request metrics, access logs.
+
+One ASGI middleware does all three with one `send` wrapper. It replaces Litestar's
+PrometheusMiddleware (same metric names and labels), which rebuilt a Request, a label dict
+and four labelled children on every request: about 0.1 ms of CPU, a tenth of a create.
+Here each (method, route template, status) resolves its children once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Gauge, Histogram
+
+from api.redaction import redact_secrets
+
+log = logging.getLogger("syncline.access")
+VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+APP_NAME = "syncline"
+
+REQUESTS = Counter(
+    "syncline_requests",
+    "Requests answered, by method, route template and status.",
+    ["method", "path", "status_code", "app_name"],
+)
+ERRORS = Counter(
+    "syncline_requests_error",
+    "Requests answered with a 5xx status.",
+    ["method", "path", "status_code", "app_name"],
+)
+DURATION = Histogram(
+    "syncline_request_duration_seconds",
+    "Time from the request reaching the app to the end of its answer, in seconds.",
+    ["method", "path", "status_code", "app_name"],
+)
+IN_PROGRESS = Gauge(
+    "syncline_requests_in_progress",
+    "Requests being handled now.",
+    ["method", "path", "app_name"],
+    multiprocess_mode="livesum",
+)
+
+# (method, path template, status) → its counter and histogram children; routes are few.
+_finished: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_running: dict[tuple[str, str], Any] = {}
+
+
+def correlation_id_of(scope: Scope) -> str:
+    state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    return str(state.get("correlation_id", ""))
+
+
+def _record(method: str, path: str, status: int, seconds: float) -> None:
+    children = _finished.get((method, path, status))
+    if children is None:
+        labels = (method, path, str(status), APP_NAME)
+        children = _finished[(method, path, status)] = (
+            REQUESTS.labels(*labels),
+            DURATION.labels(*labels),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
+    if status >= 500:
+        ERRORS.labels(method, path, str(status), APP_NAME).inc()
+
+
+class ObservabilityMiddleware:
+    """Takes `X-Request-ID` / `X-Correlation-ID` (or makes one) and echoes it, counts and
+    times the request for /metrics, and logs one access line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
+            await self.app(scope, receive, send)
+            return
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id" or (name == b"x-correlation-id" and not given):
+                given = value
+        text = given.decode("latin-1")
+        correlation_id = text if VALID_ID.match(text) else uuid.uuid4().hex
+        scope.setdefault("state", {})["correlation_id"] = correlation_id  # type: ignore[typeddict-item]
+        method: str = scope["method"]  # type: ignore[typeddict-item]
+        path: str = scope.get("path_template") or scope["path"]  # type: ignore[typeddict-item]
+        running = _running.get((method, path))
+        if running is None:
+            running = _running[(method, path)] = IN_PROGRESS.labels(method, path, APP_NAME)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)["X-Request-ID"] = correlation_id
+            await send(message)
+
+        running.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            running.dec()
+            seconds = time.perf_counter() - started
+            _record(method, path, status, seconds)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "correlation_id": correlation_id,
+                        "method": method,
+                        "path": redact_secrets(str(scope.get("path", ""))),
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                    },
+                )
