@@ -66,10 +66,9 @@ def test_every_v1_operation_enforces_the_scope_it_documents(runtime: Runtime) ->
         if not route.path.startswith("/v1"):
             continue
         for handler in route.route_handlers:  # type: ignore[attr-defined]
-            guarded = [getattr(g, "required_scope", None) for g in handler.guards or []]
-            guarded = [scope for scope in guarded if scope is not None]
+            enforced = handler.opt.get("required_scope")
             for method in handler.http_methods - {"OPTIONS", "HEAD"}:
-                assert guarded == [documented[(method, route.path)]], (method, route.path)
+                assert enforced == documented[(method, route.path)], (method, route.path)
     assert set(documented.values()) <= set(SCOPES)
 
 
