@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 import uuid
 
-import aiohttp
 import psycopg
 
 from bench.harness import BenchEnv, Figure, api_workers, rate_over_connections
+from bench.http_load import LoadResult, request_bytes, run_load
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
 EVENT_STATE = os.urandom(200).hex().encode()  # ~400 bytes, the size of a contact event
@@ -35,28 +33,19 @@ def raw_inserts_per_second(env: BenchEnv, connections: int = 4) -> float:
     )
 
 
-async def _api_creates(url: str, key: str, clients: int) -> float:
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    deadline = time.monotonic() + DURATION
-    done = 0
-
-    async def client(session: aiohttp.ClientSession, n: int) -> None:
-        nonlocal done
-        i = 0
-        while time.monotonic() < deadline:
-            body = f'{{"email": "c{n}-{i}@example.com", "name": "Bench {i}"}}'
-            async with session.post(f"{url}/v1/contacts", data=body, headers=headers) as r:
-                await r.read()
-                if r.status != 201:
-                    raise RuntimeError(f"create failed: {r.status}")
-            done += 1
-            i += 1
-
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.monotonic()
-        await asyncio.gather(*(client(session, n) for n in range(clients)))
-        return done / (time.monotonic() - started)
+def _api_creates(url: str, key: str, clients: int) -> LoadResult:
+    build = request_bytes(
+        "POST",
+        f"{url}/v1/contacts",
+        {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    return run_load(
+        url,
+        lambda n, i: build(b'{"email": "c%d-%d@example.com", "name": "Bench %d"}' % (n, i, i)),
+        clients=clients,
+        duration=DURATION,
+        expect=201,
+    )
 
 
 def run(env: BenchEnv) -> list[Figure]:
@@ -65,11 +54,15 @@ def run(env: BenchEnv) -> list[Figure]:
     processes = api_workers(os.cpu_count() or 1)
     url = env.start_api(workers=processes)
     key = env.provision(url)
-    creates = asyncio.run(_api_creates(url, key, clients=16))
+    creates = _api_creates(url, key, clients=16)
+    print(
+        f"   load generator: {creates.client_cpu_per_request * 1e6:.0f} µs CPU per request",
+        flush=True,
+    )
     return [
         Figure(
             f"API creates/s (16 clients, {processes} API processes)",
-            creates,
+            creates.rate,
             "/s",
             "raw single-row inserts/s (4 connections)",
             raw,
