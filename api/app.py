@@ -111,7 +111,8 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
     )
     app = Litestar(
         route_handlers=[v1, AdminController, OAuthController, HealthController, MetricsController],
-        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        # One ApiServices per app: resolved once, not per request.
+        dependencies={"services": Provide(provide_services, sync_to_thread=False, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[ObservabilityMiddleware],
         openapi_config=openapi_config(),
