@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import msgspec
+from anyio import to_thread
 from litestar import Request, Response
 from litestar.params import Parameter
 
@@ -145,15 +147,35 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def create_record(
+async def create_record(
     services: ApiServices, request: Request[Any, Any, Any], kind: type[R], data: msgspec.Struct
 ) -> Response[Any]:
-    """Create a record from a validated body, honouring `Idempotency-Key`; 201."""
+    """Create a record from a validated body, honouring `Idempotency-Key`; 201.
+
+    A plain create reads nothing, so it runs on the event loop and awaits the group commit
+    (`Syncline.save_async`): no worker thread per request. One with an Idempotency-Key
+    (it looks for the first answer) or one that references another record (an order's
+    contact) runs `Syncline.create_record` in a worker thread.
+    """
     key, fingerprint = idempotency(request, data)
     ctx = request.user.context(correlation_id(request))
-    record, created = services.app.create_record(
-        kind, ctx, msgspec.to_builtins(data), idempotency_key=key, request_hash=fingerprint
-    )
+    fields = msgspec.to_builtins(data)
+    app = services.app
+    if key is None and not kind.REFERENCES and app.saves_async:
+        record: R = app.new_record(kind, ctx, fields, request_hash=fingerprint)
+        await app.save_async(record)
+        created = True
+    else:
+        record, created = await to_thread.run_sync(
+            functools.partial(
+                app.create_record,
+                kind,
+                ctx,
+                fields,
+                idempotency_key=key,
+                request_hash=fingerprint,
+            )
+        )
     headers = {} if created else {"Idempotent-Replayed": "true"}
     location = f"/v1/{kind.RESOURCE}s/{record.id}"
     return record_response(record, 201, Location=location, **headers)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
 from domain.contact import Contact
@@ -90,7 +90,7 @@ class Syncline(Application[UUID]):
                 return first, False
         if kind is Order:
             self.require_contact(ctx, fields.get("contact_id"))
-        record: R = kind.create(ctx, fields, id=record_id, request_hash=request_hash)  # type: ignore[attr-defined]
+        record = self.new_record(kind, ctx, fields, id=record_id, request_hash=request_hash)
         try:
             self.save(record)
         except IntegrityError:
@@ -102,6 +102,42 @@ class Syncline(Application[UUID]):
                 raise
             return first, False
         return record, True
+
+    def new_record(
+        self,
+        kind: type[R],
+        ctx: Context,
+        fields: dict[str, Any],
+        *,
+        id: UUID | None = None,
+        request_hash: str | None = None,
+    ) -> R:
+        """A new record with its Created event pending, not yet saved. Reads nothing, so
+        only for records that reference no other (see `create_record`)."""
+        record: R = kind.create(  # type: ignore[attr-defined]
+            ctx, fields, id=id or uuid4(), request_hash=request_hash
+        )
+        return record
+
+    @property
+    def saves_async(self) -> bool:
+        """Whether `save_async` can skip the worker thread: the recorder group-commits and
+        save() has nothing else to do (no aggregate cache, no snapshots)."""
+        return (
+            hasattr(self.recorder, "insert_events_async")
+            and self.repository.cache is None
+            and self.snapshots is None
+        )
+
+    async def save_async(self, *aggregates: Any) -> None:
+        """save() for a caller on an event loop: the aggregates' pending events are encoded
+        here and their commit awaited, with no worker thread. Requires `saves_async`."""
+        if not self.saves_async:
+            raise RuntimeError("save_async needs a group-commit recorder and no cache")
+        processing = ProcessingEvent[UUID]()
+        processing.collect_events(*aggregates)
+        stored = [self.mapper.to_stored_event(event) for event in processing.events]
+        await self.recorder.insert_events_async(stored)  # type: ignore[attr-defined]
 
     def _first_answer(
         self, kind: type[R], ctx: Context, record_id: UUID, request_hash: str | None

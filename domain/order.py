@@ -76,6 +76,7 @@ class Order(Record):
     """An order of one tenant: `draft → placed → paid → fulfilled`, or `cancelled`."""
 
     RESOURCE = "order"
+    REFERENCES = True  # its contact must exist
 
     class Placed(Record.Updated):
         pass

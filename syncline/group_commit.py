@@ -16,10 +16,12 @@ concurrent writers and a tailing reader).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -49,9 +51,8 @@ $body$
 @dataclass
 class _Pending:
     events: Sequence[StoredEvent]
-    done: threading.Event = field(default_factory=threading.Event)
-    ids: Sequence[int] | None = None
-    error: BaseException | None = None
+    # Called on the flusher thread with the rows' notification ids, or the error.
+    finish: Callable[[Sequence[int] | None, BaseException | None], None]
 
 
 class GroupCommitRecorder:
@@ -86,10 +87,51 @@ class GroupCommitRecorder:
         if any(value is not None for value in kwargs.values()) or not stored_events:
             # Tracked (process-application) inserts keep the library's own transaction.
             return self._inner.insert_events(stored_events, **kwargs)
-        pending = _Pending(stored_events)
+        done = threading.Event()
+        answer: list[Any] = [None, None]
+
+        def finish(ids: Sequence[int] | None, error: BaseException | None) -> None:
+            answer[:] = [ids, error]
+            done.set()
+
+        if not self._enqueue(_Pending(stored_events, finish)):
+            return self._inner.insert_events(stored_events)
+        done.wait()
+        if answer[1] is not None:
+            raise answer[1]
+        return answer[0]
+
+    async def insert_events_async(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+        """`insert_events` for a caller on an event loop: it awaits its batch's commit
+        instead of blocking a thread (no worker thread, no thread wake-up per save)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Sequence[int]] = loop.create_future()
+
+        def settle(ids: Sequence[int] | None, error: BaseException | None) -> None:
+            if future.cancelled():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(ids or [])
+
+        def finish(ids: Sequence[int] | None, error: BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody awaits
+                loop.call_soon_threadsafe(settle, ids, error)
+
+        if not stored_events or not self._enqueue(_Pending(stored_events, finish)):
+            inserted: Sequence[int] = await asyncio.to_thread(
+                self._inner.insert_events, stored_events
+            )
+            return inserted
+        # Shielded: a cancelled request must not forget a save that may still commit.
+        return await asyncio.shield(future)
+
+    def _enqueue(self, pending: _Pending) -> bool:
+        """Queue a save for the flusher; False once closed (the caller inserts itself)."""
         with self._cond:
             if self._closed:
-                return self._inner.insert_events(stored_events)
+                return False
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._flush_forever, name="group-commit", daemon=True
@@ -97,10 +139,7 @@ class GroupCommitRecorder:
                 self._thread.start()
             self._queue.append(pending)
             self._cond.notify()
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        return pending.ids
+        return True
 
     def _flush_forever(self) -> None:
         while True:
@@ -169,8 +208,7 @@ class GroupCommitRecorder:
     def _finish(
         item: _Pending, *, ids: Sequence[int] | None = None, error: BaseException | None = None
     ) -> None:
-        item.ids, item.error = ids, error
-        item.done.set()
+        item.finish(ids, error)
 
     def close(self) -> None:
         with self._cond:

@@ -32,10 +32,8 @@ class ContactController(Controller):
     path = "/contacts"
     tags = ["Contacts"]
 
-    @post(
-        "/", operation_id="CreateContact", sync_to_thread=True, **scoped("records:write", 413, 422)
-    )
-    def create(
+    @post("/", operation_id="CreateContact", **scoped("records:write", 413, 422))
+    async def create(
         self,
         data: ContactCreate,
         request: Request[Principal, Any, Any],
@@ -43,7 +41,7 @@ class ContactController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Contact]:
         """Create a contact. Emits `contact.created`."""
-        return create_record(services, request, ContactRecord, data)
+        return await create_record(services, request, ContactRecord, data)
 
     @get("/", operation_id="ListContacts", sync_to_thread=True, **scoped("records:read"))
     def list(

@@ -32,8 +32,8 @@ class OrderController(Controller):
     path = "/orders"
     tags = ["Orders"]
 
-    @post("/", operation_id="CreateOrder", sync_to_thread=True, **scoped("records:write", 413, 422))
-    def create(
+    @post("/", operation_id="CreateOrder", **scoped("records:write", 413, 422))
+    async def create(
         self,
         data: OrderCreate,
         request: Request[Principal, Any, Any],
@@ -41,7 +41,7 @@ class OrderController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[Order]:
         """Create a draft order for one of your contacts. Emits `order.created`."""
-        return create_record(services, request, OrderRecord, data)
+        return await create_record(services, request, OrderRecord, data)
 
     @get("/", operation_id="ListOrders", sync_to_thread=True, **scoped("records:read"))
     def list(

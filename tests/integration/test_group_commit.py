@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from uuid import uuid4
 
@@ -89,3 +90,60 @@ def test_conflicting_save_raises_integrity_error_when_alone(runtime: Runtime) ->
     stale.update(ctx, {"name": "second"})
     with pytest.raises(IntegrityError):
         runtime.app.save(stale)
+
+
+def test_async_saves_share_batches_with_thread_saves(runtime: Runtime) -> None:
+    """save_async (the API's create path, on the event loop) and save (worker threads) feed
+    the same flusher; every save lands and each caller gets its own answer."""
+    ctx = Context(uuid4(), Actor("test", "group-commit"), "gc-async")
+    assert runtime.app.saves_async
+
+    async def create_many() -> list[Contact]:
+        contacts = [
+            runtime.app.new_record(Contact, ctx, {"email": f"a{i}@example.com"}) for i in range(40)
+        ]
+        await asyncio.gather(*(runtime.app.save_async(c) for c in contacts))
+        return contacts
+
+    threads = [
+        threading.Thread(
+            target=runtime.app.create_record, args=(Contact, ctx, {"email": f"t{i}@example.com"})
+        )
+        for i in range(10)
+    ]
+    for t in threads:
+        t.start()
+    contacts = asyncio.run(create_many())
+    for t in threads:
+        t.join()
+    for contact in contacts:
+        stored = runtime.app.get_record(Contact, ctx, contact.id)
+        assert stored.state["email"] == contact.state["email"]
+        assert stored.version == 1
+
+
+def test_an_async_conflicting_save_fails_alone(runtime: Runtime) -> None:
+    ctx = Context(uuid4(), Actor("test", "group-commit"), "gc-async")
+    contact, _ = runtime.app.create_record(Contact, ctx, {"email": "e@example.com"})
+    stale = runtime.app.get_record(Contact, ctx, contact.id)
+    fresh = runtime.app.get_record(Contact, ctx, contact.id)
+    fresh.update(ctx, {"name": "first"})
+    runtime.app.save(fresh)
+    stale.update(ctx, {"name": "second"})
+    others = [
+        runtime.app.new_record(Contact, ctx, {"email": f"f{i}@example.com"}) for i in range(10)
+    ]
+
+    async def race() -> list[BaseException | None]:
+        return await asyncio.gather(
+            runtime.app.save_async(stale),
+            *(runtime.app.save_async(o) for o in others),
+            return_exceptions=True,
+        )
+
+    conflict, *rest = asyncio.run(race())
+    assert isinstance(conflict, IntegrityError)
+    assert rest == [None] * len(others)
+    assert runtime.app.get_record(Contact, ctx, contact.id).state["name"] == "first"
+    for other in others:
+        assert runtime.app.get_record(Contact, ctx, other.id).version == 1
