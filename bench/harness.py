@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 
 from syncline.database import resolve_database_url, with_dbname
@@ -117,6 +118,21 @@ class BenchEnv:
         )
         self.processes.append(process)
         return process
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of every process this run started, and their children
+        (uvicorn's worker processes): read before and after a measurement to get the
+        server's CPU per request, which other load on the machine barely moves."""
+        total = 0.0
+        for process in self.processes:
+            try:
+                parent = psutil.Process(process.pid)
+                for member in [parent, *parent.children(recursive=True)]:
+                    times = member.cpu_times()
+                    total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+        return total
 
     def start_api(self, workers: int = 1) -> str:
         """`syncline serve` on a free port; answers its base URL once it is healthy."""
