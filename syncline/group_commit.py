@@ -67,18 +67,20 @@ class GroupCommitRecorder:
         self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
         schema = sql.Identifier(inner.datastore.schema)
-        self._call = sql.SQL("SELECT * FROM {}.syncline_insert_events(%s, %s, %s, %s)").format(
-            schema
-        )
+        call = sql.SQL("SELECT * FROM {}.syncline_insert_events(%s, %s, %s, %s)").format(schema)
         ddl = sql.SQL(INSERT_FUNCTION).format(
             schema=schema,
             table=sql.Identifier(inner.events_table_name),
             channel=sql.Identifier(inner.channel_name),
             id_type=sql.SQL(inner.datastore.originator_id_type),
         )
-        with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(7301985)")  # one creator at a time
-            conn.execute(ddl)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            # Rendered once: psycopg caches the conversion of a text query, but renders a
+            # sql.Composed (quoting its identifiers) again on every execute.
+            self._call = call.as_string(conn)
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(7301985)")  # one creator at a time
+                conn.execute(ddl)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
