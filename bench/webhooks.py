@@ -125,7 +125,8 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float, flo
         enqueue_rate = BACKLOG / (time.monotonic() - started)
         with runtime.pool.connection() as conn:
             row = conn.execute(
-                "SELECT count(*), avg(length(body)) FROM webhook_deliveries WHERE state = 'pending'"
+                "SELECT count(*), avg(length(d.body)) FROM webhook_pending p"
+                " JOIN webhook_deliveries d ON d.id = p.delivery_id"
             ).fetchone()
         assert row is not None, "no deliveries"
         assert row[0] >= BACKLOG, row

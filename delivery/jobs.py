@@ -32,7 +32,18 @@ WHERE s.status = 'active' AND h.failing_since IS NOT NULL
 ORDER BY s.id
 """
 PURGE_ATTEMPTS = "DELETE FROM webhook_attempts WHERE attempted_at < %s"
-PURGE_DELIVERIES = "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND finished_at < %s"
+# Deliveries enqueued before the cutoff are long finished (the retry schedule spans days),
+# unless still pending; their cancellations go with them.
+PURGE_DELIVERIES = """
+WITH purged AS (
+    DELETE FROM webhook_deliveries d WHERE d.enqueued_at < %(cutoff)s AND NOT EXISTS (
+        SELECT 1 FROM webhook_pending p WHERE p.subscription_id = d.subscription_id
+            AND p.entity_id = d.entity_id AND p.delivery_id = d.id
+    )
+    RETURNING d.id
+)
+DELETE FROM webhook_cancellations c USING purged WHERE c.delivery_id = purged.id
+"""
 
 
 class DeliveryJobs:
@@ -70,11 +81,12 @@ class DeliveryJobs:
         return disabled
 
     def purge_history(self) -> int:
-        """Delete attempts, and finished deliveries, older than the retention period."""
+        """Delete attempts older than the retention period, and finished deliveries enqueued
+        before it."""
         cutoff = self.now() - self.retention
         with self.pool.connection() as conn, conn.transaction():
             attempts = conn.execute(PURGE_ATTEMPTS, (cutoff,)).rowcount
-            conn.execute(PURGE_DELIVERIES, (cutoff,))
+            conn.execute(PURGE_DELIVERIES, {"cutoff": cutoff})
         return attempts
 
     def schedule(self, scheduler: BaseScheduler) -> None:

@@ -71,9 +71,7 @@ class DeliveryMetricsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
             with self.pool.connection(timeout=2) as conn:
-                backlog = conn.execute(
-                    "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'"
-                ).fetchone()
+                backlog = conn.execute("SELECT count(*) FROM webhook_pending").fetchone()
                 rows = conn.execute("SELECT name, label, value FROM webhook_metrics").fetchall()
         except Exception:  # a scrape must not fail because the database is away
             log.warning("delivery metrics unavailable", exc_info=True)

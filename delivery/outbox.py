@@ -6,6 +6,14 @@ per non-empty queue with the time its head may next be tried, and workers claim 
 (`FOR UPDATE SKIP LOCKED`), never deliveries directly. A claim leases the queue by moving
 that time past the request timeout, so a worker that dies mid-request loses nothing: the
 queue becomes due again when the lease runs out.
+
+A delivery's data and its progress live apart, so settling one touches only narrow rows:
+`webhook_deliveries` (the rendered body and what it is for) is written once, at enqueue;
+`webhook_pending` holds a narrow row per delivery still to be sent (the queue's members, in
+order); `webhook_attempts` is the append-only log of every attempt; `webhook_cancellations`
+notes deliveries given up because their webhook was disabled or deleted. A delivery's state
+is derived: pending while it has a pending row, else delivered if an attempt delivered it,
+else cancelled if cancelled, else failed (given up after its last retry, or 410).
 """
 
 from __future__ import annotations
@@ -21,6 +29,39 @@ import psycopg
 DELIVERY_CHANNEL = "syncline_deliveries"
 DELIVERY_NAMESPACE = UUID("1d6f3c7e-8a54-4a0b-9e53-5b9d2f0c7a21")
 LOG = "log"  # origin of deliveries the subscriber enqueues from the log
+
+# Until 0.x the mutable state (state, attempts, next try, error) was kept in
+# `webhook_deliveries` itself, so every settle rewrote the wide row (body included) and its
+# indexes. A database from then is migrated in place, once, in the schema transaction:
+# pending deliveries become pending rows, cancelled ones cancellation rows (delivered and
+# failed ones are derived from their attempts), then the old columns and indexes go.
+MIGRATE_MUTABLE_DELIVERIES = """
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_attribute WHERE attrelid = 'webhook_deliveries'::regclass
+        AND attname = 'state' AND NOT attisdropped
+    ) THEN
+        INSERT INTO webhook_pending (subscription_id, entity_id, delivery_id, attempts,
+            next_attempt_at)
+        SELECT subscription_id, entity_id, id, attempts, coalesce(next_attempt_at, created_at)
+        FROM webhook_deliveries WHERE state = 'pending'
+        ON CONFLICT DO NOTHING;
+        INSERT INTO webhook_cancellations (delivery_id, cancelled_at, reason)
+        SELECT id, coalesce(finished_at, now()), coalesce(last_error, 'cancelled')
+        FROM webhook_deliveries WHERE state = 'cancelled'
+        ON CONFLICT DO NOTHING;
+        DROP INDEX IF EXISTS webhook_deliveries_queue;
+        DROP INDEX IF EXISTS webhook_deliveries_finished;
+        ALTER TABLE webhook_deliveries
+            DROP CONSTRAINT IF EXISTS webhook_deliveries_public_id_key,
+            ADD COLUMN IF NOT EXISTS enqueued_at timestamptz NOT NULL DEFAULT now(),
+            DROP COLUMN state, DROP COLUMN attempts, DROP COLUMN next_attempt_at,
+            DROP COLUMN last_attempt_at, DROP COLUMN finished_at, DROP COLUMN last_error;
+    END IF;
+END
+$$
+"""
 
 SCHEMA = [
     """
@@ -42,10 +83,11 @@ SCHEMA = [
     """,
     "CREATE INDEX IF NOT EXISTS webhook_subscriptions_tenant"
     " ON webhook_subscriptions (tenant_id, created_at, id)",
+    # Written once. `public_id` is derived from the unique key, so it needs no index of its own.
     """
     CREATE TABLE IF NOT EXISTS webhook_deliveries (
         id bigserial PRIMARY KEY,
-        public_id uuid NOT NULL UNIQUE,
+        public_id uuid NOT NULL,
         subscription_id uuid NOT NULL,
         tenant_id uuid NOT NULL,
         entity_id uuid NOT NULL,
@@ -56,22 +98,34 @@ SCHEMA = [
         event_type text NOT NULL,
         correlation_id text NOT NULL,
         body bytea NOT NULL,
-        state text NOT NULL DEFAULT 'pending',
-        attempts integer NOT NULL DEFAULT 0,
         created_at timestamptz NOT NULL,
-        next_attempt_at timestamptz,
-        last_attempt_at timestamptz,
-        finished_at timestamptz,
-        last_error text,
+        enqueued_at timestamptz NOT NULL DEFAULT now(),
         UNIQUE (subscription_id, position, origin)
     )
     """,
-    "CREATE INDEX IF NOT EXISTS webhook_deliveries_queue"
-    " ON webhook_deliveries (subscription_id, entity_id, id) WHERE state = 'pending'",
+    # The hot, narrow job state: a row per delivery not yet delivered or given up, deleted
+    # when it is. Only the key is indexed, so a retry's update is HOT.
+    """
+    CREATE TABLE IF NOT EXISTS webhook_pending (
+        subscription_id uuid NOT NULL,
+        entity_id uuid NOT NULL,
+        delivery_id bigint NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL,
+        PRIMARY KEY (subscription_id, entity_id, delivery_id)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS webhook_cancellations (
+        delivery_id bigint PRIMARY KEY,
+        cancelled_at timestamptz NOT NULL,
+        reason text NOT NULL
+    )
+    """,
+    MIGRATE_MUTABLE_DELIVERIES,
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_list"
     " ON webhook_deliveries (subscription_id, id)",
-    "CREATE INDEX IF NOT EXISTS webhook_deliveries_finished"
-    " ON webhook_deliveries (finished_at) WHERE state <> 'pending'",
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_enqueued ON webhook_deliveries (enqueued_at)",
     """
     CREATE TABLE IF NOT EXISTS webhook_queues (
         subscription_id uuid NOT NULL,
@@ -136,22 +190,22 @@ class NewDelivery:
         return uuid5(DELIVERY_NAMESPACE, f"{self.subscription_id}/{self.position}/{self.origin}")
 
 
-# Deliveries already present (a rebuild of the subscriber) are left alone and get no queue
-# entry. Queue rows are locked in key order, like the workers' settle step, so the two never
-# deadlock; `DO UPDATE` (not `DO NOTHING`) takes the row lock, which makes a worker that is
-# emptying the same queue wait and then see this delivery.
+# Deliveries already present (a rebuild of the subscriber) are left alone and get no pending
+# or queue row. Queue rows are locked in key order, like the workers' settle step, so the
+# two never deadlock; `DO UPDATE` (not `DO NOTHING`) takes the row lock, which makes a worker
+# that is emptying the same queue wait and then see this delivery.
 ENQUEUE = """
 WITH new AS (
     INSERT INTO webhook_deliveries (public_id, subscription_id, tenant_id, entity_id, position,
-        enqueued_position, origin, event_id, event_type, correlation_id, body, created_at,
-        next_attempt_at)
-    SELECT d.*, d.created_at FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[],
+        enqueued_position, origin, event_id, event_type, correlation_id, body, created_at)
+    SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::uuid[],
         %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
-        %s::bytea[], %s::timestamptz[]) AS d(public_id, subscription_id, tenant_id, entity_id,
-        position, enqueued_position, origin, event_id, event_type, correlation_id, body,
-        created_at)
+        %s::bytea[], %s::timestamptz[])
     ON CONFLICT DO NOTHING
-    RETURNING subscription_id, entity_id, created_at
+    RETURNING id, subscription_id, entity_id, created_at
+), pending AS (
+    INSERT INTO webhook_pending (subscription_id, entity_id, delivery_id, next_attempt_at)
+    SELECT subscription_id, entity_id, id, created_at FROM new
 ), queued AS (
     INSERT INTO webhook_queues (subscription_id, entity_id, next_attempt_at)
     SELECT subscription_id, entity_id, min(created_at) FROM new
@@ -193,22 +247,27 @@ def enqueue(cur: psycopg.Cursor[Any], deliveries: Sequence[NewDelivery]) -> int:
     return added
 
 
-CANCEL_PENDING = """
-UPDATE webhook_deliveries SET state = 'cancelled', finished_at = %(at)s, last_error = %(why)s
-WHERE subscription_id = %(subscription_id)s AND state = 'pending'
-    AND enqueued_position < %(position)s
-"""
-# Queue rows are always locked before delivery rows, in key order (as the workers do).
+# Queue rows are always locked before pending rows, in key order (as the workers do).
 LOCK_SUBSCRIPTION_QUEUES = """
 SELECT 1 FROM webhook_queues WHERE subscription_id = %(subscription_id)s
 ORDER BY subscription_id, entity_id FOR UPDATE
 """
+CANCEL_PENDING = """
+WITH cancelled AS (
+    DELETE FROM webhook_pending p USING webhook_deliveries d
+    WHERE p.subscription_id = %(subscription_id)s AND d.id = p.delivery_id
+        AND d.enqueued_position < %(position)s
+    RETURNING p.delivery_id
+)
+INSERT INTO webhook_cancellations (delivery_id, cancelled_at, reason)
+SELECT delivery_id, %(at)s, %(why)s FROM cancelled
+ON CONFLICT DO NOTHING
+"""
 DROP_SUBSCRIPTION_EMPTY_QUEUES = """
 DELETE FROM webhook_queues q WHERE q.subscription_id = %(subscription_id)s
 AND NOT EXISTS (
-    SELECT 1 FROM webhook_deliveries d
-    WHERE d.subscription_id = q.subscription_id AND d.entity_id = q.entity_id
-        AND d.state = 'pending'
+    SELECT 1 FROM webhook_pending p
+    WHERE p.subscription_id = q.subscription_id AND p.entity_id = q.entity_id
 )
 """
 
@@ -227,6 +286,23 @@ def cancel_pending(
     cur.execute(DROP_SUBSCRIPTION_EMPTY_QUEUES, params)
 
 
+# -- reading a delivery's derived state --------------------------------------------------------
+
+# The state of delivery `d` (joined with its pending row `p` and cancellation `c`).
+DELIVERY_STATE = """CASE
+    WHEN p.delivery_id IS NOT NULL THEN 'pending'
+    WHEN EXISTS (
+        SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.outcome = 'delivered'
+    ) THEN 'delivered'
+    WHEN c.delivery_id IS NOT NULL THEN 'cancelled'
+    ELSE 'failed' END"""
+WITH_STATE = f"""webhook_deliveries d
+LEFT JOIN webhook_pending p ON p.subscription_id = d.subscription_id
+    AND p.entity_id = d.entity_id AND p.delivery_id = d.id
+LEFT JOIN webhook_cancellations c ON c.delivery_id = d.id
+CROSS JOIN LATERAL (SELECT {DELIVERY_STATE} AS state) s"""
+
+
 # -- the workers' queries ---------------------------------------------------------------------
 
 # Due queues, leased until `lease_until`, with their head delivery and its endpoint.
@@ -243,15 +319,15 @@ WITH due AS (
     RETURNING q.subscription_id, q.entity_id
 )
 SELECT l.subscription_id, l.entity_id, d.id, d.tenant_id, d.event_id, d.event_type,
-    d.correlation_id, d.body, d.attempts, d.created_at,
+    d.correlation_id, d.body, p.attempts, d.created_at,
     s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
 FROM leased l
 LEFT JOIN LATERAL (
-    SELECT * FROM webhook_deliveries d
-    WHERE d.subscription_id = l.subscription_id AND d.entity_id = l.entity_id
-        AND d.state = 'pending'
-    ORDER BY d.id LIMIT 1
-) d ON true
+    SELECT p.delivery_id, p.attempts FROM webhook_pending p
+    WHERE p.subscription_id = l.subscription_id AND p.entity_id = l.entity_id
+    ORDER BY p.delivery_id LIMIT 1
+) p ON true
+LEFT JOIN webhook_deliveries d ON d.id = p.delivery_id
 LEFT JOIN webhook_subscriptions s ON s.id = l.subscription_id
 """
 
@@ -259,8 +335,7 @@ LEFT JOIN webhook_subscriptions s ON s.id = l.subscription_id
 # `results` has one object per claimed queue, with its head's attempt when there was one.
 RESULTS = """json_to_recordset(%(results)s::json) AS r(subscription_id uuid, entity_id uuid,
     delivery_id bigint, attempted_at timestamptz, outcome text, status_code integer,
-    latency_ms float8, error text, state text, retry_at timestamptz, due timestamptz,
-    moved_on boolean)"""
+    latency_ms float8, error text, retry_at timestamptz, due timestamptz, moved_on boolean)"""
 
 # 0. The planner takes a batch (`json_to_recordset`) for 100 rows, so with a large backlog it
 # hash-joins a scan of every queue row, twice per batch: draining n deliveries cost O(n²) in
@@ -278,9 +353,10 @@ ORDER BY q.subscription_id, q.entity_id
 FOR UPDATE OF q
 """
 
-# 2. Record the attempts, settle the deliveries (a success settles even a delivery cancelled
-# meanwhile; a failure only a pending one), set each queue's next try, add to the endpoint
-# health and the metrics. Independent tables, so one statement.
+# 2. Record the attempts; a delivery delivered or given up leaves the pending rows (one
+# cancelled meanwhile has already left: a success still shows as delivered, a failure
+# changes nothing), one to be retried counts the attempt; add to the endpoint health and
+# the metrics. Independent tables, so one statement.
 SETTLE = f"""
 WITH r AS (SELECT * FROM {RESULTS}),
 attempts AS (
@@ -289,20 +365,15 @@ attempts AS (
     SELECT delivery_id, subscription_id, attempted_at, outcome, status_code, latency_ms, error
     FROM r WHERE delivery_id IS NOT NULL
 ),
-deliveries AS (
-    UPDATE webhook_deliveries d SET
-        state = CASE WHEN r.state = 'delivered' OR d.state = 'pending' THEN r.state
-            ELSE d.state END,
-        attempts = d.attempts + 1,
-        last_attempt_at = r.attempted_at,
-        next_attempt_at = r.retry_at,
-        finished_at = CASE WHEN r.state = 'pending' THEN d.finished_at ELSE r.attempted_at END,
-        last_error = r.error
-    FROM r WHERE d.id = r.delivery_id
+finished AS (
+    DELETE FROM webhook_pending p USING r
+    WHERE r.moved_on AND p.subscription_id = r.subscription_id
+        AND p.entity_id = r.entity_id AND p.delivery_id = r.delivery_id
 ),
-queues AS (
-    UPDATE webhook_queues q SET next_attempt_at = r.due
-    FROM r WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+retried AS (
+    UPDATE webhook_pending p SET attempts = p.attempts + 1, next_attempt_at = r.retry_at
+    FROM r WHERE NOT r.moved_on AND p.subscription_id = r.subscription_id
+        AND p.entity_id = r.entity_id AND p.delivery_id = r.delivery_id
 ),
 health AS (
     INSERT INTO webhook_endpoint_health AS h (subscription_id, failing_since, last_success_at,
@@ -324,13 +395,23 @@ ON CONFLICT (name, label) DO UPDATE SET value = m.value + excluded.value
 """
 
 # 3. A fresh statement, so it sees deliveries the subscriber committed while we waited for
-# the locks: a queue whose head was settled is dropped only if nothing else is pending in it.
-DROP_EMPTY_QUEUES = f"""
-DELETE FROM webhook_queues q USING {RESULTS}
-WHERE r.moved_on AND q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+# the locks: a queue whose head left is dropped if nothing else is pending in it; every
+# other queue gets its next due time (now, or the retry's).
+MOVE_QUEUES = f"""
+WITH r AS (SELECT * FROM {RESULTS}),
+emptied AS (
+    DELETE FROM webhook_queues q USING r
+    WHERE r.moved_on AND q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+    AND NOT EXISTS (
+        SELECT 1 FROM webhook_pending p
+        WHERE p.subscription_id = q.subscription_id AND p.entity_id = q.entity_id
+    )
+    RETURNING q.subscription_id, q.entity_id
+)
+UPDATE webhook_queues q SET next_attempt_at = r.due
+FROM r WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
 AND NOT EXISTS (
-    SELECT 1 FROM webhook_deliveries d
-    WHERE d.subscription_id = q.subscription_id AND d.entity_id = q.entity_id
-        AND d.state = 'pending'
+    SELECT 1 FROM emptied e
+    WHERE e.subscription_id = q.subscription_id AND e.entity_id = q.entity_id
 )
 """

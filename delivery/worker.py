@@ -32,8 +32,8 @@ from delivery import metrics
 from delivery.outbox import (
     CLAIM,
     DELIVERY_CHANNEL,
-    DROP_EMPTY_QUEUES,
     LOCK_QUEUES,
+    MOVE_QUEUES,
     SETTLE,
     SETTLE_PLAN,
 )
@@ -372,18 +372,15 @@ class DeliveryWorker:
             error += " (redirects are not followed)"
         return attempt("http_error", status_code=status, error=error, retry_after=retry_after)
 
-    def _decide(self, a: Attempt) -> tuple[str, datetime | None]:
-        """The delivery's new state, and when to retry it (None: the queue moves on)."""
-        if a.outcome == "delivered":
-            return "delivered", None
-        if a.outcome == "gone":
-            return "failed", None
+    def _retry_at(self, a: Attempt) -> datetime | None:
+        """When to try the delivery again; None: it is delivered or given up (after its
+        last retry, or a 410), and its queue moves on."""
+        if a.outcome in ("delivered", "gone"):
+            return None
         delay = self.schedule.next_delay(
             a.claim.attempts + 1, retry_after=a.retry_after, rand=self.rand
         )
-        if delay is None:
-            return "failed", None
-        return "pending", a.attempted_at + timedelta(seconds=delay)
+        return None if delay is None else a.attempted_at + timedelta(seconds=delay)
 
     async def _settle(
         self,
@@ -404,7 +401,7 @@ class DeliveryWorker:
             for c in empty
         ]
         for a in attempts:
-            state, retry_at = self._decide(a)
+            retry_at = self._retry_at(a)
             results.append(
                 {
                     "subscription_id": a.claim.subscription_id,
@@ -415,7 +412,6 @@ class DeliveryWorker:
                     "status_code": a.status_code,
                     "latency_ms": round(a.latency * 1000, 3),
                     "error": a.error,
-                    "state": state,
                     "retry_at": retry_at,
                     "due": retry_at or now,
                     "moved_on": retry_at is None,
@@ -443,7 +439,7 @@ class DeliveryWorker:
                 # Pipelined, BEGIN and COMMIT included: one round trip in all.
                 async with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
                     await cur.execute(SETTLE_PLAN)
-                    for statement in (LOCK_QUEUES, SETTLE, DROP_EMPTY_QUEUES):
+                    for statement in (LOCK_QUEUES, SETTLE, MOVE_QUEUES):
                         await cur.execute(statement, params)
                 break
             except psycopg.errors.DeadlockDetected:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
@@ -29,6 +30,7 @@ from api.schemas.webhooks import (
 )
 from api.services import ApiServices
 from delivery import ssrf
+from delivery.outbox import WITH_STATE
 from delivery.replay import replay
 from domain.envelope import envelope
 from domain.errors import InvalidFieldError
@@ -37,12 +39,12 @@ from projections.changes.cursor import encode_change_cursor
 
 MANAGE = "webhooks:manage"
 
-DELIVERIES = """
-SELECT id, public_id, event_id, event_type, created_at, state, origin, attempts,
-    next_attempt_at, finished_at, last_error
-FROM webhook_deliveries
-WHERE subscription_id = %s AND tenant_id = %s {where}
-ORDER BY id DESC LIMIT %s
+DELIVERIES = f"""
+SELECT d.id, d.public_id, d.event_id, d.event_type, d.created_at, s.state, d.origin,
+    p.next_attempt_at, c.cancelled_at, c.reason
+FROM {WITH_STATE}
+WHERE d.subscription_id = %s AND d.tenant_id = %s {{where}}
+ORDER BY d.id DESC LIMIT %s
 """
 ATTEMPTS = """
 SELECT delivery_id, attempted_at, outcome, status_code, latency_ms, error
@@ -63,6 +65,33 @@ def guard_url(services: ApiServices, url: str) -> None:
         ssrf.check_url(url)
     except (ssrf.ForbiddenTargetError, ssrf.UnresolvableHostError) as exc:
         raise InvalidFieldError("url", str(exc)) from None
+
+
+def delivery_representation(row: Sequence[Any], attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A `Delivery`: its derived state, and what its attempts (or its cancellation) say."""
+    _, public_id, event_id, event_type, occurred_at, state, origin, next_attempt_at = row[:8]
+    cancelled_at, reason = row[8:]
+    last = attempts[-1] if attempts else None
+    finished_at = None
+    if state == "delivered":
+        finished_at = next(a["attempted_at"] for a in attempts if a["outcome"] == "delivered")
+    elif state == "failed" and last is not None:
+        finished_at = last["attempted_at"]
+    elif state == "cancelled":
+        finished_at = cancelled_at
+    return {
+        "id": public_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": occurred_at,
+        "status": state,
+        "replay": origin != "log",
+        "attempt_count": len(attempts),
+        "next_attempt_at": next_attempt_at if state == "pending" else None,
+        "finished_at": finished_at,
+        "last_error": reason if state == "cancelled" else (last["error"] if last else None),
+        "attempts": attempts,
+    }
 
 
 class WebhookController(Controller):
@@ -221,10 +250,10 @@ class WebhookController(Controller):
                 raise invalid(
                     "cursor", "belongs to another webhook's deliveries", slug="invalid-cursor"
                 )
-            where += " AND id < %s"
+            where += " AND d.id < %s"
             params.append(before)
         if status is not None:
-            where += " AND state = %s"
+            where += " AND s.state = %s"
             params.append(status)
         with services.pool.connection() as conn:
             rows = conn.execute(
@@ -243,34 +272,7 @@ class WebhookController(Controller):
                         )
                     )
                 )
-        data = [
-            {
-                "id": public_id,
-                "event_id": event_id,
-                "event_type": event_type,
-                "occurred_at": occurred_at,
-                "status": state,
-                "replay": origin != "log",
-                "attempt_count": attempt_count,
-                "next_attempt_at": next_attempt_at if state == "pending" else None,
-                "finished_at": finished_at,
-                "last_error": last_error,
-                "attempts": attempts[delivery_id],
-            }
-            for (
-                delivery_id,
-                public_id,
-                event_id,
-                event_type,
-                occurred_at,
-                state,
-                origin,
-                attempt_count,
-                next_attempt_at,
-                finished_at,
-                last_error,
-            ) in rows
-        ]
+        data = [delivery_representation(row, attempts[row[0]]) for row in rows]
         next_cursor = (
             services.cursors.encode("deliveries", tenant_id, [str(webhook_id), rows[-1][0]])
             if has_more

@@ -15,6 +15,7 @@ from psycopg import sql
 from standardwebhooks import Webhook
 
 from delivery.jobs import DeliveryJobs
+from delivery.outbox import WITH_STATE
 from delivery.secret_box import SecretBox
 from delivery.subscriber import DeliveryProjection
 from domain.context import Actor, Context
@@ -38,8 +39,8 @@ def snapshot(cur: Any, tenant_id: str) -> dict[str, Any]:
         (tenant_id,),
     ).fetchall()
     rows = cur.execute(
-        "SELECT public_id, subscription_id, position, enqueued_position, origin, state, body"
-        " FROM webhook_deliveries WHERE tenant_id = %s ORDER BY id",
+        "SELECT d.public_id, d.subscription_id, d.position, d.enqueued_position, d.origin,"
+        f" s.state, d.body FROM {WITH_STATE} WHERE d.tenant_id = %s ORDER BY d.id",
         (tenant_id,),
     ).fetchall()
     queues = cur.execute(

@@ -1,5 +1,5 @@
-"""Settling a batch looks its queue rows up by key, however long the backlog: the planner,
-taking a batch for 100 rows, would otherwise scan every queue row once per batch."""
+"""Settling a batch looks its queue and pending rows up by key, however long the backlog: the
+planner, taking a batch for 100 rows, would otherwise scan every row once per batch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import psycopg
 
-from delivery.outbox import DROP_EMPTY_QUEUES, LOCK_QUEUES, SETTLE, SETTLE_PLAN
+from delivery.outbox import LOCK_QUEUES, MOVE_QUEUES, SETTLE, SETTLE_PLAN
 from syncline.runtime import Runtime
 
 
@@ -18,8 +18,13 @@ def test_settling_a_batch_does_not_scan_the_whole_backlog(
     subscription = uuid4()
     entities = [uuid4() for _ in range(5000)]
     results = [
-        {"subscription_id": str(subscription), "entity_id": str(e), "moved_on": True}
-        for e in entities[:64]
+        {
+            "subscription_id": str(subscription),
+            "entity_id": str(e),
+            "delivery_id": i,
+            "moved_on": i % 2 == 0,
+        }
+        for i, e in enumerate(entities[:64])
     ]
     params = {"results": json.dumps(results), "health": "[]", "metrics": "[]"}
     with psycopg.connect(database_url) as conn:  # rolled back: nobody sees these rows
@@ -28,11 +33,22 @@ def test_settling_a_batch_does_not_scan_the_whole_backlog(
             " SELECT %s, e, now() + interval '1 day' FROM unnest(%s::uuid[]) AS e",
             (subscription, entities),
         )
+        conn.execute(
+            "INSERT INTO webhook_pending (subscription_id, entity_id, delivery_id,"
+            " next_attempt_at) SELECT %s, e, i, now() FROM unnest(%s::uuid[])"
+            " WITH ORDINALITY AS u(e, i)",
+            (subscription, entities),
+        )
         conn.execute(SETTLE_PLAN)
-        for statement in (LOCK_QUEUES, SETTLE, DROP_EMPTY_QUEUES):
-            plan = "\n".join(
-                row[0] for row in conn.execute("EXPLAIN " + statement, params).fetchall()
-            )
+        plans = [
+            "\n".join(row[0] for row in conn.execute("EXPLAIN " + statement, params).fetchall())
+            for statement in (LOCK_QUEUES, SETTLE, MOVE_QUEUES)
+        ]
+        for plan in plans:
             assert "Seq Scan on webhook_queues" not in plan, plan
-            assert "webhook_queues_pkey" in plan, plan
+            assert "Seq Scan on webhook_pending" not in plan, plan
+        assert "webhook_queues_pkey" in plans[0], plans[0]
+        assert "webhook_pending_pkey" in plans[1], plans[1]
+        assert "webhook_queues_pkey" in plans[2], plans[2]
+        assert "webhook_pending_pkey" in plans[2], plans[2]
         conn.rollback()
