@@ -335,12 +335,17 @@ LEFT JOIN webhook_subscriptions s ON s.id = l.subscription_id
 # `results` has one object per claimed queue, with its head's attempt when there was one.
 RESULTS = """json_to_recordset(%(results)s::json) AS r(subscription_id uuid, entity_id uuid,
     delivery_id bigint, attempted_at timestamptz, outcome text, status_code integer,
-    latency_ms float8, error text, retry_at timestamptz, due timestamptz, moved_on boolean)"""
+    latency_ms float8, error text, retry_at timestamptz, moved_on boolean)"""
 
-# 0. The planner takes a batch (`json_to_recordset`) for 100 rows, so with a large backlog it
-# hash-joins a scan of every queue row, twice per batch: draining n deliveries cost O(n²) in
-# the database. A batch is at most a few windows of rows, so index lookups are always right;
-# the settings last only for the settling transaction.
+# Settling is one call of `syncline_webhook_settle()` (below), which runs these three
+# statements in order; a single statement in autocommit, so a batch costs one round trip,
+# sends its results once, and needs no BEGIN, COMMIT or pipeline on the client.
+#
+# The planner takes a batch (`json_to_recordset`) for 100 rows, so with a large backlog it
+# would hash-join a scan of every queue row, twice per batch: draining n deliveries would
+# cost O(n²) in the database. A batch is at most a few windows of rows, so index lookups are
+# always right: the function turns hash and merge joins off for itself (`SETTLE_PLAN` is the
+# same for running the statements alone, as the plan test does).
 SETTLE_PLAN = """
 SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)
 """
@@ -394,9 +399,10 @@ ORDER BY name, label
 ON CONFLICT (name, label) DO UPDATE SET value = m.value + excluded.value
 """
 
-# 3. A fresh statement, so it sees deliveries the subscriber committed while we waited for
-# the locks: a queue whose head left is dropped if nothing else is pending in it; every
-# other queue gets its next due time (now, or the retry's).
+# 3. A fresh statement (a volatile function takes a snapshot per statement), so it sees
+# deliveries the subscriber committed while we waited for the locks: a queue whose head left
+# is dropped if nothing else is pending in it; every other queue gets its next due time (now,
+# or the retry's).
 MOVE_QUEUES = f"""
 WITH r AS (SELECT * FROM {RESULTS}),
 emptied AS (
@@ -408,10 +414,37 @@ emptied AS (
     )
     RETURNING q.subscription_id, q.entity_id
 )
-UPDATE webhook_queues q SET next_attempt_at = r.due
+UPDATE webhook_queues q SET next_attempt_at = coalesce(r.retry_at, %(now)s)
 FROM r WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
 AND NOT EXISTS (
     SELECT 1 FROM emptied e
     WHERE e.subscription_id = q.subscription_id AND e.entity_id = q.entity_id
 )
 """
+
+
+def _plpgsql(statement: str) -> str:
+    """A statement above as the settle function runs it: parameters are its arguments."""
+    for name in ("results", "health", "metrics", "now"):
+        statement = statement.replace(f"%({name})s", f"p_{name}")
+    statement = statement.strip()
+    if statement.startswith("SELECT"):  # a query run for its locks
+        statement = "PERFORM" + statement.removeprefix("SELECT")
+    return statement + ";"
+
+
+SETTLE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION syncline_webhook_settle(
+    p_results json, p_health json, p_metrics json, p_now timestamptz
+) RETURNS void LANGUAGE plpgsql VOLATILE
+SET enable_hashjoin = off SET enable_mergejoin = off
+AS $body$
+BEGIN
+{_plpgsql(LOCK_QUEUES)}
+{_plpgsql(SETTLE)}
+{_plpgsql(MOVE_QUEUES)}
+END
+$body$
+"""
+SCHEMA.append(SETTLE_FUNCTION)
+SETTLE_CALL = "SELECT syncline_webhook_settle(%(results)s, %(health)s, %(metrics)s, %(now)s)"

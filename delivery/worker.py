@@ -29,14 +29,7 @@ import psycopg
 from psycopg import sql
 
 from delivery import metrics
-from delivery.outbox import (
-    CLAIM,
-    DELIVERY_CHANNEL,
-    LOCK_QUEUES,
-    MOVE_QUEUES,
-    SETTLE,
-    SETTLE_PLAN,
-)
+from delivery.outbox import CLAIM, DELIVERY_CHANNEL, SETTLE_CALL
 from delivery.retry import RetrySchedule, parse_retry_after
 from delivery.secret_box import SecretBox, SecretUnavailableError
 from delivery.signing import InvalidSecretError, signature_headers
@@ -87,6 +80,22 @@ class Attempt:
     status_code: int | None = None
     error: str | None = None
     retry_after: float | None = None
+
+
+class Result(msgspec.Struct, omit_defaults=True):
+    """One claimed queue's row of a settlement (`outbox.RESULTS`): its head's attempt, when
+    it had one, and whether the queue moves on. Unset fields are left out of the JSON."""
+
+    subscription_id: UUID
+    entity_id: UUID
+    moved_on: bool
+    delivery_id: int | None = None
+    attempted_at: datetime | None = None
+    outcome: str | None = None
+    status_code: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
 
 
 # Claimed deliveries waiting for a sender, with the time by which they must start.
@@ -391,31 +400,22 @@ class DeliveryWorker:
         """Record a batch of attempts and move their queues on (or retry them later), in one
         transaction; `empty` queues (their deliveries were cancelled) are dropped."""
         now = self.now()
-        results: list[dict[str, Any]] = [
-            {
-                "subscription_id": c.subscription_id,
-                "entity_id": c.entity_id,
-                "due": now,
-                "moved_on": True,
-            }
-            for c in empty
-        ]
+        results = [Result(c.subscription_id, c.entity_id, moved_on=True) for c in empty]
         for a in attempts:
             retry_at = self._retry_at(a)
             results.append(
-                {
-                    "subscription_id": a.claim.subscription_id,
-                    "entity_id": a.claim.entity_id,
-                    "delivery_id": a.claim.delivery_id,
-                    "attempted_at": a.attempted_at,
-                    "outcome": a.outcome,
-                    "status_code": a.status_code,
-                    "latency_ms": round(a.latency * 1000, 3),
-                    "error": a.error,
-                    "retry_at": retry_at,
-                    "due": retry_at or now,
-                    "moved_on": retry_at is None,
-                }
+                Result(
+                    a.claim.subscription_id,
+                    a.claim.entity_id,
+                    retry_at is None,
+                    a.claim.delivery_id,
+                    a.attempted_at,
+                    a.outcome,
+                    a.status_code,
+                    round(a.latency * 1000, 3),
+                    a.error,
+                    retry_at,
+                )
             )
         params = {
             "results": _json(results),
@@ -433,14 +433,12 @@ class DeliveryWorker:
                     )
                 )
             ),
+            "now": now,
         }
         for attempt in range(3):
             try:
-                # Pipelined, BEGIN and COMMIT included: one round trip in all.
-                async with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
-                    await cur.execute(SETTLE_PLAN)
-                    for statement in (LOCK_QUEUES, SETTLE, MOVE_QUEUES):
-                        await cur.execute(statement, params)
+                # One statement in autocommit: one round trip, no BEGIN or COMMIT.
+                await conn.execute(SETTLE_CALL, params)
                 break
             except psycopg.errors.DeadlockDetected:
                 if attempt == 2:
