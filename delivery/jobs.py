@@ -31,9 +31,8 @@ WHERE s.status = 'active' AND h.failing_since IS NOT NULL
     AND greatest(h.failing_since, s.enabled_at) <= %s
 ORDER BY s.id
 """
-PURGE_ATTEMPTS = "DELETE FROM webhook_attempts WHERE attempted_at < %s"
 # Deliveries enqueued before the cutoff are long finished (the retry schedule spans days),
-# unless still pending; their cancellations go with them.
+# unless still pending; their attempts and cancellations go with them.
 PURGE_DELIVERIES = """
 WITH purged AS (
     DELETE FROM webhook_deliveries d WHERE d.enqueued_at < %(cutoff)s AND NOT EXISTS (
@@ -41,8 +40,13 @@ WITH purged AS (
             AND p.entity_id = d.entity_id AND p.delivery_id = d.id
     )
     RETURNING d.id
+), cancellations AS (
+    DELETE FROM webhook_cancellations c USING purged WHERE c.delivery_id = purged.id
+), attempts AS (
+    DELETE FROM webhook_attempts a USING purged WHERE a.delivery_id = purged.id
+    RETURNING 1
 )
-DELETE FROM webhook_cancellations c USING purged WHERE c.delivery_id = purged.id
+SELECT count(*) FROM attempts
 """
 
 
@@ -81,13 +85,12 @@ class DeliveryJobs:
         return disabled
 
     def purge_history(self) -> int:
-        """Delete attempts older than the retention period, and finished deliveries enqueued
-        before it."""
+        """Delete the finished deliveries enqueued before the retention period, with their
+        attempts; answer how many attempts."""
         cutoff = self.now() - self.retention
-        with self.pool.connection() as conn, conn.transaction():
-            attempts = conn.execute(PURGE_ATTEMPTS, (cutoff,)).rowcount
-            conn.execute(PURGE_DELIVERIES, {"cutoff": cutoff})
-        return attempts
+        with self.pool.connection() as conn:
+            row = conn.execute(PURGE_DELIVERIES, {"cutoff": cutoff}).fetchone()
+        return int(row[0]) if row else 0
 
     def schedule(self, scheduler: BaseScheduler) -> None:
         """Add the jobs; one run at a time each, skipped runs coalesced."""

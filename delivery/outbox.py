@@ -63,6 +63,23 @@ END
 $$
 """
 
+# Until 0.x attempts had three indexes: (id), (delivery_id, id) and (attempted_at).
+MIGRATE_ATTEMPTS_KEY = """
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_index WHERE indexrelid = 'webhook_attempts_pkey'::regclass
+        AND indnatts = 1
+    ) THEN
+        ALTER TABLE webhook_attempts DROP CONSTRAINT webhook_attempts_pkey,
+            ADD PRIMARY KEY (delivery_id, id);
+        DROP INDEX IF EXISTS webhook_attempts_delivery;
+        DROP INDEX IF EXISTS webhook_attempts_time;
+    END IF;
+END
+$$
+"""
+
 SCHEMA = [
     """
     CREATE TABLE IF NOT EXISTS webhook_subscriptions (
@@ -135,20 +152,22 @@ SCHEMA = [
     )
     """,
     "CREATE INDEX IF NOT EXISTS webhook_queues_due ON webhook_queues (next_attempt_at)",
+    # Append-only, one index: a delivery's attempts in order. They are purged with their
+    # delivery (`jobs.PURGE_DELIVERIES`), not by time.
     """
     CREATE TABLE IF NOT EXISTS webhook_attempts (
-        id bigserial PRIMARY KEY,
+        id bigserial,
         delivery_id bigint NOT NULL,
         subscription_id uuid NOT NULL,
         attempted_at timestamptz NOT NULL,
         outcome text NOT NULL,
         status_code integer,
         latency_ms double precision NOT NULL,
-        error text
+        error text,
+        PRIMARY KEY (delivery_id, id)
     )
     """,
-    "CREATE INDEX IF NOT EXISTS webhook_attempts_delivery ON webhook_attempts (delivery_id, id)",
-    "CREATE INDEX IF NOT EXISTS webhook_attempts_time ON webhook_attempts (attempted_at)",
+    MIGRATE_ATTEMPTS_KEY,
     """
     CREATE TABLE IF NOT EXISTS webhook_endpoint_health (
         subscription_id uuid PRIMARY KEY,

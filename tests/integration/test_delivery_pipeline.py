@@ -144,9 +144,12 @@ def test_history_past_retention_is_purged(
     hooks_tenant: TenantClient, runtime: Runtime, workers: Workers, receiver: Receiver
 ) -> None:
     hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
-    workers.start()
-    contact(hooks_tenant, "old@example.com")
-    assert wait_until(lambda: attempt_count(hooks_tenant, hook["id"]) == 1)
+    with Receiver(lambda _: 500) as broken:
+        retrying = subscribe(hooks_tenant, broken.url, ["contact.created"])
+        workers.start()
+        contact(hooks_tenant, "old@example.com")
+        assert wait_until(lambda: attempt_count(hooks_tenant, hook["id"]) == 1)
+        assert wait_until(lambda: attempt_count(hooks_tenant, retrying["id"]) == 1)
     clock = ShiftedClock()
     jobs = DeliveryJobs(runtime.app, runtime.pool, now=clock)
     jobs.purge_history()
@@ -154,6 +157,9 @@ def test_history_past_retention_is_purged(
     clock.advance(days=31)
     assert jobs.purge_history() >= 1
     assert deliveries(hooks_tenant, hook["id"]) == []
+    # A delivery still being retried is kept, with its attempts.
+    [kept] = deliveries(hooks_tenant, retrying["id"])
+    assert (kept["status"], kept["attempt_count"]) == ("pending", 1)
 
 
 def test_private_targets_are_refused_at_send_time(

@@ -14,7 +14,7 @@ import pytest
 from delivery.outbox import CLAIM, SCHEMA, WITH_STATE
 from syncline.database import with_dbname
 
-# The table as it was (delivery/outbox.py before the split).
+# The tables as they were (delivery/outbox.py before the split).
 OLD_DELIVERIES = [
     """
     CREATE TABLE webhook_deliveries (
@@ -45,6 +45,20 @@ OLD_DELIVERIES = [
     "CREATE INDEX webhook_deliveries_list ON webhook_deliveries (subscription_id, id)",
     "CREATE INDEX webhook_deliveries_finished"
     " ON webhook_deliveries (finished_at) WHERE state <> 'pending'",
+    """
+    CREATE TABLE webhook_attempts (
+        id bigserial PRIMARY KEY,
+        delivery_id bigint NOT NULL,
+        subscription_id uuid NOT NULL,
+        attempted_at timestamptz NOT NULL,
+        outcome text NOT NULL,
+        status_code integer,
+        latency_ms double precision NOT NULL,
+        error text
+    )
+    """,
+    "CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, id)",
+    "CREATE INDEX webhook_attempts_time ON webhook_attempts (attempted_at)",
     """
     CREATE TABLE webhook_queues (
         subscription_id uuid NOT NULL,
@@ -106,9 +120,6 @@ def test_an_old_outbox_is_migrated_with_every_state_kept(fresh_database: str) ->
                 conn.execute(
                     "INSERT INTO webhook_queues VALUES (%s, %s, %s)", (subscription, entity, now)
                 )
-
-        apply(conn)
-        # The attempts table is new here; an old database had the delivery's attempts in it.
         for state, outcome in (("pending", "http_error"), ("delivered", "delivered")):
             conn.execute(
                 "INSERT INTO webhook_attempts (delivery_id, subscription_id, attempted_at,"
@@ -120,6 +131,7 @@ def test_an_old_outbox_is_migrated_with_every_state_kept(fresh_database: str) ->
             " latency_ms) SELECT %s, %s, %s, 'http_error', 1 FROM generate_series(1, 8)",
             (ids["failed"], subscription, now),
         )
+        apply(conn)
 
         def states() -> dict[int, str]:
             rows = conn.execute(f"SELECT d.id, s.state FROM {WITH_STATE}").fetchall()
@@ -142,6 +154,12 @@ def test_an_old_outbox_is_migrated_with_every_state_kept(fresh_database: str) ->
         }
         assert not columns & {"state", "attempts", "finished_at", "last_error"}
         assert "enqueued_at" in columns
+        indexes = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'webhook_attempts'"
+        ).fetchall()
+        assert [(name, definition.split(" USING ")[1]) for name, definition in indexes] == [
+            ("webhook_attempts_pkey", "btree (delivery_id, id)")
+        ]
 
         apply(conn)  # the next start: nothing to migrate, nothing changes
         assert states() == {ids[state]: state for state in old}
