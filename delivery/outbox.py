@@ -3,9 +3,9 @@
 A delivery is one event for one subscription. Deliveries of one (subscription, entity) form
 a queue, sent strictly one after another in enqueue order: `webhook_queues` holds one row
 per non-empty queue with the time its head may next be tried, and workers claim queue rows
-(`FOR UPDATE SKIP LOCKED`), never deliveries directly. A claim leases the queue by moving
-that time past the request timeout, so a worker that dies mid-request loses nothing: the
-queue becomes due again when the lease runs out.
+(`FOR UPDATE SKIP LOCKED`), never deliveries directly. A claim leases the queue until past the
+request timeout, so a worker that dies mid-request loses nothing: the queue can be claimed
+again when the lease runs out.
 
 A delivery's data and its progress live apart, so settling one touches only narrow rows:
 `webhook_deliveries` (the rendered body and what it is for) is written once, at enqueue;
@@ -143,13 +143,31 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_list"
     " ON webhook_deliveries (subscription_id, id)",
     "CREATE INDEX IF NOT EXISTS webhook_deliveries_enqueued ON webhook_deliveries (enqueued_at)",
+    # A claim leases a queue by setting `leased_until`, which no index covers, so the lease
+    # (and moving on to the next delivery, which clears it) are HOT updates with room on
+    # the page (fillfactor 50); only a retry moves `next_attempt_at`.
     """
     CREATE TABLE IF NOT EXISTS webhook_queues (
         subscription_id uuid NOT NULL,
         entity_id uuid NOT NULL,
         next_attempt_at timestamptz NOT NULL,
+        leased_until timestamptz,
         PRIMARY KEY (subscription_id, entity_id)
-    )
+    ) WITH (fillfactor = 50)
+    """,
+    # Until 0.x a lease moved `next_attempt_at` (a non-HOT update, two index entries).
+    """
+    DO $$
+    BEGIN
+        IF NOT EXISTS (
+            SELECT 1 FROM pg_attribute WHERE attrelid = 'webhook_queues'::regclass
+            AND attname = 'leased_until' AND NOT attisdropped
+        ) THEN
+            ALTER TABLE webhook_queues ADD COLUMN leased_until timestamptz,
+                SET (fillfactor = 50);
+        END IF;
+    END
+    $$
     """,
     "CREATE INDEX IF NOT EXISTS webhook_queues_due ON webhook_queues (next_attempt_at)",
     # Append-only, one index: a delivery's attempts in order. They are purged with their
@@ -324,16 +342,18 @@ CROSS JOIN LATERAL (SELECT {DELIVERY_STATE} AS state) s"""
 
 # -- the workers' queries ---------------------------------------------------------------------
 
-# Due queues, leased until `lease_until`, with their head delivery and its endpoint.
+# Due queues, leased until `lease_until`, with their head delivery and its endpoint. Queues
+# in flight are due too (their lease hides them), so the scan passes over them: a few
+# windows of rows per worker, cheaper than moving every leased row in the index.
 CLAIM = """
 WITH due AS (
     SELECT subscription_id, entity_id FROM webhook_queues
-    WHERE next_attempt_at <= %(now)s
+    WHERE next_attempt_at <= %(now)s AND (leased_until IS NULL OR leased_until <= %(now)s)
     ORDER BY next_attempt_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), leased AS (
-    UPDATE webhook_queues q SET next_attempt_at = %(lease_until)s
+    UPDATE webhook_queues q SET leased_until = %(lease_until)s
     FROM due WHERE q.subscription_id = due.subscription_id AND q.entity_id = due.entity_id
     RETURNING q.subscription_id, q.entity_id
 )
@@ -420,8 +440,8 @@ ON CONFLICT (name, label) DO UPDATE SET value = m.value + excluded.value
 
 # 3. A fresh statement (a volatile function takes a snapshot per statement), so it sees
 # deliveries the subscriber committed while we waited for the locks: a queue whose head left
-# is dropped if nothing else is pending in it; every other queue gets its next due time (now,
-# or the retry's).
+# is dropped if nothing else is pending in it; every other queue is released, due at once
+# (it was due when claimed) or at the retry's time.
 MOVE_QUEUES = f"""
 WITH r AS (SELECT * FROM {RESULTS}),
 emptied AS (
@@ -433,7 +453,8 @@ emptied AS (
     )
     RETURNING q.subscription_id, q.entity_id
 )
-UPDATE webhook_queues q SET next_attempt_at = coalesce(r.retry_at, %(now)s)
+UPDATE webhook_queues q SET leased_until = NULL,
+    next_attempt_at = coalesce(r.retry_at, q.next_attempt_at)
 FROM r WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
 AND NOT EXISTS (
     SELECT 1 FROM emptied e
@@ -444,7 +465,7 @@ AND NOT EXISTS (
 
 def _plpgsql(statement: str) -> str:
     """A statement above as the settle function runs it: parameters are its arguments."""
-    for name in ("results", "health", "metrics", "now"):
+    for name in ("results", "health", "metrics"):
         statement = statement.replace(f"%({name})s", f"p_{name}")
     statement = statement.strip()
     if statement.startswith("SELECT"):  # a query run for its locks
@@ -454,7 +475,7 @@ def _plpgsql(statement: str) -> str:
 
 SETTLE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION syncline_webhook_settle(
-    p_results json, p_health json, p_metrics json, p_now timestamptz
+    p_results json, p_health json, p_metrics json
 ) RETURNS void LANGUAGE plpgsql VOLATILE
 SET enable_hashjoin = off SET enable_mergejoin = off
 AS $body$
@@ -466,4 +487,4 @@ END
 $body$
 """
 SCHEMA.append(SETTLE_FUNCTION)
-SETTLE_CALL = "SELECT syncline_webhook_settle(%(results)s, %(health)s, %(metrics)s, %(now)s)"
+SETTLE_CALL = "SELECT syncline_webhook_settle(%(results)s, %(health)s, %(metrics)s)"

@@ -433,7 +433,6 @@ class DeliveryWorker:
                     )
                 )
             ),
-            "now": now,
         }
         for attempt in range(3):
             try:

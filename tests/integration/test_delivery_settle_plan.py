@@ -26,7 +26,7 @@ def test_settling_a_batch_does_not_scan_the_whole_backlog(
         }
         for i, e in enumerate(entities[:64])
     ]
-    params = {"results": json.dumps(results), "health": "[]", "metrics": "[]", "now": None}
+    params = {"results": json.dumps(results), "health": "[]", "metrics": "[]"}
     with psycopg.connect(database_url) as conn:  # rolled back: nobody sees these rows
         conn.execute(
             "INSERT INTO webhook_queues (subscription_id, entity_id, next_attempt_at)"
