@@ -29,16 +29,34 @@ def signing_key(secret: str) -> bytes:
     return key
 
 
+@functools.lru_cache(maxsize=4096)
+def _keyed(secret: str) -> hmac.HMAC:
+    """An HMAC-SHA256 already keyed with the secret: each signature starts from a copy,
+    which skips the key schedule and never copies the body into a new buffer."""
+    return hmac.new(signing_key(secret), digestmod=hashlib.sha256)
+
+
 def sign_payload(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     """`v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` (Standard Webhooks)."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    return _standard(hmac.new(key, digestmod=hashlib.sha256), msg_id, timestamp, body)
 
 
 def body_signature(key: bytes, body: bytes) -> str:
     """`sha256=<hex HMAC-SHA256(key, body)>` for `X-Signature-256`."""
-    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    return _x_signature(hmac.new(key, digestmod=hashlib.sha256), body)
+
+
+def _standard(keyed: hmac.HMAC, msg_id: str, timestamp: int, body: bytes) -> str:
+    mac = keyed.copy()
+    mac.update(f"{msg_id}.{timestamp}.".encode())
+    mac.update(body)
+    return "v1," + binascii.b2a_base64(mac.digest(), newline=False).decode()
+
+
+def _x_signature(keyed: hmac.HMAC, body: bytes) -> str:
+    mac = keyed.copy()
+    mac.update(body)
+    return "sha256=" + mac.hexdigest()
 
 
 def signature_headers(
@@ -50,10 +68,10 @@ def signature_headers(
     `webhook-signature` carries one `v1,…` per secret, space-separated, so a receiver holding
     either secret verifies; `X-Signature-256` is made with the current secret.
     """
-    keys = [signing_key(secret) for secret in secrets]
+    keyed = [_keyed(secret) for secret in secrets]
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(sign_payload(k, msg_id, timestamp, body) for k in keys),
-        "X-Signature-256": body_signature(keys[0], body),
+        "webhook-signature": " ".join(_standard(k, msg_id, timestamp, body) for k in keyed),
+        "X-Signature-256": _x_signature(keyed[0], body),
     }
