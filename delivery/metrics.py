@@ -33,6 +33,10 @@ def _le(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else repr(bound)
 
 
+# Each histogram's bucket labels, by the index `bisect_left` finds (the last is +Inf).
+_LABELS = {name: [_le(b) for b in (*bounds, math.inf)] for name, bounds in HISTOGRAMS.items()}
+
+
 def increments(
     outcomes: Iterable[str], attempt_seconds: Iterable[float], delivery_seconds: Iterable[float]
 ) -> list[tuple[str, str, float]]:
@@ -41,17 +45,15 @@ def increments(
     Histogram rows count the observations of each bucket alone (not cumulatively), so an
     observation touches one row; the collector adds them up.
     """
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str, str]] = Counter(("attempts", outcome) for outcome in outcomes)
     sums: dict[tuple[str, str], float] = {}
-    for outcome in outcomes:
-        counts["attempts", outcome] += 1
     observed = {"attempt_seconds": attempt_seconds, "delivery_seconds": delivery_seconds}
     for name, values in observed.items():
-        bounds = HISTOGRAMS[name]
-        for value in values:
-            index = bisect.bisect_left(bounds, value)
-            counts[name, _le(bounds[index] if index < len(bounds) else math.inf)] += 1
-            sums[f"{name}_sum", ""] = sums.get((f"{name}_sum", ""), 0.0) + value
+        bounds, labels = HISTOGRAMS[name], _LABELS[name]
+        values = list(values)
+        if values:
+            counts.update((name, labels[bisect.bisect_left(bounds, v)]) for v in values)
+            sums[f"{name}_sum", ""] = math.fsum(values)
     rows = [(name, label, float(n)) for (name, label), n in counts.items()]
     rows += [(name, label, total) for (name, label), total in sums.items()]
     return sorted(rows)
