@@ -178,7 +178,17 @@ def latency(env: BenchEnv, receiver: str) -> list[float]:
         headers={"Authorization": f"Bearer {key}"},
     )
     response.raise_for_status()
-    time.sleep(1.0)  # let the worker start and the subscription reach the subscriber
+    # Measure the running pipeline, not the worker process starting: wait until a test ping
+    # has gone all the way through (it also opens the keep-alive connection).
+    before = receiver_stats(receiver)["count"]
+    ping = httpx.post(
+        f"{api}/v1/webhooks/{response.json()['id']}/test",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    ping.raise_for_status()
+    deadline = time.monotonic() + 60
+    while receiver_stats(receiver)["count"] == before and time.monotonic() < deadline:
+        time.sleep(0.05)
     answered = asyncio.run(_paced_creates(api, key, DURATION))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
