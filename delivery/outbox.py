@@ -372,8 +372,8 @@ LEFT JOIN webhook_subscriptions s ON s.id = l.subscription_id
 
 # Settling takes JSON arrays (msgspec encodes them far faster than psycopg adapts arrays):
 # `results` has one object per claimed queue, with its head's attempt when there was one.
-# The settle function parses it once, into an array of this type, that its three statements
-# read (parsing 64 rows of JSON costs PostgreSQL about as much as the rest of a statement).
+# The settle function parses it once, into an array of this type, that its statements read
+# (parsing 64 rows of JSON costs PostgreSQL about as much as the rest of a statement).
 RESULT_TYPE = """
 DO $$
 BEGIN
@@ -388,7 +388,7 @@ $$
 SCHEMA.append(RESULT_TYPE)
 RESULTS = "json_populate_recordset(NULL::webhook_settle_result, %(results)s::json) AS r"
 
-# Settling is one call of `syncline_webhook_settle()` (below), which runs these three
+# Settling is one call of `syncline_webhook_settle()` (below), which runs these four
 # statements in order; a single statement in autocommit, so a batch costs one round trip,
 # sends its results once, and needs no BEGIN, COMMIT or pipeline on the client.
 #
@@ -452,26 +452,23 @@ ON CONFLICT (name, label) DO UPDATE SET value = m.value + excluded.value
 
 # 3. A fresh statement (a volatile function takes a snapshot per statement), so it sees
 # deliveries the subscriber committed while we waited for the locks: a queue whose head left
-# is dropped if nothing else is pending in it; every other queue is released, due at once
-# (it was due when claimed) or at the retry's time.
-MOVE_QUEUES = f"""
-WITH r AS (SELECT * FROM {RESULTS}),
-emptied AS (
-    DELETE FROM webhook_queues q USING r
-    WHERE r.moved_on AND q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
-    AND NOT EXISTS (
-        SELECT 1 FROM webhook_pending p
-        WHERE p.subscription_id = q.subscription_id AND p.entity_id = q.entity_id
-    )
-    RETURNING q.subscription_id, q.entity_id
+# is dropped if nothing else is pending in it.
+DROP_EMPTY_QUEUES = f"""
+DELETE FROM webhook_queues q USING {RESULTS}
+WHERE r.moved_on AND q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+AND NOT EXISTS (
+    SELECT 1 FROM webhook_pending p
+    WHERE p.subscription_id = q.subscription_id AND p.entity_id = q.entity_id
 )
+"""
+
+# 4. Every other queue is released, due at once (it was due when claimed) or at the retry's
+# time. (A separate statement, not a CTE beside the delete: this one's snapshot no longer
+# has the dropped rows, where excluding them in one statement was a nested anti-join.)
+RELEASE_QUEUES = f"""
 UPDATE webhook_queues q SET leased_until = NULL,
     next_attempt_at = coalesce(r.retry_at, q.next_attempt_at)
-FROM r WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
-AND NOT EXISTS (
-    SELECT 1 FROM emptied e
-    WHERE e.subscription_id = q.subscription_id AND e.entity_id = q.entity_id
-)
+FROM {RESULTS} WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
 """
 
 
@@ -500,7 +497,8 @@ DECLARE
 BEGIN
 {_plpgsql(LOCK_QUEUES)}
 {_plpgsql(SETTLE)}
-{_plpgsql(MOVE_QUEUES)}
+{_plpgsql(DROP_EMPTY_QUEUES)}
+{_plpgsql(RELEASE_QUEUES)}
 END
 $body$
 """

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import psycopg
 
-from delivery.outbox import LOCK_QUEUES, MOVE_QUEUES, SETTLE, SETTLE_PLAN
+from delivery.outbox import DROP_EMPTY_QUEUES, LOCK_QUEUES, RELEASE_QUEUES, SETTLE, SETTLE_PLAN
 from syncline.runtime import Runtime
 
 
@@ -42,7 +42,7 @@ def test_settling_a_batch_does_not_scan_the_whole_backlog(
         conn.execute(SETTLE_PLAN)
         plans = [
             "\n".join(row[0] for row in conn.execute("EXPLAIN " + statement, params).fetchall())
-            for statement in (LOCK_QUEUES, SETTLE, MOVE_QUEUES)
+            for statement in (LOCK_QUEUES, SETTLE, DROP_EMPTY_QUEUES, RELEASE_QUEUES)
         ]
         for plan in plans:
             assert "Seq Scan on webhook_queues" not in plan, plan
@@ -51,4 +51,5 @@ def test_settling_a_batch_does_not_scan_the_whole_backlog(
         assert "webhook_pending_pkey" in plans[1], plans[1]
         assert "webhook_queues_pkey" in plans[2], plans[2]
         assert "webhook_pending_pkey" in plans[2], plans[2]
+        assert "webhook_queues_pkey" in plans[3], plans[3]
         conn.rollback()
