@@ -467,3 +467,56 @@ def test_redirects_are_not_followed_and_slow_endpoints_time_out(
     [attempt] = deliveries(hooks_tenant, timed_out["id"])[0]["attempts"]
     assert attempt["outcome"] == "timeout"
     assert attempt["status_code"] is None
+
+
+def test_delivery_status_is_derived_from_attempts_and_cancellations_and_filters(
+    hooks_tenant: TenantClient, workers: Workers, caught_up: Any
+) -> None:
+    answer = [500]
+    with Receiver(lambda _: answer[0]) as endpoint:
+        hook = subscribe(hooks_tenant, endpoint.url, ["contact.created"])
+        doomed = subscribe(hooks_tenant, "http://127.0.0.1:9/", ["contact.created"])
+        contact(hooks_tenant, "given-up@example.com")
+        caught_up()  # enqueued for both; no worker yet
+        hooks_tenant.patch(f"/v1/webhooks/{doomed['id']}", json={"status": "disabled"})
+        caught_up()  # cancelled before any worker could try it
+        workers.start(schedule=RetrySchedule(delays=(0, 0.1), jitter=0))
+        assert wait_until(lambda: latest_status(hooks_tenant, hook["id"]) == "failed")
+        answer[0] = 200
+        contact(hooks_tenant, "delivered@example.com")
+        assert wait_until(lambda: latest_status(hooks_tenant, hook["id"]) == "delivered")
+
+    delivered, failed = deliveries(hooks_tenant, hook["id"])
+    assert (delivered["status"], delivered["attempt_count"], delivered["last_error"]) == (
+        "delivered",
+        1,
+        None,
+    )
+    assert delivered["finished_at"] == delivered["attempts"][0]["attempted_at"]
+    assert (failed["status"], failed["attempt_count"], failed["last_error"]) == (
+        "failed",
+        2,
+        "HTTP 500",
+    )
+    assert failed["finished_at"] == failed["attempts"][-1]["attempted_at"]
+    assert delivered["next_attempt_at"] is None
+    assert failed["next_attempt_at"] is None
+    [cancelled] = deliveries(hooks_tenant, doomed["id"])
+    assert (cancelled["status"], cancelled["attempt_count"], cancelled["attempts"]) == (
+        "cancelled",
+        0,
+        [],
+    )
+    assert cancelled["last_error"] == "the webhook was disabled"
+    assert cancelled["finished_at"] is not None
+
+    def listed(hook_id: str, status: str) -> list[str]:
+        response = hooks_tenant.get(f"/v1/webhooks/{hook_id}/deliveries", params={"status": status})
+        assert response.status_code == 200, response.text
+        return [d["id"] for d in response.json()["data"]]
+
+    assert listed(hook["id"], "delivered") == [delivered["id"]]
+    assert listed(hook["id"], "failed") == [failed["id"]]
+    assert listed(hook["id"], "pending") == []
+    assert listed(doomed["id"], "cancelled") == [cancelled["id"]]
+    assert listed(doomed["id"], "failed") == []
