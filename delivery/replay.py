@@ -22,6 +22,11 @@ PAGE = 1000
 EVENT_LOG_WAIT_SECONDS = 5.0
 
 
+class EventLogBehindError(RuntimeError):
+    """The event log had not reached the log head within EVENT_LOG_WAIT_SECONDS: a replay
+    now would silently miss the newest events, so none is made (the caller retries)."""
+
+
 def replay(
     app: Syncline,
     pool: ConnectionPool,
@@ -31,6 +36,7 @@ def replay(
     subscription_id: UUID,
     after: int,
     replay_id: UUID,
+    wait: float = EVENT_LOG_WAIT_SECONDS,
 ) -> int:
     """Enqueue the matching events committed after position `after` (and after the
     subscription's creation) up to the event log's current position; answer how many.
@@ -54,8 +60,13 @@ def replay(
     head = app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
     # The event log follows the log within milliseconds; give it a moment to reach the head
     # so a replay right after a write includes it.
-    deadline = time.monotonic() + EVENT_LOG_WAIT_SECONDS
-    while read_position(pool, EventLogProjection.name) < head and time.monotonic() < deadline:
+    deadline = time.monotonic() + wait
+    while read_position(pool, EventLogProjection.name) < head:
+        if time.monotonic() >= deadline:
+            raise EventLogBehindError(
+                f"the event log is still catching up with the log (position {head});"
+                " nothing was replayed"
+            )
         time.sleep(0.01)
     position = max(after, created_position)
     origin = f"replay:{replay_id}"

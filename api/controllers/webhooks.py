@@ -31,7 +31,7 @@ from api.schemas.webhooks import (
 from api.services import ApiServices
 from delivery import ssrf
 from delivery.outbox import WITH_STATE
-from delivery.replay import replay
+from delivery.replay import EventLogBehindError, replay
 from domain.envelope import envelope
 from domain.errors import InvalidFieldError
 from domain.webhook import check_url
@@ -287,7 +287,7 @@ class WebhookController(Controller):
         operation_id="ReplayWebhook",
         sync_to_thread=True,
         status_code=202,
-        **scoped(MANAGE, 404, 409, 422),
+        **scoped(MANAGE, 404, 409, 422, 503),
     )
     def replay(
         self,
@@ -297,7 +297,9 @@ class WebhookController(Controller):
         services: ApiServices,
     ) -> ReplayStarted:
         """Send again every matching event committed after a cursor (and after the webhook
-        was created), up to now. Replayed deliveries keep their `webhook-id`."""
+        was created), up to now. Replayed deliveries keep their `webhook-id`. Answers 503
+        with `Retry-After`, replaying nothing, while the event log the replay reads is more
+        than a few seconds behind the log (a worker is down or catching up)."""
         tenant_id = request.user.tenant_id
         subscription = services.app.get_webhook(
             request.user.context(correlation_id(request)), webhook_id
@@ -308,15 +310,20 @@ class WebhookController(Controller):
             )
         after = change_position(services, tenant_id, data.after, "after")
         replay_id = uuid4()
-        enqueued = replay(
-            services.app,
-            services.pool,
-            services.cursors,
-            tenant_id=tenant_id,
-            subscription_id=webhook_id,
-            after=after,
-            replay_id=replay_id,
-        )
+        try:
+            enqueued = replay(
+                services.app,
+                services.pool,
+                services.cursors,
+                tenant_id=tenant_id,
+                subscription_id=webhook_id,
+                after=after,
+                replay_id=replay_id,
+            )
+        except EventLogBehindError as exc:
+            raise ProblemError(
+                503, str(exc), slug="event-log-behind", headers={"Retry-After": "5"}
+            ) from exc
         return ReplayStarted(id=replay_id, enqueued=enqueued)
 
     @post(

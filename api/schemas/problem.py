@@ -40,6 +40,7 @@ DESCRIPTIONS = {
     413: "The request body is larger than 1 MiB.",
     422: "The body is well-formed but its values are invalid.",
     429: "Rate limit exceeded; retry after the Retry-After header's seconds.",
+    503: "Temporarily unable to answer; retry after the Retry-After header's seconds.",
 }
 
 
