@@ -5,8 +5,11 @@ Projections decode every event of the log, and the eventsourcing Mapper's JSON t
 CPU time. This decoder reads the same stored bytes — nothing about how events are written
 changes — with msgspec, then applies the application's own transcodings to the
 `{"_type_": …, "_data_": …}` objects the transcoder wrote, bottom-up, as its `object_hook`
-does. Anything msgspec refuses (the `json` module also reads NaN and Infinity) is handed
-to the Mapper, so both always agree; tests/unit/test_event_decoder.py checks that they do.
+does. Most events hold transcoded values only at the top level (the timestamp, a tenant
+id), which a count of the `"_type_"` keys in the stored bytes proves, and then only those
+are visited (see `_transcode_state`). Anything msgspec refuses (the `json` module also
+reads NaN and Infinity) is handed to the Mapper, so both always agree;
+tests/unit/test_event_decoder.py checks that they do.
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, find_
 from eventsourcing.utils import resolve_topic
 
 _json = msgspec.json.Decoder()
+# The key of every transcoded object, as the JSON transcoder writes it. Inside a JSON string
+# a quote is escaped, so these bytes appear only as the key `_type_` or the string value
+# "_type_"; without a backslash in the bytes (no escape at all), no key is spelled
+# differently.
+_TYPE_KEY = b'"_type_"'
+_ESCAPE = b"\\"
 
 
 class EventDecoder:
@@ -41,7 +50,7 @@ class EventDecoder:
         if not self.fast:
             return self._mapper_decode(originator_id, version, topic, state)
         try:
-            event_state = self._transcode(_json.decode(state))
+            event_state = self._transcode_state(_json.decode(state), state)
         except Exception:  # NaN, an unknown transcoding, …: the Mapper decides (or raises)
             return self._mapper_decode(originator_id, version, topic, state)
         cls = resolve_topic(topic)
@@ -60,6 +69,30 @@ class EventDecoder:
     def _mapper_decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
         return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
 
+    def _transcode_state(self, value: Any, state: bytes) -> Any:
+        """`_transcode(value)`, visiting only the top level when that provably suffices.
+
+        Each object the transcoder wrote has a `_type_` key, so the bytes hold at least as
+        many `"_type_"` as there are such objects. If the top level's transcoded values
+        (with scalar `_data_`) account for all of them, no other object needs decoding.
+        """
+        if type(value) is not dict or _is_transcoded(value) or _ESCAPE in state:
+            return self._transcode(value)
+        found = [
+            (key, item)
+            for key, item in value.items()
+            if type(item) is dict
+            and _is_transcoded(item)
+            and type(item["_data_"]) is not dict
+            and type(item["_data_"]) is not list
+        ]
+        if len(found) != state.count(_TYPE_KEY):
+            return self._transcode(value)
+        names = self.names
+        for key, item in found:
+            value[key] = names[item["_type_"]].decode(item["_data_"])
+        return value
+
     def _transcode(self, value: Any) -> Any:
         """The transcoder's `object_hook`, applied bottom-up over a decoded JSON value."""
         kind = type(value)
@@ -67,10 +100,14 @@ class EventDecoder:
             for key, item in value.items():
                 if type(item) is dict or type(item) is list:
                     value[key] = self._transcode(item)
-            if len(value) == 2 and "_type_" in value and "_data_" in value:
+            if _is_transcoded(value):
                 return self.names[value["_type_"]].decode(value["_data_"])
         elif kind is list:
             for index, item in enumerate(value):
                 if type(item) is dict or type(item) is list:
                     value[index] = self._transcode(item)
         return value
+
+
+def _is_transcoded(value: dict[str, Any]) -> bool:
+    return len(value) == 2 and "_type_" in value and "_data_" in value

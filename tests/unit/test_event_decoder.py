@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
+import pytest
 from eventsourcing.persistence import StoredEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -136,3 +137,79 @@ def test_what_msgspec_refuses_is_left_to_the_mapper() -> None:
     state = stored.state.replace(b'"tenant_id":{', b'"nan":NaN,"tenant_id":{', 1)
     decoded = assert_decodes_alike(app, StoredEvent(stored.originator_id, 1, stored.topic, state))
     assert decoded.nan != decoded.nan
+
+
+# Custom fields that look like (or are) the transcoder's own objects, the string "_type_",
+# and text the JSON transcoder escapes (control characters are written as \u00XX).
+LOOKALIKE_KEYS = st.sampled_from(["_type_", "_data_", "_type", "type_", "a"]) | st.text(max_size=4)
+LOOKALIKE_VALUES = st.recursive(
+    st.none()
+    | st.integers(min_value=-5, max_value=5)
+    | st.sampled_from(["_type_", '"_type_"', "\x01", "\\u005f", "uuid_hex", "datetime_iso"])
+    | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(LOOKALIKE_KEYS, inner, max_size=3),
+    max_leaves=8,
+)
+TRANSCODED = st.sampled_from(
+    [
+        {"_type_": "uuid_hex", "_data_": "5c8adeadcaf9478cb7c6e6c0338e1d6a"},
+        {"_type_": "datetime_iso", "_data_": "2026-11-29T19:23:16.284657+00:00"},
+        {"_type_": "decimal_str", "_data_": "1.50"},
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    custom_fields=st.dictionaries(LOOKALIKE_KEYS, LOOKALIKE_VALUES | TRANSCODED, max_size=4),
+    top=st.dictionaries(st.sampled_from(["x", "y"]), LOOKALIKE_VALUES | TRANSCODED, max_size=2),
+)
+def test_lookalike_objects_decode_as_the_mapper_does(
+    custom_fields: dict[str, Any], top: dict[str, Any]
+) -> None:
+    """Values shaped like the transcoder's objects, nested or at the top level, decode as
+    the Mapper decodes them (or fail as it fails), whichever path the decoder takes."""
+    app = memory_app()
+    ctx = Context(uuid4(), ACTOR, "corr")
+    app.save(Contact.create(ctx, {"email": "a@example.com"}, id=uuid4()))
+    (stored,) = stored_events(app)
+    # Spliced into the stored bytes as the transcoder would have written them.
+    extra = app.mapper.transcoder.encode({"custom": custom_fields, **top})[1:-1]
+    state = stored.state.replace(b'"tenant_id":{', extra + b',"tenant_id":{', 1)
+    spliced = StoredEvent(stored.originator_id, 1, stored.topic, state)
+    try:
+        app.mapper.to_domain_event(spliced)
+    except Exception as mapper_error:
+        with pytest.raises(type(mapper_error)):
+            EventDecoder(app.mapper).decode(spliced.originator_id, 1, spliced.topic, spliced.state)
+        return
+    assert_decodes_alike(app, spliced)
+
+
+def test_a_plain_event_is_transcoded_at_its_top_level_only() -> None:
+    app = memory_app()
+    ctx = Context(uuid4(), ACTOR, "corr")
+    app.save(Contact.create(ctx, {"email": "a@example.com", "tags": ["x"]}, id=uuid4()))
+    (stored,) = stored_events(app)
+    decoder = EventDecoder(app.mapper)
+
+    def walk(value: Any) -> Any:
+        raise AssertionError("the whole event was walked")
+
+    decoder._transcode = walk  # type: ignore[method-assign]
+    decoded = decoder.decode(stored.originator_id, 1, stored.topic, stored.state)
+    assert decoded.__dict__ == app.mapper.to_domain_event(stored).__dict__
+
+
+def test_an_escaped_type_key_is_still_found() -> None:
+    """Bytes not written by this transcoder may spell the key `\\u005ftype_`."""
+    app = memory_app()
+    ctx = Context(uuid4(), ACTOR, "corr")
+    app.save(Contact.create(ctx, {"email": "a@example.com"}, id=uuid4()))
+    (stored,) = stored_events(app)
+    nested = (
+        b'"custom":{"id":{"\\u005ftype_":"uuid_hex","_data_":"5c8adeadcaf9478cb7c6e6c0338e1d6a"}}'
+    )
+    state = stored.state.replace(b'"tenant_id":{', nested + b',"tenant_id":{', 1)
+    decoded = assert_decodes_alike(app, StoredEvent(stored.originator_id, 1, stored.topic, state))
+    assert decoded.custom == {"id": UUID("5c8adeadcaf9478cb7c6e6c0338e1d6a")}
