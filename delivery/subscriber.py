@@ -14,18 +14,16 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-import msgspec
 import psycopg
 
 from delivery.outbox import LOG, SCHEMA, NewDelivery, cancel_pending, enqueue
-from domain.envelope import envelope, event_id, render_record
+from domain.envelope import event_id, render_record
 from domain.events import public_type, type_matches
 from domain.webhook import WebhookSubscription
 from projections.changes.cursor import encode_change_cursor
 from projections.cursor import CursorCodec
 from projections.json import json_text
-
-_encoder = msgspec.json.Encoder()
+from projections.rendering import envelope_json
 
 UPSERT_SUBSCRIPTION = """
 INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, status, secret, version,
@@ -54,8 +52,7 @@ WHERE tenant_id = %s AND status = 'active' ORDER BY id
 def render_event(cursors: CursorCodec, position: int, event: Any, event_type: str) -> bytes:
     """The envelope's exact bytes, stored once so every retry sends the same body."""
     tenant_id = UUID(event.meta["tenant_id"])
-    body = envelope(event, event_type, encode_change_cursor(cursors, tenant_id, position))
-    return _encoder.encode(body)
+    return envelope_json(event, event_type, encode_change_cursor(cursors, tenant_id, position))
 
 
 def new_delivery(

@@ -22,8 +22,9 @@ def isoformat(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def event_id(originator_id: UUID, version: int) -> str:
-    """`evt_…`: stable for the life of the event, derived from the record id and version.
+def event_id(originator_id: UUID | str, version: int) -> str:
+    """`evt_…`: stable for the life of the event, derived from the record id and version
+    (a UUID, or its text).
 
     The hex of `uuid5(EVENT_ID_NAMESPACE, f"{originator_id}/{version}")`, computed without
     building UUID objects (every projected event needs one).
@@ -41,15 +42,16 @@ def event_id(originator_id: UUID, version: int) -> str:
 def render_record(
     record_id: UUID, state: dict[str, Any], version: int, updated_at: datetime
 ) -> dict[str, Any]:
-    return _render_record(record_id, state, version, isoformat(updated_at))
+    return render_record_text(str(record_id), state, version, isoformat(updated_at))
 
 
-def _render_record(
-    record_id: UUID, state: dict[str, Any], version: int, updated_at: str
+def render_record_text(
+    record_id: str, state: dict[str, Any], version: int, updated_at: str
 ) -> dict[str, Any]:
+    """`render_record` from the id and the timestamp already written as text."""
     fields = {k: v for k, v in state.items() if k != "created_at"}
     return {
-        "id": str(record_id),
+        "id": record_id,
         **fields,
         "version": version,
         "created_at": state.get("created_at"),
@@ -59,26 +61,34 @@ def _render_record(
 
 def envelope(event: Any, event_type: str, cursor: str) -> dict[str, Any]:
     """The public envelope of a record event, the same in webhooks and in /v1/events."""
+    record_id = str(event.originator_id)
+    occurred_at = isoformat(event.timestamp)
+    data = render_record_text(record_id, event.state, event.originator_version, occurred_at)
+    return envelope_text(event, event_type, cursor, record_id, occurred_at, data)
+
+
+def envelope_text(
+    event: Any, event_type: str, cursor: str, record_id: str, occurred_at: str, data: Any
+) -> dict[str, Any]:
+    """`envelope` from parts already rendered: the record id and `occurred_at` as text, and
+    `data` (the record's representation, `render_record_text(record_id, event.state,
+    event.originator_version, occurred_at)`, or something that encodes as it does)."""
     meta = event.meta
     previous = getattr(event, "previous", None) or {}
-    resource = event_type.split(".")[0]
-    occurred_at = isoformat(event.timestamp)
     return {
-        "id": event_id(event.originator_id, event.originator_version),
+        "id": event_id(record_id, event.originator_version),
         "type": event_type,
         "occurred_at": occurred_at,
         "tenant_id": meta["tenant_id"],
         "entity": {
-            "type": resource,
-            "id": str(event.originator_id),
+            "type": event_type.split(".")[0],
+            "id": record_id,
             "version": event.originator_version,
         },
         "cursor": cursor,
         "correlation_id": meta["correlation_id"],
         "actor": meta["actor"],
-        "data": _render_record(
-            event.originator_id, event.state, event.originator_version, occurred_at
-        ),
+        "data": data,
         "changed_fields": sorted(previous),
         "previous": previous,
     }

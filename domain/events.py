@@ -28,7 +28,7 @@ EVENT_TYPES: dict[str, str] = {
 RESOURCE_TYPES = ("contact", "order")
 WILDCARD_PREFIXES = sorted({name.split(".")[0] for name in EVENT_TYPES})
 MAX_EVENT_TYPES = 50
-WEBHOOK_EVENTS = {
+WEBHOOK_EVENTS: dict[type, str] = {
     WebhookSubscription.Disabled: "webhook.disabled",
     WebhookSubscription.Pinged: "webhook.ping",
 }
@@ -36,15 +36,28 @@ WEBHOOK_EVENTS = {
 
 def public_type(event: Any) -> str | None:
     """`order.paid` for an Order.Paid event; None for events that are not public."""
-    webhook_type = WEBHOOK_EVENTS.get(type(event))
+    kind = type(event)
+    try:
+        return _PUBLIC_TYPES[kind]
+    except KeyError:
+        name = _PUBLIC_TYPES[kind] = _public_type(kind)
+        return name
+
+
+def _public_type(kind: type) -> str | None:
+    webhook_type = WEBHOOK_EVENTS.get(kind)
     if webhook_type is not None:
         return webhook_type
-    originator = type(event).__qualname__.split(".")[0]
+    originator = kind.__qualname__.split(".")[0]
     resource = originator.lower()
-    if resource not in RESOURCE_TYPES or not isinstance(event, Record.Event):
+    if resource not in RESOURCE_TYPES or not issubclass(kind, Record.Event):
         return None
-    name = f"{resource}.{type(event).__name__.lower()}"
+    name = f"{resource}.{kind.__name__.lower()}"
     return name if name in EVENT_TYPES else None
+
+
+# The answer depends on the event's class only; projections ask for every event.
+_PUBLIC_TYPES: dict[type, str | None] = {}
 
 
 def check_event_types(patterns: list[str]) -> list[str]:

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-import msgspec
 import psycopg
 
-from domain.envelope import render_record
 from domain.events import public_type
 from domain.record import Record
+from projections.rendering import event_text
 
 # Notified once per tenant per batch (payload: the tenant id), after the rows commit:
 # long-polling readers of that tenant wake up, nobody else's do.
@@ -52,7 +51,6 @@ _UPSERT = """
     WHERE c.position < excluded.position
 """
 _NOTIFY = "SELECT pg_notify(%s, t) FROM unnest(%b::text[]) AS t"
-_encoder = msgspec.json.Encoder()
 
 
 class ChangesProjection:
@@ -84,13 +82,7 @@ class ChangesProjection:
 
 def _row(position: int, event: Any, event_type: str) -> tuple[Any, ...]:
     deleted = isinstance(event, Record.Deleted)
-    data = None
-    if not deleted:
-        data = _encoder.encode(
-            render_record(
-                event.originator_id, event.state, event.originator_version, event.timestamp
-            )
-        ).decode()
+    data = None if deleted else event_text(event).representation
     return (
         event.meta["tenant_id"],  # text, cast by PostgreSQL: cheaper than UUID() here
         event.originator_id,

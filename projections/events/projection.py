@@ -8,8 +8,9 @@ from typing import Any
 import msgspec
 import psycopg
 
-from domain.envelope import envelope
+from domain.envelope import envelope_text
 from domain.events import public_type
+from projections.rendering import event_text
 
 # The envelope is stored with an empty cursor; readers put the tenant's cursor for the
 # row's position in its place (the cursor needs the API's key, which the worker lacks).
@@ -62,7 +63,10 @@ class EventLogProjection:
             event_type = public_type(event)
             if event_type is None:
                 continue
-            public = envelope(event, event_type, "")
+            text = event_text(event)
+            public = envelope_text(
+                event, event_type, "", text.record_id, text.occurred_at, text.representation_raw()
+            )
             rows.append(
                 (
                     event.meta["tenant_id"],

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-import msgspec
 import psycopg
 
-from domain.envelope import render_record
 from domain.record import Record
+from projections.rendering import event_text
 
 TABLES = {"contact": "contacts", "order": "orders"}
 
@@ -50,7 +49,6 @@ _UPSERT = """
     WHERE r.version < excluded.version
 """
 _DELETE = "DELETE FROM {table} WHERE id = ANY(%b::uuid[])"
-_encoder = msgspec.json.Encoder()
 
 
 class RecordsProjection:
@@ -80,17 +78,14 @@ class RecordsProjection:
                 if isinstance(event, Record.Deleted):
                     deletes.append(event.originator_id)
                     continue
-                data = render_record(
-                    event.originator_id, event.state, event.originator_version, event.timestamp
-                )
                 upserts.append(
                     (
                         event.originator_id,
                         event.meta["tenant_id"],
                         event.originator_version,
-                        data["created_at"],
+                        event.state.get("created_at"),  # as the representation shows it
                         event.timestamp,
-                        _encoder.encode(data).decode(),
+                        event_text(event).representation,
                     )
                 )
             if upserts:

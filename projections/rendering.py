@@ -1,0 +1,66 @@
+"""The text several projections write for one event, rendered once per process.
+
+The records, change feed and event log projections (and the delivery subscriber) each
+store the record's representation after an event; the event log and webhooks also embed it
+in the envelope, next to the record id and the timestamp as text. A process's runners
+share the decoded events (LogReader), so the first projection to need an event's text
+renders it and the others reuse it: the same bytes, at a third of the cost.
+
+The memo is keyed by the event object itself (its identity, held while it is memoized),
+never by what it says: two databases in one process (the test suite) may hold events
+with the same record id and version, and must not see each other's text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import msgspec
+
+from domain.envelope import envelope_text, isoformat, render_record_text
+
+_encoder = msgspec.json.Encoder()
+# Events memoized at most: a few of the LogReader's batches, which the runners of one
+# process work through close together. Past it the memo starts again.
+CAPACITY = 16_384
+
+
+class EventText(NamedTuple):
+    record_id: str  # str(event.originator_id)
+    occurred_at: str  # isoformat(event.timestamp)
+    representation: str  # render_record(...) of the event's state, as JSON
+
+    def representation_raw(self) -> msgspec.Raw:
+        """The representation, for embedding in a document msgspec encodes."""
+        return msgspec.Raw(self.representation)
+
+
+_memo: dict[int, tuple[Any, EventText]] = {}
+
+
+def event_text(event: Any) -> EventText:
+    """The text of an event that carries a record's `state` (a record or webhook event)."""
+    key = id(event)
+    hit = _memo.get(key)
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    record_id = str(event.originator_id)
+    occurred_at = isoformat(event.timestamp)
+    representation = _encoder.encode(
+        render_record_text(record_id, event.state, event.originator_version, occurred_at)
+    ).decode()
+    text = EventText(record_id, occurred_at, representation)
+    if len(_memo) >= CAPACITY:
+        _memo.clear()
+    _memo[key] = (event, text)  # holding the event keeps its id from being reused
+    return text
+
+
+def envelope_json(event: Any, event_type: str, cursor: str) -> bytes:
+    """`msgspec.json.encode(envelope(event, event_type, cursor))`, from the event's text."""
+    text = event_text(event)
+    return _encoder.encode(
+        envelope_text(
+            event, event_type, cursor, text.record_id, text.occurred_at, text.representation_raw()
+        )
+    )
