@@ -28,6 +28,7 @@ _json = msgspec.json.Decoder()
 # differently.
 _TYPE_KEY = b'"_type_"'
 _ESCAPE = b"\\"
+UUID_MEMO = 4096  # decoded UUIDs remembered (tenant ids); past it the memo starts again
 
 
 class EventDecoder:
@@ -45,6 +46,9 @@ class EventDecoder:
             and mapper.compressor is None
         )
         self.names = transcoder.names if isinstance(transcoder, JSONTranscoder) else {}
+        # Decoded UUIDs by what was stored: an event's tenant id is one of a few, and
+        # UUID(hex) is a third of the cost of decoding an event. UUIDs are immutable.
+        self._uuids: dict[tuple[str, type, Any], UUID] = {}
 
     def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
         if not self.fast:
@@ -88,10 +92,22 @@ class EventDecoder:
         ]
         if len(found) != state.count(_TYPE_KEY):
             return self._transcode(value)
-        names = self.names
         for key, item in found:
-            value[key] = names[item["_type_"]].decode(item["_data_"])
+            value[key] = self._decode_value(item["_type_"], item["_data_"])
         return value
+
+    def _decode_value(self, name: str, data: Any) -> Any:
+        """`names[name].decode(data)` for a scalar `data`; UUIDs are remembered."""
+        memo_key = (name, type(data), data)
+        hit = self._uuids.get(memo_key)
+        if hit is not None:
+            return hit
+        decoded = self.names[name].decode(data)
+        if type(decoded) is UUID:
+            if len(self._uuids) >= UUID_MEMO:
+                self._uuids.clear()
+            self._uuids[memo_key] = decoded
+        return decoded
 
     def _transcode(self, value: Any) -> Any:
         """The transcoder's `object_hook`, applied bottom-up over a decoded JSON value."""

@@ -213,3 +213,22 @@ def test_an_escaped_type_key_is_still_found() -> None:
     state = stored.state.replace(b'"tenant_id":{', nested + b',"tenant_id":{', 1)
     decoded = assert_decodes_alike(app, StoredEvent(stored.originator_id, 1, stored.topic, state))
     assert decoded.custom == {"id": UUID("5c8adeadcaf9478cb7c6e6c0338e1d6a")}
+
+
+def test_remembered_tenant_ids_decode_alike_and_the_memo_is_bounded(monkeypatch: Any) -> None:
+    from projections import event_decoder
+
+    monkeypatch.setattr(event_decoder, "UUID_MEMO", 2)
+    app = memory_app()
+    tenants = [uuid4() for _ in range(3)]
+    for tenant in tenants * 2:  # each tenant id decoded afresh, then remembered
+        app.save(Contact.create(Context(tenant, ACTOR, "c"), {"email": "a@b.co"}, id=uuid4()))
+    decoder = EventDecoder(app.mapper)
+    for stored in stored_events(app):
+        expected = app.mapper.to_domain_event(stored)
+        decoded = decoder.decode(
+            stored.originator_id, stored.originator_version, stored.topic, stored.state
+        )
+        assert decoded.__dict__ == expected.__dict__
+        assert type(decoded.tenant_id) is UUID
+        assert len(decoder._uuids) <= 2
