@@ -136,7 +136,7 @@ class Syncline(Application[UUID]):
         if not self.saves_async:
             raise RuntimeError("save_async needs a group-commit recorder and no cache")
         # What ProcessingEvent.collect_events() does for aggregates, less its isinstance
-        # checks against runtime Protocols (a twentieth of a create's CPU).
+        # checks against runtime Protocols (about a sixth of a create's instructions).
         to_stored = self.mapper.to_stored_event
         stored = [to_stored(event) for record in aggregates for event in record.collect_events()]
         await self.recorder.insert_events_async(stored)  # type: ignore[attr-defined]
