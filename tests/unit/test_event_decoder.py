@@ -65,13 +65,8 @@ def _typed(value: Any) -> Any:
     return (type(value).__name__, repr(value))
 
 
-def test_every_event_type_decodes_as_the_mapper_does() -> None:
-    app = memory_app()
-    now = datetime.now(UTC)
-    tenant, api_key, _, client, _ = app.provision_tenant(
-        Context(uuid4(), ACTOR, "c"), "T", ["records:write"]
-    )
-    ctx = Context(tenant.id, ACTOR, "corr")
+def record_lives(app: Syncline, ctx: Context) -> None:
+    """A contact's and an order's whole lives: created, changed, moved, deleted."""
     contact, _ = app.create_record(Contact, ctx, {"email": "a@example.com", "tags": ["x"]})
     app.update_record(Contact, ctx, contact.id, lambda c: c.update(ctx, {"name": "Ada"}))
     order, _ = app.create_record(
@@ -83,8 +78,20 @@ def test_every_event_type_decodes_as_the_mapper_does() -> None:
             "line_items": [{"sku": "A", "quantity": 2, "unit_price": 625}],
         },
     )
+    app.update_record(Order, ctx, order.id, lambda o: o.place(ctx))
+    app.update_record(Order, ctx, order.id, lambda o: o.cancel(ctx))
     app.update_record(Order, ctx, order.id, lambda o: o.delete(ctx))
     app.update_record(Contact, ctx, contact.id, lambda c: c.delete(ctx))
+
+
+def test_every_event_type_decodes_as_the_mapper_does() -> None:
+    app = memory_app()
+    now = datetime.now(UTC)
+    tenant, api_key, _, client, _ = app.provision_tenant(
+        Context(uuid4(), ACTOR, "c"), "T", ["records:write"]
+    )
+    ctx = Context(tenant.id, ACTOR, "corr")
+    record_lives(app, ctx)
     webhook, _ = app.create_webhook(
         ctx,
         url="https://example.com/hook",

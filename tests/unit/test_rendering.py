@@ -14,10 +14,9 @@ from domain.contact import Contact
 from domain.context import Actor, Context
 from domain.envelope import envelope, render_record
 from domain.events import public_type
-from domain.order import Order
 from projections import rendering
 from projections.rendering import envelope_json, event_text
-from tests.unit.test_event_decoder import JSON_VALUES, memory_app, stored_events
+from tests.unit.test_event_decoder import JSON_VALUES, memory_app, record_lives, stored_events
 
 ACTOR = Actor("system", "test")
 
@@ -27,21 +26,7 @@ def logged_events() -> list[Any]:
     app = memory_app()
     tenant, *_ = app.provision_tenant(Context(uuid4(), ACTOR, "c"), "T", ["records:write"])
     ctx = Context(tenant.id, ACTOR, "corr")
-    contact, _ = app.create_record(Contact, ctx, {"email": "a@example.com", "tags": ["x"]})
-    app.update_record(Contact, ctx, contact.id, lambda c: c.update(ctx, {"name": "Ada"}))
-    order, _ = app.create_record(
-        Order,
-        ctx,
-        {
-            "contact_id": str(contact.id),
-            "currency": "EUR",
-            "line_items": [{"sku": "A", "quantity": 2, "unit_price": 625}],
-        },
-    )
-    app.update_record(Order, ctx, order.id, lambda o: o.place(ctx))
-    app.update_record(Order, ctx, order.id, lambda o: o.cancel(ctx))
-    app.update_record(Order, ctx, order.id, lambda o: o.delete(ctx))
-    app.update_record(Contact, ctx, contact.id, lambda c: c.delete(ctx))
+    record_lives(app, ctx)
     webhook, _ = app.create_webhook(
         ctx, url="https://example.com/h", event_types=["order.*"], description="d", seal=str
     )
