@@ -12,7 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
-from api.auth import BearerAuthMiddleware
+from api.auth import BearerAuthMiddleware, check_scope
 from api.controllers.admin import AdminController
 from api.controllers.changes import ChangeController
 from api.controllers.contacts import ContactController
@@ -108,6 +108,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
             *(extra_routers or []),
         ],
         middleware=[BearerAuthMiddleware, RateLimitMiddleware],
+        before_request=check_scope,
     )
     app = Litestar(
         route_handlers=[v1, AdminController, OAuthController, HealthController, MetricsController],

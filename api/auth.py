@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
@@ -171,8 +172,7 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Resolves `Authorization: Bearer` to a tenant Principal (`request.user`) and checks it
-    holds the scope the operation names (see `scoped`)."""
+    """Resolves `Authorization: Bearer` to a tenant Principal (`request.user`)."""
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -192,8 +192,6 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                 slug="invalid-token",
                 headers={"WWW-Authenticate": 'Bearer realm="syncline", error="invalid_token"'},
             )
-        route_handler = connection.scope["route_handler"]
-        require_scope(principal, route_handler.opt.get(REQUIRED_SCOPE))
         return AuthenticationResult(user=principal, auth=token)
 
 
@@ -217,10 +215,18 @@ def require_scope(principal: Principal, scope: str | None) -> None:
         )
 
 
+async def check_scope(request: Request[Any, Any, Any]) -> None:
+    """The `/v1` router's before-request hook: 403 unless the principal holds the scope the
+    operation names (see `scoped`). It runs inside the route's own exception handling, so
+    a 403 passes through every middleware (request id, rate-limit headers, metrics) and is
+    charged to the rate limit like any answer."""
+    require_scope(request.user, request.route_handler.opt.get(REQUIRED_SCOPE))
+
+
 def scoped(scope: str, *errors: int) -> dict[str, Any]:
     """Route options for an operation that needs `scope`: the scope, checked by
-    BearerAuthMiddleware right after authentication; its OpenAPI security; and the problem
-    responses it can answer (400, 401, 403 and 429 always, plus `errors`).
+    `check_scope` before the handler runs; its OpenAPI security; and the problem responses
+    it can answer (400, 401, 403 and 429 always, plus `errors`).
 
     The scope lives in the handler's `opt` rather than in a Litestar guard: guards cost a
     copy of the route handler per call, about a tenth of a create's CPU."""

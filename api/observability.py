@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+from litestar._asgi.utils import wrap_in_exception_handler
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
@@ -75,16 +76,23 @@ class ObservabilityMiddleware:
     times the request for /metrics, and logs one access line."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        # Litestar turns exceptions into responses next to the route handler, inside the
+        # middleware stack; one raised by a middleware (a 401 from authentication, a 429
+        # from rate limiting) would pass through this one unanswered. Rendering them here
+        # too gives those answers their request id, and their status to metrics and logs.
+        self.app = wrap_in_exception_handler(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
-        given = b""
+        given = correlation = b""
         for name, value in scope["headers"]:
-            if name == b"x-request-id" or (name == b"x-correlation-id" and not given):
+            if name == b"x-request-id":
                 given = value
+            elif name == b"x-correlation-id":
+                correlation = value
+        given = given or correlation  # an empty X-Request-ID defers to X-Correlation-ID
         text = given.decode("latin-1")
         correlation_id = text if VALID_ID.match(text) else uuid.uuid4().hex
         scope.setdefault("state", {})["correlation_id"] = correlation_id  # type: ignore[typeddict-item]

@@ -39,8 +39,11 @@ def test_over_the_limit_is_429_until_the_bucket_refills(
         assert [a.headers["ratelimit-remaining"] for a in answers] == ["2", "1", "0"]
         assert all(a.headers["ratelimit-limit"] == "3" for a in answers)
 
-        limited = client.post("/v1/contacts", json={"email": "nope@example.com"})
+        limited = client.post(
+            "/v1/contacts", json={"email": "nope@example.com"}, headers={"X-Request-ID": "rl-1"}
+        )
         assert limited.status_code == 429
+        assert limited.headers["x-request-id"] == "rl-1"  # raised by a middleware, still echoed
         assert limited.headers["content-type"].startswith("application/problem+json")
         assert limited.json()["type"].endswith("/rate-limited")
         assert limited.headers["retry-after"] == "1"
