@@ -210,7 +210,10 @@ class GroupCommitRecorder:
     def _finish(
         item: _Pending, *, ids: Sequence[int] | None = None, error: BaseException | None = None
     ) -> None:
-        item.finish(ids, error)
+        try:
+            item.finish(ids, error)
+        except Exception:  # the flusher must outlive any caller, or every later save hangs
+            log.exception("a group-commit caller's completion failed")
 
     def close(self) -> None:
         with self._cond:

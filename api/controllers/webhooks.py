@@ -74,7 +74,9 @@ def delivery_representation(row: Sequence[Any], attempts: list[dict[str, Any]]) 
     last = attempts[-1] if attempts else None
     finished_at = None
     if state == "delivered":
-        finished_at = next(a["attempted_at"] for a in attempts if a["outcome"] == "delivered")
+        finished_at = next(
+            (a["attempted_at"] for a in attempts if a["outcome"] == "delivered"), None
+        )
     elif state == "failed" and last is not None:
         finished_at = last["attempted_at"]
     elif state == "cancelled":
@@ -255,7 +257,10 @@ class WebhookController(Controller):
         if status is not None:
             where += " AND s.state = %s"
             params.append(status)
-        with services.pool.connection() as conn:
+        with services.pool.connection() as conn, conn.transaction():
+            # One snapshot for both reads: retention may purge a delivery and its attempts
+            # between two statements, leaving a "delivered" row without its attempts.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             rows = conn.execute(
                 DELIVERIES.format(where=where),  # type: ignore[arg-type]
                 [*params, limit + 1],
