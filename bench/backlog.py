@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from uuid import UUID, uuid4
 
-import httpx
-
-from bench.harness import ADMIN_TOKEN, BenchEnv
+from bench.harness import BenchEnv
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.config import Settings
@@ -19,19 +17,6 @@ PER_SAVE = 500  # aggregates per app.save(): one transaction, one table lock
 def open_runtime(env: BenchEnv) -> Runtime:
     """The event store and pool in this process (no projection runs)."""
     return Runtime.open(Settings(database_url=env.database_url))
-
-
-def provision(api_url: str, name: str = "Bench") -> tuple[UUID, str]:
-    """A tenant over the admin API; answers its id and API key."""
-    response = httpx.post(
-        f"{api_url}/admin/tenants",
-        json={"name": name},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    answer = response.json()
-    return UUID(answer["tenant"]["id"]), str(answer["api_key"]["key"])
 
 
 def append_contacts(runtime: Runtime, tenants: list[UUID], count: int) -> float:

@@ -9,8 +9,8 @@ import httpx
 import msgspec
 import psycopg
 
-from bench.backlog import append_contacts, open_runtime, provision
-from bench.harness import BenchEnv, Figure
+from bench.backlog import append_contacts, open_runtime
+from bench.harness import BenchEnv, Figure, provision
 from projections.changes.projection import ChangesProjection
 from projections.runner import ProjectionRunner
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import psutil
@@ -89,6 +90,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def provision(api_url: str, name: str = "Bench") -> tuple[UUID, str]:
+    """A tenant over the admin API; answers its id and API key."""
+    response = httpx.post(
+        f"{api_url}/admin/tenants",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    answer = response.json()
+    return UUID(answer["tenant"]["id"]), str(answer["api_key"]["key"])
+
+
 @dataclass
 class BenchEnv:
     """A database of the run's own on the configured (or embedded) server."""
@@ -160,14 +174,7 @@ class BenchEnv:
 
     def provision(self, api_url: str, name: str = "Bench") -> str:
         """A tenant; answers its API key."""
-        response = httpx.post(
-            f"{api_url}/admin/tenants",
-            json={"name": name},
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            timeout=30,
-        )
-        response.raise_for_status()
-        return str(response.json()["api_key"]["key"])
+        return provision(api_url, name)[1]
 
     def stop_all(self) -> None:
         for process in self.processes:

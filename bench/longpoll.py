@@ -12,8 +12,8 @@ from uuid import uuid4
 import httpx
 import psycopg
 
-from bench.backlog import log_head, open_runtime, provision
-from bench.harness import BenchEnv, Figure
+from bench.backlog import log_head, open_runtime
+from bench.harness import BenchEnv, Figure, provision
 from domain.contact import Contact
 from domain.context import Actor, Context
 
