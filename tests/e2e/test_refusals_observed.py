@@ -4,24 +4,21 @@ and reach /metrics under their own status, not as server errors."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TenantClient
 from tests.e2e.credentials import bearer, issue_api_key
 
-LABEL = re.compile(r'(\w+)="([^"]*)"')
 
-
-def samples(http: httpx.Client, metric: str) -> list[tuple[dict[str, str], float]]:
-    """Every sample of `metric` on /metrics, as (labels, value)."""
-    found = []
-    for line in http.get("/metrics").text.splitlines():
-        if line.startswith(metric + "{"):
-            labels, _, value = line.rpartition(" ")
-            found.append((dict(LABEL.findall(labels)), float(value)))
-    return found
+def samples(http: httpx.Client, name: str) -> list[tuple[dict[str, str], float]]:
+    """Every sample named `name` on /metrics, as (labels, value)."""
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(http.get("/metrics").text)
+        for sample in family.samples
+        if sample.name == name
+    ]
 
 
 def request_count(http: httpx.Client, method: str, path: str, status: int) -> float:
