@@ -16,6 +16,7 @@ from projections.event_decoder import EventDecoder
 MAX_POSITION = 2**63 - 1
 Batch = list[tuple[int, Any]]
 DEFAULT_CAPACITY = 8  # full batches kept: about 8,000 decoded events
+_GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 
 @dataclass
@@ -92,7 +93,17 @@ class LogReader:
             pending.done.set()
 
     def _read(self, after: int, limit: int, stop: int | None) -> Batch:
-        with self._datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        with (
+            self._datastore.get_connection() as conn,
+            conn.transaction(),
+            # Binary rows: the stored state as it is, not hex text to be decoded back.
+            conn.cursor(row_factory=tuple_row, binary=True) as cur,
+        ):
+            # A range of the log in id order is an index scan whatever the statistics say.
+            # Left to plan each read with them, PostgreSQL reads the whole rest of a log it
+            # has not analyzed yet (a fresh import, a backlog appended in bulk) and sorts it,
+            # for every batch: a catch-up that grows with the square of the backlog.
+            cur.execute(_GENERIC_PLAN)
             cur.execute(
                 self._select, (after, MAX_POSITION if stop is None else stop, limit), prepare=True
             )

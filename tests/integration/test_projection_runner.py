@@ -13,10 +13,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from domain.application import Syncline
 from domain.contact import Contact
 from domain.context import Actor, Context
 from projections.log_reader import LogReader
 from projections.runner import ProjectionBusyError, ProjectionRunner
+from syncline.database import eventsourcing_env
 from syncline.runtime import Runtime
 
 
@@ -176,6 +178,28 @@ def test_a_rebuild_clears_and_replays_up_to_the_head(
     assert done == len(positions)
     assert reported[0] == (0, len(positions))
     assert reported[-1] == (done, len(positions))
+
+
+def test_the_log_reader_never_plans_a_read_from_the_statistics(runtime: Runtime) -> None:
+    """Planned with the statistics, a read of a log PostgreSQL has not analyzed yet (a
+    fresh import, a bulk backlog) reads and sorts the whole rest of the log for every batch.
+    The reader asks for the generic plan, an index range scan, every time."""
+    head = append_contacts(runtime, 10)
+    env = eventsourcing_env(runtime.database_url, pool_size=1)
+    app = Syncline(env={**env, "POSTGRES_MAX_OVERFLOW": "0", "CREATE_TABLE": "n"})
+    try:
+        reader = LogReader(app, capacity=0)
+        for after in range(head - 10, head - 2):  # by default PostgreSQL plans the first
+            assert reader.read(after, 2)  # five executions for their parameters' values
+        datastore: Any = app.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.get_connection() as conn:  # the pool's one connection: the reader's
+            plans = conn.execute(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE '%%ORDER BY notification_id LIMIT%%'"
+            ).fetchall()
+    finally:
+        app.close()
+    assert [(row["generic_plans"], row["custom_plans"]) for row in plans] == [(8, 0)]
 
 
 def test_the_log_reader_shares_full_batches_and_never_a_short_one(runtime: Runtime) -> None:
