@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 EVENT_ID_NAMESPACE = UUID("6f1c7a52-3d5e-4f7b-9c1a-2b8e5d4f6a10")
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+_encode = msgspec.json.Encoder().encode
 
 
 def isoformat(moment: datetime) -> str:
@@ -17,9 +20,18 @@ def isoformat(moment: datetime) -> str:
         moment = moment.astimezone(UTC)
     if moment.year < 1000:  # strftime does not pad the year; keep what it always wrote
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    # Same text as the strftime above, at a fraction of its cost (projections render
-    # one or two of these per event): in UTC, isoformat() ends in "+00:00".
+    if moment.microsecond:
+        # msgspec writes an aware UTC datetime as RFC 3339 with a `Z` and all six digits
+        # of a nonzero fraction: the same text, a tenth of the cost of isoformat() (the
+        # projections render one or two of these per event).
+        return _encode(moment)[1:-1].decode()
+    # Without a fraction msgspec writes none; in UTC, isoformat() ends in "+00:00".
     return moment.isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def uuid_text(value: UUID) -> str:
+    """`str(value)`, written by msgspec: a fifth of the cost of UUID.__str__."""
+    return _encode(value)[1:-1].decode()
 
 
 def event_id(originator_id: UUID | str, version: int) -> str:
@@ -42,7 +54,7 @@ def event_id(originator_id: UUID | str, version: int) -> str:
 def render_record(
     record_id: UUID, state: dict[str, Any], version: int, updated_at: datetime
 ) -> dict[str, Any]:
-    return render_record_text(str(record_id), state, version, isoformat(updated_at))
+    return render_record_text(uuid_text(record_id), state, version, isoformat(updated_at))
 
 
 def render_record_text(
@@ -61,7 +73,7 @@ def render_record_text(
 
 def envelope(event: Any, event_type: str, cursor: str) -> dict[str, Any]:
     """The public envelope of a record event, the same in webhooks and in /v1/events."""
-    record_id = str(event.originator_id)
+    record_id = uuid_text(event.originator_id)
     occurred_at = isoformat(event.timestamp)
     data = render_record_text(record_id, event.state, event.originator_version, occurred_at)
     return envelope_text(event, event_type, cursor, record_id, occurred_at, data)

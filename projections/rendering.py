@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from domain.envelope import envelope_text, isoformat, render_record_text
+from domain.envelope import envelope_text, isoformat, render_record_text, uuid_text
 
 _encoder = msgspec.json.Encoder()
 # Events memoized at most: a few of the LogReader's batches, which the runners of one
@@ -44,7 +44,7 @@ def event_text(event: Any) -> EventText:
     hit = _memo.get(key)
     if hit is not None and hit[0] is event:
         return hit[1]
-    record_id = str(event.originator_id)
+    record_id = uuid_text(event.originator_id)
     occurred_at = isoformat(event.timestamp)
     representation = _encoder.encode(
         render_record_text(record_id, event.state, event.originator_version, occurred_at)

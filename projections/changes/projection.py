@@ -10,6 +10,7 @@ import psycopg
 
 from domain.events import public_type
 from domain.record import Record
+from projections.json import array_literal
 from projections.rendering import event_text
 
 # Notified once per tenant per batch (payload: the tenant id), after the rows commit:
@@ -39,10 +40,10 @@ SCHEMA = [
 
 _UPSERT = """
     INSERT INTO changes AS c
-        (tenant_id, id, resource_type, version, deleted, changed_at, event_type, data, position)
+        (tenant_id, id, resource_type, version, deleted, changed_at, event_type, position, data)
     SELECT * FROM unnest(
-        %b::text[]::uuid[], %b::uuid[], %b::text[], %b::int8[], %b::bool[], %b::timestamptz[],
-        %b::text[], %b::text[]::json[], %b::int8[]
+        %s::uuid[], %s::uuid[], %s::text[], %s::int8[], %s::bool[], %s::timestamptz[],
+        %s::text[], %s::int8[], %b::text[]::json[]
     )
     ON CONFLICT (tenant_id, id) DO UPDATE SET
         version = excluded.version, deleted = excluded.deleted,
@@ -72,7 +73,8 @@ class ChangesProjection:
         rows = [
             _row(position, event, event_type) for position, event, event_type in latest.values()
         ]
-        cur.execute(_UPSERT, [list(column) for column in zip(*rows, strict=True)])
+        *columns, data = (list(column) for column in zip(*rows, strict=True))
+        cur.execute(_UPSERT, [*map(array_literal, columns), data])
         tenants = sorted({row[0] for row in rows})
         cur.execute(_NOTIFY, (CHANGES_CHANNEL, tenants))
 
@@ -91,6 +93,6 @@ def _row(position: int, event: Any, event_type: str) -> tuple[Any, ...]:
         deleted,
         event.timestamp,
         event_type,
-        data,
         position,
+        data,  # last: JSON text, sent as a text[] (array_literal() is for the other columns)
     )

@@ -10,6 +10,7 @@ import psycopg
 
 from domain.envelope import envelope_text
 from domain.events import public_type
+from projections.json import array_literal
 from projections.rendering import event_text
 
 # The envelope is stored with an empty cursor; readers put the tenant's cursor for the
@@ -44,8 +45,8 @@ _INSERT = """
     INSERT INTO event_log (tenant_id, position, event_id, type, entity_type, entity_id,
                            entity_version, occurred_at, envelope)
     SELECT * FROM unnest(
-        %b::text[]::uuid[], %b::int8[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::int8[],
-        %b::timestamptz[], %b::text[]::json[]
+        %s::uuid[], %s::int8[], %s::text[], %s::text[], %s::text[], %s::uuid[], %s::int8[],
+        %s::timestamptz[], %b::text[]::json[]
     )
 """
 _encoder = msgspec.json.Encoder()
@@ -81,7 +82,8 @@ class EventLogProjection:
                 )
             )
         if rows:
-            cur.execute(_INSERT, [list(column) for column in zip(*rows, strict=True)])
+            *columns, envelopes = (list(column) for column in zip(*rows, strict=True))
+            cur.execute(_INSERT, [*map(array_literal, columns), envelopes])
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         cur.execute("TRUNCATE event_log")

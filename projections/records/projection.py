@@ -9,6 +9,7 @@ from uuid import UUID
 import psycopg
 
 from domain.record import Record
+from projections.json import array_literal
 from projections.rendering import event_text
 
 TABLES = {"contact": "contacts", "order": "orders"}
@@ -41,7 +42,7 @@ SCHEMA = (
 _UPSERT = """
     INSERT INTO {table} AS r (id, tenant_id, version, created_at, updated_at, data)
     SELECT * FROM unnest(
-        %b::uuid[], %b::text[]::uuid[], %b::int8[], %b::text[]::timestamptz[], %b::timestamptz[],
+        %s::uuid[], %s::uuid[], %s::int8[], %s::timestamptz[], %s::timestamptz[],
         %b::text[]::json[]
     )
     ON CONFLICT (id) DO UPDATE SET
@@ -64,9 +65,8 @@ class RecordsProjection:
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         latest: dict[UUID, tuple[str, Any]] = {}
         for _, event in events:
-            if not isinstance(event, Record.Created | Record.Updated | Record.Deleted):
-                continue
-            table = TABLES.get(type(event).__qualname__.split(".")[0].lower())
+            kind = type(event)
+            table = _TABLE_OF[kind] if kind in _TABLE_OF else _table_of(kind)
             if table is not None:
                 latest[event.originator_id] = (table, event)
         for table in TABLES.values():
@@ -89,12 +89,24 @@ class RecordsProjection:
                     )
                 )
             if upserts:
-                cur.execute(
-                    _UPSERT.format(table=table), [list(c) for c in zip(*upserts, strict=True)]
-                )
+                *columns, data = (list(c) for c in zip(*upserts, strict=True))
+                cur.execute(_UPSERT.format(table=table), [*map(array_literal, columns), data])
             if deletes:
                 cur.execute(_DELETE.format(table=table), (deletes,))
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         for table in TABLES.values():
             cur.execute(f"TRUNCATE {table}")
+
+
+def _table_of(kind: type) -> str | None:
+    """The table an event of this class changes (None: not a record's state change)."""
+    table = None
+    if issubclass(kind, Record.Created | Record.Updated | Record.Deleted):
+        table = TABLES.get(kind.__qualname__.split(".")[0].lower())
+    _TABLE_OF[kind] = table
+    return table
+
+
+# The answer depends on the event's class only, and the projection asks for every event.
+_TABLE_OF: dict[type, str | None] = {}

@@ -8,7 +8,7 @@ from uuid import UUID, uuid5
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.envelope import EVENT_ID_NAMESPACE, event_id, isoformat
+from domain.envelope import EVENT_ID_NAMESPACE, event_id, isoformat, uuid_text
 
 ZONES = st.sampled_from(
     [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-9, minutes=-30))]
@@ -22,6 +22,11 @@ def test_isoformat_is_utc_with_microseconds_and_z(moment: datetime) -> None:
 
 def test_isoformat_keeps_zero_microseconds() -> None:
     assert isoformat(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05.000000Z"
+
+
+@given(st.uuids())
+def test_uuid_text_is_str(value: UUID) -> None:
+    assert uuid_text(value) == str(value)
 
 
 @given(st.uuids(), st.integers(min_value=1, max_value=2**63 - 1))
