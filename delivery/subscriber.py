@@ -22,6 +22,7 @@ from domain.events import public_type, type_matches
 from domain.webhook import WebhookSubscription
 from projections.changes.cursor import encode_change_cursor
 from projections.cursor import CursorCodec
+from projections.event_classes import EventClasses
 from projections.json import json_text
 from projections.rendering import envelope_json
 
@@ -80,6 +81,10 @@ def new_delivery(
     )
 
 
+_SUBSCRIPTION_CHANGE = EventClasses(WebhookSubscription.Created, WebhookSubscription.Changed)
+_PING = EventClasses(WebhookSubscription.Pinged)
+
+
 class DeliveryProjection:
     """The delivery subscriber: the log, in order, to the outbox (`webhook_deliveries`)."""
 
@@ -99,7 +104,7 @@ class DeliveryProjection:
         active: dict[str, list[tuple[UUID, list[str]]]] = {}  # tenant -> its active subscriptions
         pending: list[NewDelivery] = []
         for position, event in events:
-            if isinstance(event, WebhookSubscription.Created | WebhookSubscription.Changed):
+            if _SUBSCRIPTION_CHANGE(event):
                 # Subscription changes take effect at their place in the log: enqueue what
                 # came before them first, then forget the tenant's cached subscriptions.
                 enqueue(cur, pending)
@@ -109,7 +114,7 @@ class DeliveryProjection:
             event_type = public_type(event)
             if event_type is None:
                 continue
-            if isinstance(event, WebhookSubscription.Pinged):
+            if _PING(event):
                 targets = [event.originator_id]
             else:
                 targets = [

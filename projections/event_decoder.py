@@ -14,6 +14,7 @@ tests/unit/test_event_decoder.py checks that they do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +50,7 @@ class EventDecoder:
         # Decoded UUIDs by what was stored: an event's tenant id is one of a few, and
         # UUID(hex) is a third of the cost of decoding an event. UUIDs are immutable.
         self._uuids: dict[tuple[str, type, Any], UUID] = {}
+        self._classes: dict[tuple[str, type], tuple[type, Callable[[Any], Any], int]] = {}
 
     def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
         if not self.fast:
@@ -57,18 +59,26 @@ class EventDecoder:
             event_state = self._transcode_state(_json.decode(state), state)
         except Exception:  # NaN, an unknown transcoding, …: the Mapper decides (or raises)
             return self._mapper_decode(originator_id, version, topic, state)
-        cls = resolve_topic(topic)
-        id_type: Any = type(originator_id)
-        event_state["originator_id"] = find_id_convertor(cls, id_type)(originator_id)
+        key = (topic, type(originator_id))
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = self._event_class(*key)
+        cls, convert_id, class_version = found
+        event_state["originator_id"] = convert_id(originator_id)
         event_state["originator_version"] = version
-        class_version = getattr(cls, "class_version", 1)
         from_version = event_state.pop("class_version", 1)
         while from_version < class_version:
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
             from_version += 1
-        event = object.__new__(cls)
+        event: Any = object.__new__(cls)
         object.__setattr__(event, "__dict__", event_state)
         return event
+
+    @staticmethod
+    def _event_class(topic: str, id_type: Any) -> tuple[type, Callable[[Any], Any], int]:
+        """A topic's event class, its originator id convertor and its class version."""
+        cls = resolve_topic(topic)
+        return cls, find_id_convertor(cls, id_type), getattr(cls, "class_version", 1)
 
     def _mapper_decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
         return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))

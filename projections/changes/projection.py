@@ -10,6 +10,7 @@ import psycopg
 
 from domain.events import public_type
 from domain.record import Record
+from projections.event_classes import EventClasses
 from projections.json import array_literal
 from projections.rendering import event_text
 
@@ -51,6 +52,7 @@ _UPSERT = """
         data = excluded.data, position = excluded.position
     WHERE c.position < excluded.position
 """
+_RECORD_EVENT = EventClasses(Record.Event)
 _NOTIFY = "SELECT pg_notify(%s, t) FROM unnest(%b::text[]) AS t"
 
 
@@ -66,7 +68,7 @@ class ChangesProjection:
         for position, event in events:
             event_type = public_type(event)
             # Records only: webhook.* events are in the event log, not the change feed.
-            if event_type is not None and isinstance(event, Record.Event):
+            if event_type is not None and _RECORD_EVENT(event):
                 latest[event.originator_id] = (position, event, event_type)
         if not latest:
             return

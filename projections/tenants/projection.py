@@ -9,6 +9,7 @@ import psycopg
 
 from domain.credential import ApiKey, Credential, OAuthClient
 from domain.tenant import Tenant
+from projections.event_classes import EventClasses
 
 SCHEMA = [
     """
@@ -41,12 +42,27 @@ SCHEMA = [
 ]
 
 
+# What this projection reads; every other event (most of the log) is passed over.
+_TENANT_OR_CREDENTIAL = EventClasses(
+    Tenant.Created,
+    Tenant.Suspended,
+    Tenant.Reactivated,
+    Credential.Created,
+    Credential.Revoked,
+    Credential.SecretRotated,
+    Credential.ScopesChanged,
+    Credential.Expired,
+)
+
+
 class TenantsProjection:
     name = "tenants"
     schema = SCHEMA
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         for _, event in events:
+            if not _TENANT_OR_CREDENTIAL(event):
+                continue
             if isinstance(event, Tenant.Created):
                 cur.execute(
                     "INSERT INTO tenants (id, name, status, created_at)"
