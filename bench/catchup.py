@@ -88,15 +88,21 @@ def worker_catch_up(env: BenchEnv, runtime: Runtime, head: int, *workers: list[s
             env.spawn("worker", *arguments)
         deadline = time.monotonic() + 600
         first = 0
-        started = cpu = 0.0
+        started = cpu = postgres = 0.0
         while time.monotonic() < deadline:
             at = position(runtime, "changes")
             if first == 0 and at > 0:
-                first, started, cpu = at, time.monotonic(), env.cpu_seconds()
+                first, started = at, time.monotonic()
+                cpu, postgres = env.cpu_seconds(), env.postgres_cpu_seconds()
             if at >= head:
                 rate = (head - first) / (time.monotonic() - started)
                 used = (env.cpu_seconds() - cpu) / (head - first)
-                print(f"   ({rate:,.0f} events/s, workers' CPU {used * 1e6:.0f} us/event)")
+                used_by_postgres = (env.postgres_cpu_seconds() - postgres) / (head - first)
+                print(
+                    f"   ({rate:,.0f} events/s; CPU per event: workers {used * 1e6:.0f} us,"
+                    f" PostgreSQL {used_by_postgres * 1e6:.0f} us)",
+                    flush=True,
+                )
                 return rate
             time.sleep(0.005)
         raise RuntimeError("the worker did not catch up within 10 minutes")

@@ -148,6 +148,21 @@ class BenchEnv:
                 continue
         return total
 
+    @staticmethod
+    def postgres_cpu_seconds() -> float:
+        """User + system CPU of every PostgreSQL process on this machine (the benchmark's
+        server does all but a trace of it): read before and after, as `cpu_seconds()`."""
+        total = 0.0
+        for process in psutil.process_iter(["name"]):
+            if process.info["name"] not in ("postgres", "postmaster"):
+                continue
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # ended meanwhile, or not ours to read
+                continue
+            total += times.user + times.system
+        return total
+
     def start_api(self, workers: int = 1) -> str:
         """`syncline serve` on a free port; answers its base URL once it is healthy."""
         return self.start_api_with(workers=workers)

@@ -57,6 +57,23 @@ class Projection(Protocol):
     def clear(self, cur: psycopg.Cursor[Any]) -> None: ...
 
 
+class PreparingProjection(Projection, Protocol):
+    """A projection whose batch work splits in two: `prepare` builds what a batch writes,
+    in Python and without the database; `write` sends it inside the batch's transaction
+    (`process(cur, events)` is `write(cur, prepare(events))`). While catching up, the
+    runner prepares the next batch in its read-ahead thread while this one commits.
+    `prepare` must not change anything the projection's `write` of an earlier batch reads.
+    """
+
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> Any: ...
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: Any) -> None: ...
+
+
+# A batch of events and what the projection prepared from it (None when it does not prepare).
+_Work = tuple[Batch, Any]
+
+
 class ProjectionBusyError(RuntimeError):
     """Another session (a worker's leader, another replay) holds the projection's lock."""
 
@@ -125,6 +142,12 @@ class ProjectionRunner:
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
         self.on_batch = on_batch
+        preparing = callable(getattr(projection, "prepare", None))
+        self._prepare: Callable[[Batch], Any] | None = (
+            projection.prepare  # type: ignore[attr-defined]
+            if preparing
+            else None
+        )
         self._stop = threading.Event()
         self.is_leader = threading.Event()
         self.leader_pid: int | None = None  # backend pid of the session holding the lock
@@ -148,6 +171,13 @@ class ProjectionRunner:
         """Up to `batch_size` events after position `after` (and at most `stop`), decoded."""
         return self.reader.read(after, self.batch_size, stop)
 
+    def _read_work(self, after: int, stop: int | None) -> _Work:
+        """The next batch, prepared when the projection prepares (PreparingProjection)."""
+        batch = self.read_batch(after, stop)
+        if batch and self._prepare is not None:
+            return batch, self._prepare(batch)
+        return batch, None
+
     def process_available(
         self,
         limit: int | None = None,
@@ -157,8 +187,8 @@ class ProjectionRunner:
     ) -> int:
         """Process what the log holds now (at most `limit` events, up to position `stop`).
 
-        While catching up (full batches), the next batch is read and decoded in a second
-        thread while the current one commits: below the head the log never changes
+        While catching up (full batches), the next batch is read, decoded and prepared in a
+        second thread while the current one commits: below the head the log never changes
         (notification ids are issued in commit order), so reading ahead equals reading later.
 
         Only the leader may call this, or a caller that knows no runner is active;
@@ -166,30 +196,33 @@ class ProjectionRunner:
         """
         done = 0
         position = self.position()
-        batch = self.read_batch(position, stop)
+        batch, prepared = self._read_work(position, stop)
         reader: ThreadPoolExecutor | None = None
         try:
             while batch and not self._stop.is_set() and (limit is None or done < limit):
-                ahead: Future[Batch] | None = None
+                ahead: Future[_Work] | None = None
                 if len(batch) == self.batch_size:
                     reader = reader or ThreadPoolExecutor(1, thread_name_prefix=self.name)
-                    ahead = reader.submit(self.read_batch, batch[-1][0], stop)
+                    ahead = reader.submit(self._read_work, batch[-1][0], stop)
                 if still_leader is not None:
                     still_leader()
-                self._commit_batch(position, batch)
+                self._commit_batch(position, batch, prepared)
                 position = batch[-1][0]
                 done += len(batch)
                 # A short batch was the end of the log: the next NOTIFY brings us back.
-                batch = ahead.result() if ahead is not None else []
+                batch, prepared = ahead.result() if ahead is not None else ([], None)
         finally:
             if reader is not None:
                 reader.shutdown(wait=True)
         return done
 
-    def _commit_batch(self, position: int, events: Batch) -> None:
+    def _commit_batch(self, position: int, events: Batch, prepared: Any) -> None:
         last = events[-1][0]
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            self.projection.process(cur, events)
+            if self._prepare is not None:
+                self.projection.write(cur, prepared)  # type: ignore[attr-defined]
+            else:
+                self.projection.process(cur, events)
             cur.execute(
                 "UPDATE projection_tracking SET position = %s, updated_at = now() "
                 "WHERE name = %s AND position = %s",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -56,6 +56,11 @@ _RECORD_EVENT = EventClasses(Record.Event)
 _NOTIFY = "SELECT pg_notify(%s, t) FROM unnest(%b::text[]) AS t"
 
 
+class _Upsert(NamedTuple):
+    parameters: list[Any]
+    tenants: list[str]
+
+
 class ChangesProjection:
     """The compacted change feed: each record's latest state at the position of its last
     change; a deleted record stays as a tombstone (`deleted`, no data)."""
@@ -64,6 +69,10 @@ class ChangesProjection:
     schema = SCHEMA
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        self.write(cur, self.prepare(events))
+
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> _Upsert | None:
+        """The upsert's parameters and the tenants to notify (runs without the database)."""
         latest: dict[UUID, tuple[int, Any, str]] = {}
         for position, event in events:
             event_type = public_type(event)
@@ -71,14 +80,17 @@ class ChangesProjection:
             if event_type is not None and _RECORD_EVENT(event):
                 latest[event.originator_id] = (position, event, event_type)
         if not latest:
-            return
+            return None
         rows = [
             _row(position, event, event_type) for position, event, event_type in latest.values()
         ]
         *columns, data = (list(column) for column in zip(*rows, strict=True))
-        cur.execute(_UPSERT, [*map(array_literal, columns), data])
-        tenants = sorted({row[0] for row in rows})
-        cur.execute(_NOTIFY, (CHANGES_CHANNEL, tenants))
+        return _Upsert([*map(array_literal, columns), data], sorted({row[0] for row in rows}))
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: _Upsert | None) -> None:
+        if prepared is not None:
+            cur.execute(_UPSERT, prepared.parameters)
+            cur.execute(_NOTIFY, (CHANGES_CHANNEL, prepared.tenants))
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         cur.execute("TRUNCATE changes")

@@ -59,6 +59,10 @@ class EventLogProjection:
     schema = SCHEMA
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        self.write(cur, self.prepare(events))
+
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> list[Any] | None:
+        """The insert's parameters (runs without the database); None: nothing to insert."""
         rows = []
         for position, event in events:
             event_type = public_type(event)
@@ -81,9 +85,14 @@ class EventLogProjection:
                     _encoder.encode(public).decode(),
                 )
             )
-        if rows:
-            *columns, envelopes = (list(column) for column in zip(*rows, strict=True))
-            cur.execute(_INSERT, [*map(array_literal, columns), envelopes])
+        if not rows:
+            return None
+        *columns, envelopes = (list(column) for column in zip(*rows, strict=True))
+        return [*map(array_literal, columns), envelopes]
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: list[Any] | None) -> None:
+        if prepared is not None:
+            cur.execute(_INSERT, prepared)
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         cur.execute("TRUNCATE event_log")

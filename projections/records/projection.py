@@ -63,12 +63,17 @@ class RecordsProjection:
     schema = SCHEMA
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        self.write(cur, self.prepare(events))
+
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> list[tuple[str, Any]]:
+        """The statements' SQL and parameters, in order (runs without the database)."""
         latest: dict[UUID, tuple[str, Any]] = {}
         for _, event in events:
             kind = type(event)
             table = _TABLE_OF[kind] if kind in _TABLE_OF else _table_of(kind)
             if table is not None:
                 latest[event.originator_id] = (table, event)
+        statements: list[tuple[str, Any]] = []
         for table in TABLES.values():
             upserts: list[tuple[Any, ...]] = []
             deletes: list[UUID] = []
@@ -90,9 +95,16 @@ class RecordsProjection:
                 )
             if upserts:
                 *columns, data = (list(c) for c in zip(*upserts, strict=True))
-                cur.execute(_UPSERT.format(table=table), [*map(array_literal, columns), data])
+                statements.append(
+                    (_UPSERT.format(table=table), [*map(array_literal, columns), data])
+                )
             if deletes:
-                cur.execute(_DELETE.format(table=table), (deletes,))
+                statements.append((_DELETE.format(table=table), (deletes,)))
+        return statements
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: list[tuple[str, Any]]) -> None:
+        for statement, parameters in prepared:
+            cur.execute(statement, parameters)
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         for table in TABLES.values():

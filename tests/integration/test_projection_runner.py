@@ -109,6 +109,45 @@ def test_catch_up_in_batches_processes_each_event_once(
     assert runner.process_available() == 0
 
 
+class PreparingSeen(SeenProjection):
+    """SeenProjection in two stages: notes each batch it prepared, and in which thread."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.prepared_in: list[str] = []
+        self.prepared: list[list[int]] = []
+
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> list[int]:
+        positions = [p for p, _ in events]
+        self.prepared_in.append(threading.current_thread().name)
+        self.prepared.append(positions)
+        return positions
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: list[int]) -> None:
+        cur.executemany(f"INSERT INTO {self.table} VALUES (%s)", [(p,) for p in prepared])
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        raise AssertionError("a preparing projection is written through prepare() and write()")
+
+
+def test_a_preparing_projection_prepares_the_next_batch_while_one_commits(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    preparing = PreparingSeen(projection.name)
+    head = append_contacts(runtime, 35)
+    runner = ProjectionRunner(runtime.app, runtime.pool, preparing, batch_size=10)
+    runner.ensure_tracking()
+    runner.process_available()
+    assert runner.position() == head
+    assert seen_positions(runtime, projection) == log_positions(runtime)
+    assert [p for batch in preparing.prepared for p in batch] == log_positions(runtime)
+    # Only the first batch is prepared by the caller; the rest in the read-ahead thread,
+    # which the runner starts on the next batch before it writes the current one.
+    assert len(preparing.prepared) == -(-len(log_positions(runtime)) // 10) >= 4
+    assert preparing.prepared_in[0] == threading.current_thread().name
+    assert all(name.startswith(projection.name) for name in preparing.prepared_in[1:])
+
+
 def test_a_standby_takes_over_when_the_leaders_session_dies(
     runtime: Runtime, projection: SeenProjection
 ) -> None:
