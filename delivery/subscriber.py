@@ -18,11 +18,11 @@ import psycopg
 
 from delivery.outbox import LOG, SCHEMA, NewDelivery, cancel_pending, enqueue
 from domain.envelope import event_id, render_record
+from domain.event_classes import instance_of
 from domain.events import public_type, type_matches
 from domain.webhook import WebhookSubscription
 from projections.changes.cursor import encode_change_cursor
 from projections.cursor import CursorCodec
-from projections.event_classes import EventClasses
 from projections.json import json_text
 from projections.rendering import envelope_json
 
@@ -81,8 +81,8 @@ def new_delivery(
     )
 
 
-_SUBSCRIPTION_CHANGE = EventClasses(WebhookSubscription.Created, WebhookSubscription.Changed)
-_PING = EventClasses(WebhookSubscription.Pinged)
+_SUBSCRIPTION_CHANGE = instance_of(WebhookSubscription.Created, WebhookSubscription.Changed)
+_PING = instance_of(WebhookSubscription.Pinged)
 
 
 class DeliveryProjection:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from domain.errors import InvalidFieldError
+from domain.event_classes import per_class
 from domain.record import Record
 from domain.webhook import WebhookSubscription
 
@@ -34,16 +36,6 @@ WEBHOOK_EVENTS: dict[type, str] = {
 }
 
 
-def public_type(event: Any) -> str | None:
-    """`order.paid` for an Order.Paid event; None for events that are not public."""
-    kind = type(event)
-    try:
-        return _PUBLIC_TYPES[kind]
-    except KeyError:
-        name = _PUBLIC_TYPES[kind] = _public_type(kind)
-        return name
-
-
 def _public_type(kind: type) -> str | None:
     webhook_type = WEBHOOK_EVENTS.get(kind)
     if webhook_type is not None:
@@ -56,8 +48,9 @@ def _public_type(kind: type) -> str | None:
     return name if name in EVENT_TYPES else None
 
 
-# The answer depends on the event's class only; projections ask for every event.
-_PUBLIC_TYPES: dict[type, str | None] = {}
+# `order.paid` for an Order.Paid event; None for events that are not public. The answer
+# depends on the event's class only, and the projections ask it of every event.
+public_type: Callable[[Any], str | None] = per_class(_public_type)
 
 
 def check_event_types(patterns: list[str]) -> list[str]:

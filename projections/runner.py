@@ -142,11 +142,10 @@ class ProjectionRunner:
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
         self.on_batch = on_batch
-        preparing = callable(getattr(projection, "prepare", None))
-        self._prepare: Callable[[Batch], Any] | None = (
-            projection.prepare  # type: ignore[attr-defined]
-            if preparing
-            else None
+        prepare, write = getattr(projection, "prepare", None), getattr(projection, "write", None)
+        # A PreparingProjection's two stages; None for a plain Projection.
+        self._stages: tuple[Callable[[Batch], Any], Callable[..., None]] | None = (
+            (prepare, write) if prepare is not None and write is not None else None
         )
         self._stop = threading.Event()
         self.is_leader = threading.Event()
@@ -174,8 +173,8 @@ class ProjectionRunner:
     def _read_work(self, after: int, stop: int | None) -> _Work:
         """The next batch, prepared when the projection prepares (PreparingProjection)."""
         batch = self.read_batch(after, stop)
-        if batch and self._prepare is not None:
-            return batch, self._prepare(batch)
+        if batch and self._stages is not None:
+            return batch, self._stages[0](batch)
         return batch, None
 
     def process_available(
@@ -219,8 +218,8 @@ class ProjectionRunner:
     def _commit_batch(self, position: int, events: Batch, prepared: Any) -> None:
         last = events[-1][0]
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            if self._prepare is not None:
-                self.projection.write(cur, prepared)  # type: ignore[attr-defined]
+            if self._stages is not None:
+                self._stages[1](cur, prepared)
             else:
                 self.projection.process(cur, events)
             cur.execute(

@@ -8,9 +8,9 @@ from uuid import UUID
 
 import psycopg
 
+from domain.event_classes import instance_of
 from domain.events import public_type
 from domain.record import Record
-from projections.event_classes import EventClasses
 from projections.json import array_literal
 from projections.rendering import event_text
 
@@ -52,7 +52,7 @@ _UPSERT = """
         data = excluded.data, position = excluded.position
     WHERE c.position < excluded.position
 """
-_RECORD_EVENT = EventClasses(Record.Event)
+_RECORD_EVENT = instance_of(Record.Event)
 _NOTIFY = "SELECT pg_notify(%s, t) FROM unnest(%b::text[]) AS t"
 
 

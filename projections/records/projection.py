@@ -8,6 +8,7 @@ from uuid import UUID
 
 import psycopg
 
+from domain.event_classes import per_class
 from domain.record import Record
 from projections.json import array_literal
 from projections.rendering import event_text
@@ -69,8 +70,7 @@ class RecordsProjection:
         """The statements' SQL and parameters, in order (runs without the database)."""
         latest: dict[UUID, tuple[str, Any]] = {}
         for _, event in events:
-            kind = type(event)
-            table = _TABLE_OF[kind] if kind in _TABLE_OF else _table_of(kind)
+            table = _table_of(event)
             if table is not None:
                 latest[event.originator_id] = (table, event)
         statements: list[tuple[str, Any]] = []
@@ -111,14 +111,11 @@ class RecordsProjection:
             cur.execute(f"TRUNCATE {table}")
 
 
-def _table_of(kind: type) -> str | None:
+def _table_for(kind: type) -> str | None:
     """The table an event of this class changes (None: not a record's state change)."""
-    table = None
     if issubclass(kind, Record.Created | Record.Updated | Record.Deleted):
-        table = TABLES.get(kind.__qualname__.split(".")[0].lower())
-    _TABLE_OF[kind] = table
-    return table
+        return TABLES.get(kind.__qualname__.split(".")[0].lower())
+    return None
 
 
-# The answer depends on the event's class only, and the projection asks for every event.
-_TABLE_OF: dict[type, str | None] = {}
+_table_of = per_class(_table_for)

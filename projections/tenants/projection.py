@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 
 from domain.credential import ApiKey, Credential, OAuthClient
+from domain.event_classes import instance_of
 from domain.tenant import Tenant
-from projections.event_classes import EventClasses
 
 SCHEMA = [
     """
@@ -43,7 +43,7 @@ SCHEMA = [
 
 
 # What this projection reads; every other event (most of the log) is passed over.
-_TENANT_OR_CREDENTIAL = EventClasses(
+_TENANT_OR_CREDENTIAL = instance_of(
     Tenant.Created,
     Tenant.Suspended,
     Tenant.Reactivated,
