@@ -110,6 +110,7 @@ class BenchEnv:
     server_url: str
     database_url: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _postmaster: list[psutil.Process | None] = field(default_factory=list)  # once looked up
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
@@ -148,17 +149,20 @@ class BenchEnv:
                 continue
         return total
 
-    @staticmethod
-    def postgres_cpu_seconds() -> float:
-        """User + system CPU of every PostgreSQL process on this machine (the benchmark's
-        server does all but a trace of it): read before and after, as `cpu_seconds()`."""
+    def postgres_cpu_seconds(self) -> float:
+        """User + system CPU of the benchmark's PostgreSQL server: its postmaster and every
+        process it runs (backends, WAL writer, checkpointer, ...). Read before and after,
+        as `cpu_seconds()`; a backend that exits in between takes its share with it."""
+        if not self._postmaster:
+            self._postmaster = [postmaster_of(self.database_url)]
+        postmaster = self._postmaster[0]
+        if postmaster is None:  # the server is not on this machine: nothing to read
+            return 0.0
         total = 0.0
-        for process in psutil.process_iter(["name"]):
-            if process.info["name"] not in ("postgres", "postmaster"):
-                continue
+        for process in [postmaster, *postmaster.children()]:
             try:
                 times = process.cpu_times()
-            except psutil.Error:  # ended meanwhile, or not ours to read
+            except psutil.Error:  # ended meanwhile
                 continue
             total += times.user + times.system
         return total
@@ -200,6 +204,20 @@ class BenchEnv:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+
+
+def postmaster_of(database_url: str) -> psutil.Process | None:
+    """The server's postmaster process, when the server runs on this machine."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    try:
+        backend = psutil.Process(int(row[0])) if row else None
+        postmaster = backend.parent() if backend else None
+        if postmaster is None or "postgres" not in postmaster.name():
+            return None
+    except psutil.Error:
+        return None
+    return postmaster
 
 
 @contextmanager

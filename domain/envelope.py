@@ -20,10 +20,10 @@ def isoformat(moment: datetime) -> str:
         moment = moment.astimezone(UTC)
     if moment.year < 1000:  # strftime does not pad the year; keep what it always wrote
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if moment.microsecond:
+    if moment.microsecond and type(moment) is datetime:
         # msgspec writes an aware UTC datetime as RFC 3339 with a `Z` and all six digits
         # of a nonzero fraction: the same text, a tenth of the cost of isoformat() (the
-        # projections render one or two of these per event).
+        # projections render one or two of these per event). It refuses subclasses.
         return _encode(moment)[1:-1].decode()
     # Without a fraction msgspec writes none; in UTC, isoformat() ends in "+00:00".
     return moment.isoformat(timespec="microseconds")[:-6] + "Z"

@@ -23,12 +23,14 @@ def json_text(value: Any) -> Json:
 def array_literal(values: list[Any]) -> str | list[Any]:
     """A PostgreSQL array parameter for a `%s::<type>[]` placeholder, written by msgspec.
 
-    For numbers, booleans, nulls and strings that need no escape (UUIDs, timestamps as
-    msgspec writes them, event type names) a JSON array is an array literal once its
-    brackets are braces: PostgreSQL reads `{"a",1,true,null}` as JSON means it. One C call
-    writes it, where psycopg dumps a list element by element in Python (a projection sends
-    several such columns per event). Escapes are where the two syntaxes differ (JSON's `\\n`
-    is PostgreSQL's `n`), so a list whose text holds a backslash is left for psycopg.
+    For UUIDs, integers, booleans, None and strings that need no escape (UUIDs and
+    timestamps as text, type names), a JSON array is an array literal once its brackets
+    are braces: PostgreSQL reads `{"a",1,true,null}` as JSON means it. One C call writes
+    it, where psycopg dumps a list element by element in Python (a projection sends
+    several such columns per event). Escapes are where the two syntaxes differ (JSON's
+    `\n` is PostgreSQL's `n`), so a list whose text holds a backslash is left for psycopg.
+    Not for floats (msgspec writes NaN as null) or datetimes (msgspec rounds a UTC offset
+    to the minute): send timestamps as `isoformat()` text.
     """
     text = _encoder.encode(values)
     if b"\\" in text:

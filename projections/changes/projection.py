@@ -9,6 +9,7 @@ from uuid import UUID
 import psycopg
 
 from domain.event_classes import instance_of
+from domain.envelope import isoformat
 from domain.events import public_type
 from domain.record import Record
 from projections.json import array_literal
@@ -98,14 +99,18 @@ class ChangesProjection:
 
 def _row(position: int, event: Any, event_type: str) -> tuple[Any, ...]:
     deleted = isinstance(event, Record.Deleted)
-    data = None if deleted else event_text(event).representation
+    if deleted:
+        data, changed_at = None, isoformat(event.timestamp)
+    else:
+        text = event_text(event)
+        data, changed_at = text.representation, text.occurred_at
     return (
         event.meta["tenant_id"],  # text, cast by PostgreSQL: cheaper than UUID() here
         event.originator_id,
         event_type.split(".")[0],
         event.originator_version,
         deleted,
-        event.timestamp,
+        changed_at,  # as text: exact, where array_literal() would round an odd UTC offset
         event_type,
         position,
         data,  # last: JSON text, sent as a text[] (array_literal() is for the other columns)

@@ -81,7 +81,7 @@ class EventLogProjection:
                     event_type.split(".")[0],
                     event.originator_id,
                     event.originator_version,
-                    event.timestamp,
+                    text.occurred_at,  # the timestamp as text (see array_literal)
                     _encoder.encode(public).decode(),
                 )
             )

@@ -83,14 +83,15 @@ class RecordsProjection:
                 if isinstance(event, Record.Deleted):
                     deletes.append(event.originator_id)
                     continue
+                text = event_text(event)
                 upserts.append(
                     (
                         event.originator_id,
                         event.meta["tenant_id"],
                         event.originator_version,
                         event.state.get("created_at"),  # as the representation shows it
-                        event.timestamp,
-                        event_text(event).representation,
+                        text.occurred_at,  # the timestamp as text (see array_literal)
+                        text.representation,
                     )
                 )
             if upserts:

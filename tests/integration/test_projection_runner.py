@@ -110,20 +110,27 @@ def test_catch_up_in_batches_processes_each_event_once(
 
 
 class PreparingSeen(SeenProjection):
-    """SeenProjection in two stages: notes each batch it prepared, and in which thread."""
+    """SeenProjection in two stages: notes each batch it prepared, and in which thread; its
+    first write waits (a while at most) for the second batch to be prepared meanwhile."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.prepared_in: list[str] = []
         self.prepared: list[list[int]] = []
+        self.second_prepared = threading.Event()
+        self.overlapped: bool | None = None  # whether batch 2 was prepared during write 1
 
     def prepare(self, events: Sequence[tuple[int, Any]]) -> list[int]:
         positions = [p for p, _ in events]
         self.prepared_in.append(threading.current_thread().name)
         self.prepared.append(positions)
+        if len(self.prepared) == 2:
+            self.second_prepared.set()
         return positions
 
     def write(self, cur: psycopg.Cursor[Any], prepared: list[int]) -> None:
+        if self.overlapped is None:
+            self.overlapped = self.second_prepared.wait(timeout=5)
         cur.executemany(f"INSERT INTO {self.table} VALUES (%s)", [(p,) for p in prepared])
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
@@ -142,7 +149,8 @@ def test_a_preparing_projection_prepares_the_next_batch_while_one_commits(
     assert seen_positions(runtime, projection) == log_positions(runtime)
     assert [p for batch in preparing.prepared for p in batch] == log_positions(runtime)
     # Only the first batch is prepared by the caller; the rest in the read-ahead thread,
-    # which the runner starts on the next batch before it writes the current one.
+    # each while the batch before it is being written.
+    assert preparing.overlapped
     assert len(preparing.prepared) == -(-len(log_positions(runtime)) // 10) >= 4
     assert preparing.prepared_in[0] == threading.current_thread().name
     assert all(name.startswith(projection.name) for name in preparing.prepared_in[1:])

@@ -11,13 +11,28 @@ from hypothesis import strategies as st
 from domain.envelope import EVENT_ID_NAMESPACE, event_id, isoformat, uuid_text
 
 ZONES = st.sampled_from(
-    [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-9, minutes=-30))]
+    [
+        UTC,
+        timezone(timedelta(hours=2)),
+        timezone(timedelta(hours=-9, minutes=-30)),
+        timezone(timedelta(seconds=37)),  # historical local times have such offsets
+    ]
 )
 
 
 @given(st.datetimes(timezones=ZONES))
 def test_isoformat_is_utc_with_microseconds_and_z(moment: datetime) -> None:
     assert isoformat(moment) == moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ClockDatetime(datetime):
+    """A datetime subclass, as test clocks (freezegun) and other libraries make them."""
+
+
+@given(st.datetimes(timezones=ZONES))
+def test_isoformat_of_a_datetime_subclass(moment: datetime) -> None:
+    subclassed = ClockDatetime.fromisoformat(moment.isoformat())
+    assert isoformat(subclassed) == isoformat(moment)
 
 
 def test_isoformat_keeps_zero_microseconds() -> None:
