@@ -8,8 +8,8 @@ from uuid import UUID
 
 import psycopg
 
-from domain.event_classes import instance_of
 from domain.envelope import isoformat
+from domain.event_classes import instance_of
 from domain.events import public_type
 from domain.record import Record
 from projections.json import array_literal
