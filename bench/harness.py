@@ -208,15 +208,15 @@ class BenchEnv:
 
 def postmaster_of(database_url: str) -> psutil.Process | None:
     """The server's postmaster process, when the server runs on this machine."""
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(database_url) as conn:  # the backend lives while it is open
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    try:
-        backend = psutil.Process(int(row[0])) if row else None
-        postmaster = backend.parent() if backend else None
-        if postmaster is None or "postgres" not in postmaster.name():
+        try:
+            backend = psutil.Process(int(row[0])) if row else None
+            postmaster = backend.parent() if backend else None
+            if postmaster is None or "postgres" not in postmaster.name():
+                return None
+        except psutil.Error:
             return None
-    except psutil.Error:
-        return None
     return postmaster
 
 
