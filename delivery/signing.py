@@ -36,16 +36,6 @@ def _keyed(secret: str) -> hmac.HMAC:
     return hmac.new(signing_key(secret), digestmod=hashlib.sha256)
 
 
-def sign_payload(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` (Standard Webhooks)."""
-    return _standard(hmac.new(key, digestmod=hashlib.sha256), msg_id, timestamp, body)
-
-
-def body_signature(key: bytes, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256(key, body)>` for `X-Signature-256`."""
-    return _x_signature(hmac.new(key, digestmod=hashlib.sha256), body)
-
-
 def _standard(keyed: hmac.HMAC, msg_id: str, timestamp: int, body: bytes) -> str:
     mac = keyed.copy()
     mac.update(f"{msg_id}.{timestamp}.".encode())
