@@ -14,6 +14,18 @@ from domain.context import Actor, Context
 from syncline.runtime import Runtime
 
 
+def stale_copy(runtime: Runtime, ctx: Context, email: str) -> tuple[Contact, Contact]:
+    """A new contact, and a copy of it renamed "second" after another copy renamed "first"
+    was saved: saving the copy conflicts. Answers (the contact, the stale copy)."""
+    contact, _ = runtime.app.create_record(Contact, ctx, {"email": email})
+    stale = runtime.app.get_record(Contact, ctx, contact.id)
+    fresh = runtime.app.get_record(Contact, ctx, contact.id)
+    fresh.update(ctx, {"name": "first"})
+    runtime.app.save(fresh)
+    stale.update(ctx, {"name": "second"})
+    return contact, stale
+
+
 def test_concurrent_saves_all_land_in_log_order(runtime: Runtime) -> None:
     ctx = Context(uuid4(), Actor("test", "group-commit"), "gc")
     saved: list[Contact] = []
@@ -44,12 +56,7 @@ def test_concurrent_saves_all_land_in_log_order(runtime: Runtime) -> None:
 
 def test_a_conflicting_save_fails_alone(runtime: Runtime) -> None:
     ctx = Context(uuid4(), Actor("test", "group-commit"), "gc")
-    contact, _ = runtime.app.create_record(Contact, ctx, {"email": "c@example.com"})
-    stale_a = runtime.app.get_record(Contact, ctx, contact.id)
-    stale_b = runtime.app.get_record(Contact, ctx, contact.id)
-    stale_a.update(ctx, {"name": "A"})
-    stale_b.update(ctx, {"name": "B"})
-    runtime.app.save(stale_a)
+    contact, stale = stale_copy(runtime, ctx, "c@example.com")
     outcomes: dict[str, BaseException | None] = {}
     barrier = threading.Barrier(11)
 
@@ -64,7 +71,7 @@ def test_a_conflicting_save_fails_alone(runtime: Runtime) -> None:
     def conflicting() -> None:
         barrier.wait()
         try:
-            runtime.app.save(stale_b)
+            runtime.app.save(stale)
             outcomes["conflict"] = None
         except BaseException as exc:
             outcomes["conflict"] = exc
@@ -77,17 +84,12 @@ def test_a_conflicting_save_fails_alone(runtime: Runtime) -> None:
         t.join()
     assert isinstance(outcomes.pop("conflict"), IntegrityError)
     assert all(v is None for v in outcomes.values()), outcomes
-    assert runtime.app.get_record(Contact, ctx, contact.id).state["name"] == "A"
+    assert runtime.app.get_record(Contact, ctx, contact.id).state["name"] == "first"
 
 
 def test_conflicting_save_raises_integrity_error_when_alone(runtime: Runtime) -> None:
     ctx = Context(uuid4(), Actor("test", "group-commit"), "gc")
-    contact, _ = runtime.app.create_record(Contact, ctx, {"email": "d@example.com"})
-    stale = runtime.app.get_record(Contact, ctx, contact.id)
-    fresh = runtime.app.get_record(Contact, ctx, contact.id)
-    fresh.update(ctx, {"name": "first"})
-    runtime.app.save(fresh)
-    stale.update(ctx, {"name": "second"})
+    _, stale = stale_copy(runtime, ctx, "d@example.com")
     with pytest.raises(IntegrityError):
         runtime.app.save(stale)
 
@@ -124,12 +126,7 @@ def test_async_saves_share_batches_with_thread_saves(runtime: Runtime) -> None:
 
 def test_an_async_conflicting_save_fails_alone(runtime: Runtime) -> None:
     ctx = Context(uuid4(), Actor("test", "group-commit"), "gc-async")
-    contact, _ = runtime.app.create_record(Contact, ctx, {"email": "e@example.com"})
-    stale = runtime.app.get_record(Contact, ctx, contact.id)
-    fresh = runtime.app.get_record(Contact, ctx, contact.id)
-    fresh.update(ctx, {"name": "first"})
-    runtime.app.save(fresh)
-    stale.update(ctx, {"name": "second"})
+    contact, stale = stale_copy(runtime, ctx, "e@example.com")
     others = [
         runtime.app.new_record(Contact, ctx, {"email": f"f{i}@example.com"}) for i in range(10)
     ]
