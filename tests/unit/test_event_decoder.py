@@ -45,6 +45,17 @@ def stored_events(app: Syncline) -> list[StoredEvent]:
     ]
 
 
+def stored_contact(custom_fields: dict[str, Any]) -> tuple[Syncline, StoredEvent]:
+    """A new in-memory app whose log holds one contact.created with these custom fields."""
+    app = memory_app()
+    ctx = Context(uuid4(), ACTOR, "corr")
+    app.save(
+        Contact.create(ctx, {"email": "a@example.com", "custom_fields": custom_fields}, id=uuid4())
+    )
+    (stored,) = stored_events(app)
+    return app, stored
+
+
 def assert_decodes_alike(app: Syncline, stored: StoredEvent) -> Any:
     expected = app.mapper.to_domain_event(stored)
     decoded = EventDecoder(app.mapper).decode(
@@ -124,12 +135,7 @@ def test_every_event_type_decodes_as_the_mapper_does() -> None:
 @settings(max_examples=150, deadline=None)
 @given(custom_fields=st.dictionaries(st.text(max_size=10), JSON_VALUES, max_size=5))
 def test_custom_fields_come_back_byte_identical(custom_fields: dict[str, Any]) -> None:
-    app = memory_app()
-    ctx = Context(uuid4(), ACTOR, "corr")
-    app.save(
-        Contact.create(ctx, {"email": "a@example.com", "custom_fields": custom_fields}, id=uuid4())
-    )
-    (stored,) = stored_events(app)
+    app, stored = stored_contact(custom_fields)
     decoded = assert_decodes_alike(app, stored)
     encode = msgspec.json.encode
     assert encode(decoded.state["custom_fields"]) == encode(custom_fields)

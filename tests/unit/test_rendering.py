@@ -10,15 +10,19 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.contact import Contact
-from domain.context import Actor, Context
+from domain.context import Context
 from domain.envelope import envelope, render_record
 from domain.events import public_type
 from projections import rendering
 from projections.rendering import envelope_json, event_text
-from tests.unit.test_event_decoder import JSON_VALUES, memory_app, record_lives, stored_events
-
-ACTOR = Actor("system", "test")
+from tests.unit.test_event_decoder import (
+    ACTOR,
+    JSON_VALUES,
+    memory_app,
+    record_lives,
+    stored_contact,
+    stored_events,
+)
 
 
 def logged_events() -> list[Any]:
@@ -54,12 +58,8 @@ def test_shared_text_is_what_each_projection_rendered() -> None:
 @settings(max_examples=100, deadline=None)
 @given(custom_fields=st.dictionaries(st.text(max_size=10), JSON_VALUES, max_size=5))
 def test_any_custom_fields_render_alike(custom_fields: dict[str, Any]) -> None:
-    app = memory_app()
-    ctx = Context(uuid4(), ACTOR, "corr")
-    app.save(
-        Contact.create(ctx, {"email": "a@example.com", "custom_fields": custom_fields}, id=uuid4())
-    )
-    (event,) = [app.mapper.to_domain_event(stored) for stored in stored_events(app)]
+    app, stored = stored_contact(custom_fields)
+    event = app.mapper.to_domain_event(stored)
     reference = msgspec.json.encode(envelope(event, "contact.created", "c"))
     assert envelope_json(event, "contact.created", "c") == reference
 
