@@ -25,20 +25,16 @@ log = logging.getLogger("syncline.access")
 VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 APP_NAME = "syncline"
 
+# The labels Litestar's Prometheus plugin gave these metrics, kept for existing dashboards.
+ANSWER_LABELS = ["method", "path", "status_code", "app_name"]
 REQUESTS = Counter(
-    "syncline_requests",
-    "Requests answered, by method, route template and status.",
-    ["method", "path", "status_code", "app_name"],
+    "syncline_requests", "Requests answered, by method, route template and status.", ANSWER_LABELS
 )
-ERRORS = Counter(
-    "syncline_requests_error",
-    "Requests answered with a 5xx status.",
-    ["method", "path", "status_code", "app_name"],
-)
+ERRORS = Counter("syncline_requests_error", "Requests answered with a 5xx status.", ANSWER_LABELS)
 DURATION = Histogram(
     "syncline_request_duration_seconds",
     "Time from the request reaching the app to the end of its answer, in seconds.",
-    ["method", "path", "status_code", "app_name"],
+    ANSWER_LABELS,
 )
 IN_PROGRESS = Gauge(
     "syncline_requests_in_progress",
