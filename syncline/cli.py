@@ -193,6 +193,7 @@ def replay(
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
+    settle_heap()  # a replay decodes the whole log: as in a worker, keep the GC off start-up
     try:
         return replay(runtime, args.projection, batch_size=args.batch_size)
     finally:
