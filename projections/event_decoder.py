@@ -50,6 +50,9 @@ class EventDecoder:
         # Decoded UUIDs by what was stored: an event's tenant id is one of a few, and
         # UUID(hex) is a third of the cost of decoding an event. UUIDs are immutable.
         self._uuids: dict[tuple[str, type, Any], UUID] = {}
+        self._uuid_names = {
+            name for name, transcoding in self.names.items() if transcoding.type is UUID
+        }
         self._classes: dict[tuple[str, type], tuple[type, Callable[[Any], Any], int]] = {}
 
     def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
@@ -92,22 +95,23 @@ class EventDecoder:
         """
         if type(value) is not dict or _is_transcoded(value) or _ESCAPE in state:
             return self._transcode(value)
-        found = [
-            (key, item)
-            for key, item in value.items()
-            if type(item) is dict
-            and _is_transcoded(item)
-            and type(item["_data_"]) is not dict
-            and type(item["_data_"]) is not list
-        ]
+        found = []
+        for key, item in value.items():
+            if type(item) is dict and len(item) == 2 and "_type_" in item and "_data_" in item:
+                data = item["_data_"]
+                if type(data) is dict or type(data) is list:
+                    return self._transcode(value)  # a transcoded value holding others
+                found.append((key, item["_type_"], data))
         if len(found) != state.count(_TYPE_KEY):
             return self._transcode(value)
-        for key, item in found:
-            value[key] = self._decode_value(item["_type_"], item["_data_"])
+        for key, name, data in found:
+            value[key] = self._decode_value(name, data)
         return value
 
     def _decode_value(self, name: str, data: Any) -> Any:
         """`names[name].decode(data)` for a scalar `data`; UUIDs are remembered."""
+        if name not in self._uuid_names:
+            return self.names[name].decode(data)
         memo_key = (name, type(data), data)
         hit = self._uuids.get(memo_key)
         if hit is not None:

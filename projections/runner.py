@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections.log_reader import Batch, LogReader
+from projections.priority import CatchUpOrder
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class ProjectionRunner:
         standby_interval: float = STANDBY_INTERVAL,
         on_batch: Callable[[str, int, int], None] | None = None,
         reader: LogReader | None = None,
+        order: CatchUpOrder | None = None,
     ) -> None:
         self.app = app
         self.reader = reader or LogReader(app, capacity=0)
@@ -142,6 +144,9 @@ class ProjectionRunner:
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
         self.on_batch = on_batch
+        self.order = order
+        # Waits, while catching up, for this process's projections that go first.
+        self.later = order is not None and getattr(projection, "catches_up_later", False)
         prepare, write = getattr(projection, "prepare", None), getattr(projection, "write", None)
         # A PreparingProjection's two stages; None for a plain Projection.
         self._stages: tuple[Callable[[Batch], Any], Callable[..., None]] | None = (
@@ -190,6 +195,8 @@ class ProjectionRunner:
         second thread while the current one commits: below the head the log never changes
         (notification ids are issued in commit order), so reading ahead equals reading later.
 
+        With a CatchUpOrder, the runner waits for its turn before each batch (see there).
+
         Only the leader may call this, or a caller that knows no runner is active;
         `still_leader` (raising when leadership is gone) is checked before each batch.
         """
@@ -197,8 +204,12 @@ class ProjectionRunner:
         position = self.position()
         batch, prepared = self._read_work(position, stop)
         reader: ThreadPoolExecutor | None = None
+        order = self.order
         try:
             while batch and not self._stop.is_set() and (limit is None or done < limit):
+                if order is not None:
+                    full = len(batch) == self.batch_size
+                    order.before_batch(self.name, self.later, position, full, self._stop)
                 ahead: Future[_Work] | None = None
                 if len(batch) == self.batch_size:
                     reader = reader or ThreadPoolExecutor(1, thread_name_prefix=self.name)
@@ -213,6 +224,8 @@ class ProjectionRunner:
         finally:
             if reader is not None:
                 reader.shutdown(wait=True)
+            if order is not None:
+                order.done(self.name)
         return done
 
     def _commit_batch(self, position: int, events: Batch, prepared: Any) -> None:
@@ -297,6 +310,8 @@ class ProjectionRunner:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.order is not None:
+            self.order.wake()
 
     # -- rebuilding -----------------------------------------------------------------------
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:

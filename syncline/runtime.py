@@ -26,6 +26,7 @@ from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
 from projections.log_reader import LogReader
+from projections.priority import CatchUpOrder
 from projections.records.projection import RecordsProjection
 from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
 from projections.tenants.projection import TenantsProjection
@@ -126,6 +127,7 @@ class Runtime:
     secret_box: SecretBox
     runners: list[ProjectionRunner] = field(default_factory=list)
     log_reader: LogReader | None = None
+    catch_up_order: CatchUpOrder | None = None
     threads: list[threading.Thread] = field(default_factory=list)
     stoppables: list[CredentialExpiry] = field(default_factory=list)
     workers: list[DeliveryWorker] = field(default_factory=list)
@@ -206,7 +208,10 @@ class Runtime:
     def start_projection(self, projection: Projection, **runner_options: Any) -> ProjectionRunner:
         if self.log_reader is None:
             self.log_reader = LogReader(self.app)  # shared: the log is decoded once
+        if self.catch_up_order is None:
+            self.catch_up_order = CatchUpOrder(self.settings.catch_up_wait_seconds)
         runner_options.setdefault("reader", self.log_reader)
+        runner_options.setdefault("order", self.catch_up_order)
         runner = ProjectionRunner(self.app, self.pool, projection, **runner_options)
         runner.ensure_tracking()
         thread = threading.Thread(target=runner.run, name=f"projection-{runner.name}", daemon=True)

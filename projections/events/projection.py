@@ -57,6 +57,8 @@ class EventLogProjection:
 
     name = "events"
     schema = SCHEMA
+    # Auditors browse it; in a backlog the change feed and webhooks go first (CatchUpOrder).
+    catches_up_later = True
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         self.write(cur, self.prepare(events))

@@ -62,6 +62,9 @@ class RecordsProjection:
 
     name = "records"
     schema = SCHEMA
+    # Lists are for browsing (integrations sync from the change feed); in a backlog the
+    # feed and webhooks go first (CatchUpOrder). Reads of one record use the event store.
+    catches_up_later = True
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         self.write(cur, self.prepare(events))

@@ -1,0 +1,91 @@
+"""CatchUpOrder: how a worker's projections catch up on a backlog together."""
+
+from __future__ import annotations
+
+import threading
+
+from projections.log_reader import DEFAULT_CAPACITY
+
+# The longest a runner waits for its turn before each batch.
+DEFAULT_MAX_WAIT = 1.0
+# How far (in log positions) a projection catching up may run ahead of a slower one of its
+# rank: half the batches a LogReader keeps, at the runner's default batch size of 1000.
+DEFAULT_SPREAD = DEFAULT_CAPACITY // 2 * 1000
+
+
+class CatchUpOrder:
+    """Who goes first, and who keeps together, when a worker's projections are behind.
+
+    A worker runs its projections as threads of one process: they share one interpreter
+    lock and, on a small machine, the database server's CPU. When a backlog arrives (a bulk
+    import, a worker back after downtime) they all catch up at once. Two rules decide how:
+
+    * **The first go first.** Integrations wait on the change feed they poll and on the
+      delivery subscriber that queues their webhooks. Record lists and the event log serve
+      people browsing and auditing, and can trail for the seconds a catch-up takes. So a
+      projection that `catches_up_later` (the records read model, the event log) waits
+      before each batch while another projection is catching up (working through full
+      batches).
+    * **Keep together.** Decoding a batch of the log costs more than most projections'
+      own work, and the LogReader decodes it once for all while they ask for it within a
+      few batches of each other. A cheap projection left to run ahead (the delivery
+      subscriber, tenants) leaves the slow ones to decode the log again. So a projection
+      catching up waits while another of its rank, also catching up, is more than `spread`
+      positions behind it.
+
+    Every wait ends after `max_wait` seconds, so each projection still moves a batch per
+    `max_wait` at least, even behind one stuck on an event it cannot process (that one
+    stops catching up when its batch fails). With `max_wait` 0 nobody waits. Only the
+    runners of one process know of each other: projections led from different workers do
+    not wait for each other.
+    """
+
+    def __init__(self, max_wait: float = DEFAULT_MAX_WAIT, spread: int = DEFAULT_SPREAD) -> None:
+        self.max_wait = max_wait
+        self.spread = spread
+        # The runners catching up: name -> (catches up later, position before its batch).
+        self._behind: dict[str, tuple[bool, int]] = {}
+        self._changed = threading.Condition()
+
+    def before_batch(
+        self, name: str, later: bool, position: int, full: bool, stop: threading.Event
+    ) -> None:
+        """Called by a runner before each batch (`full`: of `batch_size` events, so still
+        catching up): records where it is, then waits for its turn (or `stop`)."""
+        with self._changed:
+            if full:
+                self._behind[name] = (later, position)
+                self._changed.notify_all()
+            elif self._behind.pop(name, None) is not None:
+                self._changed.notify_all()
+            if self.max_wait > 0:
+                self._changed.wait_for(
+                    lambda: stop.is_set() or self._may_go(name, later, position, full),
+                    timeout=self.max_wait,
+                )
+
+    def done(self, name: str) -> None:
+        """`name` reached the head, stopped or failed: nobody waits for it any longer."""
+        with self._changed:
+            if self._behind.pop(name, None) is not None:
+                self._changed.notify_all()
+
+    def catching_up(self) -> dict[str, int]:
+        """The projections catching up now, and their positions."""
+        with self._changed:
+            return {name: position for name, (_, position) in self._behind.items()}
+
+    def wake(self) -> None:
+        """End every wait now (a runner is stopping)."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def _may_go(self, name: str, later: bool, position: int, full: bool) -> bool:
+        for other, (other_later, other_position) in self._behind.items():
+            if other == name:
+                continue
+            if later and not other_later:
+                return False  # the first go first
+            if full and other_later == later and other_position + self.spread < position:
+                return False  # keep together
+        return True

@@ -1,0 +1,172 @@
+"""A worker's runners on a backlog: the first go first, and the log is decoded once."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+import pytest
+
+from projections.log_reader import LogReader
+from projections.priority import CatchUpOrder
+from projections.runner import ProjectionRunner
+from syncline.runtime import Runtime
+from tests.integration.test_projection_runner import (
+    SeenProjection,
+    append_contacts,
+    log_positions,
+    seen_positions,
+    wait_for,
+)
+
+
+def batch_size(runtime: Runtime) -> int:
+    """About eight batches for the whole log (the suite's log grows as tests run)."""
+    return max(20, len(log_positions(runtime)) // 8)
+
+
+class Feed(SeenProjection):
+    """Goes first; a little slow per batch, long enough to be seen catching up."""
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        time.sleep(0.05)
+        super().process(cur, events)
+
+
+class Later(SeenProjection):
+    """Catches up later; notes how far `feed` was when each of its batches was written."""
+
+    catches_up_later = True
+
+    def __init__(self, name: str, feed: ProjectionRunner) -> None:
+        super().__init__(name)
+        self.feed = feed
+        self.feed_positions: list[int] = []
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        self.feed_positions.append(self.feed.position())
+        super().process(cur, events)
+
+
+@pytest.fixture
+def names(runtime: Runtime) -> Iterator[list[str]]:
+    """Three fresh projection names (their tables are made by `made`)."""
+    chosen = [f"order_{secrets.token_hex(4)}" for _ in range(3)]
+    yield chosen
+    with runtime.pool.connection() as conn:
+        for name in chosen:
+            conn.execute(f"DROP TABLE IF EXISTS {name}")
+        conn.execute("DELETE FROM projection_tracking WHERE name = ANY(%s)", (chosen,))
+
+
+def made(runtime: Runtime, projection: SeenProjection) -> SeenProjection:
+    with runtime.pool.connection() as conn:
+        for statement in projection.schema:
+            conn.execute(statement)
+    return projection
+
+
+def run_all(*runners: ProjectionRunner) -> list[threading.Thread]:
+    threads = []
+    for runner in runners:
+        runner.ensure_tracking()
+        threads.append(threading.Thread(target=runner.run, daemon=True))
+        threads[-1].start()
+    return threads
+
+
+def stop_all(runners: Sequence[ProjectionRunner], threads: Sequence[threading.Thread]) -> None:
+    for runner in runners:
+        runner.stop()
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+def later_behind_feed(
+    runtime: Runtime, names: list[str], order: CatchUpOrder
+) -> tuple[list[int], int]:
+    """A first and a later projection from position 0 of the log, the later one started
+    once the first is catching up. Answers how far behind the head the first was when
+    each later batch was written, and the batch size."""
+    append_contacts(runtime, 100)
+    head = log_positions(runtime)[-1]
+    size = batch_size(runtime)
+    options: dict[str, Any] = {
+        "batch_size": size,
+        "order": order,
+        "poll_interval": 0.2,
+    }
+    feed = ProjectionRunner(runtime.app, runtime.pool, made(runtime, Feed(names[0])), **options)
+    later = made(runtime, Later(names[1], feed))
+    assert isinstance(later, Later)
+    behind = ProjectionRunner(runtime.app, runtime.pool, later, **options)
+    assert behind.later
+    assert not feed.later
+    threads = run_all(feed)
+    try:
+        assert wait_for(lambda: names[0] in order.catching_up())
+        threads += run_all(behind)
+        assert wait_for(lambda: behind.position() >= head, timeout=60)
+    finally:
+        stop_all([feed, behind], threads)
+    assert seen_positions(runtime, later) == [p for p in log_positions(runtime) if p <= head]
+    return [head - position for position in later.feed_positions], size
+
+
+def test_a_projection_that_catches_up_later_waits_for_the_first(
+    runtime: Runtime, names: list[str]
+) -> None:
+    behind, size = later_behind_feed(runtime, names, CatchUpOrder(max_wait=60))
+    # The later projection wrote its first batch only once the first had no full batch
+    # left: its last, short batch ends its catch-up.
+    assert behind
+    assert max(behind) < size
+
+
+def test_without_an_order_they_go_together(runtime: Runtime, names: list[str]) -> None:
+    """The control for the test above: the same runners with `max_wait` 0."""
+    behind, size = later_behind_feed(runtime, names, CatchUpOrder(max_wait=0))
+    assert max(behind) >= size
+
+
+def test_a_cheap_projection_keeps_with_a_slow_one_so_the_log_is_decoded_once(
+    runtime: Runtime, names: list[str]
+) -> None:
+    """Left alone, a cheap projection runs ahead of a slow one of its rank, past the
+    reader's cache, and the slow one reads and decodes every batch again."""
+    append_contacts(runtime, 100)
+    positions = log_positions(runtime)
+    size = batch_size(runtime)
+    order = CatchUpOrder(max_wait=10, spread=size)
+    reader = LogReader(runtime.app, capacity=2)
+    options: dict[str, Any] = {"batch_size": size, "reader": reader, "order": order}
+    slow, cheap = made(runtime, Feed(names[0])), made(runtime, SeenProjection(names[1]))
+    runners = [
+        ProjectionRunner(runtime.app, runtime.pool, slow, **options),
+        ProjectionRunner(runtime.app, runtime.pool, cheap, **options),
+    ]
+    threads = run_all(*runners)
+    try:
+        assert wait_for(lambda: all(r.position() >= positions[-1] for r in runners), timeout=60)
+    finally:
+        stop_all(runners, threads)
+    batches = -(-len(positions) // size)
+    # Each full batch read once for both (the last, short one may be read by each, and
+    # once more after NOTIFY).
+    assert reader.read_count <= batches + 3
+    assert reader.shared >= batches - 3
+
+
+def test_a_workers_runners_share_one_order(runtime: Runtime) -> None:
+    """`syncline worker` (and this suite's runtime) runs every projection with one order:
+    the records read model and the event log catch up later."""
+    order = runtime.catch_up_order
+    assert order is not None
+    assert order.max_wait == runtime.settings.catch_up_wait_seconds > 0
+    later = {runner.name for runner in runtime.runners if runner.later}
+    assert later == {"records", "events"}
+    assert all(runner.order is order for runner in runtime.runners)

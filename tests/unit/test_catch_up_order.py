@@ -1,0 +1,105 @@
+"""CatchUpOrder: the first go first, a rank keeps together, and every wait is bounded."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from projections.priority import CatchUpOrder
+
+NEVER = threading.Event()
+
+
+def waited(order: CatchUpOrder, name: str, later: bool, position: int, full: bool = True) -> float:
+    """Seconds `before_batch` took."""
+    started = time.monotonic()
+    order.before_batch(name, later, position, full, NEVER)
+    return time.monotonic() - started
+
+
+def test_with_nobody_catching_up_nobody_waits() -> None:
+    order = CatchUpOrder(max_wait=5)
+    assert waited(order, "records", True, 0) < 0.5
+    assert waited(order, "changes", False, 0) < 0.5
+
+
+def test_one_that_catches_up_later_waits_for_the_first_at_most_max_wait() -> None:
+    order = CatchUpOrder(max_wait=0.2)
+    order.before_batch("changes", False, 0, True, NEVER)
+    assert order.catching_up() == {"changes": 0}
+    assert 0.2 <= waited(order, "records", True, 0) < 2
+    # At the head too: a later projection with a short batch still lets the first go first.
+    assert 0.2 <= waited(order, "records", True, 0, full=False) < 2
+    # The first never wait for the later ones.
+    assert waited(order, "changes", False, 1000) < 0.15
+
+
+def test_the_later_go_once_the_first_are_done() -> None:
+    order = CatchUpOrder(max_wait=10)
+    order.before_batch("changes", False, 0, True, NEVER)
+    release = threading.Timer(0.2, order.done, ["changes"])
+    release.start()
+    assert 0.15 <= waited(order, "records", True, 0) < 5
+    assert order.catching_up() == {"records": 0}
+
+
+def test_a_short_batch_is_the_head_so_it_no_longer_holds_anyone() -> None:
+    order = CatchUpOrder(max_wait=10)
+    order.before_batch("changes", False, 0, True, NEVER)
+    order.before_batch("changes", False, 5000, False, NEVER)  # the end of the log
+    assert order.catching_up() == {}
+    assert waited(order, "records", True, 0) < 0.5
+
+
+def test_one_ahead_of_its_rank_waits_until_the_laggard_is_within_the_spread() -> None:
+    order = CatchUpOrder(max_wait=10, spread=4000)
+    order.before_batch("changes", False, 0, True, NEVER)
+    # Within the spread: no wait.
+    assert waited(order, "deliveries", False, 4000) < 0.5
+
+    def laggard() -> None:
+        for position in (1000, 2000, 3000):
+            time.sleep(0.1)
+            order.before_batch("changes", False, position, True, NEVER)
+
+    thread = threading.Thread(target=laggard)
+    thread.start()
+    # 7000 is 7000 ahead of 0: it goes once the laggard is at 3000, after about 0.3 s.
+    assert 0.25 <= waited(order, "deliveries", False, 7000) < 5
+    thread.join()
+    assert order.catching_up() == {"changes": 3000, "deliveries": 7000}
+    # The laggard itself never waits for those ahead of it.
+    assert waited(order, "changes", False, 4000) < 0.15
+
+
+def test_ranks_keep_together_apart_and_only_while_catching_up() -> None:
+    order = CatchUpOrder(max_wait=0.3, spread=4000)
+    order.before_batch("records", True, 0, True, NEVER)
+    # A first projection far ahead of a later one does not wait for it.
+    assert waited(order, "changes", False, 50_000) < 0.15
+    order.done("changes")
+    # A later one far ahead of another later one does, while it is catching up itself.
+    assert 0.3 <= waited(order, "events", True, 50_000) < 3
+    assert waited(order, "events", True, 50_000, full=False) < 0.15
+
+
+def test_stop_ends_a_wait_at_once() -> None:
+    order = CatchUpOrder(max_wait=30)
+    order.before_batch("changes", False, 0, True, NEVER)
+    stop = threading.Event()
+
+    def stopping() -> None:
+        stop.set()
+        order.wake()
+
+    threading.Timer(0.1, stopping).start()
+    started = time.monotonic()
+    order.before_batch("records", True, 0, True, stop)
+    assert time.monotonic() - started < 5
+
+
+def test_max_wait_zero_means_no_order() -> None:
+    order = CatchUpOrder(max_wait=0)
+    order.before_batch("changes", False, 0, True, NEVER)
+    assert waited(order, "records", True, 0) < 0.1
+    assert waited(order, "deliveries", False, 90_000) < 0.1
