@@ -7,7 +7,7 @@ import threading
 from projections.log_reader import DEFAULT_CAPACITY
 
 # The longest a runner waits for its turn before each batch.
-DEFAULT_MAX_WAIT = 1.0
+DEFAULT_MAX_WAIT = 5.0
 # How far (in log positions) a projection catching up may run ahead of a slower one of its
 # rank: half the batches a LogReader keeps, at the runner's default batch size of 1000.
 DEFAULT_SPREAD = DEFAULT_CAPACITY // 2 * 1000
@@ -22,14 +22,14 @@ class CatchUpOrder:
 
     * **The first go first.** Integrations wait on the change feed they poll and on the
       delivery subscriber that queues their webhooks. Record lists and the event log serve
-      people browsing and auditing, and can trail for the seconds a catch-up takes. So a
-      projection that `catches_up_later` (the records read model, the event log) waits
+      people browsing and auditing, tenants the operator's listings: they can trail for the
+      seconds a catch-up takes. So a projection that `catches_up_later` (those three) waits
       before each batch while another projection is catching up (working through full
       batches).
     * **Keep together.** Decoding a batch of the log costs more than most projections'
       own work, and the LogReader decodes it once for all while they ask for it within a
       few batches of each other. A cheap projection left to run ahead (the delivery
-      subscriber, tenants) leaves the slow ones to decode the log again. So a projection
+      subscriber) leaves the slow ones to decode the log again. So a projection
       catching up waits while another of its rank, also catching up, is more than `spread`
       positions behind it.
 

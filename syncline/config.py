@@ -28,9 +28,10 @@ class Settings:
     access_token_ttl_seconds: int = 3600
     webhook_timeout: float = 10.0
     webhook_concurrency: int = 32
-    # In a worker's backlog, the longest the records read model and the event log wait per
-    # batch while the change feed and webhooks catch up (projections.priority); 0: no order.
-    catch_up_wait_seconds: float = 1.0
+    # In a worker's backlog, the longest the records read model, the event log and tenants
+    # wait per batch while the change feed and webhooks catch up (projections.priority);
+    # 0: no order.
+    catch_up_wait_seconds: float = 5.0
 
     @classmethod
     def from_env(
@@ -60,5 +61,5 @@ class Settings:
             access_token_ttl_seconds=int(get("SYNCLINE_ACCESS_TOKEN_TTL_SECONDS") or 3600),
             webhook_timeout=float(get("SYNCLINE_WEBHOOK_TIMEOUT_SECONDS") or 10.0),
             webhook_concurrency=int(get("SYNCLINE_WEBHOOK_CONCURRENCY") or 32),
-            catch_up_wait_seconds=float(get("SYNCLINE_CATCH_UP_WAIT_SECONDS") or 1.0),
+            catch_up_wait_seconds=float(get("SYNCLINE_CATCH_UP_WAIT_SECONDS") or 5.0),
         )

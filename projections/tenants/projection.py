@@ -58,6 +58,9 @@ _TENANT_OR_CREDENTIAL = instance_of(
 class TenantsProjection:
     name = "tenants"
     schema = SCHEMA
+    # The operator's listings; in a backlog the change feed and webhooks go first
+    # (CatchUpOrder). Authentication reads credentials from the event store, not here.
+    catches_up_later = True
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         for _, event in events:
