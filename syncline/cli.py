@@ -230,8 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--projections",
         type=projection_names,
         default=None,
-        help="comma-separated projections to run (default: all), e.g. to give the change"
-        " feed a process of its own",
+        help="comma-separated projections to run (default: all), e.g. to spread them over"
+        " processes or machines (the catch-up order holds within one process)",
     )
     worker.add_argument(
         "--delivery",
