@@ -48,7 +48,11 @@ LEADER_KEEPALIVES = {
 
 
 class Projection(Protocol):
-    """Turns events into rows. `process` runs inside the batch's transaction."""
+    """Turns events into rows. `process` runs inside the batch's transaction.
+
+    A projection may also say `catches_up_later = True`: in a backlog it waits for the
+    others of its process (see projections.priority.CatchUpOrder).
+    """
 
     name: str
     schema: list[str]

@@ -51,16 +51,26 @@ def json_response(body: bytes) -> Response[Any]:
 def page_body(
     services: ApiServices,
     tenant_id: UUID,
-    items: list[tuple[int, str]],
+    items: list[tuple[int, bytes]],
     next_position: int,
     has_more: bool,
 ) -> bytes:
-    """The page as JSON; each item's cursor goes in front of the rest PostgreSQL wrote."""
+    """The page as JSON; each item's cursor goes in front of the rest PostgreSQL wrote.
+
+    Built as bytes: the items stay the UTF-8 PostgreSQL sent (a page of 1000 is about half
+    a megabyte, and a str detour cost a third of the time it takes to build).
+    """
     cursor = change_cursor_encoder(services.cursors, tenant_id)
-    changes = ",".join([f'{{"cursor":"{cursor(position)}",{item}' for position, item in items])
-    next_cursor = cursor(next_position)
-    more = "true" if has_more else "false"
-    return f'{{"data":[{changes}],"next_cursor":"{next_cursor}","has_more":{more}}}'.encode()
+    # One join into the response: every further copy of half a megabyte costs page faults.
+    parts = [b'{"data":[']
+    for position, item in items:
+        parts += (b'{"cursor":"' + cursor(position).encode() + b'",' + item, b",")
+    if items:
+        parts.pop()
+    more = b"true" if has_more else b"false"
+    next_cursor = cursor(next_position).encode()
+    parts.append(b'],"next_cursor":"' + next_cursor + b'","has_more":' + more + b"}")
+    return b"".join(parts)
 
 
 class ChangeController(Controller):
