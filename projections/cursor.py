@@ -6,7 +6,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -40,28 +40,28 @@ class CursorCodec:
         raw = msgspec.msgpack.encode([VERSION, kind, tenant_id.bytes, position])
         return base64.urlsafe_b64encode(raw + self._mac(raw)).rstrip(b"=").decode()
 
-    def encoder(self, kind: str, tenant_id: UUID) -> Callable[[list[Any]], str]:
-        """`encode` for one kind and tenant, for many positions: the same cursors, at about
-        half the cost each (a feed page signs one per item).
-
-        The msgpack of `[VERSION, kind, tenant, position]` is a fixed prefix followed by the
-        position's msgpack, so the prefix is encoded once and the MAC's state (key block
-        and prefix) is computed once and copied for each position.
+    def encode_all(self, kind: str, tenant_id: UUID, positions: Sequence[list[Any]]) -> list[bytes]:
+        """`encode` of each position, as ASCII bytes: the cursors of a page's items, at a
+        fraction of the cost each. The prefix and the MAC's state are computed once, and
+        the base64 of all of them is made URL-safe and unpadded in one pass (a page of 1000
+        items has 1000 cursors, the largest cost of building it).
         """
+        if not positions:
+            return []
+        # The msgpack of `[VERSION, kind, tenant, position]` is a fixed prefix followed by the
+        # position's msgpack; the MAC's state after the key block and the prefix is copied.
         prefix = msgspec.msgpack.encode([VERSION, kind, tenant_id.bytes, []])[:-1]
         keyed = hashlib.blake2b(key=self._key[:64], digest_size=MAC_BYTES)
         keyed.update(prefix)
-        pack = msgspec.msgpack.encode
-        b64 = binascii.b2a_base64
-
-        def encode(position: list[Any]) -> str:
+        pack, b64, copy = msgspec.msgpack.encode, binascii.b2a_base64, keyed.copy
+        blobs = []
+        for position in positions:
             tail = pack(position)
-            mac = keyed.copy()
+            mac = copy()
             mac.update(tail)
-            blob = b64(prefix + tail + mac.digest(), newline=False)
-            return blob.translate(_URL_SAFE).rstrip(b"=").decode()
-
-        return encode
+            blobs.append(b64(prefix + tail + mac.digest(), newline=False))
+        # No base64 has a newline, and "=" is only ever padding at the end of one.
+        return b"\n".join(blobs).translate(_URL_SAFE).replace(b"=", b"").split(b"\n")
 
     def decode(self, kind: str, tenant_id: UUID, cursor: str) -> list[Any]:
         try:

@@ -6,7 +6,6 @@ cursor space; the functions here are the only place it is encoded and decoded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from uuid import UUID
 
 from projections.cursor import CursorCodec, InvalidCursorError
@@ -20,10 +19,9 @@ def encode_change_cursor(codec: CursorCodec, tenant_id: UUID, position: int) -> 
     return codec.encode(KIND, tenant_id, [position])
 
 
-def change_cursor_encoder(codec: CursorCodec, tenant_id: UUID) -> Callable[[int], str]:
-    """`encode_change_cursor` for one tenant and many positions (the same cursors, cheaper)."""
-    encode = codec.encoder(KIND, tenant_id)
-    return lambda position: encode([position])
+def encode_change_cursors(codec: CursorCodec, tenant_id: UUID, positions: list[int]) -> list[bytes]:
+    """`encode_change_cursor` of each position, as ASCII bytes (a page's item cursors)."""
+    return codec.encode_all(KIND, tenant_id, [[position] for position in positions])
 
 
 def decode_change_cursor(codec: CursorCodec, tenant_id: UUID, cursor: str) -> int:

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from projections.changes.cursor import (
     MAX_POSITION,
-    change_cursor_encoder,
     decode_change_cursor,
     encode_change_cursor,
+    encode_change_cursors,
 )
 from projections.cursor import CursorCodec, InvalidCursorError
 
@@ -79,24 +79,25 @@ def test_a_signed_cursor_must_still_hold_one_valid_position(position: list[objec
         decode_change_cursor(codec, tenant, codec.encode("changes", tenant, position))
 
 
-@given(
-    st.lists(
-        st.integers(min_value=-(2**63), max_value=2**64 - 1)
-        | st.text(max_size=20)
-        | st.binary(max_size=20)
-        | st.none(),
-        max_size=5,
-    )
+position_lists = st.lists(
+    st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.text(max_size=20)
+    | st.binary(max_size=20)
+    | st.none(),
+    max_size=5,
 )
-def test_a_bound_encoder_writes_the_same_cursors_as_encode(position: list[object]) -> None:
+
+
+@given(st.lists(position_lists, max_size=20))
+def test_encode_all_writes_the_same_cursors_as_encode(page: list[list[object]]) -> None:
     tenant = UUID("3f2b8c1e-0000-4000-8000-000000000001")
-    cursor = codec.encoder("changes", tenant)(position)
-    assert cursor == codec.encode("changes", tenant, position)
-    assert codec.decode("changes", tenant, cursor) == position
+    cursors = codec.encode_all("changes", tenant, page)
+    assert [c.decode() for c in cursors] == [codec.encode("changes", tenant, p) for p in page]
+    assert [codec.decode("changes", tenant, c.decode()) for c in cursors] == page
 
 
-@given(tenants, positions)
-def test_change_cursor_encoder_matches_encode_change_cursor(tenant: UUID, position: int) -> None:
-    cursor = change_cursor_encoder(codec, tenant)(position)
-    assert cursor == encode_change_cursor(codec, tenant, position)
-    assert decode_change_cursor(codec, tenant, cursor) == position
+@given(tenants, st.lists(positions, max_size=50))
+def test_a_pages_cursors_are_the_items_change_cursors(tenant: UUID, page: list[int]) -> None:
+    cursors = encode_change_cursors(codec, tenant, page)
+    assert [c.decode() for c in cursors] == [encode_change_cursor(codec, tenant, p) for p in page]
+    assert [decode_change_cursor(codec, tenant, c.decode()) for c in cursors] == page
