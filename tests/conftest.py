@@ -48,6 +48,19 @@ def server_url() -> str:
     return resolve_database_url(os.environ.get("DATABASE_URL"), ROOT / ".syncline" / "test")
 
 
+@pytest.fixture
+def fresh_database(server_url: str) -> Iterator[str]:
+    """An empty database of the test's own (schema migrations start from an old shape)."""
+    name = f"syncline_migrate_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_dbname(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A database of this test session's own, dropped afterwards."""

@@ -17,14 +17,14 @@ if TYPE_CHECKING:
 
 # PostgreSQL writes each item's JSON, less its opening brace and its cursor (which needs the
 # API's key): `"resource_type":"order",…,"data":{…}}`. Only `data` holds client text, and
-# it is stored as JSON already; the other members are identifiers, numbers and booleans, so
-# plain concatenation is valid JSON — and cheaper than row_to_json() (the page query is
-# most of the cost of a page).
+# it is stored as JSON already; the other members are identifiers, numbers, booleans and
+# the time the projection wrote as ISO 8601 text, so plain concatenation is valid JSON —
+# and cheaper than row_to_json() (the page query is most of the cost of a page).
 _PAGE = """
     SELECT position, concat(
         '"resource_type":"', resource_type, '","id":"', id, '","version":', version,
         ',"deleted":', deleted::text,  -- 'true'/'false' (concat alone writes t/f)
-        ',"changed_at":"', to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        ',"changed_at":"', changed_at,
         '","event_type":"', event_type, '","data":', coalesce(data::text, 'null'), '}}'
     )
     FROM changes

@@ -3,16 +3,12 @@ migrated on start: every delivery keeps its state, and the next start changes no
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import psycopg
-import pytest
 
 from delivery.outbox import CLAIM, SCHEMA, WITH_STATE
-from syncline.database import with_dbname
 
 # The tables as they were (delivery/outbox.py before the split).
 OLD_DELIVERIES = [
@@ -68,18 +64,6 @@ OLD_DELIVERIES = [
     )
     """,
 ]
-
-
-@pytest.fixture
-def fresh_database(server_url: str) -> Iterator[str]:
-    name = f"syncline_migrate_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_dbname(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def apply(conn: psycopg.Connection[object]) -> None:
