@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 from projections.runner import read_position
 
 if TYPE_CHECKING:
-    from psycopg.abc import Buffer
+    from psycopg.abc import AdaptContext, Buffer
 
 # PostgreSQL writes each item's JSON, less its opening brace and its cursor (which needs the
 # API's key): `"resource_type":"order",…,"data":{…}}`. Only `data` holds client text, and
@@ -44,11 +44,18 @@ class ChangePage:
 
 
 class _Utf8Loader(Loader):
-    """Text as the bytes PostgreSQL sent: a page's items go into the response as they are,
-    without decoding them to `str` and encoding them back (a page is about 0.5 MB)."""
+    """Text as UTF-8 bytes: a page's items go into the response as PostgreSQL sent them,
+    without decoding them to `str` and encoding them back (a page is about 0.5 MB). Only a
+    connection in another client encoding pays for the detour."""
+
+    def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
+        super().__init__(oid, context)
+        self._encoding = self.connection.info.encoding if self.connection else "utf-8"
 
     def load(self, data: Buffer) -> bytes:
-        return bytes(data)
+        if self._encoding == "utf-8":
+            return bytes(data)
+        return bytes(data).decode(self._encoding).encode()
 
 
 class ChangeFeed:
