@@ -56,10 +56,11 @@ def replay(
     patterns, created_position = list(row[0]), int(row[1])
     # Only this tenant's events are read: the event log is indexed by (tenant, position), so
     # the work is bounded by the tenant's own history, not by every tenant's. It replays up
-    # to what the event log holds now (it follows the log within milliseconds).
+    # to what the event log holds now.
     head = app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
-    # The event log follows the log within milliseconds; give it a moment to reach the head
-    # so a replay right after a write includes it.
+    # The event log follows the log within milliseconds, except while a worker catches up
+    # on a backlog (it goes after the change feed and webhooks: CatchUpOrder); give it a
+    # moment to reach the head so a replay right after a write includes it, else refuse.
     deadline = time.monotonic() + wait
     while read_position(pool, EventLogProjection.name) < head:
         if time.monotonic() >= deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,9 @@ class LogReader:
     they catch up they ask for the same batches, often at the same moment. Decoding is
     most of the cost of a batch, so a batch is read once (concurrent askers wait for the
     first) and the last few full batches are kept. Only full batches are shared: a full
-    batch lies below the head and can never change, a short one may still grow.
+    batch lies below the head and can never change, a short one may still grow. A runner
+    whose position lies inside a kept batch gets the rest of it (see `_rest_of_cached`),
+    which brings runners that stopped at different positions into step.
     Projections must treat events as read-only (they are shared between threads).
     """
 
@@ -67,6 +70,10 @@ class LogReader:
                 self._batches.move_to_end(key)
                 self.shared += 1
                 return cached
+            rest = self._rest_of_cached(after, limit, stop)
+            if rest is not None:
+                self.shared += 1
+                return rest
             pending = self._reading.get(key)
             first = pending is None
             if pending is None:
@@ -92,6 +99,20 @@ class LogReader:
                 del self._reading[key]
             pending.done.set()
 
+    def _rest_of_cached(self, after: int, limit: int, stop: int | None) -> Batch | None:
+        """The events after `after` of a cached batch that holds `after` inside it, marked
+        as not the end of the log (a `Continued`); None when no cached batch does.
+
+        Runners that stopped at different positions ask for batches that start in the
+        middle of each other's: answering the rest of the cached one brings the asker to
+        its end, where both ask for the same next batch from then on. Called under the lock.
+        """
+        for (start, size), batch in self._batches.items():
+            if size == limit and start < after < batch[-1][0] and _within(batch, stop):
+                index = bisect_right(batch, after, key=_position)
+                return Continued(batch[index:])
+        return None
+
     def _read(self, after: int, limit: int, stop: int | None) -> Batch:
         with (
             self._datastore.get_connection() as conn,
@@ -115,6 +136,21 @@ class LogReader:
             (position, decode(originator_id, version, topic, state))
             for position, originator_id, version, topic, state in rows
         ]
+
+
+class Continued(list[tuple[int, Any]]):
+    """A batch shorter than asked for that is not the end of the log: the rest of a full
+    batch, whose last event lies below the head."""
+
+
+def continues(batch: Batch, limit: int) -> bool:
+    """Whether more of the log lies after `batch`, read with `limit`: it is full, or the
+    rest of a full one."""
+    return len(batch) == limit or (bool(batch) and isinstance(batch, Continued))
+
+
+def _position(event: tuple[int, Any]) -> int:
+    return event[0]
 
 
 def _within(batch: Batch, stop: int | None) -> bool:

@@ -9,7 +9,8 @@ from projections.log_reader import DEFAULT_CAPACITY
 # The longest a runner waits for its turn before each batch.
 DEFAULT_MAX_WAIT = 5.0
 # How far (in log positions) a projection catching up may run ahead of a slower one of its
-# rank: half the batches a LogReader keeps, at the runner's default batch size of 1000.
+# rank: half the batches a LogReader keeps, at the runners' default batch size (a Runtime
+# passes its own runners' size).
 DEFAULT_SPREAD = DEFAULT_CAPACITY // 2 * 1000
 
 

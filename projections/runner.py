@@ -18,7 +18,7 @@ from eventsourcing.application import Application
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.log_reader import Batch, LogReader
+from projections.log_reader import Batch, LogReader, continues
 from projections.priority import CatchUpOrder
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ STANDBY_INTERVAL = 1.0
 # Server-side TCP keepalives on the leader's session, so PostgreSQL notices a leader whose
 # host vanished (no FIN, no RST) within about idle + interval * count seconds and frees
 # its lock for a standby. Ignored on Unix sockets, where the kernel tells at once.
+DEFAULT_BATCH = 1000  # events per batch (one transaction)
 LEADER_KEEPALIVES = {
     "tcp_keepalives_idle": 5,
     "tcp_keepalives_interval": 2,
@@ -133,7 +134,7 @@ class ProjectionRunner:
         pool: ConnectionPool,
         projection: Projection,
         *,
-        batch_size: int = 1000,
+        batch_size: int = DEFAULT_BATCH,
         poll_interval: float = 1.0,
         standby_interval: float = STANDBY_INTERVAL,
         on_batch: Callable[[str, int, int], None] | None = None,
@@ -195,9 +196,10 @@ class ProjectionRunner:
     ) -> int:
         """Process what the log holds now (at most `limit` events, up to position `stop`).
 
-        While catching up (full batches), the next batch is read, decoded and prepared in a
-        second thread while the current one commits: below the head the log never changes
-        (notification ids are issued in commit order), so reading ahead equals reading later.
+        While catching up (full batches, or the rest of one: see LogReader), the next batch
+        is read, decoded and prepared in a second thread while the current one commits:
+        below the head the log never changes (notification ids are issued in commit order),
+        so reading ahead equals reading later.
 
         With a CatchUpOrder, the runner waits for its turn before each batch (see there).
 
@@ -211,11 +213,13 @@ class ProjectionRunner:
         order = self.order
         try:
             while batch and not self._stop.is_set() and (limit is None or done < limit):
+                more = continues(batch, self.batch_size)  # not the end of the log
                 if order is not None:
-                    full = len(batch) == self.batch_size
-                    order.before_batch(self.name, self.later, position, full, self._stop)
+                    order.before_batch(self.name, self.later, position, more, self._stop)
+                    if self._stop.is_set():
+                        break
                 ahead: Future[_Work] | None = None
-                if len(batch) == self.batch_size:
+                if more:
                     reader = reader or ThreadPoolExecutor(1, thread_name_prefix=self.name)
                     ahead = reader.submit(self._read_work, batch[-1][0], stop)
                 if still_leader is not None:

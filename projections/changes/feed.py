@@ -46,14 +46,15 @@ class ChangePage:
 class _Utf8Loader(Loader):
     """Text as UTF-8 bytes: a page's items go into the response as PostgreSQL sent them,
     without decoding them to `str` and encoding them back (a page is about 0.5 MB). Only a
-    connection in another client encoding pays for the detour."""
+    connection in another client encoding pays for the detour; SQL_ASCII has none to
+    decode from, and its bytes pass as they are (as psycopg passes them)."""
 
     def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
         super().__init__(oid, context)
         self._encoding = self.connection.info.encoding if self.connection else "utf-8"
 
     def load(self, data: Buffer) -> bytes:
-        if self._encoding == "utf-8":
+        if self._encoding in ("utf-8", "ascii"):
             return bytes(data)
         return bytes(data).decode(self._encoding).encode()
 

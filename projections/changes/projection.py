@@ -27,7 +27,10 @@ SCHEMA = [
         resource_type text NOT NULL,
         version bigint NOT NULL,
         deleted boolean NOT NULL,
-        changed_at text NOT NULL,  -- when, as the feed serves it: ISO 8601 in UTC, "…Z"
+        -- when, as the feed serves it: ISO 8601 in UTC. The check turns away a writer from
+        -- before this was text (its timestamptz would be cast to text in its session's
+        -- zone, "… 17:11:14.123456+01").
+        changed_at text NOT NULL CONSTRAINT changes_changed_at_utc CHECK (changed_at LIKE '%Z'),
         event_type text NOT NULL,
         data json,  -- the representation, byte for byte; null for a tombstone
         position bigint NOT NULL,  -- notification id of the record's last change
@@ -39,7 +42,9 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS changes_tenant_type_position"
     " ON changes (tenant_id, resource_type, position)",
     # Until session 4 `changed_at` was a timestamptz, formatted by every page read with
-    # to_char() (a fifth of the page query). Migrated once, to the same text.
+    # to_char() (a fifth of the page query). Migrated once, to the same text: a rewrite of
+    # the table under an exclusive lock, by the first process to start (all processes are
+    # to be stopped for this upgrade; see docs/changes-feed.md).
     """
     DO $$
     BEGIN
@@ -48,7 +53,8 @@ SCHEMA = [
             AND attname = 'changed_at' AND atttypid = 'timestamptz'::regtype
         ) THEN
             ALTER TABLE changes ALTER COLUMN changed_at TYPE text
-                USING to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
+                USING to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                ADD CONSTRAINT changes_changed_at_utc CHECK (changed_at LIKE '%Z');
         END IF;
     END
     $$

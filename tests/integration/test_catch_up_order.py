@@ -30,10 +30,11 @@ def batch_size(runtime: Runtime) -> int:
 
 
 class Feed(SeenProjection):
-    """Goes first; a little slow per batch, long enough to be seen catching up."""
+    """Goes first; slow per batch, long enough to be seen catching up (and, without an
+    order, for a later projection to start and write while it is)."""
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
-        time.sleep(0.05)
+        time.sleep(0.2)
         super().process(cur, events)
 
 
@@ -133,11 +134,13 @@ def test_without_an_order_they_go_together(runtime: Runtime, names: list[str]) -
     assert max(behind) >= size
 
 
+@pytest.mark.parametrize("cheap_ahead", [0, 0.5], ids=["same start", "half a batch ahead"])
 def test_a_cheap_projection_keeps_with_a_slow_one_so_the_log_is_decoded_once(
-    runtime: Runtime, names: list[str]
+    runtime: Runtime, names: list[str], cheap_ahead: float
 ) -> None:
     """Left alone, a cheap projection runs ahead of a slow one of its rank, past the
-    reader's cache, and the slow one reads and decodes every batch again."""
+    reader's cache, and the slow one reads and decodes every batch again. Started half a
+    batch apart (a worker restarted after a crash), their batches line up after one."""
     append_contacts(runtime, 100)
     positions = log_positions(runtime)
     size = batch_size(runtime)
@@ -149,15 +152,23 @@ def test_a_cheap_projection_keeps_with_a_slow_one_so_the_log_is_decoded_once(
         ProjectionRunner(runtime.app, runtime.pool, slow, **options),
         ProjectionRunner(runtime.app, runtime.pool, cheap, **options),
     ]
+    start = positions[int(size * cheap_ahead)] if cheap_ahead else 0
+    runners[1].ensure_tracking()
+    with runtime.pool.connection() as conn:
+        conn.execute(
+            "UPDATE projection_tracking SET position = %s WHERE name = %s", (start, cheap.name)
+        )
     threads = run_all(*runners)
     try:
         assert wait_for(lambda: all(r.position() >= positions[-1] for r in runners), timeout=60)
     finally:
         stop_all(runners, threads)
+    assert seen_positions(runtime, cheap) == [p for p in positions if p > start]
+    assert seen_positions(runtime, slow) == positions
     batches = -(-len(positions) // size)
     # Each full batch read once for both (the last, short one may be read by each, and
-    # once more after NOTIFY).
-    assert reader.read_count <= batches + 3
+    # once more after NOTIFY; apart, the first batch of each).
+    assert reader.read_count <= batches + 4
     assert reader.shared >= batches - 3
 
 

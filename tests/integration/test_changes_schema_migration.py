@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
 import psycopg
+import pytest
 
 from domain.envelope import isoformat
 from projections.changes.projection import SCHEMA
@@ -64,6 +65,15 @@ def test_changed_at_becomes_the_text_the_feed_served(fresh_database: str) -> Non
             " WHERE attrelid = 'changes'::regclass AND attname = 'changed_at'"
         )
         assert conn.execute(kind).fetchone() == ("text",)
+
+        # A writer from before (its time a timestamptz, cast to text in its session's zone)
+        # is turned away rather than leaving rows the feed would serve in another format.
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "INSERT INTO changes VALUES (%s, %s, 'contact', 1, false, %s::timestamptz,"
+                " 'contact.created', '{}', 99)",
+                (tenant, uuid4(), moments[0]),
+            )
 
         apply(conn)  # the next start: nothing to do
         again = [row[0] for row in conn.execute("SELECT changed_at FROM changes ORDER BY position")]
