@@ -44,6 +44,11 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
 
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# A worker's threads hand the GIL around every database round trip: a runner whose commit
+# has come back waits for a busy thread (another runner decoding a batch) to let go, up to
+# the switch interval, CPython's 5 ms by default. At 0.5 ms the change feed caught up 11%
+# faster inside one worker (medians of five alternated runs; faster in all five pairs).
+WORKER_SWITCH_INTERVAL = 0.0005
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -82,6 +87,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
     settle_heap()
+    sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
     stop = threading.Event()
     for sig in HANDLED_SIGNALS:
         signal.signal(sig, lambda *_: stop.set())
