@@ -16,6 +16,7 @@ from projections.event_decoder import EventDecoder
 
 MAX_POSITION = 2**63 - 1
 Batch = list[tuple[int, Any]]
+DEFAULT_BATCH = 1000  # events per batch (a runner's transaction)
 DEFAULT_CAPACITY = 8  # full batches kept: about 8,000 decoded events
 _GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
 
@@ -146,7 +147,7 @@ class Continued(list[tuple[int, Any]]):
 def continues(batch: Batch, limit: int) -> bool:
     """Whether more of the log lies after `batch`, read with `limit`: it is full, or the
     rest of a full one."""
-    return len(batch) == limit or (bool(batch) and isinstance(batch, Continued))
+    return len(batch) == limit or isinstance(batch, Continued)  # a Continued is never empty
 
 
 def _position(event: tuple[int, Any]) -> int:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 
-from projections.log_reader import DEFAULT_CAPACITY
+from projections.log_reader import DEFAULT_BATCH, DEFAULT_CAPACITY
 
 # The longest a runner waits for its turn before each batch.
 DEFAULT_MAX_WAIT = 5.0
-# How far (in log positions) a projection catching up may run ahead of a slower one of its
-# rank: half the batches a LogReader keeps, at the runners' default batch size (a Runtime
-# passes its own runners' size).
-DEFAULT_SPREAD = DEFAULT_CAPACITY // 2 * 1000
+
+
+def spread_for(batch_size: int = DEFAULT_BATCH) -> int:
+    """How far (in log positions) a projection catching up may run ahead of a slower one
+    of its rank: half the batches a LogReader keeps, at the runners' batch size."""
+    return DEFAULT_CAPACITY // 2 * batch_size
 
 
 class CatchUpOrder:
@@ -41,9 +43,9 @@ class CatchUpOrder:
     not wait for each other.
     """
 
-    def __init__(self, max_wait: float = DEFAULT_MAX_WAIT, spread: int = DEFAULT_SPREAD) -> None:
+    def __init__(self, max_wait: float = DEFAULT_MAX_WAIT, spread: int | None = None) -> None:
         self.max_wait = max_wait
-        self.spread = spread
+        self.spread = spread_for() if spread is None else spread
         # The runners catching up: name -> (catches up later, position before its batch).
         self._behind: dict[str, tuple[bool, int]] = {}
         self._changed = threading.Condition()

@@ -18,7 +18,7 @@ from eventsourcing.application import Application
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.log_reader import Batch, LogReader, continues
+from projections.log_reader import DEFAULT_BATCH, Batch, LogReader, continues
 from projections.priority import CatchUpOrder
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ STANDBY_INTERVAL = 1.0
 # Server-side TCP keepalives on the leader's session, so PostgreSQL notices a leader whose
 # host vanished (no FIN, no RST) within about idle + interval * count seconds and frees
 # its lock for a standby. Ignored on Unix sockets, where the kernel tells at once.
-DEFAULT_BATCH = 1000  # events per batch (one transaction)
 LEADER_KEEPALIVES = {
     "tcp_keepalives_idle": 5,
     "tcp_keepalives_interval": 2,

@@ -25,10 +25,10 @@ from domain.application import Syncline
 from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
-from projections.log_reader import DEFAULT_CAPACITY, LogReader
-from projections.priority import CatchUpOrder
+from projections.log_reader import DEFAULT_BATCH, LogReader
+from projections.priority import CatchUpOrder, spread_for
 from projections.records.projection import RecordsProjection
-from projections.runner import DEFAULT_BATCH, TRACKING_SCHEMA, Projection, ProjectionRunner
+from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
 from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
@@ -209,8 +209,7 @@ class Runtime:
         if self.log_reader is None:
             self.log_reader = LogReader(self.app)  # shared: the log is decoded once
         if self.catch_up_order is None:
-            # A rank keeps within half the reader's cached batches of its slowest.
-            spread = DEFAULT_CAPACITY // 2 * runner_options.get("batch_size", DEFAULT_BATCH)
+            spread = spread_for(runner_options.get("batch_size", DEFAULT_BATCH))
             self.catch_up_order = CatchUpOrder(self.settings.catch_up_wait_seconds, spread)
         runner_options.setdefault("reader", self.log_reader)
         runner_options.setdefault("order", self.catch_up_order)
