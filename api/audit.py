@@ -13,6 +13,7 @@ from api.parameters import change_cursor, change_position, invalid, timestamp
 from api.services import ApiServices
 from domain.context import Context
 from domain.record import Record
+from projections.changes.cursor import encode_change_cursors
 from projections.events.log import EventLog
 from projections.events.projection import CURSOR_PLACEHOLDER
 
@@ -23,10 +24,9 @@ def json_response(body: bytes) -> Response[Any]:
     return Response(content=body, media_type=JSON)
 
 
-def with_cursor(services: ApiServices, tenant_id: UUID, position: int, stored: str) -> str:
+def with_cursor(cursor: str, stored: str) -> str:
     """A stored envelope with its cursor filled in (the first `"cursor":""` is the envelope's
     own: it precedes `data`, the only member holding client-supplied keys)."""
-    cursor = change_cursor(services, tenant_id, position)
     return stored.replace(CURSOR_PLACEHOLDER, f'"cursor":"{cursor}"', 1)
 
 
@@ -38,7 +38,10 @@ def event_page_body(
     has_more: bool,
     next_cursor: str | None,
 ) -> bytes:
-    envelopes = ",".join(with_cursor(services, tenant_id, p, e) for p, e in items)
+    cursors = encode_change_cursors(services.cursors, tenant_id, [p for p, _ in items])
+    envelopes = ",".join(
+        with_cursor(c.decode(), e) for c, (_, e) in zip(cursors, items, strict=True)
+    )
     return (
         f'{{"data":[{envelopes}],"next_cursor":'.encode()
         + msgspec.json.encode(next_cursor)

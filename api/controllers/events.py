@@ -119,4 +119,6 @@ class EventController(Controller):
         if found is None:
             raise ProblemError(404, f"no event {event_id}", slug="not-found")
         position, stored = found
-        return json_response(with_cursor(services, tenant_id, position, stored).encode())
+        return json_response(
+            with_cursor(change_cursor(services, tenant_id, position), stored).encode()
+        )
