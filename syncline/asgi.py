@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 
 from api.app import create_app
+from syncline.allocator import keep_freed_memory
 from syncline.config import Settings
 from syncline.logs import configure_logging
 from syncline.runtime import Runtime
@@ -14,6 +15,7 @@ def create() -> Litestar:
     """An API app with its own Runtime, closed when the server shuts down."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    keep_freed_memory()
     runtime = Runtime.open(settings)
     app = create_app(runtime.api_services())
     app.on_shutdown.append(runtime.close)

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 from uuid import UUID
 
+from syncline.allocator import keep_freed_memory
 from syncline.config import Settings
 from syncline.garbage_collection import settle_heap
 from syncline.logs import configure_logging
@@ -36,6 +37,7 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
+    keep_freed_memory()
     app = create_app(runtime.api_services())
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="on"

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from uuid import UUID
 
-from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool
 
 from projections.runner import read_position
-
-if TYPE_CHECKING:
-    from psycopg.abc import AdaptContext, Buffer
 
 # PostgreSQL writes each item's JSON, less its opening brace and its cursor (which needs the
 # API's key): `"resource_type":"order",…,"data":{…}}`. Only `data` holds client text, and
 # it is stored as JSON already; the other members are identifiers, numbers, booleans and
 # the time the projection wrote as ISO 8601 text, so plain concatenation is valid JSON —
 # and cheaper than row_to_json() (the page query is most of the cost of a page).
+#
+# It comes as UTF-8 bytea in binary format: psycopg hands bytea over as `bytes` in C, the
+# items go into the response as they are, and the connection's client encoding does not
+# matter (a text column needed a loader written in Python, 0.3 ms of a 1000-item page).
 _PAGE = """
-    SELECT position, concat(
+    SELECT position, convert_to(concat(
         '"resource_type":"', resource_type, '","id":"', id, '","version":', version,
         ',"deleted":', deleted::text,  -- 'true'/'false' (concat alone writes t/f)
         ',"changed_at":"', changed_at,
         '","event_type":"', event_type, '","data":', coalesce(data::text, 'null'), '}}'
-    )
+    ), 'UTF8')
     FROM changes
     WHERE tenant_id = %s AND position > %s {filter}
     ORDER BY position
@@ -41,22 +40,6 @@ class ChangePage:
 
     items: list[tuple[int, bytes]]
     has_more: bool
-
-
-class _Utf8Loader(Loader):
-    """Text as UTF-8 bytes: a page's items go into the response as PostgreSQL sent them,
-    without decoding them to `str` and encoding them back (a page is about 0.5 MB). Only a
-    connection in another client encoding pays for the detour; SQL_ASCII has none to
-    decode from, and its bytes pass as they are (as psycopg passes them)."""
-
-    def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
-        super().__init__(oid, context)
-        self._encoding = self.connection.info.encoding if self.connection else "utf-8"
-
-    def load(self, data: Buffer) -> bytes:
-        if self._encoding in ("utf-8", "ascii"):
-            return bytes(data)
-        return bytes(data).decode(self._encoding).encode()
 
 
 class ChangeFeed:
@@ -82,8 +65,7 @@ class ChangeFeed:
             where = "AND resource_type = ANY(%s)"
             params.append(list(resource_types))
         params.append(limit + 1)
-        with self.pool.connection() as conn, conn.cursor() as cur:
-            cur.adapters.register_loader("text", _Utf8Loader)
+        with self.pool.connection() as conn, conn.cursor(binary=True) as cur:
             rows = cur.execute(_PAGE.format(filter=where), params, prepare=True).fetchall()  # type: ignore[arg-type]
         return ChangePage(items=rows[:limit], has_more=len(rows) > limit)
 
