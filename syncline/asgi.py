@@ -7,6 +7,7 @@ from litestar import Litestar
 from api.app import create_app
 from syncline.allocator import keep_freed_memory
 from syncline.config import Settings
+from syncline.garbage_collection import settle_heap
 from syncline.logs import configure_logging
 from syncline.runtime import Runtime
 
@@ -15,8 +16,9 @@ def create() -> Litestar:
     """An API app with its own Runtime, closed when the server shuts down."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    keep_freed_memory()
     runtime = Runtime.open(settings)
     app = create_app(runtime.api_services())
     app.on_shutdown.append(runtime.close)
+    keep_freed_memory()
+    settle_heap()  # as in a worker: creates +8%, feed pages +4% (alternated pairs)
     return app

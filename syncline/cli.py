@@ -37,8 +37,9 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
-    keep_freed_memory()
     app = create_app(runtime.api_services())
+    keep_freed_memory()
+    settle_heap()  # as in a worker: creates +8%, feed pages +4% (alternated pairs)
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
     )

@@ -1,4 +1,5 @@
-"""Garbage-collector settings for long-running processes that churn through many objects."""
+"""Garbage-collector settings for long-running processes (workers, replays, API servers)
+that churn through many objects."""
 
 from __future__ import annotations
 
