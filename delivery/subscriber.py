@@ -45,8 +45,8 @@ UPDATE webhook_subscriptions SET secret = %(secret)s, previous_secret = %(previo
 WHERE id = %(id)s
 """
 ACTIVE_SUBSCRIPTIONS = """
-SELECT id, event_types FROM webhook_subscriptions
-WHERE tenant_id = %s AND status = 'active' ORDER BY id
+SELECT tenant_id::text, id, event_types FROM webhook_subscriptions
+WHERE tenant_id = ANY(%s::uuid[]) AND status = 'active' ORDER BY tenant_id, id
 """
 
 
@@ -101,7 +101,8 @@ class DeliveryProjection:
         return self._cursors
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
-        active: dict[str, list[tuple[UUID, list[str]]]] = {}  # tenant -> its active subscriptions
+        # tenant -> its active subscriptions: every tenant of the batch in one query
+        active = self._active_of(cur, {event.meta.get("tenant_id") for _, event in events})
         pending: list[NewDelivery] = []
         for position, event in events:
             if _SUBSCRIPTION_CHANGE(event):
@@ -135,10 +136,19 @@ class DeliveryProjection:
         event: Any,
     ) -> list[tuple[UUID, list[str]]]:
         tenant = event.meta["tenant_id"]
-        if tenant not in active:
-            rows = cur.execute(ACTIVE_SUBSCRIPTIONS, (tenant,)).fetchall()
-            active[tenant] = [(row[0], list(row[1])) for row in rows]
+        if tenant not in active:  # its subscriptions changed earlier in this batch
+            active.update(self._active_of(cur, {tenant}))
         return active[tenant]
+
+    def _active_of(
+        self, cur: psycopg.Cursor[Any], tenants: set[str]
+    ) -> dict[str, list[tuple[UUID, list[str]]]]:
+        active: dict[str, list[tuple[UUID, list[str]]]] = {tenant: [] for tenant in tenants}
+        for tenant, subscription_id, patterns in cur.execute(
+            ACTIVE_SUBSCRIPTIONS, (list(tenants),)
+        ):
+            active[tenant].append((subscription_id, list(patterns)))
+        return active
 
     def _apply(self, cur: psycopg.Cursor[Any], position: int, event: Any) -> None:
         state = event.state

@@ -1,0 +1,70 @@
+"""The delivery subscriber matches a batch spanning many tenants with one subscription
+query, and each tenant's events still go only to that tenant's matching webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import psycopg
+
+from delivery.subscriber import ACTIVE_SUBSCRIPTIONS, DeliveryProjection
+from projections.runner import ProjectionRunner
+from syncline.runtime import Runtime
+from tests.conftest import TenantClient, provision
+from tests.e2e.test_webhook_delivery import contact, deliveries
+from tests.webhooks import subscribe
+
+
+class CountingCursor(psycopg.Cursor[Any]):
+    """A real cursor that counts the subscription lookups it runs."""
+
+    lookups = 0
+
+    def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if query == ACTIVE_SUBSCRIPTIONS:
+            type(self).lookups += 1
+        return super().execute(query, *args, **kwargs)
+
+
+def test_one_lookup_per_batch_and_each_tenant_gets_its_own(
+    hooks_tenant: TenantClient,
+    other_tenant: TenantClient,
+    admin: httpx.Client,
+    runtime: Runtime,
+    caught_up: Any,
+) -> None:
+    third = provision(admin, "Initech")
+    url = "http://127.0.0.1:9/"
+    contacts_hook = subscribe(hooks_tenant, url + "contacts", ["contact.*"])
+    orders_hook = subscribe(other_tenant, url + "orders", ["order.*"])
+    caught_up()
+    start = runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+    contact(hooks_tenant, "a@example.com")
+    contact(other_tenant, "b@example.com")
+    contact(third, "c@example.com")
+    caught_up()
+    try:
+        # The live subscriber: only the first tenant's contact matched a webhook.
+        assert [d["event_type"] for d in deliveries(hooks_tenant, contacts_hook["id"])] == [
+            "contact.created"
+        ]
+        assert deliveries(other_tenant, orders_hook["id"]) == []
+
+        # The same events again, as one batch: one lookup for its three tenants (a
+        # subscription change inside a batch costs its tenant one more).
+        batch = ProjectionRunner(runtime.app, runtime.pool, DeliveryProjection(None)).read_batch(
+            start
+        )
+        tenants = {event.meta["tenant_id"] for _, event in batch}
+        assert {hooks_tenant.id, other_tenant.id, third.id} <= tenants
+        with runtime.pool.connection() as conn:
+            CountingCursor.lookups = 0
+            try:
+                DeliveryProjection(runtime.cursors).process(CountingCursor(conn), batch)
+                assert CountingCursor.lookups == 1
+            finally:
+                conn.rollback()
+    finally:
+        other_tenant.delete(f"/v1/webhooks/{orders_hook['id']}")
+        third.client.close()
