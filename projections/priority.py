@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from psycopg_pool import ConnectionPool
 
 from projections.log_reader import DEFAULT_BATCH, DEFAULT_CAPACITY
 
 # The longest a runner waits for its turn before each batch.
 DEFAULT_MAX_WAIT = 5.0
+# How often a projection that catches up later looks again whether a first-rank projection
+# led by another process is still catching up.
+ELSEWHERE_POLL = 0.25
+# A tracking row that moved this recently belongs to a projection someone is running.
+ELSEWHERE_FRESH = 2.0
 
 
 def spread_for(batch_size: int = DEFAULT_BATCH) -> int:
@@ -38,14 +48,25 @@ class CatchUpOrder:
 
     Every wait ends after `max_wait` seconds, so each projection still moves a batch per
     `max_wait` at least, even behind one stuck on an event it cannot process (that one
-    stops catching up when its batch fails). With `max_wait` 0 nobody waits. Only the
-    runners of one process know of each other: projections led from different workers do
-    not wait for each other.
+    stops catching up when its batch fails). With `max_wait` 0 nobody waits.
+
+    The runners of one process know of each other. Workers share only the database, and
+    the leaders of a deployment's projections are spread over its workers (each takes the
+    locks it gets first), so with `elsewhere` (see `CatchingUpElsewhere`) a projection that
+    catches up later also waits, within the same bound, while a first-rank projection led
+    by another process is catching up. Keeping together stays within a process: it is
+    about one process's log reader.
     """
 
-    def __init__(self, max_wait: float = DEFAULT_MAX_WAIT, spread: int | None = None) -> None:
+    def __init__(
+        self,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        spread: int | None = None,
+        elsewhere: Callable[[], bool] | None = None,
+    ) -> None:
         self.max_wait = max_wait
         self.spread = spread_for() if spread is None else spread
+        self.elsewhere = elsewhere
         # The runners catching up: name -> (catches up later, position before its batch).
         self._behind: dict[str, tuple[bool, int]] = {}
         self._changed = threading.Condition()
@@ -55,6 +76,7 @@ class CatchUpOrder:
     ) -> None:
         """Called by a runner before each batch (`full`: of `batch_size` events, so still
         catching up): records where it is, then waits for its turn (or `stop`)."""
+        deadline = time.monotonic() + self.max_wait
         with self._changed:
             if full:
                 self._behind[name] = (later, position)
@@ -66,6 +88,13 @@ class CatchUpOrder:
                     lambda: stop.is_set() or self._may_go(name, later, position, full),
                     timeout=self.max_wait,
                 )
+        if later and full and self.elsewhere is not None and self.max_wait > 0:
+            # Nobody can wake us from another process: look again every ELSEWHERE_POLL.
+            while not stop.is_set() and self.elsewhere():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                stop.wait(min(ELSEWHERE_POLL, remaining))
 
     def done(self, name: str) -> None:
         """`name` reached the head, stopped or failed: nobody waits for it any longer."""
@@ -92,3 +121,40 @@ class CatchUpOrder:
             if full and other_later == later and other_position + self.spread < position:
                 return False  # keep together
         return True
+
+
+class CatchingUpElsewhere:
+    """Whether a first-rank projection (`names`) is catching up, in whatever process leads
+    it: its tracking row moved in the last `fresh` seconds, so a runner is working on it,
+    and is still more than `behind` positions short of the log's head. A first-rank
+    projection that no process runs, or whose leader died, stops counting after `fresh`
+    seconds, and one that is merely a batch or two behind never counts.
+    """
+
+    def __init__(
+        self,
+        pool: ConnectionPool[Any],
+        head: Callable[[], int],
+        names: Sequence[str],
+        behind: int,
+        fresh: float = ELSEWHERE_FRESH,
+    ) -> None:
+        self.pool = pool
+        self.head = head
+        self.names = list(names)
+        self.behind = behind
+        self.fresh = fresh
+
+    def __call__(self) -> bool:
+        if not self.names:
+            return False
+        short_of = self.head() - self.behind
+        if short_of <= 0:
+            return False
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT FROM projection_tracking WHERE name = ANY(%s)"
+                " AND position < %s AND updated_at > now() - make_interval(secs => %s))",
+                (self.names, short_of, self.fresh),
+            ).fetchone()
+        return bool(row and row[0])

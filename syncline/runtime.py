@@ -26,7 +26,7 @@ from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
 from projections.log_reader import DEFAULT_BATCH, LogReader
-from projections.priority import CatchUpOrder, spread_for
+from projections.priority import CatchingUpElsewhere, CatchUpOrder, spread_for
 from projections.records.projection import RecordsProjection
 from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
 from projections.tenants.projection import TenantsProjection
@@ -210,7 +210,18 @@ class Runtime:
             self.log_reader = LogReader(self.app)  # shared: the log is decoded once
         if self.catch_up_order is None:
             spread = spread_for(runner_options.get("batch_size", DEFAULT_BATCH))
-            self.catch_up_order = CatchUpOrder(self.settings.catch_up_wait_seconds, spread)
+            first_rank = [
+                p.name for p in self.projections if not getattr(p, "catches_up_later", False)
+            ]
+            elsewhere = CatchingUpElsewhere(
+                self.pool,
+                lambda: self.app.recorder.max_notification_id() or 0,  # type: ignore[attr-defined]
+                first_rank,
+                behind=spread,
+            )
+            self.catch_up_order = CatchUpOrder(
+                self.settings.catch_up_wait_seconds, spread, elsewhere
+            )
         runner_options.setdefault("reader", self.log_reader)
         runner_options.setdefault("order", self.catch_up_order)
         runner = ProjectionRunner(self.app, self.pool, projection, **runner_options)

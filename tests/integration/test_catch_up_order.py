@@ -5,14 +5,14 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 import pytest
 
 from projections.log_reader import LogReader
-from projections.priority import CatchUpOrder
+from projections.priority import CatchingUpElsewhere, CatchUpOrder
 from projections.runner import ProjectionRunner
 from syncline.runtime import Runtime
 from tests.integration.test_projection_runner import (
@@ -22,6 +22,10 @@ from tests.integration.test_projection_runner import (
     seen_positions,
     wait_for,
 )
+
+
+def head(runtime: Runtime) -> int:
+    return runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
 
 
 def batch_size(runtime: Runtime) -> int:
@@ -88,11 +92,15 @@ def stop_all(runners: Sequence[ProjectionRunner], threads: Sequence[threading.Th
 
 
 def later_behind_feed(
-    runtime: Runtime, names: list[str], order: CatchUpOrder
+    runtime: Runtime,
+    names: list[str],
+    order: CatchUpOrder,
+    later_order: Callable[[int], CatchUpOrder] | None = None,
 ) -> tuple[list[int], int]:
     """A first and a later projection from position 0 of the log, the later one started
     once the first is catching up. Answers how far behind the head the first was when
-    each later batch was written, and the batch size."""
+    each later batch was written, and the batch size. With `later_order` (given the batch
+    size) the later one has an order of its own, as in another process."""
     append_contacts(runtime, 100)
     head = log_positions(runtime)[-1]
     size = batch_size(runtime)
@@ -104,6 +112,8 @@ def later_behind_feed(
     feed = ProjectionRunner(runtime.app, runtime.pool, made(runtime, Feed(names[0])), **options)
     later = made(runtime, Later(names[1], feed))
     assert isinstance(later, Later)
+    if later_order is not None:
+        options["order"] = later_order(size)
     behind = ProjectionRunner(runtime.app, runtime.pool, later, **options)
     assert behind.later
     assert not feed.later
@@ -132,6 +142,47 @@ def test_without_an_order_they_go_together(runtime: Runtime, names: list[str]) -
     """The control for the test above: the same runners with `max_wait` 0."""
     behind, size = later_behind_feed(runtime, names, CatchUpOrder(max_wait=0))
     assert max(behind) >= size
+
+
+@pytest.mark.parametrize("looks_elsewhere", [True, False], ids=["elsewhere", "control"])
+def test_a_later_projection_waits_for_a_first_one_led_by_another_process(
+    runtime: Runtime, names: list[str], looks_elsewhere: bool
+) -> None:
+    """Two orders, as two workers have: the later projection can only learn from the
+    database that the first is catching up (its tracking row)."""
+
+    def other_process(size: int) -> CatchUpOrder:
+        elsewhere = CatchingUpElsewhere(runtime.pool, lambda: head(runtime), [names[0]], size)
+        return CatchUpOrder(max_wait=60, elsewhere=elsewhere if looks_elsewhere else None)
+
+    behind, size = later_behind_feed(runtime, names, CatchUpOrder(max_wait=60), other_process)
+    assert behind
+    if looks_elsewhere:
+        assert max(behind) <= size  # its first batch: the first had under a batch to go
+    else:
+        assert max(behind) >= size
+
+
+def test_only_a_first_rank_projection_that_is_running_and_behind_counts(
+    runtime: Runtime, names: list[str]
+) -> None:
+    log_head = head(runtime)
+    with runtime.pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO projection_tracking (name, position, updated_at)"
+            " VALUES (%s, 0, now()), (%s, 0, now() - interval '1 minute')",
+            names[:2],
+        )
+
+    def catching_up(name: str, behind: int = 10) -> bool:
+        return CatchingUpElsewhere(runtime.pool, lambda: log_head, [name], behind)()
+
+    assert log_head > 10
+    assert catching_up(names[0])  # moved just now, far behind
+    assert not catching_up(names[1])  # far behind, but nobody has moved it for a minute
+    assert not catching_up(names[0], behind=log_head)  # within `behind` of the head
+    assert not catching_up(names[2])  # no such projection
+    assert not CatchingUpElsewhere(runtime.pool, lambda: log_head, [], 10)()
 
 
 @pytest.mark.parametrize("cheap_ahead", [0, 0.5], ids=["same start", "half a batch ahead"])

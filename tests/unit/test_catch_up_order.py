@@ -109,3 +109,43 @@ def test_max_wait_zero_means_no_order() -> None:
     order.before_batch("changes", False, 0, True, NEVER)
     assert waited(order, "records", True, 0) < 1
     assert waited(order, "deliveries", False, 90_000) < 1
+
+
+class Elsewhere:
+    """A first-rank projection in another process: catching up until `until` (monotonic)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.until = time.monotonic() + seconds
+        self.asked = 0
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return time.monotonic() < self.until
+
+
+def test_a_later_one_waits_while_a_first_one_elsewhere_catches_up() -> None:
+    elsewhere = Elsewhere(0.6)
+    order = CatchUpOrder(max_wait=10, elsewhere=elsewhere)
+    assert 0.5 <= waited(order, "records", True, 0) < 2  # until it is done, polling
+    assert elsewhere.asked >= 2
+    assert waited(order, "records", True, 0) < 0.2  # done now
+
+
+def test_waiting_for_elsewhere_is_bounded_by_max_wait_and_ended_by_stop() -> None:
+    order = CatchUpOrder(max_wait=0.3, elsewhere=Elsewhere(60))
+    assert 0.3 <= waited(order, "records", True, 0) < 2
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+    order.before_batch("records", True, 0, True, stop)
+    assert time.monotonic() - started < 0.2
+
+
+def test_only_a_later_one_catching_up_looks_elsewhere() -> None:
+    elsewhere = Elsewhere(60)
+    order = CatchUpOrder(max_wait=10, elsewhere=elsewhere)
+    assert waited(order, "records", True, 0, full=False) < 0.2  # at the head: a short batch
+    assert waited(order, "changes", False, 0) < 0.2  # the first rank does not wait
+    assert elsewhere.asked == 0
+    assert waited(CatchUpOrder(max_wait=0, elsewhere=elsewhere), "records", True, 0) < 0.2
+    assert elsewhere.asked == 0
