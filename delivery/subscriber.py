@@ -10,6 +10,7 @@ the same deliveries (already enqueued ones are recognised and not sent again).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -45,8 +46,8 @@ UPDATE webhook_subscriptions SET secret = %(secret)s, previous_secret = %(previo
 WHERE id = %(id)s
 """
 ACTIVE_SUBSCRIPTIONS = """
-SELECT tenant_id::text, id, event_types FROM webhook_subscriptions
-WHERE tenant_id = ANY(%s::uuid[]) AND status = 'active' ORDER BY tenant_id, id
+SELECT tenant_id, id, event_types FROM webhook_subscriptions
+WHERE tenant_id = ANY(%s) AND status = 'active' ORDER BY tenant_id, id
 """
 
 
@@ -143,11 +144,19 @@ class DeliveryProjection:
     def _active_of(
         self, cur: psycopg.Cursor[Any], tenants: set[str]
     ) -> dict[str, list[tuple[UUID, list[str]]]]:
+        """The active subscriptions of each of `tenants` (as events spell their ids)."""
         active: dict[str, list[tuple[UUID, list[str]]]] = {tenant: [] for tenant in tenants}
-        for tenant, subscription_id, patterns in cur.execute(
-            ACTIVE_SUBSCRIPTIONS, (list(tenants),)
+        spelled: dict[UUID, list[str]] = {}
+        for tenant in tenants:
+            with contextlib.suppress(TypeError, ValueError):  # not an id: it has no webhooks
+                spelled.setdefault(UUID(tenant), []).append(tenant)
+        if not spelled:
+            return active
+        for tenant_id, subscription_id, patterns in cur.execute(
+            ACTIVE_SUBSCRIPTIONS, (list(spelled),)
         ):
-            active[tenant].append((subscription_id, list(patterns)))
+            for tenant in spelled[tenant_id]:
+                active[tenant].append((subscription_id, list(patterns)))
         return active
 
     def _apply(self, cur: psycopg.Cursor[Any], position: int, event: Any) -> None:

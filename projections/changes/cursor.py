@@ -9,8 +9,8 @@ own (`CursorCodec.subkey`). The block holds the position (8 bytes, big-endian) a
 bytes. This is encode-then-encipher (Bellare & Rogaway, 2000): under another tenant's key,
 or after any change to the block, the fixed bytes come out wrong except with probability
 2^-64, so a cursor can be neither forged nor used by another tenant; and, unlike format 1,
-it does not show the position, which counts every tenant's events (DESIGN.md: nothing
-public may expose one global log). Each cursor is exactly one block, so ECB mode is the
+it does not show the position, which counts every tenant's events (DESIGN.md keeps one
+global log out of the public contract). Each cursor is exactly one block, so ECB mode is the
 block cipher applied once per cursor, and a whole page's cursors are one call.
 
 Format 1 (msgpack of version, kind, tenant and position, with a keyed-BLAKE2b MAC; see

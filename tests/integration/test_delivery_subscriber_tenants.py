@@ -4,11 +4,13 @@ query, and each tenant's events still go only to that tenant's matching webhooks
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import httpx
 import psycopg
 
 from delivery.subscriber import ACTIVE_SUBSCRIPTIONS, DeliveryProjection
+from domain.envelope import event_id
 from projections.runner import ProjectionRunner
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient, provision
@@ -68,3 +70,32 @@ def test_one_lookup_per_batch_and_each_tenant_gets_its_own(
     finally:
         other_tenant.delete(f"/v1/webhooks/{orders_hook['id']}")
         third.client.close()
+
+
+def test_a_subscription_made_inside_a_batch_gets_only_what_follows_it(
+    hooks_tenant: TenantClient, other_tenant: TenantClient, runtime: Runtime, caught_up: Any
+) -> None:
+    """With the subscriber stopped, one tenant's events around its subscribing, and another
+    tenant's, all land in one batch: the lookup made for the batch's start is redone for
+    that tenant after its subscription, and only the event after it is delivered."""
+    url = "http://127.0.0.1:9/"
+    others_hook = subscribe(other_tenant, url + "others", ["contact.*"])
+    caught_up()
+    runtime.stop_projection("deliveries")
+    try:
+        before = contact(hooks_tenant, "before@example.com")
+        hook = subscribe(hooks_tenant, url + "mine", ["contact.*"])
+        after = contact(hooks_tenant, "after@example.com")
+        others = contact(other_tenant, "other@example.com")
+    finally:
+        runtime.start_projection(runtime.projection("deliveries"))
+    caught_up()
+    try:
+        ids = [d["event_id"] for d in deliveries(hooks_tenant, hook["id"])]
+        assert ids == [event_id(UUID(after["id"]), 1)]
+        assert event_id(UUID(before["id"]), 1) not in ids
+        assert [d["event_id"] for d in deliveries(other_tenant, others_hook["id"])] == [
+            event_id(UUID(others["id"]), 1)
+        ]
+    finally:
+        other_tenant.delete(f"/v1/webhooks/{others_hook['id']}")

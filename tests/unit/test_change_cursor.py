@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from uuid import UUID
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -118,3 +120,22 @@ def test_a_pages_cursors_are_the_items_change_cursors(tenant: UUID, page: list[i
     cursors = encode_change_cursors(codec, tenant, page)
     assert [c.decode() for c in cursors] == [encode_change_cursor(codec, tenant, p) for p in page]
     assert [decode_change_cursor(codec, tenant, c.decode()) for c in cursors] == page
+
+
+def test_format_2_known_answers() -> None:
+    """Pinned: a cursor an integration stored must decode the same forever. The first is
+    also rebuilt from its definition: AES-128 of the position and the fixed bytes, under
+    keyed BLAKE2b of the purpose and tenant, after the header, in URL-safe base64."""
+    tenant = UUID(int=1)
+    key = hashlib.blake2b(b"change-cursor/2\x00" + tenant.bytes, key=b"k" * 32, digest_size=16)
+    block = (123456789).to_bytes(8, "big") + b"changes\x02"
+    sealed = Cipher(algorithms.AES(key.digest()), modes.ECB()).encryptor().update(block)  # noqa: S305
+    assert base64.urlsafe_b64encode(b"\x02\x01" + sealed).decode() == "AgGlIQg060JqjAn41ab5tOPW"
+    pinned = {
+        (tenant, 123456789): "AgGlIQg060JqjAn41ab5tOPW",
+        (tenant, 0): "AgFL1-L1OiWiLM9kqq6jYlkC",
+        (UUID(int=2), 0): "AgFZS3NX3XCxJYzKnDGT6o83",
+    }
+    for (owner, position), cursor in pinned.items():
+        assert encode_change_cursor(codec, owner, position) == cursor
+        assert decode_change_cursor(codec, owner, cursor) == position
