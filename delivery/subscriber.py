@@ -105,6 +105,9 @@ class DeliveryProjection:
         # tenant -> its active subscriptions: every tenant of the batch in one query
         active = self._active_of(cur, {event.meta.get("tenant_id") for _, event in events})
         pending: list[NewDelivery] = []
+        # While no tenant of the batch has an active webhook, only a ping can be delivered
+        # (most events, in a deployment where most tenants have none, or in an import).
+        quiet = not any(active.values())
         for position, event in events:
             if _SUBSCRIPTION_CHANGE(event):
                 # Subscription changes take effect at their place in the log: enqueue what
@@ -113,6 +116,9 @@ class DeliveryProjection:
                 pending = []
                 self._apply(cur, position, event)
                 active.pop(event.meta["tenant_id"], None)
+                quiet = False
+            elif quiet and not _PING(event):
+                continue
             event_type = public_type(event)
             if event_type is None:
                 continue
