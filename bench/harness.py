@@ -36,9 +36,14 @@ class Figure:
     baseline_name: str | None = None
     baseline: float | None = None
     target: str = ""
+    # Where each round measured its own limit: the median of the rounds' ratios, which
+    # pairs each figure with the limit measured beside it (value and baseline are medians).
+    paired_ratio: float | None = None
 
     @property
     def ratio(self) -> float | None:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         if self.baseline in (None, 0):
             return None
         return self.value / self.baseline  # type: ignore[operator]
@@ -48,6 +53,8 @@ class Figure:
         if self.baseline is not None:
             text += f"\n    vs {self.baseline_name:<43} {self.baseline:>12,.1f} {self.unit}"
             text += f"\n    ratio {self.ratio:.3f}"
+            if self.paired_ratio is not None:
+                text += " (median of the rounds' ratios)"
         if self.target:
             text += f"   (target {self.target})"
         return text

@@ -105,8 +105,9 @@ class DeliveryProjection:
         # tenant -> its active subscriptions: every tenant of the batch in one query
         active = self._active_of(cur, {event.meta.get("tenant_id") for _, event in events})
         pending: list[NewDelivery] = []
-        # While no tenant of the batch has an active webhook, only a ping can be delivered
-        # (most events, in a deployment where most tenants have none, or in an import).
+        # While no tenant of the batch has an active webhook, nothing can be delivered until
+        # a subscription changes (a ping is such a change): most events, in a deployment
+        # where most tenants have none, or in an import.
         quiet = not any(active.values())
         for position, event in events:
             if _SUBSCRIPTION_CHANGE(event):
@@ -117,7 +118,7 @@ class DeliveryProjection:
                 self._apply(cur, position, event)
                 active.pop(event.meta["tenant_id"], None)
                 quiet = False
-            elif quiet and not _PING(event):
+            elif quiet:
                 continue
             event_type = public_type(event)
             if event_type is None:
@@ -154,7 +155,7 @@ class DeliveryProjection:
         active: dict[str, list[tuple[UUID, list[str]]]] = {tenant: [] for tenant in tenants}
         spelled: dict[UUID, list[str]] = {}
         for tenant in tenants:
-            with contextlib.suppress(TypeError, ValueError):  # not an id: it has no webhooks
+            with contextlib.suppress(AttributeError, TypeError, ValueError):  # not an id
                 spelled.setdefault(UUID(tenant), []).append(tenant)
         if not spelled:
             return active

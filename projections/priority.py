@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,8 +17,14 @@ DEFAULT_MAX_WAIT = 5.0
 # How often a projection that catches up later looks again whether a first-rank projection
 # led by another process is still catching up.
 ELSEWHERE_POLL = 0.25
-# A tracking row that moved this recently belongs to a projection someone is running.
+# A tracking row that moved this recently belongs to a projection someone is running (the
+# runtime adds the catch-up wait: a first-rank runner may itself wait that long between
+# batches, to keep together with its rank).
 ELSEWHERE_FRESH = 2.0
+# The longest the question waits for a pooled connection.
+POOL_TIMEOUT = 1.0
+
+log = logging.getLogger(__name__)
 
 
 def spread_for(batch_size: int = DEFAULT_BATCH) -> int:
@@ -89,12 +96,10 @@ class CatchUpOrder:
                     timeout=self.max_wait,
                 )
         if later and full and self.elsewhere is not None and self.max_wait > 0:
-            # Nobody can wake us from another process: look again every ELSEWHERE_POLL.
-            while not stop.is_set() and self.elsewhere():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                stop.wait(min(ELSEWHERE_POLL, remaining))
+            # Nobody can wake us from another process: look again every ELSEWHERE_POLL,
+            # within what is left of the same bound.
+            while not stop.is_set() and deadline > time.monotonic() and self.elsewhere():
+                stop.wait(min(ELSEWHERE_POLL, max(0.0, deadline - time.monotonic())))
 
     def done(self, name: str) -> None:
         """`name` reached the head, stopped or failed: nobody waits for it any longer."""
@@ -146,15 +151,21 @@ class CatchingUpElsewhere:
         self.fresh = fresh
 
     def __call__(self) -> bool:
+        """True while one is; False also when the database cannot say (the question is
+        advisory: a runner must not lose its lead, or wait on a pool, for it)."""
         if not self.names:
             return False
-        short_of = self.head() - self.behind
-        if short_of <= 0:
+        try:
+            short_of = self.head() - self.behind
+            if short_of <= 0:
+                return False
+            with self.pool.connection(timeout=POOL_TIMEOUT) as conn:
+                row = conn.execute(
+                    "SELECT EXISTS (SELECT FROM projection_tracking WHERE name = ANY(%s)"
+                    " AND position < %s AND updated_at > now() - make_interval(secs => %s))",
+                    (self.names, short_of, self.fresh),
+                ).fetchone()
+        except Exception as exc:  # any failure means "not known to be"
+            log.warning("could not tell whether the first rank is catching up: %s", exc)
             return False
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT EXISTS (SELECT FROM projection_tracking WHERE name = ANY(%s)"
-                " AND position < %s AND updated_at > now() - make_interval(secs => %s))",
-                (self.names, short_of, self.fresh),
-            ).fetchone()
         return bool(row and row[0])

@@ -26,7 +26,12 @@ from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
 from projections.log_reader import DEFAULT_BATCH, LogReader
-from projections.priority import CatchingUpElsewhere, CatchUpOrder, spread_for
+from projections.priority import (
+    ELSEWHERE_FRESH,
+    CatchingUpElsewhere,
+    CatchUpOrder,
+    spread_for,
+)
 from projections.records.projection import RecordsProjection
 from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
 from projections.tenants.projection import TenantsProjection
@@ -218,6 +223,7 @@ class Runtime:
                 lambda: self.app.recorder.max_notification_id() or 0,  # type: ignore[attr-defined]
                 first_rank,
                 behind=spread,
+                fresh=ELSEWHERE_FRESH + self.settings.catch_up_wait_seconds,
             )
             self.catch_up_order = CatchUpOrder(
                 self.settings.catch_up_wait_seconds, spread, elsewhere

@@ -232,3 +232,7 @@ def test_a_workers_runners_share_one_order(runtime: Runtime) -> None:
     later = {runner.name for runner in runtime.runners if runner.later}
     assert later == {"records", "events", "tenants"}
     assert all(runner.order is order for runner in runtime.runners)
+    # …and asks the database about the first rank wherever it is led.
+    assert isinstance(order.elsewhere, CatchingUpElsewhere)
+    assert sorted(order.elsewhere.names) == ["changes", "deliveries"]
+    assert order.elsewhere.fresh > order.max_wait

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from projections.priority import CatchUpOrder
+from projections.priority import CatchingUpElsewhere, CatchUpOrder
 
 NEVER = threading.Event()
 
@@ -149,3 +149,18 @@ def test_only_a_later_one_catching_up_looks_elsewhere() -> None:
     assert elsewhere.asked == 0
     assert waited(CatchUpOrder(max_wait=0, elsewhere=elsewhere), "records", True, 0) < 0.2
     assert elsewhere.asked == 0
+
+
+def test_waiting_in_process_and_elsewhere_share_one_bound() -> None:
+    order = CatchUpOrder(max_wait=0.4, elsewhere=Elsewhere(60))
+    order.before_batch("changes", False, 0, True, NEVER)  # a first-rank one here, too
+    assert 0.4 <= waited(order, "records", True, 0) < 0.75
+
+
+def test_a_failing_question_counts_as_no() -> None:
+    def unreachable() -> int:
+        raise OSError("the database is gone")
+
+    elsewhere = CatchingUpElsewhere(None, unreachable, ["changes"], 10)  # type: ignore[arg-type]
+    assert elsewhere() is False
+    assert waited(CatchUpOrder(max_wait=10, elsewhere=elsewhere), "records", True, 0) < 0.2
