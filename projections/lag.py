@@ -27,6 +27,7 @@ class Lag:
     position: int
     events_behind: int  # events in the log after its position
     seconds_behind: float  # how long the oldest event it has not processed has waited
+    failing_seconds: float = 0.0  # how long its runner has been failing (0: it is not)
 
 
 def measure_lag(
@@ -39,12 +40,13 @@ def measure_lag(
     head = recorder.max_notification_id() or 0
     with pool.connection(timeout=2) as conn:
         rows = conn.execute(
-            "SELECT name, position FROM projection_tracking ORDER BY name"
+            "SELECT name, position, coalesce(extract(epoch FROM now() - failing_since), 0)"
+            " FROM projection_tracking ORDER BY name"
         ).fetchall()
     waited: dict[int, float] = {}
     behind: dict[int, int] = {}
     lags = []
-    for name, position in rows:
+    for name, position, failing in rows:
         seconds = 0.0
         if position < head and position not in behind:
             behind[position] = _events_between(pool, recorder, position, head)
@@ -58,7 +60,8 @@ def measure_lag(
                     max(0.0, (now() - event.timestamp).total_seconds()) if event else 0.0
                 )
             seconds = waited[position]
-        lags.append(Lag(name, int(position), behind.get(position, 0), seconds))
+        lag = Lag(name, int(position), behind.get(position, 0), seconds, max(0.0, float(failing)))
+        lags.append(lag)
     return lags
 
 
@@ -91,17 +94,21 @@ class ProjectionLagCollector(Collector):
         except Exception:  # a scrape must not fail because the database is down
             log.warning("could not measure projection lag", exc_info=True)
             return
-        events, seconds, position = self._families()
+        events, seconds, position, failing = self._families()
         for lag in lags:
             events.add_metric([lag.projection], lag.events_behind)
             seconds.add_metric([lag.projection], lag.seconds_behind)
             position.add_metric([lag.projection], lag.position)
+            failing.add_metric([lag.projection], lag.failing_seconds)
         yield events
         yield seconds
         yield position
+        yield failing
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    def _families() -> tuple[
+        GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
+    ]:
         events = GaugeMetricFamily(
             "syncline_projection_lag_events",
             "Events in the log that the projection has not processed yet.",
@@ -117,7 +124,13 @@ class ProjectionLagCollector(Collector):
             "The log position (notification id) the projection has processed up to.",
             labels=["projection"],
         )
-        return events, seconds, position
+        failing = GaugeMetricFamily(
+            "syncline_projection_failing_seconds",
+            "How long the projection's runner has been failing, retrying every second (0 when"
+            " it is not); the error is in projection_tracking.last_error and the worker's log.",
+            labels=["projection"],
+        )
+        return events, seconds, position, failing
 
 
 _registered: dict[int, ProjectionLagCollector] = {}

@@ -31,7 +31,25 @@ TRACKING_SCHEMA = [
         updated_at timestamptz NOT NULL DEFAULT now()
     )
     """,
+    # Since session 5: a runner that fails (an event it cannot process, say) says so here,
+    # for /metrics, until it gets through. Added only where missing: ALTER TABLE would take
+    # the table's lock at every process start, between the runners' batches.
+    """
+    DO $$
+    BEGIN
+        IF NOT EXISTS (
+            SELECT FROM pg_attribute WHERE attrelid = 'projection_tracking'::regclass
+            AND attname = 'failing_since' AND NOT attisdropped
+        ) THEN
+            ALTER TABLE projection_tracking
+                ADD COLUMN failing_since timestamptz, ADD COLUMN last_error text;
+        END IF;
+    END
+    $$
+    """,
 ]
+# The longest error text kept in projection_tracking.last_error.
+ERROR_TEXT = 500
 # Projections announce each committed batch here (payload: "name:position").
 PROJECTION_CHANNEL = "syncline_projection"
 # How often a standby retries the leader's lock: the longest a dead leader goes unreplaced
@@ -157,6 +175,7 @@ class ProjectionRunner:
             (prepare, write) if prepare is not None and write is not None else None
         )
         self._stop = threading.Event()
+        self._failing = False  # recorded in projection_tracking (see _record_failure)
         self.is_leader = threading.Event()
         self.leader_pid: int | None = None  # backend pid of the session holding the lock
 
@@ -284,9 +303,35 @@ class ProjectionRunner:
                     extra={"projection": self.name, "error": str(exc)},
                 )
                 self._stop.wait(self.standby_interval)
-            except Exception:
+            except Exception as exc:
                 log.exception("projection runner failed; retrying", extra={"projection": self.name})
+                self._record_failure(exc)
                 self._stop.wait(1.0)
+
+    def _record_failure(self, exc: Exception) -> None:
+        """Mark the projection as failing (since when, and why) for /metrics and operators;
+        best effort: the database may be what failed."""
+        try:
+            error = f"{type(exc).__name__} after position {self.position()}: {exc}"
+            with self.pool.connection(timeout=2) as conn:
+                conn.execute(
+                    "UPDATE projection_tracking SET failing_since = coalesce(failing_since,"
+                    " now()), last_error = %s WHERE name = %s",
+                    (error[:ERROR_TEXT], self.name),
+                )
+            self._failing = True
+        except Exception:  # the failure itself is logged above
+            log.warning("could not record the failure", extra={"projection": self.name})
+
+    def _clear_failure(self) -> None:
+        """The runner got through everything there was: it is not failing any more."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE projection_tracking SET failing_since = NULL, last_error = NULL"
+                " WHERE name = %s",
+                (self.name,),
+            )
+        self._failing = False
 
     def _lead(self) -> None:
         with self._session() as conn:
@@ -306,6 +351,8 @@ class ProjectionRunner:
 
                 while not self._stop.is_set():
                     self.process_available(still_leader=still_leader)
+                    if self._failing:
+                        self._clear_failure()
                     # Wake on NOTIFY from the event store, or poll as a fallback. NOTIFYs
                     # that arrived while processing are queued on the socket and end the
                     # wait at once.

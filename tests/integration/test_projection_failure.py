@@ -1,0 +1,104 @@
+"""A projection that cannot process an event stops there, retries, and says so: its tracking
+row and /metrics show since when it fails and why, until it gets through."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from projections.lag import measure_lag, register_projection_lag
+from projections.runner import ProjectionRunner
+from syncline.runtime import Runtime
+from tests.integration.test_projection_runner import (
+    SeenProjection,
+    append_contacts,
+    log_positions,
+    seen_positions,
+    start,
+    wait_for,
+)
+
+
+class Poisoned(SeenProjection):
+    """Fails on every batch holding `poison`, until cured."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.poison: int | None = None
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        if any(position == self.poison for position, _ in events):
+            raise ValueError(f"cannot project event {self.poison}")
+        super().process(cur, events)
+
+
+@pytest.fixture
+def projection(runtime: Runtime) -> Iterator[SeenProjection]:
+    seen = SeenProjection(f"poisoned_{secrets.token_hex(4)}")
+    with runtime.pool.connection() as conn:
+        for statement in seen.schema:
+            conn.execute(statement)
+    yield seen
+    with runtime.pool.connection() as conn:
+        conn.execute(f"DROP TABLE {seen.table}")
+        conn.execute("DELETE FROM projection_tracking WHERE name = %s", (seen.name,))
+
+
+def failing(runtime: Runtime, name: str) -> tuple[Any, Any]:
+    with runtime.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT failing_since, last_error FROM projection_tracking WHERE name = %s", (name,)
+        ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_a_failing_projection_is_visible_until_it_gets_through(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    poisoned = Poisoned(projection.name)
+    runner = ProjectionRunner(runtime.app, runtime.pool, poisoned, poll_interval=0.2)
+    thread = start(runner)
+    try:
+        head = append_contacts(runtime, 3)
+        assert wait_for(lambda: runner.position() >= head)
+        assert failing(runtime, poisoned.name) == (None, None)
+
+        poisoned.poison = append_contacts(runtime, 1)
+        assert wait_for(lambda: failing(runtime, poisoned.name)[0] is not None)
+        since, error = failing(runtime, poisoned.name)
+        assert error == f"ValueError after position {head}: cannot project event {poisoned.poison}"
+        assert runner.position() == head  # it stopped before the event, and nothing skipped
+        time.sleep(1.5)  # it retries every second, and keeps the first failure's time
+        assert failing(runtime, poisoned.name) == (since, error)
+        (lag,) = [
+            x for x in measure_lag(runtime.pool, runtime.app) if x.projection == poisoned.name
+        ]
+        assert lag.failing_seconds >= 1.0
+        assert lag.events_behind >= 1
+        registry = CollectorRegistry()
+        register_projection_lag(runtime.pool, runtime.app, registry)
+        metrics = generate_latest(registry).decode()
+        line = f'syncline_projection_failing_seconds{{projection="{poisoned.name}"}} '
+        assert float(metrics.split(line)[1].split()[0]) >= 1.0
+
+        poisoned.poison = None  # fixed (a new release, say): the retry gets through
+        assert wait_for(lambda: runner.position() >= (log_positions(runtime) or [0])[-1])
+        assert wait_for(lambda: failing(runtime, poisoned.name) == (None, None))
+        reached = runner.position()
+        assert seen_positions(runtime, poisoned) == [
+            p for p in log_positions(runtime) if p <= reached
+        ]
+        (lag,) = [
+            x for x in measure_lag(runtime.pool, runtime.app) if x.projection == poisoned.name
+        ]
+        assert lag.failing_seconds == 0.0
+    finally:
+        runner.stop()
+        thread.join(timeout=10)
