@@ -126,8 +126,8 @@ class ProjectionLagCollector(Collector):
         )
         failing = GaugeMetricFamily(
             "syncline_projection_failing_seconds",
-            "How long the projection's runner has been failing, retrying every second (0 when"
-            " it is not); the error is in projection_tracking.last_error and the worker's log.",
+            "How long the projection's runner has been failing and retrying (0 when it is"
+            " not); the error is in projection_tracking.last_error and the worker's log.",
             labels=["projection"],
         )
         return events, seconds, position, failing

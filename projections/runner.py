@@ -50,6 +50,11 @@ TRACKING_SCHEMA = [
 ]
 # The longest error text kept in projection_tracking.last_error.
 ERROR_TEXT = 500
+# A runner that fails retries after FIRST_RETRY_DELAY seconds, then twice as long each time
+# it fails again, up to MAX_RETRY_DELAY: a transient cause passes within a second or two,
+# and an event it cannot process costs a traceback every 30 s, not every second.
+FIRST_RETRY_DELAY = 1.0
+MAX_RETRY_DELAY = 30.0
 # Projections announce each committed batch here (payload: "name:position").
 PROJECTION_CHANNEL = "syncline_projection"
 # How often a standby retries the leader's lock: the longest a dead leader goes unreplaced
@@ -157,6 +162,7 @@ class ProjectionRunner:
         on_batch: Callable[[str, int, int], None] | None = None,
         reader: LogReader | None = None,
         order: CatchUpOrder | None = None,
+        retry_delay: float = FIRST_RETRY_DELAY,
     ) -> None:
         self.app = app
         self.reader = reader or LogReader(app, capacity=0)
@@ -176,6 +182,8 @@ class ProjectionRunner:
         )
         self._stop = threading.Event()
         self._failing = False  # recorded in projection_tracking (see _record_failure)
+        self.first_retry_delay = retry_delay
+        self._retry_delay = retry_delay
         self.is_leader = threading.Event()
         self.leader_pid: int | None = None  # backend pid of the session holding the lock
 
@@ -304,9 +312,15 @@ class ProjectionRunner:
                 )
                 self._stop.wait(self.standby_interval)
             except Exception as exc:
-                log.exception("projection runner failed; retrying", extra={"projection": self.name})
+                log.exception(
+                    "projection runner failed; retrying",
+                    extra={"projection": self.name, "retry_in_seconds": self._retry_delay},
+                )
                 self._record_failure(exc)
-                self._stop.wait(1.0)
+                self._stop.wait(self._retry_delay)
+                self._retry_delay = min(
+                    self._retry_delay * 2, max(MAX_RETRY_DELAY, self.first_retry_delay)
+                )
 
     def _record_failure(self, exc: Exception) -> None:
         """Mark the projection as failing (since when, and why) for /metrics and operators;
@@ -353,6 +367,7 @@ class ProjectionRunner:
                     self.process_available(still_leader=still_leader)
                     if self._failing:
                         self._clear_failure()
+                    self._retry_delay = self.first_retry_delay
                     # Wake on NOTIFY from the event store, or poll as a fallback. NOTIFYs
                     # that arrived while processing are queued on the socket and end the
                     # wait at once.

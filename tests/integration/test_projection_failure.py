@@ -75,7 +75,7 @@ def test_a_failing_projection_is_visible_until_it_gets_through(
         since, error = failing(runtime, poisoned.name)
         assert error == f"ValueError after position {head}: cannot project event {poisoned.poison}"
         assert runner.position() == head  # it stopped before the event, and nothing skipped
-        time.sleep(1.5)  # it retries every second, and keeps the first failure's time
+        time.sleep(1.5)  # it retries (after 1 s, then 2 s), and keeps the first failure's time
         assert failing(runtime, poisoned.name) == (since, error)
         (lag,) = [
             x for x in measure_lag(runtime.pool, runtime.app) if x.projection == poisoned.name
@@ -102,3 +102,27 @@ def test_a_failing_projection_is_visible_until_it_gets_through(
     finally:
         runner.stop()
         thread.join(timeout=10)
+
+
+class AlwaysFailing(SeenProjection):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.attempts = 0
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        self.attempts += 1
+        raise ValueError("never")
+
+
+def test_retries_back_off(runtime: Runtime, projection: SeenProjection) -> None:
+    failing_one = AlwaysFailing(projection.name)
+    append_contacts(runtime, 1)
+    runner = ProjectionRunner(runtime.app, runtime.pool, failing_one, retry_delay=0.1)
+    thread = start(runner)
+    try:
+        time.sleep(2.0)
+    finally:
+        runner.stop()
+        thread.join(timeout=10)
+    # After 0.1, 0.2, 0.4, 0.8 s: about five attempts in two seconds, not twenty.
+    assert 3 <= failing_one.attempts <= 7
