@@ -3,13 +3,11 @@ row and /metrics show since when it fails and why, until it gets through."""
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from projections.lag import measure_lag, register_projection_lag
@@ -36,18 +34,6 @@ class Poisoned(SeenProjection):
         if any(position == self.poison for position, _ in events):
             raise ValueError(f"cannot project event {self.poison}")
         super().process(cur, events)
-
-
-@pytest.fixture
-def projection(runtime: Runtime) -> Iterator[SeenProjection]:
-    seen = SeenProjection(f"poisoned_{secrets.token_hex(4)}")
-    with runtime.pool.connection() as conn:
-        for statement in seen.schema:
-            conn.execute(statement)
-    yield seen
-    with runtime.pool.connection() as conn:
-        conn.execute(f"DROP TABLE {seen.table}")
-        conn.execute("DELETE FROM projection_tracking WHERE name = %s", (seen.name,))
 
 
 def failing(runtime: Runtime, name: str) -> tuple[Any, Any]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
@@ -35,18 +34,6 @@ class SeenProjection:
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         cur.execute(f"TRUNCATE {self.table}")
-
-
-@pytest.fixture
-def projection(runtime: Runtime) -> Iterator[SeenProjection]:
-    seen = SeenProjection(f"seen_{secrets.token_hex(4)}")
-    with runtime.pool.connection() as conn:
-        for statement in seen.schema:
-            conn.execute(statement)
-    yield seen
-    with runtime.pool.connection() as conn:
-        conn.execute(f"DROP TABLE {seen.table}")
-        conn.execute("DELETE FROM projection_tracking WHERE name = %s", (seen.name,))
 
 
 def start(runner: ProjectionRunner) -> threading.Thread:
