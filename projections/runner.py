@@ -183,7 +183,6 @@ class ProjectionRunner:
         self._stop = threading.Event()
         self._failing = False  # recorded in projection_tracking (see _record_failure)
         self.first_retry_delay = retry_delay
-        self._retry_delay = retry_delay
         self.is_leader = threading.Event()
         self.leader_pid: int | None = None  # backend pid of the session holding the lock
 
@@ -270,8 +269,9 @@ class ProjectionRunner:
             else:
                 self.projection.process(cur, events)
             cur.execute(
-                "UPDATE projection_tracking SET position = %s, updated_at = now() "
-                "WHERE name = %s AND position = %s",
+                "UPDATE projection_tracking SET position = %s, updated_at = now(),"
+                " failing_since = NULL, last_error = NULL"  # a batch got through
+                " WHERE name = %s AND position = %s",
                 (last, self.name, position),
             )
             if cur.rowcount != 1:
@@ -311,41 +311,9 @@ class ProjectionRunner:
                     extra={"projection": self.name, "error": str(exc)},
                 )
                 self._stop.wait(self.standby_interval)
-            except Exception as exc:
-                log.exception(
-                    "projection runner failed; retrying",
-                    extra={"projection": self.name, "retry_in_seconds": self._retry_delay},
-                )
-                self._record_failure(exc)
-                self._stop.wait(self._retry_delay)
-                self._retry_delay = min(
-                    self._retry_delay * 2, max(MAX_RETRY_DELAY, self.first_retry_delay)
-                )
-
-    def _record_failure(self, exc: Exception) -> None:
-        """Mark the projection as failing (since when, and why) for /metrics and operators;
-        best effort: the database may be what failed."""
-        try:
-            error = f"{type(exc).__name__} after position {self.position()}: {exc}"
-            with self.pool.connection(timeout=2) as conn:
-                conn.execute(
-                    "UPDATE projection_tracking SET failing_since = coalesce(failing_since,"
-                    " now()), last_error = %s WHERE name = %s",
-                    (error[:ERROR_TEXT], self.name),
-                )
-            self._failing = True
-        except Exception:  # the failure itself is logged above
-            log.warning("could not record the failure", extra={"projection": self.name})
-
-    def _clear_failure(self) -> None:
-        """The runner got through everything there was: it is not failing any more."""
-        with self.pool.connection() as conn:
-            conn.execute(
-                "UPDATE projection_tracking SET failing_since = NULL, last_error = NULL"
-                " WHERE name = %s",
-                (self.name,),
-            )
-        self._failing = False
+            except Exception:
+                log.exception("projection runner failed; retrying", extra={"projection": self.name})
+                self._stop.wait(self.standby_interval)
 
     def _lead(self) -> None:
         with self._session() as conn:
@@ -363,11 +331,33 @@ class ProjectionRunner:
                     # A round trip on the lock's session: fails at once if it was ended.
                     conn.execute("SELECT 1")
 
+                # A failure another leader recorded stays until this one gets through once.
+                cleared = False
+                delay = self.first_retry_delay
                 while not self._stop.is_set():
-                    self.process_available(still_leader=still_leader)
-                    if self._failing:
+                    try:
+                        self.process_available(still_leader=still_leader)
+                    except LeadershipLostError:
+                        raise
+                    except Exception as exc:
+                        if conn.closed or conn.broken:
+                            raise  # the lock's session ended: a standby may lead now
+                        # It cannot get past an event (or the database refuses its batch):
+                        # say so, and try again later, holding the lock so that standbys
+                        # do not take turns at the same event.
+                        log.exception(
+                            "projection runner failed; retrying",
+                            extra={"projection": self.name, "retry_in_seconds": delay},
+                        )
+                        self._record_failure(exc)
+                        if self._stop.wait(delay):
+                            return
+                        delay = min(delay * 2, max(MAX_RETRY_DELAY, self.first_retry_delay))
+                        continue
+                    delay = self.first_retry_delay
+                    if self._failing or not cleared:
                         self._clear_failure()
-                    self._retry_delay = self.first_retry_delay
+                        cleared = True
                     # Wake on NOTIFY from the event store, or poll as a fallback. NOTIFYs
                     # that arrived while processing are queued on the socket and end the
                     # wait at once.
@@ -376,6 +366,32 @@ class ProjectionRunner:
             finally:
                 self.is_leader.clear()
                 self.leader_pid = None
+
+    def _record_failure(self, exc: Exception) -> None:
+        """Mark the projection as failing (since when, and why) for /metrics and operators;
+        best effort: the database may be what failed."""
+        try:
+            with self.pool.connection(timeout=2) as conn:
+                conn.execute(
+                    "UPDATE projection_tracking SET failing_since = coalesce(failing_since,"
+                    " now()), last_error = format('%%s after position %%s: %%s', %s::text,"
+                    " position, %s::text) WHERE name = %s",
+                    (type(exc).__name__, str(exc)[:ERROR_TEXT], self.name),
+                )
+            self._failing = True
+        except Exception:  # the failure itself is logged already
+            log.warning("could not record the failure", extra={"projection": self.name})
+
+    def _clear_failure(self) -> None:
+        """It got through: it is not failing (any more). Each batch's commit clears the
+        record too; this is for a failure with no batch after it (at the head)."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE projection_tracking SET failing_since = NULL, last_error = NULL"
+                " WHERE name = %s AND failing_since IS NOT NULL",
+                (self.name,),
+            )
+        self._failing = False
 
     def stop(self) -> None:
         self._stop.set()

@@ -112,3 +112,52 @@ def test_retries_back_off(runtime: Runtime, projection: SeenProjection) -> None:
         thread.join(timeout=10)
     # After 0.1, 0.2, 0.4, 0.8 s: about five attempts in two seconds, not twenty.
     assert 3 <= failing_one.attempts <= 7
+
+
+def test_the_next_leader_clears_a_failure_it_gets_past(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    """A fix is deployed as new processes: the failing leader stops, a standby with the fix
+    leads, gets through, and the record goes (the old runner's memory cannot clear it)."""
+    old = Poisoned(projection.name)
+    old.poison = append_contacts(runtime, 1)
+    failing_runner = ProjectionRunner(runtime.app, runtime.pool, old, retry_delay=0.2)
+    fixed_runner = ProjectionRunner(
+        runtime.app, runtime.pool, SeenProjection(projection.name), standby_interval=0.1
+    )
+    threads = [start(failing_runner)]
+    try:
+        assert wait_for(lambda: failing(runtime, old.name)[0] is not None)
+        threads.append(start(fixed_runner))
+        time.sleep(0.5)
+        assert not fixed_runner.is_leader.is_set()  # the failing leader keeps its lock
+        failing_runner.stop()
+        assert wait_for(lambda: fixed_runner.position() >= old.poison)
+        assert failing(runtime, old.name) == (None, None)
+    finally:
+        failing_runner.stop()
+        fixed_runner.stop()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def test_a_new_leader_clears_a_failure_recorded_at_the_head(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    """A failure with no batch after it (a transient one, at the head): whoever leads next
+    gets through once, and clears it."""
+    runner = ProjectionRunner(runtime.app, runtime.pool, projection, poll_interval=0.2)
+    runner.ensure_tracking()
+    runner.process_available()  # at the head
+    with runtime.pool.connection() as conn:
+        conn.execute(
+            "UPDATE projection_tracking SET failing_since = now(), last_error = 'x'"
+            " WHERE name = %s",
+            (projection.name,),
+        )
+    thread = start(runner)
+    try:
+        assert wait_for(lambda: failing(runtime, projection.name) == (None, None))
+    finally:
+        runner.stop()
+        thread.join(timeout=10)

@@ -257,3 +257,25 @@ def test_the_log_reader_shares_full_batches_and_never_a_short_one(runtime: Runti
     for thread in threads:
         thread.join()
     assert reader.read_count == reads + 1, "concurrent readers of one batch decode it once"
+
+
+def test_a_leader_is_woken_by_notify_not_by_polling(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    """With a poll interval of a minute, only the event store's NOTIFY can bring a new
+    event in within seconds."""
+    first = append_contacts(runtime, 1)
+    runner = ProjectionRunner(runtime.app, runtime.pool, projection, poll_interval=60)
+    thread = start(runner)
+    try:
+        assert runner.is_leader.wait(10)
+        assert wait_for(lambda: runner.position() >= first)
+        time.sleep(0.5)  # asleep in its wait now
+        head = append_contacts(runtime, 1)
+        woken = time.monotonic()
+        assert wait_for(lambda: runner.position() >= head, timeout=10)
+        assert time.monotonic() - woken < 10
+    finally:
+        runner.stop()
+        append_contacts(runtime, 1)  # a NOTIFY ends its wait, rather than the minute
+        thread.join(timeout=70)

@@ -37,3 +37,18 @@ def test_an_old_tracking_table_gains_the_failure_columns(fresh_database: str) ->
         assert (row[0], row[1], row[3], row[4]) == ("changes", 42, None, None)
         apply(conn)  # the next start
         assert columns(conn) == expected
+
+
+def test_a_start_takes_no_lock_that_waits_for_running_batches(fresh_database: str) -> None:
+    """Once the columns exist, applying the schema must not ALTER the table: that would wait
+    for every running batch's lock, and hold up the batches behind it."""
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        apply(conn)
+    with (
+        psycopg.connect(fresh_database) as batch,  # a runner's batch, mid-transaction
+        psycopg.connect(fresh_database, autocommit=True) as starting,
+    ):
+        batch.execute("UPDATE projection_tracking SET position = position")
+        starting.execute("SET lock_timeout = '1s'")
+        apply(starting)  # an ALTER here would time out waiting for the batch
+        batch.rollback()
