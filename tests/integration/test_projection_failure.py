@@ -50,6 +50,7 @@ def test_a_failing_projection_is_visible_until_it_gets_through(
 ) -> None:
     poisoned = Poisoned(projection.name)
     runner = ProjectionRunner(runtime.app, runtime.pool, poisoned, poll_interval=0.2)
+    runner.ensure_tracking()
     thread = start(runner)
     try:
         head = append_contacts(runtime, 3)
@@ -125,6 +126,7 @@ def test_the_next_leader_clears_a_failure_it_gets_past(
     fixed_runner = ProjectionRunner(
         runtime.app, runtime.pool, SeenProjection(projection.name), standby_interval=0.1
     )
+    failing_runner.ensure_tracking()
     threads = [start(failing_runner)]
     try:
         assert wait_for(lambda: failing(runtime, old.name)[0] is not None)
