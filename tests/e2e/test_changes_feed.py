@@ -141,7 +141,8 @@ def test_long_poll_is_woken_by_a_commit(tenant: TenantClient, caught_up) -> None
     caught_up()
     seen, seconds, created = long_poll_across_a_create(tenant, "wake@example.com")
     assert seen == [created]
-    assert seconds < 5, "the long-poll was not woken by the commit"
+    # The fallback re-read comes 5 s after the first: well under that, the NOTIFY woke it.
+    assert seconds < 3, "the long-poll was not woken by the commit"
 
 
 def test_long_poll_gives_up_after_wait_with_the_same_cursor(
