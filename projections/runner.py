@@ -181,7 +181,6 @@ class ProjectionRunner:
             (prepare, write) if prepare is not None and write is not None else None
         )
         self._stop = threading.Event()
-        self._failing = False  # recorded in projection_tracking (see _record_failure)
         self.first_retry_delay = retry_delay
         self.is_leader = threading.Event()
         self.leader_pid: int | None = None  # backend pid of the session holding the lock
@@ -331,8 +330,9 @@ class ProjectionRunner:
                     # A round trip on the lock's session: fails at once if it was ended.
                     conn.execute("SELECT 1")
 
-                # A failure another leader recorded stays until this one gets through once.
-                cleared = False
+                # Whether a failure may be on record (another leader's, or this one's) that
+                # no batch has cleared: it is cleared once a pass gets through.
+                failed = True
                 delay = self.first_retry_delay
                 while not self._stop.is_set():
                     try:
@@ -350,14 +350,15 @@ class ProjectionRunner:
                             extra={"projection": self.name, "retry_in_seconds": delay},
                         )
                         self._record_failure(exc)
+                        failed = True
                         if self._stop.wait(delay):
                             return
                         delay = min(delay * 2, max(MAX_RETRY_DELAY, self.first_retry_delay))
                         continue
                     delay = self.first_retry_delay
-                    if self._failing or not cleared:
+                    if failed:
                         self._clear_failure()
-                        cleared = True
+                        failed = False
                     # Wake on NOTIFY from the event store, or poll as a fallback. NOTIFYs
                     # that arrived while processing are queued on the socket and end the
                     # wait at once.
@@ -378,7 +379,6 @@ class ProjectionRunner:
                     " position, %s::text) WHERE name = %s",
                     (type(exc).__name__, str(exc)[:ERROR_TEXT], self.name),
                 )
-            self._failing = True
         except Exception:  # the failure itself is logged already
             log.warning("could not record the failure", extra={"projection": self.name})
 
@@ -391,7 +391,6 @@ class ProjectionRunner:
                 " WHERE name = %s AND failing_since IS NOT NULL",
                 (self.name,),
             )
-        self._failing = False
 
     def stop(self) -> None:
         self._stop.set()
