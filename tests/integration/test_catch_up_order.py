@@ -20,6 +20,7 @@ from tests.integration.test_projection_runner import (
     append_contacts,
     log_positions,
     seen_positions,
+    stop_all,
     wait_for,
 )
 
@@ -82,13 +83,6 @@ def run_all(*runners: ProjectionRunner) -> list[threading.Thread]:
         threads.append(threading.Thread(target=runner.run, daemon=True))
         threads[-1].start()
     return threads
-
-
-def stop_all(runners: Sequence[ProjectionRunner], threads: Sequence[threading.Thread]) -> None:
-    for runner in runners:
-        runner.stop()
-    for thread in threads:
-        thread.join(timeout=10)
 
 
 def later_behind_feed(

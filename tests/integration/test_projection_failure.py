@@ -19,6 +19,7 @@ from tests.integration.test_projection_runner import (
     log_positions,
     seen_positions,
     start,
+    stop_all,
     wait_for,
 )
 
@@ -137,10 +138,7 @@ def test_the_next_leader_clears_a_failure_it_gets_past(
         assert wait_for(lambda: fixed_runner.position() >= old.poison)
         assert failing(runtime, old.name) == (None, None)
     finally:
-        failing_runner.stop()
-        fixed_runner.stop()
-        for thread in threads:
-            thread.join(timeout=10)
+        stop_all([failing_runner, fixed_runner], threads)
 
 
 def test_a_new_leader_clears_a_failure_recorded_at_the_head(

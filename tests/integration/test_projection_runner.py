@@ -42,6 +42,13 @@ def start(runner: ProjectionRunner) -> threading.Thread:
     return thread
 
 
+def stop_all(runners: Sequence[ProjectionRunner], threads: Sequence[threading.Thread]) -> None:
+    for runner in runners:
+        runner.stop()
+    for thread in threads:
+        thread.join(timeout=10)
+
+
 def wait_for(condition: Any, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -174,10 +181,7 @@ def test_a_standby_takes_over_when_the_leaders_session_dies(
         assert wait_for(lambda: first.position() >= head)
         assert seen_positions(runtime, projection) == log_positions(runtime)
     finally:
-        first.stop()
-        second.stop()
-        for thread in threads:
-            thread.join(timeout=10)
+        stop_all([first, second], threads)
 
 
 def test_a_rebuild_is_refused_while_a_worker_leads(
