@@ -15,7 +15,7 @@ from syncline.runtime import Runtime
 def create() -> Litestar:
     """An API app with its own Runtime, closed when the server shuts down."""
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     runtime = Runtime.open(settings)
     app = create_app(runtime.api_services())
     app.on_shutdown.append(runtime.close)

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import secrets
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
-from uuid import UUID
 
+from syncline import dev
 from syncline.config import Settings
 from syncline.garbage_collection import settle_heap
 from syncline.logs import configure_logging
 from syncline.runtime import Runtime, all_projections
 
 
-def _serve(runtime: Runtime, host: str, port: int) -> None:
+def serve(
+    runtime: Runtime,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    sock: socket.socket | None = None,
+) -> None:
+    """Run the API in this process, on `sock` when the caller bound one already."""
     import uvicorn
 
     from api.app import create_app
@@ -42,7 +48,7 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
     )
-    Server(config).run()
+    Server(config).run(sockets=[sock] if sock is not None else None)
 
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -58,7 +64,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return _serve_workers(args, settings)
     runtime = Runtime.open(settings)
     try:
-        _serve(runtime, args.host, args.port)
+        serve(runtime, host=args.host, port=args.port)
     finally:
         runtime.close()
     return 0
@@ -99,70 +105,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         runtime.start_delivery()
     try:
         stop.wait()
-    finally:
-        runtime.close()
-    return 0
-
-
-def provision_demo(runtime: Runtime) -> tuple[str, str, str]:
-    """The demo tenant (made once) and a fresh API key and OAuth client secret for it."""
-    from domain.context import Actor, Context
-    from domain.credential import SCOPES, OAuthClient
-
-    operator = Actor("operator", "syncline-dev")
-    runtime.wait_for_projections()
-    with runtime.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT id FROM tenants WHERE name = 'Demo' ORDER BY created_at LIMIT 1"
-        ).fetchone()
-    if row is None:
-        ctx = Context(tenant_id=UUID(int=0), actor=operator, correlation_id="dev")
-        tenant, key, key_secret, client, client_secret = runtime.app.provision_tenant(
-            ctx, "Demo", list(SCOPES)
-        )
-        return (
-            str(tenant.id),
-            key.token(key_secret),
-            (f"{client.client_id}:{OAuthClient.client_secret(client_secret)}"),
-        )
-    ctx = Context(tenant_id=row[0], actor=operator, correlation_id="dev")
-    key, secret = runtime.app.issue_api_key(ctx, list(SCOPES))
-    return str(row[0]), key.token(secret), "(issued when the demo tenant was first made)"
-
-
-def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
-    admin_token = settings.admin_token or f"adm_{secrets.token_urlsafe(24)}"
-    settings = dataclasses.replace(settings, admin_token=admin_token, allow_private_webhooks=True)
-    runtime = Runtime.open(settings)
-    runtime.start_projections()
-    runtime.start_credential_expiry()
-    runtime.start_delivery()
-    tenant_id, api_key, oauth = provision_demo(runtime)
-    base = f"http://{args.host}:{args.port}"
-    print(
-        f"""
-Syncline is running (embedded PostgreSQL unless DATABASE_URL is set).
-
-  API            {base}/v1
-  Docs           {base}/schema
-  OpenAPI        {base}/schema/openapi.json
-  Health         {base}/healthz   Metrics {base}/metrics
-
-  Admin token    {admin_token}
-  Demo tenant    {tenant_id}
-  API key        {api_key}
-  OAuth client   {oauth}
-
-Try it:
-  curl -s -X POST {base}/v1/contacts \\
-    -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\
-    -d '{{"email": "ada@example.com", "name": "Ada Lovelace"}}'
-  curl -s {base}/v1/contacts -H 'Authorization: Bearer {api_key}'
-""",
-        flush=True,
-    )
-    try:
-        _serve(runtime, args.host, args.port)
     finally:
         runtime.close()
     return 0
@@ -220,49 +162,63 @@ def projection_names(value: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="syncline", description=__doc__)
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="syncline", description=__doc__, formatter_class=formatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
         ("serve", "run the HTTP API"),
         ("dev", "API and worker in one process, with a demo tenant"),
     ):
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8000)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=formatter)
+        p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        p.add_argument("--port", type=int, default=8000, help="port to listen on")
         if name == "serve":
-            p.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
+            p.add_argument("--workers", type=int, default=1, help="API processes")
+        else:
+            dev.add_arguments(p)
     worker = sub.add_parser(
-        "worker", help="run the projections, webhook delivery and scheduled jobs"
+        "worker",
+        help="run the projections, webhook delivery and scheduled jobs",
+        description="run the projections, webhook delivery and scheduled jobs",
+        formatter_class=formatter,
     )
     worker.add_argument(
         "--projections",
         type=projection_names,
         default=None,
-        help="comma-separated projections to run (default: all), e.g. to spread them over"
+        help="comma-separated projections to run (all when not given), e.g. to spread them over"
         " processes or machines (the catch-up order reaches across them)",
     )
     worker.add_argument(
         "--delivery",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="send webhooks and run the delivery jobs here (default: yes)",
+        help="send webhooks and run the delivery jobs here",
     )
     p = sub.add_parser(
         "replay",
         help="rebuild a projection from the event log (refused while a worker runs it)",
+        description="rebuild a projection from the event log (refused while a worker runs it)",
+        formatter_class=formatter,
     )
-    p.add_argument("projection", choices=[projection.name for projection in all_projections()])
-    p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument(
+        "projection",
+        choices=[projection.name for projection in all_projections()],
+        help="the projection to rebuild",
+    )
+    p.add_argument("--batch-size", type=int, default=1000, help="events per transaction")
     return parser
 
 
-COMMANDS = {"serve": cmd_serve, "worker": cmd_worker, "dev": cmd_dev, "replay": cmd_replay}
+COMMANDS = {"serve": cmd_serve, "worker": cmd_worker, "dev": dev.cmd_dev, "replay": cmd_replay}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return COMMANDS[args.command](args, settings)
 
 

@@ -23,6 +23,8 @@ class Settings:
     allow_private_webhooks: bool = False
     data_dir: Path = field(default_factory=lambda: Path(".syncline"))
     log_level: str = "INFO"
+    # "json", "console", or "auto": readable lines on a terminal, JSON lines otherwise.
+    log_format: str = "auto"
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
     access_token_ttl_seconds: int = 3600
@@ -56,6 +58,7 @@ class Settings:
             in TRUE_VALUES,
             data_dir=Path(get("SYNCLINE_DATA_DIR") or ".syncline"),
             log_level=(get("SYNCLINE_LOG_LEVEL") or "INFO").upper(),
+            log_format=(get("SYNCLINE_LOG_FORMAT") or "auto").lower(),
             rate_limit_per_second=float(get("SYNCLINE_RATE_LIMIT_PER_SECOND") or 100.0),
             rate_limit_burst=int(get("SYNCLINE_RATE_LIMIT_BURST") or 200),
             access_token_ttl_seconds=int(get("SYNCLINE_ACCESS_TOKEN_TTL_SECONDS") or 3600),
