@@ -8,7 +8,6 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
@@ -22,6 +21,7 @@ from api.controllers.health import HealthController
 from api.controllers.oauth import OAuthController
 from api.controllers.orders import OrderController
 from api.controllers.webhooks import WebhookController
+from api.docs_ui import docs_assets, docs_page
 from api.errors import EXCEPTION_HANDLERS
 from api.observability import ObservabilityMiddleware
 from api.rate_limit import RateLimitMiddleware
@@ -58,7 +58,7 @@ def openapi_config() -> OpenAPIConfig:
         description=DESCRIPTION.strip(),
         path="/schema",
         use_handler_docstrings=True,
-        render_plugins=[ScalarRenderPlugin()],
+        render_plugins=[docs_page()],
         components=Components(
             security_schemes={
                 "ApiKey": SecurityScheme(
@@ -111,7 +111,14 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
         before_request=check_scope,
     )
     app = Litestar(
-        route_handlers=[v1, AdminController, OAuthController, HealthController, MetricsController],
+        route_handlers=[
+            v1,
+            AdminController,
+            OAuthController,
+            HealthController,
+            MetricsController,
+            docs_assets(),
+        ],
         # One ApiServices per app: resolved once, not per request.
         dependencies={"services": Provide(provide_services, sync_to_thread=False, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,
