@@ -13,6 +13,7 @@ import time
 import httpx
 
 from tests.conftest import ROOT, free_port
+from tests.e2e.dev_process import start_dev, stop_dev
 
 
 def test_dev_prints_a_working_api_key_and_stops_cleanly(database_url: str, tmp_path) -> None:
@@ -55,51 +56,15 @@ def test_dev_prints_a_working_api_key_and_stops_cleanly(database_url: str, tmp_p
         assert process.wait(timeout=30) == 0
 
 
-def _start_dev(database_url: str, cwd, port: int, *args: str) -> tuple[subprocess.Popen, dict]:
-    """`syncline dev` in `cwd`, and the credentials its banner printed (once it is up)."""
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
-    env.pop("SYNCLINE_ADMIN_TOKEN", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syncline.cli", "dev", "--port", str(port), *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    printed: dict[str, str] = {}
-    labels = ("Admin token", "API key", "client_id", "client_secret")
-    deadline = time.monotonic() + 60
-    assert process.stdout is not None
-    while len(printed) < len(labels) and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        for label in labels:
-            if match := re.match(rf"\s+{label}\s+(\S+)$", line):
-                printed[label] = match.group(1)
-    assert len(printed) == len(labels), f"syncline dev printed {printed}"
-    while time.monotonic() < deadline:  # up: it handles SIGTERM from here on
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return process, printed
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
-
-
 def test_dev_keeps_its_credentials_across_restarts_until_reset(database_url: str, tmp_path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    first, printed = _start_dev(database_url, tmp_path, port)
-    _stop(first)
+    first, printed = start_dev(database_url, tmp_path, port)
+    stop_dev(first)
     kept = tmp_path / ".syncline" / "dev-credentials.json"
     assert kept.stat().st_mode & 0o777 == 0o600
 
-    second, again = _start_dev(database_url, tmp_path, port)
+    second, again = start_dev(database_url, tmp_path, port)
     try:
         assert again == printed
         key = {"Authorization": f"Bearer {again['API key']}"}
@@ -113,9 +78,9 @@ def test_dev_keeps_its_credentials_across_restarts_until_reset(database_url: str
         )
         assert token.status_code == 200, token.text
     finally:
-        _stop(second)
+        stop_dev(second)
 
-    third, fresh = _start_dev(database_url, tmp_path, port, "--reset-credentials")
+    third, fresh = start_dev(database_url, tmp_path, port, "--reset-credentials")
     try:
         assert all(fresh[label] != printed[label] for label in printed)
         old = {"Authorization": f"Bearer {printed['API key']}"}
@@ -123,7 +88,7 @@ def test_dev_keeps_its_credentials_across_restarts_until_reset(database_url: str
         new = {"Authorization": f"Bearer {fresh['API key']}"}
         assert httpx.get(f"{base}/v1/contacts", headers=new).status_code == 200
     finally:
-        _stop(third)
+        stop_dev(third)
 
 
 def test_dev_on_a_busy_port_says_so_in_one_line_and_exits(database_url: str, tmp_path) -> None:

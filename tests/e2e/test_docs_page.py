@@ -13,7 +13,8 @@ def test_schema_page_renders_every_operation_without_leaving_the_machine(
 ) -> None:
     page = offline_page.page
     response = page.goto(f"{api_server.url}/schema", wait_until="networkidle")
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     page.wait_for_selector(".opblock", timeout=20_000)
     summaries = page.locator(".opblock-summary-path").all_inner_texts()
     paths = {text.replace("\u200b", "").strip() for text in summaries}
