@@ -24,10 +24,15 @@ from domain.errors import RecordNotFoundError
 if TYPE_CHECKING:
     from domain.application import Syncline
 
-# How long a verified credential is trusted without looking again: revocation and
-# suspension reach every API process within this many seconds.
+# How long a verified credential is trusted without looking again. While the process hears
+# `AUTH_CHANNEL` (revocation, rotation, suspension and scope changes are announced there in
+# the transaction that records them), an entry is dropped the moment its credential or
+# tenant changes, and the timed expiry is only a backstop; while it cannot, entries live
+# CACHE_SECONDS, the most a change may then take to reach this process (/readyz says so).
 CACHE_SECONDS = 5.0
+NOTIFIED_CACHE_SECONDS = 300.0
 CACHE_MAX = 10_000
+AUTH_CHANNEL = "syncline_auth"
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="syncline"'}
 REQUIRED_SCOPE = "required_scope"  # route handler `opt` key, set by scoped()
 
@@ -49,9 +54,10 @@ class Principal:
 class Authenticator:
     """Checks bearer tokens (API keys and OAuth access tokens) against PostgreSQL.
 
-    Answers are cached for CACHE_SECONDS of the monotonic clock, so a revocation, rotation
-    or suspension reaches every API process within that window; expiry is exact, since a
-    cached principal is checked against the wall clock on every hit.
+    Answers are cached. `invalidate` (from the process's `AUTH_CHANNEL` listener) drops the
+    answers of a changed credential or tenant at once; `listening(False)` falls back to
+    entries that expire after CACHE_SECONDS. Expiry is exact either way, since a cached
+    principal is checked against the wall clock on every hit.
     """
 
     def __init__(
@@ -66,6 +72,37 @@ class Authenticator:
         self.clock = clock or Clock()
         self._cache: dict[bytes, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+        self._ttl = CACHE_SECONDS
+        # Bumped by every invalidation: an answer verified before one is not cached after it.
+        self._generation = 0
+
+    @property
+    def notified(self) -> bool:
+        """Whether changes reach this cache as they commit (else: timed expiry)."""
+        return self._ttl == NOTIFIED_CACHE_SECONDS
+
+    def listening(self, connected: bool) -> None:
+        """The listener's state: connected, changes arrive as notifications; not, they may
+        have been missed, so everything cached is dropped and entries expire on time."""
+        with self._lock:
+            self._ttl = NOTIFIED_CACHE_SECONDS if connected else CACHE_SECONDS
+            self._generation += 1
+            self._cache.clear()
+
+    def invalidate(self, changed: UUID) -> None:
+        """Drop every answer about credential or tenant `changed`, and every refusal (a
+        reactivated tenant's keys work again at once)."""
+        with self._lock:
+            self._generation += 1
+            stale = [
+                digest
+                for digest, (_, principal) in self._cache.items()
+                if principal is None
+                or principal.credential_id == changed
+                or principal.tenant_id == changed
+            ]
+            for digest in stale:
+                del self._cache[digest]
 
     def cached(self, token: str) -> tuple[bool, Principal | None]:
         """`(True, answer)` when a fresh answer is cached; no I/O, safe on the event loop."""
@@ -80,11 +117,13 @@ class Authenticator:
         found, principal = self.cached(token)
         if found:
             return principal
+        generation = self._generation
         principal = self._verify(token)
         with self._lock:
-            if len(self._cache) >= CACHE_MAX:
-                self._cache.clear()
-            self._cache[_digest(token)] = (self.clock.monotonic() + CACHE_SECONDS, principal)
+            if generation == self._generation:  # nothing changed while we looked
+                if len(self._cache) >= CACHE_MAX:
+                    self._cache.clear()
+                self._cache[_digest(token)] = (self.clock.monotonic() + self._ttl, principal)
         return self._unexpired(principal)
 
     def _unexpired(self, principal: Principal | None) -> Principal | None:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from litestar.datastructures import State
 from psycopg_pool import ConnectionPool
 
 from api.access_tokens import AccessTokenStore
-from api.auth import Authenticator
+from api.auth import AUTH_CHANNEL, Authenticator
 from api.clock import Clock
 from api.rate_limit import RateLimiter
 from delivery.secret_box import SecretBox
 from domain.application import Syncline
 from projections.changes.listener import ChangeListener
 from projections.cursor import CursorCodec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,7 +52,19 @@ class ApiServices:
             now=self.clock.database_now,
             monotonic=self.clock.monotonic,
         )
-        self.change_listener = ChangeListener(str(self.pool.conninfo))
+        self.change_listener = ChangeListener(
+            str(self.pool.conninfo),
+            channels={AUTH_CHANNEL: self._credential_changed},
+            on_connection=self.authenticator.listening,
+        )
+
+    def _credential_changed(self, payload: str) -> None:
+        try:
+            changed = UUID(payload)
+        except ValueError:
+            log.warning("ignored a malformed %s notification", AUTH_CHANNEL)
+            return
+        self.authenticator.invalidate(changed)
 
 
 def provide_services(state: State) -> ApiServices:

@@ -39,6 +39,11 @@ BEGIN
     -- The same lock as eventsourcing's insert: held to commit, so ids follow commit order.
     LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;
     NOTIFY {channel};
+    -- Credential and tenant changes reach every API process's authentication cache as
+    -- they commit (api.auth.AUTH_CHANNEL; PostgreSQL folds repeated payloads).
+    PERFORM pg_notify('syncline_auth', changed.id::text)
+        FROM unnest(ids, topics) AS changed(id, topic)
+        WHERE changed.topic LIKE 'domain.credential:%' OR changed.topic LIKE 'domain.tenant:%';
     RETURN QUERY
         INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)
         SELECT * FROM unnest(ids, versions, topics, states)

@@ -20,10 +20,13 @@ class HealthController(Controller):
 
     @get("/readyz", operation_id="Readyz", sync_to_thread=True)
     def readyz(self, services: ApiServices) -> Response[dict[str, Any]]:
-        """Readiness: PostgreSQL answers, with each projection's position."""
+        """Readiness: PostgreSQL answers, with each projection's position. `auth_cache` is
+        `notified` while credential changes reach this process as they commit, `timed` while
+        its listening session is down (then they take up to 5 s)."""
         try:
             with services.pool.connection(timeout=2) as conn:
                 rows = conn.execute("SELECT name, position FROM projection_tracking").fetchall()
         except Exception as exc:  # any failure to reach the database means not ready
             return Response({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
-        return Response({"status": "ready", "projections": dict(rows)})
+        auth_cache = "notified" if services.authenticator.notified else "timed"
+        return Response({"status": "ready", "projections": dict(rows), "auth_cache": auth_cache})

@@ -1,11 +1,16 @@
-"""ChangeListener: one LISTEN session per process that wakes the tenant's long-polls."""
+"""ChangeListener: one LISTEN session per process that wakes the tenant's long-polls.
+
+The same session carries the process's other channels (`channels`: the API's
+authentication cache listens for credential and tenant changes on it), so a process holds
+one listening connection whatever it listens for.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import psycopg
@@ -25,10 +30,23 @@ class ChangeListener:
     woken; waiters re-read the feed on their own every few seconds as a fallback.
     """
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        channels: Mapping[str, Callable[[str], None]] | None = None,
+        on_connection: Callable[[bool], None] | None = None,
+    ) -> None:
+        """`channels`: other channels to listen on, each with what to call per payload;
+        `on_connection(True/False)` when the session comes up or goes down."""
         self.conninfo = conninfo
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._handlers: dict[str, Callable[[str], None]] = {
+            CHANGES_CHANNEL: self.wake,
+            **(channels or {}),
+        }
+        self._on_connection = on_connection or (lambda connected: None)
+        self.connected = False
 
     async def start(self) -> None:
         if self._task is None:
@@ -70,13 +88,22 @@ class ChangeListener:
                     self.conninfo, autocommit=True, application_name="syncline change listener"
                 )
                 async with conn:
-                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANGES_CHANNEL)))
+                    for channel in self._handlers:
+                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    self._connected(True)
                     # Changes may have committed while we were not listening.
                     self._wake_everyone()
                     async for notify in conn.notifies():
-                        self.wake(notify.payload)
+                        self._handlers[notify.channel](notify.payload)
             except asyncio.CancelledError:
+                self._connected(False)
                 raise
             except Exception:
                 log.warning("change listener disconnected; reconnecting", exc_info=True)
+            self._connected(False)
             await asyncio.sleep(RECONNECT_DELAY)
+
+    def _connected(self, connected: bool) -> None:
+        if connected != self.connected:
+            self.connected = connected
+            self._on_connection(connected)
