@@ -1,0 +1,250 @@
+"""Event sourcing against CRUD: Syncline and the CRUD + outbox peer, alternated.
+
+Both run as users run them: two API processes each, and beside them Syncline's
+`syncline worker` (every projection, delivery) or the peer's outbox relay. Rounds alternate
+the two in the same minutes (the machine's speed drifts), each creating contacts with the
+same body from the same lean load generator, and print Syncline ÷ peer for creates/s, CPU
+per create (every process of the system, PostgreSQL included), PostgreSQL transactions per
+create, and the rows/s of a full sync (Syncline's `/v1/changes` against the peer's
+`updated_since` pages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+import msgspec
+import psutil
+import psycopg
+
+from bench.harness import ROOT, BenchEnv, Figure, free_port
+from bench.http_load import request_bytes, run_load
+from bench.peer.schema import create_schema
+
+DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
+ROUNDS = int(os.environ.get("BENCH_COST_ROUNDS", "3"))
+CLIENTS = 16
+BODY = b'{"email": "c%d-%d@example.com", "name": "Bench %d", "tags": ["vip"]}'
+
+
+@dataclass
+class System:
+    name: str
+    url: str
+    key: str
+    processes: list[subprocess.Popen[bytes]]
+    sync_path: Callable[[str | None], str]  # cursor → path of the next sync page
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for process in self.processes:
+            try:
+                parent = psutil.Process(process.pid)
+                for member in [parent, *parent.children(recursive=True)]:
+                    times = member.cpu_times()
+                    total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+
+@dataclass
+class Round:
+    creates_per_second: float
+    cpu_per_create: float  # the system's processes and PostgreSQL, seconds
+    transactions_per_create: float
+
+
+def _wait_healthy(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
+def start_syncline(env: BenchEnv) -> System:
+    url = env.start_api(workers=2)
+    env.spawn("worker")
+    key = env.provision(url, "Cost")
+    processes = list(env.processes)
+    return System(
+        "Syncline",
+        url,
+        key,
+        processes,
+        lambda cursor: "/v1/changes?limit=1000" + (f"&cursor={quote(cursor)}" if cursor else ""),
+    )
+
+
+def start_peer(env: BenchEnv) -> System:
+    create_schema(env.database_url)
+    key = f"peer_{uuid.uuid4().hex}"
+    with psycopg.connect(env.database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO peer_api_keys VALUES (%s, %s)",
+            (hashlib.sha256(key.encode()).digest(), uuid.uuid4()),
+        )
+    port = free_port()
+    environ = {**os.environ, "DATABASE_URL": env.database_url}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.peer.app", "--port", str(port), "--workers", "2"],
+            env=environ,
+            cwd=ROOT,
+        ),
+        subprocess.Popen([sys.executable, "-m", "bench.peer.relay"], env=environ, cwd=ROOT),
+    ]
+    env.processes.extend(processes)  # stopped with the rest
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url)
+    since = "1970-01-01T00:00:00Z"
+
+    def sync_path(cursor: str | None) -> str:
+        path = f"/v1/contacts?limit=1000&updated_since={since}"
+        return path + (f"&cursor={quote(cursor)}" if cursor else "")
+
+    return System("peer", url, key, processes, sync_path)
+
+
+def _committed(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _settle(conn: psycopg.Connection[Any]) -> None:
+    """Wait until the worker or relay has caught up, so a round starts from quiet."""
+    time.sleep(2)
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+
+
+def measure_creates(env: BenchEnv, system: System, stats: psycopg.Connection[Any]) -> Round:
+    build = request_bytes(
+        "POST",
+        f"{system.url}/v1/contacts",
+        {"Authorization": f"Bearer {system.key}", "Content-Type": "application/json"},
+    )
+    _settle(stats)
+    before_tx, before_cpu, before_pg = _committed(stats), system.cpu_seconds(), 0.0
+    before_pg = env.postgres_cpu_seconds()
+    result = run_load(
+        system.url,
+        lambda n, i: build(BODY % (n, i, i)),
+        clients=CLIENTS,
+        duration=DURATION,
+        expect=201,
+    )
+    # The worker (or relay) finishes what the load left it, inside the measurement.
+    time.sleep(2)
+    stats.execute("SELECT pg_stat_clear_snapshot()")
+    transactions = _committed(stats) - before_tx
+    cpu = system.cpu_seconds() - before_cpu + env.postgres_cpu_seconds() - before_pg
+    return Round(result.rate, cpu / result.requests, transactions / result.requests)
+
+
+def sync_rows_per_second(system: System) -> float:
+    """A full sync by one keep-alive `http.client` connection, pages of 1000."""
+    address = urlsplit(system.url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port)
+    headers = {"Authorization": f"Bearer {system.key}"}
+    decoder = msgspec.json.Decoder()
+    seen, cursor = 0, None
+    started = time.monotonic()
+    try:
+        while True:
+            connection.request("GET", system.sync_path(cursor), headers=headers)
+            response = connection.getresponse()
+            page = decoder.decode(response.read())
+            if response.status != 200:
+                raise RuntimeError(f"{system.name} sync answered {response.status}: {page}")
+            seen += len(page["data"])
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return seen / (time.monotonic() - started)
+    finally:
+        connection.close()
+
+
+def run(env: BenchEnv) -> list[Figure]:
+    syncline, peer = start_syncline(env), start_peer(env)
+    rounds: dict[str, list[Round]] = {"Syncline": [], "peer": []}
+    with psycopg.connect(env.database_url, autocommit=True) as stats:
+        for n in range(ROUNDS):
+            order = (syncline, peer) if n % 2 == 0 else (peer, syncline)
+            for system in order:
+                measured = measure_creates(env, system, stats)
+                rounds[system.name].append(measured)
+                print(
+                    f"   round {n + 1} {system.name:<8} {measured.creates_per_second:,.0f}"
+                    f" creates/s, {measured.cpu_per_create * 1e6:,.0f} µs CPU per create,"
+                    f" {measured.transactions_per_create:.2f} transactions per create",
+                    flush=True,
+                )
+    syncs: dict[str, list[float]] = {"Syncline": [], "peer": []}
+    for _ in range(3):
+        for system in (syncline, peer):
+            syncs[system.name].append(sync_rows_per_second(system))
+
+    def median(name: str, field: str) -> float:
+        return statistics.median(getattr(r, field) for r in rounds[name])
+
+    def paired(field: str) -> float:
+        return statistics.median(
+            getattr(s, field) / getattr(p, field)
+            for s, p in zip(rounds["Syncline"], rounds["peer"], strict=True)
+        )
+
+    return [
+        Figure(
+            "creates/s with the worker live (2 API processes)",
+            median("Syncline", "creates_per_second"),
+            "/s",
+            "CRUD + outbox peer with its relay live",
+            median("peer", "creates_per_second"),
+            target=">= 1.0",
+            paired_ratio=paired("creates_per_second"),
+        ),
+        Figure(
+            "CPU per create, every process + PostgreSQL",
+            median("Syncline", "cpu_per_create") * 1e6,
+            "µs",
+            "the peer's",
+            median("peer", "cpu_per_create") * 1e6,
+            target="<= 1.2",
+            paired_ratio=paired("cpu_per_create"),
+        ),
+        Figure(
+            "PostgreSQL transactions per create",
+            median("Syncline", "transactions_per_create"),
+            "",
+            "the peer's",
+            median("peer", "transactions_per_create"),
+            target="Syncline <= 1.5",
+        ),
+        Figure(
+            "full sync rows/s (/v1/changes)",
+            statistics.median(syncs["Syncline"]),
+            "/s",
+            "the peer's updated_since pages",
+            statistics.median(syncs["peer"]),
+            target=">= 2.0",
+        ),
+    ]
