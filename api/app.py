@@ -24,6 +24,7 @@ from api.controllers.webhooks import WebhookController
 from api.docs_ui import docs_assets, docs_page
 from api.errors import EXCEPTION_HANDLERS
 from api.observability import ObservabilityMiddleware
+from api.openapi_webhooks import webhook_deliveries
 from api.rate_limit import RateLimitMiddleware
 from api.services import ApiServices, provide_services
 from projections.lag import register_projection_lag
@@ -59,6 +60,7 @@ def openapi_config() -> OpenAPIConfig:
         path="/schema",
         use_handler_docstrings=True,
         render_plugins=[docs_page()],
+        webhooks=webhook_deliveries(),
         components=Components(
             security_schemes={
                 "ApiKey": SecurityScheme(

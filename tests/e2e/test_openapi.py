@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from domain.events import EVENT_TYPES
+
 
 def test_openapi_document_describes_every_operation(http: httpx.Client) -> None:
     doc = http.get("/schema/openapi.json").json()
@@ -32,3 +34,27 @@ def test_scoped_operations_name_their_scope(http: httpx.Client) -> None:
     assert {"OAuth2": ["records:write"]} in create["security"]
     listing = doc["paths"]["/v1/contacts"]["get"]
     assert {"OAuth2": ["records:read"]} in listing["security"]
+
+
+def test_the_document_is_valid_openapi_3_1(http: httpx.Client) -> None:
+    from openapi_spec_validator import validate
+
+    validate(http.get("/schema/openapi.json").json())  # raises, naming the first error
+
+
+def test_webhooks_section_documents_each_delivery_and_its_headers(http: httpx.Client) -> None:
+    doc = http.get("/schema/openapi.json").json()
+    webhooks = doc["webhooks"]
+    assert set(webhooks) == set(EVENT_TYPES)  # one per event type a webhook can ask for
+    paid = webhooks["order.paid"]["post"]
+    headers = {p["name"] for p in paid["parameters"] if p["in"] == "header"}
+    assert {"webhook-id", "webhook-timestamp", "webhook-signature", "X-Signature-256"} <= headers
+    body = paid["requestBody"]["content"]["application/json"]["schema"]["allOf"]
+    refs = [part.get("$ref") for part in body] + [
+        part.get("properties", {}).get("data", {}).get("$ref") for part in body
+    ]
+    assert "#/components/schemas/EventEnvelope" in refs
+    assert "#/components/schemas/Order" in refs
+    for ref in refs:
+        if ref:
+            assert ref.rsplit("/", 1)[1] in doc["components"]["schemas"], ref
