@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Tag
 from litestar.plugins.prometheus import PrometheusController
 
 from api.auth import BearerAuthMiddleware, check_scope
@@ -52,6 +52,47 @@ class MetricsController(PrometheusController):
     include_in_schema = False
 
 
+TAGS = [
+    Tag(
+        name="Contacts",
+        description="People and companies a tenant does business with. Every change is an"
+        " event (`contact.*`); `ETag` is the version, `If-Match` guards updates.",
+    ),
+    Tag(
+        name="Orders",
+        description="Orders in integer minor units with a computed total and a status machine"
+        " (`draft → placed → paid → fulfilled`, `cancelled`), moved by POST actions.",
+    ),
+    Tag(
+        name="Changes feed",
+        description="The delta endpoint: an initial sync without a cursor, then every change by"
+        " `next_cursor`, long-polled with `wait`. It never skips a change.",
+    ),
+    Tag(
+        name="Webhooks",
+        description="Subscriptions that receive each matching event as a signed POST (see the"
+        " `webhooks` section for what an endpoint receives), their deliveries, replays and"
+        " the event-type catalog.",
+    ),
+    Tag(
+        name="Audit",
+        description="The immutable event log in commit order, record histories, and the"
+        " evidence that it was not altered. Scope `events:read`.",
+    ),
+    Tag(
+        name="OAuth",
+        description="OAuth 2.0 client credentials (RFC 6749 §4.4): trade a client id and secret"
+        " for a bearer access token.",
+    ),
+    Tag(
+        name="Operator",
+        description="The operator's routes (admin token): tenants, their credentials, and"
+        " org-activated connections provisioned in one call.",
+    ),
+    Tag(name="Operations", description="Liveness and readiness for load balancers."),
+]
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Syncline API",
@@ -60,6 +101,7 @@ def openapi_config() -> OpenAPIConfig:
         path="/schema",
         use_handler_docstrings=True,
         render_plugins=[docs_page()],
+        tags=TAGS,
         webhooks=webhook_deliveries(),
         components=Components(
             security_schemes={

@@ -58,3 +58,16 @@ def test_webhooks_section_documents_each_delivery_and_its_headers(http: httpx.Cl
     for ref in refs:
         if ref:
             assert ref.rsplit("/", 1)[1] in doc["components"]["schemas"], ref
+
+
+def test_every_tag_is_described(http: httpx.Client) -> None:
+    doc = http.get("/schema/openapi.json").json()
+    described = {tag["name"] for tag in doc["tags"] if tag.get("description")}
+    used = {
+        tag
+        for item in doc["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        for tag in operation.get("tags", [])
+    }
+    assert used <= described
