@@ -20,21 +20,6 @@ from domain.credential import OAuthClient
 
 ACCESS_TOKEN_PREFIX = "at_"  # noqa: S105
 
-SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS access_tokens (
-        token_hash bytea PRIMARY KEY,
-        client_id uuid NOT NULL,
-        tenant_id uuid NOT NULL,
-        scopes text[] NOT NULL,
-        generation integer NOT NULL,
-        issued_at timestamptz NOT NULL,
-        expires_at timestamptz NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS access_tokens_expiry ON access_tokens (expires_at)",
-]
-
 
 def token_hash(token: str) -> bytes:
     # Looked up by this digest: an index probe's timing cannot be steered towards a secret

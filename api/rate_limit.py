@@ -34,17 +34,6 @@ LEASE_DIVISOR = 8
 LEASE_SECONDS = 1.0
 LEASED_KEYS_MAX = 10_000
 
-SCHEMA = [
-    """
-    CREATE UNLOGGED TABLE IF NOT EXISTS rate_limit_buckets (
-        key text PRIMARY KEY,
-        tokens double precision NOT NULL,
-        updated_at timestamptz NOT NULL,
-        granted integer NOT NULL
-    )
-    """,
-]
-
 _REFILLED = (
     "LEAST(%(burst)s::float8, b.tokens + %(rate)s::float8"
     " * GREATEST(0, EXTRACT(EPOCH FROM EXCLUDED.updated_at - b.updated_at)::float8))"

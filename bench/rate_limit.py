@@ -8,10 +8,10 @@ import os
 import time
 
 import aiohttp
-import psycopg
 
-from api.rate_limit import SCHEMA, TAKE
+from api.rate_limit import TAKE
 from bench.harness import BenchEnv, Figure, rate_over_connections
+from syncline.migrate import migrate
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
 
@@ -59,9 +59,7 @@ def api_reads_per_second(env: BenchEnv, per_second: str) -> float:
 
 
 def run(env: BenchEnv) -> list[Figure]:
-    with psycopg.connect(env.database_url, autocommit=True) as conn:
-        for statement in SCHEMA:
-            conn.execute(statement)  # type: ignore[arg-type]
+    migrate(env.database_url)
     take = {"burst": 10**9, "rate": 10**9, "want": 1, "now": None}
     raw = statements_per_second(env, "SELECT %(key)s::text", {"key": ""})
     upserts = statements_per_second(env, TAKE, take)

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import psycopg
 
-from delivery.outbox import LOG, SCHEMA, NewDelivery, cancel_pending, enqueue
+from delivery.outbox import LOG, NewDelivery, cancel_pending, enqueue
 from domain.envelope import event_id, render_record
 from domain.event_classes import instance_of
 from domain.events import public_type, type_matches
@@ -90,7 +90,6 @@ class DeliveryProjection:
     """The delivery subscriber: the log, in order, to the outbox (`webhook_deliveries`)."""
 
     name = "deliveries"
-    schema = SCHEMA
 
     def __init__(self, cursors: CursorCodec | None) -> None:
         self._cursors = cursors

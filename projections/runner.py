@@ -23,31 +23,6 @@ from projections.priority import CatchUpOrder
 
 log = logging.getLogger(__name__)
 
-TRACKING_SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS projection_tracking (
-        name text PRIMARY KEY,
-        position bigint NOT NULL DEFAULT 0,
-        updated_at timestamptz NOT NULL DEFAULT now()
-    )
-    """,
-    # Since session 5: a runner that fails (an event it cannot process, say) says so here,
-    # for /metrics, until it gets through. Added only where missing: ALTER TABLE would take
-    # the table's lock at every process start, between the runners' batches.
-    """
-    DO $$
-    BEGIN
-        IF NOT EXISTS (
-            SELECT FROM pg_attribute WHERE attrelid = 'projection_tracking'::regclass
-            AND attname = 'failing_since' AND NOT attisdropped
-        ) THEN
-            ALTER TABLE projection_tracking
-                ADD COLUMN failing_since timestamptz, ADD COLUMN last_error text;
-        END IF;
-    END
-    $$
-    """,
-]
 # The longest error text kept in projection_tracking.last_error.
 ERROR_TEXT = 500
 # A runner that fails retries after FIRST_RETRY_DELAY seconds, then twice as long each time
@@ -78,7 +53,6 @@ class Projection(Protocol):
     """
 
     name: str
-    schema: list[str]
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None: ...
 

@@ -1,4 +1,4 @@
-"""The `syncline` command: serve, worker, dev, replay."""
+"""The `syncline` command: serve, worker, dev, replay, migrate."""
 
 from __future__ import annotations
 
@@ -150,6 +150,19 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         runtime.close()
 
 
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from syncline.database import resolve_database_url
+    from syncline.migrate import migrate
+
+    url = resolve_database_url(settings.database_url, settings.data_dir)
+    done = migrate(url, dry_run=args.dry_run)
+    if not done:
+        print("the schema is up to date")
+    for migration in done:
+        print(f"{'would apply' if args.dry_run else 'applied'} {migration}")
+    return 0
+
+
 def projection_names(value: str) -> list[str]:
     known = [projection.name for projection in all_projections()]
     names = [name.strip() for name in value.split(",") if name.strip()]
@@ -209,10 +222,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="the projection to rebuild",
     )
     p.add_argument("--batch-size", type=int, default=1000, help="events per transaction")
+    p = sub.add_parser(
+        "migrate",
+        help="apply the pending schema migrations (every process also does this on start)",
+        description="apply the pending schema migrations (every process also does this on start)",
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="list the migrations that would run, run none"
+    )
     return parser
 
 
-COMMANDS = {"serve": cmd_serve, "worker": cmd_worker, "dev": dev.cmd_dev, "replay": cmd_replay}
+COMMANDS = {
+    "serve": cmd_serve,
+    "worker": cmd_worker,
+    "dev": dev.cmd_dev,
+    "replay": cmd_replay,
+    "migrate": cmd_migrate,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,10 +1,9 @@
-"""PostgreSQL: the configured server or an embedded one, connection pools, and the schema."""
+"""PostgreSQL: the configured server or an embedded one, and connection pools."""
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +74,3 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = ""
     )
     pool.open(wait=True, timeout=60)
     return pool
-
-
-def apply_schema(pool: ConnectionPool, statements: Iterable[str]) -> None:
-    """Create our tables; idempotent, serialized across processes by an advisory lock."""
-    with pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(7301984)")
-        for statement in statements:
-            conn.execute(statement)  # type: ignore[arg-type]

@@ -5,13 +5,13 @@ notification ids are assigned in commit order, which caps one-transaction-per-sa
 throughput at one lock hold per commit. One flusher thread per process instead takes every
 save waiting at that moment and inserts them together.
 
-The batch is written by `syncline_insert_events()`, a SQL function that does what the
-`eventsourcing` recorder's default insert does — take the same exclusive table lock,
-`NOTIFY` the same channel, insert the rows and answer their notification ids — in a single
-statement, so a batch costs one round trip and almost no client CPU. The lock is held until
-the statement's transaction commits, exactly as in the library's path, so commit order and
-notification-id order still agree (tests/integration/test_commit_order.py checks it with
-concurrent writers and a tailing reader).
+The batch is written by `syncline_insert_events()` (made by the baseline migration), a SQL
+function that does what the `eventsourcing` recorder's default insert does — take the same
+exclusive table lock, `NOTIFY` the same channel, insert the rows and answer their
+notification ids — in a single statement, so a batch costs one round trip and almost no
+client CPU. The lock is held until the statement's transaction commits, exactly as in the
+library's path, so commit order and notification-id order still agree
+(tests/integration/test_commit_order.py checks it with concurrent writers and a tailing reader).
 """
 
 from __future__ import annotations
@@ -30,27 +30,6 @@ from psycopg import sql
 
 log = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 1000
-
-INSERT_FUNCTION = """
-CREATE OR REPLACE FUNCTION {schema}.syncline_insert_events(
-    ids {id_type}[], versions bigint[], topics text[], states bytea[]
-) RETURNS SETOF bigint LANGUAGE plpgsql AS $body$
-BEGIN
-    -- The same lock as eventsourcing's insert: held to commit, so ids follow commit order.
-    LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;
-    NOTIFY {channel};
-    -- Credential and tenant changes reach every API process's authentication cache as
-    -- they commit (api.auth.AUTH_CHANNEL; PostgreSQL folds repeated payloads).
-    PERFORM pg_notify('syncline_auth', changed.id::text)
-        FROM unnest(ids, topics) AS changed(id, topic)
-        WHERE changed.topic LIKE 'domain.credential:%' OR changed.topic LIKE 'domain.tenant:%';
-    RETURN QUERY
-        INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)
-        SELECT * FROM unnest(ids, versions, topics, states)
-        RETURNING notification_id;
-END
-$body$
-"""
 
 
 @dataclass
@@ -73,19 +52,9 @@ class GroupCommitRecorder:
         self._closed = False
         schema = sql.Identifier(inner.datastore.schema)
         call = sql.SQL("SELECT * FROM {}.syncline_insert_events(%s, %s, %s, %s)").format(schema)
-        ddl = sql.SQL(INSERT_FUNCTION).format(
-            schema=schema,
-            table=sql.Identifier(inner.events_table_name),
-            channel=sql.Identifier(inner.channel_name),
-            id_type=sql.SQL(inner.datastore.originator_id_type),
-        )
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            # Rendered once: psycopg caches the conversion of a text query, but renders a
-            # sql.Composed (quoting its identifiers) again on every execute.
-            self._call = call.as_string(conn)
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(7301985)")  # one creator at a time
-                conn.execute(ddl)
+        # Rendered once: psycopg caches the conversion of a text query, but renders a
+        # sql.Composed (quoting its identifiers) again on every execute.
+        self._call = call.as_string()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -14,7 +14,6 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
 
-from api import access_tokens, rate_limit
 from api.services import ApiServices
 from delivery.jobs import DeliveryJobs
 from delivery.metrics import DeliveryMetricsCollector
@@ -33,24 +32,15 @@ from projections.priority import (
     spread_for,
 )
 from projections.records.projection import RecordsProjection
-from projections.runner import TRACKING_SCHEMA, Projection, ProjectionRunner
+from projections.runner import Projection, ProjectionRunner
 from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
-from syncline.database import apply_schema, eventsourcing_env, open_pool, resolve_database_url
+from syncline.database import eventsourcing_env, open_pool, resolve_database_url
 from syncline.group_commit import GroupCommitRecorder
+from syncline.migrate import migrate
 
 log = logging.getLogger(__name__)
-
-SECRETS_SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS server_secrets (
-        name text PRIMARY KEY,
-        value bytea NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now()
-    )
-    """,
-]
 
 
 class GroupCommitSyncline(Syncline):
@@ -76,13 +66,6 @@ def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
         EventLogProjection(),
         DeliveryProjection(cursors),
     ]
-
-
-def schema_statements(projections: Sequence[Projection]) -> list[str]:
-    statements = [*TRACKING_SCHEMA, *SECRETS_SCHEMA, *access_tokens.SCHEMA, *rate_limit.SCHEMA]
-    for projection in projections:
-        statements.extend(projection.schema)
-    return statements
 
 
 def server_secret(pool: ConnectionPool, name: str) -> bytes:
@@ -141,11 +124,10 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings, *, pool_size: int = 10) -> Runtime:
         url = resolve_database_url(settings.database_url, settings.data_dir)
+        migrate(url)  # our schema (syncline/migrations/); the event store makes its own
         pool = open_pool(url, max_size=pool_size, name="syncline")
-        apply_schema(pool, SECRETS_SCHEMA)
         cursors = CursorCodec(cursor_key(pool))
         projections = all_projections(cursors)
-        apply_schema(pool, schema_statements(projections))
         # The event store creates its tables on construction; processes starting together
         # would race on them ("tuple concurrently updated"), so one constructs at a time.
         with pool.connection() as conn:

@@ -19,48 +19,6 @@ from projections.rendering import event_text
 # long-polling readers of that tenant wake up, nobody else's do.
 CHANGES_CHANNEL = "syncline_changes"
 
-SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS changes (
-        tenant_id uuid NOT NULL,
-        id uuid NOT NULL,
-        resource_type text NOT NULL,
-        version bigint NOT NULL,
-        deleted boolean NOT NULL,
-        -- when, as the feed serves it: ISO 8601 in UTC. The check turns away a writer from
-        -- before this was text (its timestamptz would be cast to text in its session's
-        -- zone, "… 17:11:14.123456+01").
-        changed_at text NOT NULL CONSTRAINT changes_changed_at_utc CHECK (changed_at LIKE '%Z'),
-        event_type text NOT NULL,
-        data json,  -- the representation, byte for byte; null for a tombstone
-        position bigint NOT NULL,  -- notification id of the record's last change
-        PRIMARY KEY (tenant_id, id)
-    )
-    """,
-    # A page is a range scan of one of these, whatever the size of the log.
-    "CREATE UNIQUE INDEX IF NOT EXISTS changes_tenant_position ON changes (tenant_id, position)",
-    "CREATE INDEX IF NOT EXISTS changes_tenant_type_position"
-    " ON changes (tenant_id, resource_type, position)",
-    # Until session 4 `changed_at` was a timestamptz, formatted by every page read with
-    # to_char() (a fifth of the page query). Migrated once, to the same text: a rewrite of
-    # the table under an exclusive lock, by the first process to start (all processes are
-    # to be stopped for this upgrade; see docs/changes-feed.md).
-    """
-    DO $$
-    BEGIN
-        IF EXISTS (
-            SELECT 1 FROM pg_attribute WHERE attrelid = 'changes'::regclass
-            AND attname = 'changed_at' AND atttypid = 'timestamptz'::regtype
-        ) THEN
-            ALTER TABLE changes ALTER COLUMN changed_at TYPE text
-                USING to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                ADD CONSTRAINT changes_changed_at_utc CHECK (changed_at LIKE '%Z');
-        END IF;
-    END
-    $$
-    """,
-]
-
 _UPSERT = """
     INSERT INTO changes AS c
         (tenant_id, id, resource_type, version, deleted, changed_at, event_type, position, data)
@@ -88,7 +46,6 @@ class ChangesProjection:
     change; a deleted record stays as a tombstone (`deleted`, no data)."""
 
     name = "changes"
-    schema = SCHEMA
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         self.write(cur, self.prepare(events))

@@ -17,30 +17,6 @@ from projections.rendering import event_text
 # row's position in its place (the cursor needs the API's key, which the worker lacks).
 CURSOR_PLACEHOLDER = '"cursor":""'
 
-SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS event_log (
-        tenant_id uuid NOT NULL,
-        position bigint NOT NULL,  -- the event's notification id: commit order
-        event_id text NOT NULL,
-        type text NOT NULL,
-        entity_type text NOT NULL,
-        entity_id uuid NOT NULL,
-        entity_version bigint NOT NULL,
-        occurred_at timestamptz NOT NULL,
-        envelope json NOT NULL,  -- domain.envelope.envelope(), cursor left empty
-        PRIMARY KEY (tenant_id, position)
-    )
-    """,
-    "CREATE UNIQUE INDEX IF NOT EXISTS event_log_tenant_event_id"
-    " ON event_log (tenant_id, event_id)",
-    "CREATE INDEX IF NOT EXISTS event_log_tenant_entity"
-    " ON event_log (tenant_id, entity_id, position)",
-    "CREATE INDEX IF NOT EXISTS event_log_tenant_type ON event_log (tenant_id, type, position)",
-    "CREATE INDEX IF NOT EXISTS event_log_tenant_occurred"
-    " ON event_log (tenant_id, occurred_at, position)",
-]
-
 _INSERT = """
     INSERT INTO event_log (tenant_id, position, event_id, type, entity_type, entity_id,
                            entity_version, occurred_at, envelope)
@@ -56,7 +32,6 @@ class EventLogProjection:
     """The audit log's read model: one row per public event, never updated."""
 
     name = "events"
-    schema = SCHEMA
     # Auditors browse it; in a backlog the change feed and webhooks go first (CatchUpOrder).
     catches_up_later = True
 

@@ -15,30 +15,6 @@ from projections.rendering import event_text
 
 TABLES = {"contact": "contacts", "order": "orders"}
 
-SCHEMA = (
-    [
-        f"""
-    CREATE TABLE IF NOT EXISTS {table} (
-        id uuid PRIMARY KEY,
-        tenant_id uuid NOT NULL,
-        version bigint NOT NULL,
-        created_at timestamptz NOT NULL,
-        updated_at timestamptz NOT NULL,
-        data json NOT NULL  -- json, not jsonb: keeps the representation byte for byte
-    )
-    """
-        for table in TABLES.values()
-    ]
-    + [
-        f"CREATE INDEX IF NOT EXISTS {table}_tenant_created ON {table} (tenant_id, created_at, id)"
-        for table in TABLES.values()
-    ]
-    + [
-        f"CREATE INDEX IF NOT EXISTS {table}_tenant_updated ON {table} (tenant_id, updated_at, id)"
-        for table in TABLES.values()
-    ]
-)
-
 # One statement per table per batch: arrays in binary format, unnested server-side.
 _UPSERT = """
     INSERT INTO {table} AS r (id, tenant_id, version, created_at, updated_at, data)
@@ -61,7 +37,6 @@ class RecordsProjection:
     """
 
     name = "records"
-    schema = SCHEMA
     # Lists are for browsing (integrations sync from the change feed); in a backlog the
     # feed and webhooks go first (CatchUpOrder). Reads of one record use the event store.
     catches_up_later = True

@@ -11,37 +11,6 @@ from domain.credential import ApiKey, Credential, OAuthClient
 from domain.event_classes import instance_of
 from domain.tenant import Tenant
 
-SCHEMA = [
-    """
-    CREATE TABLE IF NOT EXISTS tenants (
-        id uuid PRIMARY KEY,
-        name text NOT NULL,
-        status text NOT NULL,
-        created_at timestamptz NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS tenants_created ON tenants (created_at, id)",
-    """
-    CREATE TABLE IF NOT EXISTS credentials (
-        id uuid PRIMARY KEY,
-        tenant_id uuid NOT NULL,
-        kind text NOT NULL,
-        public_id text NOT NULL,
-        scopes text[] NOT NULL,
-        expires_at timestamptz,
-        revoked_at timestamptz,
-        rotated_at timestamptz,
-        created_at timestamptz NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS credentials_tenant ON credentials (tenant_id, created_at)",
-    "ALTER TABLE credentials ADD COLUMN IF NOT EXISTS expired_at timestamptz",
-    # The expiry sweep looks for live credentials past their expiry.
-    "CREATE INDEX IF NOT EXISTS credentials_expiring ON credentials (expires_at)"
-    " WHERE revoked_at IS NULL AND expired_at IS NULL AND expires_at IS NOT NULL",
-]
-
-
 # What this projection reads; every other event (most of the log) is passed over.
 _TENANT_OR_CREDENTIAL = instance_of(
     Tenant.Created,
@@ -57,7 +26,6 @@ _TENANT_OR_CREDENTIAL = instance_of(
 
 class TenantsProjection:
     name = "tenants"
-    schema = SCHEMA
     # The operator's listings; in a backlog the change feed and webhooks go first
     # (CatchUpOrder). Authentication reads credentials from the event store, not here.
     catches_up_later = True

@@ -1,5 +1,6 @@
 """Settling a batch looks its queue and pending rows up by key, however long the backlog: the
-planner, taking a batch for 100 rows, would otherwise scan every row once per batch."""
+planner, taking a batch for 100 rows, would otherwise scan every row once per batch. The
+settle function runs the very statements whose plans are checked here."""
 
 from __future__ import annotations
 
@@ -8,8 +9,42 @@ from uuid import uuid4
 
 import psycopg
 
-from delivery.outbox import DROP_EMPTY_QUEUES, LOCK_QUEUES, RELEASE_QUEUES, SETTLE, SETTLE_PLAN
+from delivery.outbox import (
+    DROP_EMPTY_QUEUES,
+    LOCK_QUEUES,
+    RELEASE_QUEUES,
+    RESULTS,
+    SETTLE,
+    SETTLE_PLAN,
+)
 from syncline.runtime import Runtime
+
+STATEMENTS = (LOCK_QUEUES, SETTLE, DROP_EMPTY_QUEUES, RELEASE_QUEUES)
+
+
+def as_in_the_function(statement: str) -> str:
+    """A statement as `syncline_webhook_settle()` runs it: the results are its parsed array,
+    the other parameters its arguments."""
+    statement = statement.replace(RESULTS, "unnest(v_results) AS r")
+    for name in ("health", "metrics"):
+        statement = statement.replace(f"%({name})s", f"p_{name}")
+    statement = statement.strip()
+    if statement.startswith("SELECT"):  # a query run for its locks
+        statement = "PERFORM" + statement.removeprefix("SELECT")
+    return statement + ";"
+
+
+def test_the_settle_function_runs_the_statements_whose_plans_are_checked(
+    runtime: Runtime,
+) -> None:
+    with runtime.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'syncline_webhook_settle'"
+        ).fetchone()
+    assert row is not None
+    body = str(row[0])
+    begin, end = body.index("BEGIN\n") + len("BEGIN\n"), body.rindex("\nEND")
+    assert body[begin:end] == "\n".join(as_in_the_function(s) for s in STATEMENTS)
 
 
 def test_settling_a_batch_does_not_scan_the_whole_backlog(
@@ -48,7 +83,7 @@ def test_settling_a_batch_does_not_scan_the_whole_backlog(
         conn.execute(SETTLE_PLAN)
         plans = [
             "\n".join(row[0] for row in conn.execute("EXPLAIN " + statement, params).fetchall())
-            for statement in (LOCK_QUEUES, SETTLE, DROP_EMPTY_QUEUES, RELEASE_QUEUES)
+            for statement in STATEMENTS
         ]
         for plan in plans:
             assert "Seq Scan on webhook_queues" not in plan, plan

@@ -14,8 +14,9 @@ from domain.contact import Contact
 from domain.context import Actor, Context
 from domain.errors import ConflictError
 from domain.order import Order
-from projections.runner import TRACKING_SCHEMA, ProjectionRunner
-from syncline.database import apply_schema, open_pool
+from projections.runner import ProjectionRunner
+from syncline.database import open_pool
+from syncline.migrate import migrate
 from syncline.runtime import Runtime, all_projections
 
 TABLES = {
@@ -45,10 +46,10 @@ def rebuild_and_compare(runtime: Runtime, batch_size: int) -> None:
     schema = f"rebuild_{uuid4().hex[:8]}"
     with psycopg.connect(runtime.database_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
+    migrate(scratch_url(runtime.database_url, schema))  # our whole schema, in the scratch one
     pool = open_pool(scratch_url(runtime.database_url, schema), max_size=2)
     try:
         projections = all_projections(runtime.cursors)
-        apply_schema(pool, [*TRACKING_SCHEMA, *(s for p in projections for s in p.schema)])
         head = runtime.app.recorder.max_notification_id()  # type: ignore[attr-defined]
         for projection in projections:
             runner = ProjectionRunner(runtime.app, pool, projection, batch_size=batch_size)
