@@ -219,7 +219,10 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         from anyio import to_thread
 
         token = bearer_token(connection)
-        authenticator: Authenticator = connection.app.state.services.authenticator
+        services = connection.app.state.services
+        authenticator: Authenticator = services.authenticator
+        # Changes that reached this process before the request did apply to it.
+        services.change_listener.poll()
         found, principal = authenticator.cached(token)
         if not found:
             principal = await to_thread.run_sync(authenticator.authenticate, token)

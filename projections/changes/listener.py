@@ -47,6 +47,7 @@ class ChangeListener:
         }
         self._on_connection = on_connection or (lambda connected: None)
         self.connected = False
+        self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def start(self) -> None:
         if self._task is None:
@@ -88,6 +89,7 @@ class ChangeListener:
                     self.conninfo, autocommit=True, application_name="syncline change listener"
                 )
                 async with conn:
+                    self._conn = conn
                     for channel in self._handlers:
                         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self._connected(True)
@@ -103,7 +105,29 @@ class ChangeListener:
             self._connected(False)
             await asyncio.sleep(RECONNECT_DELAY)
 
+    def poll(self) -> None:
+        """Handle the notifications already received, without waiting (on the loop's thread).
+
+        The listening task handles each notification on a later turn of the event loop; a
+        request that must not act on stale state (a credential revoked a moment ago) calls
+        this first, so what reached the socket before the request did is handled before it.
+        """
+        conn = self._conn
+        if conn is None or conn.closed:
+            return
+        pgconn = conn.pgconn
+        try:
+            pgconn.consume_input()
+        except psycopg.Error:
+            return  # the listening task sees the broken session and reconnects
+        while (notify := pgconn.notifies()) is not None:
+            handler = self._handlers.get(notify.relname.decode())
+            if handler is not None:
+                handler(notify.extra.decode())
+
     def _connected(self, connected: bool) -> None:
+        if not connected:
+            self._conn = None
         if connected != self.connected:
             self.connected = connected
             self._on_connection(connected)
