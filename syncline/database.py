@@ -11,6 +11,8 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
+from projections.locks import SCHEMA_LOCK
+
 log = logging.getLogger(__name__)
 
 # pgserver servers we started, kept alive for the life of the process.
@@ -80,6 +82,6 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = ""
 def apply_schema(pool: ConnectionPool, statements: Iterable[str]) -> None:
     """Create our tables; idempotent, serialized across processes by an advisory lock."""
     with pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(7301984)")
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         for statement in statements:
             conn.execute(statement)  # type: ignore[arg-type]

@@ -28,6 +28,8 @@ import psycopg
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from psycopg import sql
 
+from projections.locks import INSERT_FUNCTION_LOCK
+
 log = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 1000
 
@@ -79,7 +81,9 @@ class GroupCommitRecorder:
             # sql.Composed (quoting its identifiers) again on every execute.
             self._call = call.as_string(conn)
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(7301985)")  # one creator at a time
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s)", (INSERT_FUNCTION_LOCK,)
+                )  # one creator at a time
                 conn.execute(ddl)
 
     def __getattr__(self, name: str) -> Any:
