@@ -10,6 +10,7 @@ import psycopg
 from domain.credential import ApiKey, Credential, OAuthClient
 from domain.event_classes import instance_of
 from domain.tenant import Tenant
+from projections.protocol import Projection
 
 SCHEMA = [
     """
@@ -55,7 +56,7 @@ _TENANT_OR_CREDENTIAL = instance_of(
 )
 
 
-class TenantsProjection:
+class TenantsProjection(Projection):
     name = "tenants"
     schema = SCHEMA
     # The operator's listings; in a backlog the change feed and webhooks go first

@@ -14,7 +14,8 @@ from domain.contact import Contact
 from domain.context import Actor, Context
 from domain.errors import ConflictError
 from domain.order import Order
-from projections.runner import TRACKING_SCHEMA, ProjectionRunner
+from projections.runner import ProjectionRunner
+from projections.tracking import TRACKING_SCHEMA
 from syncline.database import apply_schema, open_pool
 from syncline.runtime import Runtime, all_projections
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
-from projections.runner import TRACKING_SCHEMA
+from projections.tracking import TRACKING_SCHEMA
 
 
 def apply(conn: psycopg.Connection[tuple[object, ...]]) -> None:
