@@ -16,7 +16,7 @@ from domain.application import Syncline
 from domain.events import public_type, type_matches
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
-from projections.runner import read_position
+from projections.tracking import read_position
 
 PAGE = 1000
 EVENT_LOG_WAIT_SECONDS = 5.0

@@ -25,6 +25,7 @@ from domain.webhook import WebhookSubscription
 from projections.changes.cursor import encode_change_cursor
 from projections.cursor import CursorCodec
 from projections.json import json_text
+from projections.protocol import Projection
 from projections.rendering import envelope_json
 
 UPSERT_SUBSCRIPTION = """
@@ -86,7 +87,7 @@ _SUBSCRIPTION_CHANGE = instance_of(WebhookSubscription.Created, WebhookSubscript
 _PING = instance_of(WebhookSubscription.Pinged)
 
 
-class DeliveryProjection:
+class DeliveryProjection(Projection):
     """The delivery subscriber: the log, in order, to the outbox (`webhook_deliveries`)."""
 
     name = "deliveries"

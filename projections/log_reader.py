@@ -56,6 +56,9 @@ class LogReader:
             " FROM {} WHERE notification_id > %s AND notification_id <= %s"
             " ORDER BY notification_id LIMIT %s"
         ).format(sql.Identifier(recorder.datastore.schema, recorder.events_table_name))
+        self._count = sql.SQL("SELECT count(*) FROM {} WHERE notification_id <= %s").format(
+            sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        )
         self._datastore = recorder.datastore
         self.shared = 0  # batches answered without reading (statistics for benchmarks)
         self.read_count = 0
@@ -99,6 +102,17 @@ class LogReader:
             with self._lock:
                 del self._reading[key]
             pending.done.set()
+
+    def count(self, head: int) -> int:
+        """How many events the log holds up to `head` (ids have gaps: failed inserts)."""
+        with (
+            self._datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor(row_factory=tuple_row) as cur,
+        ):
+            cur.execute(self._count, (head,))
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
 
     def _rest_of_cached(self, after: int, limit: int, stop: int | None) -> Batch | None:
         """The events after `after` of a cached batch that holds `after` inside it, marked

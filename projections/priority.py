@@ -79,7 +79,7 @@ class CatchUpOrder:
         self._changed = threading.Condition()
 
     def before_batch(
-        self, name: str, later: bool, position: int, full: bool, stop: threading.Event
+        self, name: str, *, later: bool, position: int, full: bool, stop: threading.Event
     ) -> None:
         """Called by a runner before each batch (`full`: of `batch_size` events, so still
         catching up): records where it is, then waits for its turn (or `stop`)."""
@@ -92,7 +92,10 @@ class CatchUpOrder:
                 self._changed.notify_all()
             if self.max_wait > 0:
                 self._changed.wait_for(
-                    lambda: stop.is_set() or self._may_go(name, later, position, full),
+                    lambda: (
+                        stop.is_set()
+                        or self._may_go(name, later=later, position=position, full=full)
+                    ),
                     timeout=self.max_wait,
                 )
         if later and full and self.elsewhere is not None and self.max_wait > 0:
@@ -117,7 +120,7 @@ class CatchUpOrder:
         with self._changed:
             self._changed.notify_all()
 
-    def _may_go(self, name: str, later: bool, position: int, full: bool) -> bool:
+    def _may_go(self, name: str, *, later: bool, position: int, full: bool) -> bool:
         for other, (other_later, other_position) in self._behind.items():
             if other == name:
                 continue

@@ -116,7 +116,8 @@ def replay(
     """Rebuild one projection from the log with a progress bar; answers the exit status."""
     from tqdm import tqdm
 
-    from projections.runner import ProjectionBusyError, ProjectionRunner
+    from projections.leadership import ProjectionBusyError
+    from projections.runner import ProjectionRunner
 
     stream = stream or sys.stderr
     runner = ProjectionRunner(

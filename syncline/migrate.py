@@ -21,10 +21,11 @@ from typing import Any
 
 import psycopg
 
+from projections.locks import MIGRATION_LOCK
+
 log = logging.getLogger(__name__)
 
 VERSION_TABLE = "syncline_migrations"
-MIGRATION_LOCK = 7301984  # pg_advisory_lock key: one migrator at a time
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 

@@ -24,6 +24,7 @@ from domain.application import Syncline
 from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
+from projections.locks import EVENT_STORE_LOCK
 from projections.log_reader import DEFAULT_BATCH, LogReader
 from projections.priority import (
     ELSEWHERE_FRESH,
@@ -31,8 +32,9 @@ from projections.priority import (
     CatchUpOrder,
     spread_for,
 )
+from projections.protocol import Projection
 from projections.records.projection import RecordsProjection
-from projections.runner import Projection, ProjectionRunner
+from projections.runner import ProjectionRunner
 from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
@@ -131,11 +133,11 @@ class Runtime:
         # The event store creates its tables on construction; processes starting together
         # would race on them ("tuple concurrently updated"), so one constructs at a time.
         with pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(7301986)")
+            conn.execute("SELECT pg_advisory_lock(%s)", (EVENT_STORE_LOCK,))
             try:
                 app = GroupCommitSyncline(url, pool_size)
             finally:
-                conn.execute("SELECT pg_advisory_unlock(7301986)")
+                conn.execute("SELECT pg_advisory_unlock(%s)", (EVENT_STORE_LOCK,))
         secret_box = SecretBox(settings.secret_key)
         if not secret_box.encrypts:
             log.warning("SYNCLINE_SECRET_KEY is not set: webhook secrets are stored unencrypted")
@@ -197,9 +199,7 @@ class Runtime:
             self.log_reader = LogReader(self.app)  # shared: the log is decoded once
         if self.catch_up_order is None:
             spread = spread_for(runner_options.get("batch_size", DEFAULT_BATCH))
-            first_rank = [
-                p.name for p in self.projections if not getattr(p, "catches_up_later", False)
-            ]
+            first_rank = [p.name for p in self.projections if not p.catches_up_later]
             elsewhere = CatchingUpElsewhere(
                 self.pool,
                 lambda: self.app.recorder.max_notification_id() or 0,  # type: ignore[attr-defined]

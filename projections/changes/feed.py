@@ -9,7 +9,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from domain.events import RESOURCE_TYPES
-from projections.runner import read_position
+from projections.tracking import read_position
 
 # PostgreSQL writes each item's JSON, less its opening brace and its cursor (which needs the
 # API's key): `"resource_type":"order",…,"data":{…}}`. Only `data` holds client text, and

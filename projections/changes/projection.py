@@ -13,6 +13,7 @@ from domain.event_classes import instance_of
 from domain.events import public_type
 from domain.record import Record
 from projections.json import array_literal
+from projections.protocol import PreparingProjection
 from projections.rendering import event_text
 
 # Notified once per tenant per batch (payload: the tenant id), after the rows commit:
@@ -41,14 +42,11 @@ class _Upsert(NamedTuple):
     tenants: list[str]
 
 
-class ChangesProjection:
+class ChangesProjection(PreparingProjection):
     """The compacted change feed: each record's latest state at the position of its last
     change; a deleted record stays as a tombstone (`deleted`, no data)."""
 
     name = "changes"
-
-    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
-        self.write(cur, self.prepare(events))
 
     def prepare(self, events: Sequence[tuple[int, Any]]) -> _Upsert | None:
         """The upsert's parameters and the tenants to notify (runs without the database)."""

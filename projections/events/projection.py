@@ -11,6 +11,7 @@ import psycopg
 from domain.envelope import envelope_text
 from domain.events import public_type
 from projections.json import array_literal
+from projections.protocol import PreparingProjection
 from projections.rendering import event_text
 
 # The envelope is stored with an empty cursor; readers put the tenant's cursor for the
@@ -28,15 +29,12 @@ _INSERT = """
 _encoder = msgspec.json.Encoder()
 
 
-class EventLogProjection:
+class EventLogProjection(PreparingProjection):
     """The audit log's read model: one row per public event, never updated."""
 
     name = "events"
     # Auditors browse it; in a backlog the change feed and webhooks go first (CatchUpOrder).
     catches_up_later = True
-
-    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
-        self.write(cur, self.prepare(events))
 
     def prepare(self, events: Sequence[tuple[int, Any]]) -> list[Any] | None:
         """The insert's parameters (runs without the database); None: nothing to insert."""

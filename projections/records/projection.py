@@ -11,6 +11,7 @@ import psycopg
 from domain.event_classes import per_class
 from domain.record import Record
 from projections.json import array_literal
+from projections.protocol import PreparingProjection
 from projections.rendering import event_text
 
 TABLES = {"contact": "contacts", "order": "orders"}
@@ -29,7 +30,7 @@ _UPSERT = """
 _DELETE = "DELETE FROM {table} WHERE id = ANY(%b::uuid[])"
 
 
-class RecordsProjection:
+class RecordsProjection(PreparingProjection):
     """Live records by tenant; a deleted record's row is removed.
 
     A batch is compacted to each record's last event (every event carries the record's
@@ -40,9 +41,6 @@ class RecordsProjection:
     # Lists are for browsing (integrations sync from the change feed); in a backlog the
     # feed and webhooks go first (CatchUpOrder). Reads of one record use the event store.
     catches_up_later = True
-
-    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
-        self.write(cur, self.prepare(events))
 
     def prepare(self, events: Sequence[tuple[int, Any]]) -> list[tuple[str, Any]]:
         """The statements' SQL and parameters, in order (runs without the database)."""

@@ -10,6 +10,7 @@ import psycopg
 from domain.credential import ApiKey, Credential, OAuthClient
 from domain.event_classes import instance_of
 from domain.tenant import Tenant
+from projections.protocol import Projection
 
 # What this projection reads; every other event (most of the log) is passed over.
 _TENANT_OR_CREDENTIAL = instance_of(
@@ -24,7 +25,7 @@ _TENANT_OR_CREDENTIAL = instance_of(
 )
 
 
-class TenantsProjection:
+class TenantsProjection(Projection):
     name = "tenants"
     # The operator's listings; in a backlog the change feed and webhooks go first
     # (CatchUpOrder). Authentication reads credentials from the event store, not here.

@@ -25,13 +25,19 @@ from tests.integration.test_projection_runner import (
 
 
 class Poisoned(SeenProjection):
-    """Fails on every batch holding `poison`, until cured."""
+    """Fails on every batch holding `poison`, until cured. With `poison_after` set, the
+    first event after that position becomes the poison: set before the event is appended,
+    the runner cannot get past the event before it is poisoned."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.poison: int | None = None
+        self.poison_after: int | None = None
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        if self.poison is None and self.poison_after is not None:
+            after = self.poison_after
+            self.poison = next((position for position, _ in events if position > after), None)
         if any(position == self.poison for position, _ in events):
             raise ValueError(f"cannot project event {self.poison}")
         super().process(cur, events)
@@ -58,8 +64,10 @@ def test_a_failing_projection_is_visible_until_it_gets_through(
         assert wait_for(lambda: runner.position() >= head)
         assert failing(runtime, poisoned.name) == (None, None)
 
-        poisoned.poison = append_contacts(runtime, 1)
+        poisoned.poison_after = head
+        appended = append_contacts(runtime, 1)
         assert wait_for(lambda: failing(runtime, poisoned.name)[0] is not None)
+        assert poisoned.poison == appended
         since, error = failing(runtime, poisoned.name)
         assert error == f"ValueError after position {head}: cannot project event {poisoned.poison}"
         assert runner.position() == head  # it stopped before the event, and nothing skipped
@@ -76,6 +84,7 @@ def test_a_failing_projection_is_visible_until_it_gets_through(
         line = f'syncline_projection_failing_seconds{{projection="{poisoned.name}"}} '
         assert float(metrics.split(line)[1].split()[0]) >= 1.0
 
+        poisoned.poison_after = None
         poisoned.poison = None  # fixed (a new release, say): the retry gets through
         assert wait_for(lambda: runner.position() >= (log_positions(runtime) or [0])[-1])
         assert wait_for(lambda: failing(runtime, poisoned.name) == (None, None))

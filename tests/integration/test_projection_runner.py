@@ -15,13 +15,15 @@ from psycopg import sql
 from domain.application import Syncline
 from domain.contact import Contact
 from domain.context import Actor, Context
+from projections.leadership import ProjectionBusyError
 from projections.log_reader import LogReader
-from projections.runner import ProjectionBusyError, ProjectionRunner
+from projections.protocol import Projection
+from projections.runner import ProjectionRunner
 from syncline.database import eventsourcing_env
 from syncline.runtime import Runtime
 
 
-class SeenProjection:
+class SeenProjection(Projection):
     """Records each event position it is given; a duplicate breaks the primary key."""
 
     def __init__(self, name: str) -> None:

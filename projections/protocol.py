@@ -1,0 +1,53 @@
+"""Projection: what a ProjectionRunner runs, with every optional feature declared.
+
+A projection subclasses `Projection` (or `PreparingProjection`) and so gets the defaults
+of what it does not override: it goes first in a backlog, and it processes each batch in
+one step, inside the batch's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import psycopg
+
+
+class Projection(Protocol):
+    """Turns events into rows. `process` runs inside the batch's transaction.
+
+    `catches_up_later = True`: in a backlog it waits for the others of its process (see
+    projections.priority.CatchUpOrder).
+
+    The runner calls `prepare` in its read-ahead thread and `write` in the batch's
+    transaction; by default `prepare` answers the batch as it is and `write` is `process`.
+    """
+
+    name: str
+    catches_up_later: bool = False
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None: ...
+
+    def clear(self, cur: psycopg.Cursor[Any]) -> None: ...
+
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> Any:
+        return events
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: Any) -> None:
+        self.process(cur, prepared)
+
+
+class PreparingProjection(Projection, Protocol):
+    """A projection whose batch work splits in two: `prepare` builds what a batch writes,
+    in Python and without the database; `write` sends it inside the batch's transaction
+    (`process(cur, events)` is `write(cur, prepare(events))`). While catching up, the
+    runner prepares the next batch in its read-ahead thread while this one commits.
+    `prepare` must not change anything the projection's `write` of an earlier batch reads.
+    """
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        self.write(cur, self.prepare(events))
+
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> Any: ...
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: Any) -> None: ...

@@ -1,0 +1,101 @@
+"""Tracking: each projection's position in the log, and whether its runner is failing.
+
+`projection_tracking` holds one row per projection. A batch commits its rows and its new
+position in one transaction (`advance`), guarded by the position it started from. Readers
+(the change feed, replays) import `read_position` from here without the runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+# The longest error text kept in projection_tracking.last_error.
+ERROR_TEXT = 500
+# Projections announce each committed batch here (payload: "name:position").
+PROJECTION_CHANNEL = "syncline_projection"
+
+
+class LeadershipLostError(RuntimeError):
+    """This runner's tracking position moved under it: another runner leads now."""
+
+
+def read_position(pool: ConnectionPool, name: str) -> int:
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT position FROM projection_tracking WHERE name = %s", (name,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def ensure_tracking(pool: ConnectionPool, name: str) -> None:
+    """Give projection `name` its row (at position 0) if it has none."""
+    with pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO projection_tracking (name) VALUES (%s) ON CONFLICT DO NOTHING", (name,)
+        )
+
+
+def advance(cur: psycopg.Cursor[Any], name: str, position: int, last: int) -> None:
+    """Move `name` from `position` to `last` within the batch's transaction, and announce
+    it on PROJECTION_CHANNEL at commit. A batch that got through clears any failure on
+    record. Raises LeadershipLostError when the position is no longer `position`."""
+    cur.execute(
+        "UPDATE projection_tracking SET position = %s, updated_at = now(),"
+        " failing_since = NULL, last_error = NULL"  # a batch got through
+        " WHERE name = %s AND position = %s",
+        (last, name, position),
+    )
+    if cur.rowcount != 1:
+        raise LeadershipLostError(f"projection {name} moved under us at {position}")
+    cur.execute("SELECT pg_notify(%s, %s)", (PROJECTION_CHANNEL, f"{name}:{last}"))
+
+
+def reset(cur: psycopg.Cursor[Any], name: str) -> None:
+    """Set `name` back to the start of the log (a rebuild, within its transaction)."""
+    cur.execute(
+        "UPDATE projection_tracking SET position = 0, updated_at = now() WHERE name = %s",
+        (name,),
+    )
+
+
+def record_failure(pool: ConnectionPool, name: str, exc: Exception) -> None:
+    """Mark the projection as failing (since when, and why) for /metrics and operators;
+    best effort: the database may be what failed."""
+    try:
+        with pool.connection(timeout=2) as conn:
+            conn.execute(
+                "UPDATE projection_tracking SET failing_since = coalesce(failing_since,"
+                " now()), last_error = format('%%s after position %%s: %%s', %s::text,"
+                " position, %s::text) WHERE name = %s",
+                (type(exc).__name__, str(exc)[:ERROR_TEXT], name),
+            )
+    except Exception:  # the failure itself is logged already
+        log.warning("could not record the failure", extra={"projection": name})
+
+
+def clear_failure(pool: ConnectionPool, name: str) -> None:
+    """It got through: it is not failing (any more). Each batch's commit clears the
+    record too; this is for a failure with no batch after it (at the head)."""
+    with pool.connection() as conn:
+        conn.execute(
+            "UPDATE projection_tracking SET failing_since = NULL, last_error = NULL"
+            " WHERE name = %s AND failing_since IS NOT NULL",
+            (name,),
+        )
+
+
+def wait_for_position(pool: ConnectionPool, name: str, position: int, timeout: float) -> bool:
+    """Block until projection `name` reaches `position` (tests, CLI); False after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if read_position(pool, name) >= position:
+            return True
+        time.sleep(0.01)
+    return False
