@@ -17,7 +17,8 @@ from uuid import UUID
 
 import psycopg
 
-from delivery.outbox import LOG, SCHEMA, NewDelivery, cancel_pending, enqueue
+from delivery.outbox import LOG, NewDelivery, cancel_pending, enqueue
+from delivery.schema import SCHEMA
 from domain.envelope import event_id, render_record
 from domain.event_classes import instance_of
 from domain.events import public_type, type_matches

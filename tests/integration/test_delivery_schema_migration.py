@@ -8,9 +8,11 @@ from uuid import uuid4
 
 import psycopg
 
-from delivery.outbox import CLAIM, SCHEMA, WITH_STATE
+from delivery.history import WITH_STATE
+from delivery.queue import CLAIM
+from delivery.schema import SCHEMA
 
-# The tables as they were (delivery/outbox.py before the split).
+# The tables as they were before the split.
 OLD_DELIVERIES = [
     """
     CREATE TABLE webhook_deliveries (

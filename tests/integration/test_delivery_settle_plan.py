@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import psycopg
 
-from delivery.outbox import DROP_EMPTY_QUEUES, LOCK_QUEUES, RELEASE_QUEUES, SETTLE, SETTLE_PLAN
+from delivery.queue import DROP_EMPTY_QUEUES, LOCK_QUEUES, RELEASE_QUEUES, SETTLE, SETTLE_PLAN
 from syncline.runtime import Runtime
 
 
