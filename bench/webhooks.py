@@ -17,8 +17,8 @@ import aiohttp
 import httpx
 
 from bench.harness import ROOT, BenchEnv, Figure, free_port
-from delivery.signing import signature_headers
-from delivery.worker import USER_AGENT, event_loop_factory
+from delivery.headers import delivery_headers as worker_headers
+from delivery.worker import event_loop_factory
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.config import Settings
@@ -60,12 +60,14 @@ def delivery_headers(body: bytes) -> dict[str, str]:
     """The headers a delivery of `body` carries (signed once: the bare client sends them as
     they are, so it pays for none of the worker's signing)."""
     secret = "whsec_" + base64.b64encode(b"k" * 24).decode()
-    return {
-        "Content-Type": "application/json",
-        "X-Event-Type": "contact.created",
-        "X-Correlation-ID": uuid4().hex,
-        **signature_headers([secret], f"evt_{uuid4().hex}", int(time.time()), body),
-    }
+    return worker_headers(
+        secrets=[secret],
+        event_id=f"evt_{uuid4().hex}",
+        event_type="contact.created",
+        correlation_id=uuid4().hex,
+        timestamp=int(time.time()),
+        body=body,
+    )
 
 
 async def _raw_posts(url: str, body: bytes, concurrency: int) -> tuple[float, float]:
@@ -85,7 +87,6 @@ async def _raw_posts(url: str, body: bytes, concurrency: int) -> tuple[float, fl
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(
         connector=connector,
-        headers={"User-Agent": USER_AGENT},
         timeout=aiohttp.ClientTimeout(total=10.0),
     ) as session:
         started, cpu = time.monotonic(), time.process_time()

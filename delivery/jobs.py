@@ -4,7 +4,6 @@ have failed for days, and forget old attempts."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,9 +12,7 @@ from uuid import UUID
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
-from delivery.worker import utcnow
-from domain.application import Syncline
-from domain.context import SYSTEM, Context
+from delivery.worker import DisableWebhook, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +48,19 @@ SELECT count(*) FROM attempts
 
 
 class DeliveryJobs:
-    """The jobs, with an injectable clock so tests need not wait five days."""
+    """The jobs, with an injectable clock so tests need not wait five days. `disable` records
+    a webhook's disabling (the composition root wires it to the application)."""
 
     def __init__(
         self,
-        app: Syncline,
+        disable: DisableWebhook,
         pool: ConnectionPool,
         *,
         now: Callable[[], datetime] = utcnow,
         failing_for: timedelta = FAILING_FOR,
         retention: timedelta = RETENTION,
     ) -> None:
-        self.app = app
+        self.disable = disable
         self.pool = pool
         self.now = now
         self.failing_for = failing_for
@@ -75,8 +73,7 @@ class DeliveryJobs:
             rows = conn.execute(FAILING_ENDPOINTS, (self.now() - self.failing_for,)).fetchall()
         disabled = []
         for subscription_id, tenant_id in rows:
-            ctx = Context(tenant_id, SYSTEM, uuid.uuid4().hex)
-            if self.app.disable_webhook(ctx, subscription_id, "failing"):
+            if self.disable(tenant_id, subscription_id, "failing"):
                 log.warning(
                     "webhook disabled after failing continuously",
                     extra={"webhook_id": str(subscription_id), "tenant_id": str(tenant_id)},

@@ -10,8 +10,7 @@ import bisect
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -57,11 +56,6 @@ def increments(
     rows = [(name, label, float(n)) for (name, label), n in counts.items()]
     rows += [(name, label, total) for (name, label), total in sums.items()]
     return sorted(rows)
-
-
-def increment_rows(rows: Sequence[tuple[str, str, float]]) -> list[dict[str, Any]]:
-    """The rows as `INCREMENT` takes them (JSON objects)."""
-    return [{"name": name, "label": label, "value": value} for name, label, value in rows]
 
 
 class DeliveryMetricsCollector(Collector):

@@ -6,13 +6,13 @@ import time
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from delivery.outbox import NewDelivery, enqueue
 from delivery.subscriber import new_delivery, render_event
-from domain.application import Syncline
 from domain.events import public_type, type_matches
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
@@ -28,7 +28,7 @@ class EventLogBehindError(RuntimeError):
 
 
 def replay(
-    app: Syncline,
+    app: Application[Any],
     pool: ConnectionPool,
     cursors: CursorCodec,
     *,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 # Seconds to wait before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -60,3 +60,17 @@ class RetrySchedule:
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.max_retry_after))
         return delay
+
+    def retry_at(
+        self,
+        attempts_made: int,
+        finished_at: datetime,
+        *,
+        retry_after: float | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> datetime | None:
+        """When to try again after `attempts_made` failed attempts, the last of which ended
+        at `finished_at`; None: give up. The delay counts from the end of the failed
+        attempt, so a timeout is followed by the whole delay, not by what is left of it."""
+        delay = self.next_delay(attempts_made, retry_after=retry_after, rand=rand)
+        return None if delay is None else finished_at + timedelta(seconds=delay)

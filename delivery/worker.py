@@ -1,10 +1,13 @@
-"""DeliveryWorker: claims due deliveries, POSTs them signed, records and settles every attempt.
+"""DeliveryWorker: claims due deliveries, has them sent, settles every attempt, schedules
+retries.
 
 Any number of workers (threads or processes) may run: they claim queues with
 `FOR UPDATE SKIP LOCKED` and lease them for longer than a request may take, so a worker
 killed mid-request loses nothing; its deliveries are sent again when the lease runs out
-(at-least-once). Each worker keeps one aiohttp session (keep-alive connection reuse) and up
-to `concurrency` requests in flight, and wakes on NOTIFY with a polling fallback.
+(at-least-once). Each worker keeps one HTTP session (`delivery.sender`) and up to
+`concurrency` requests in flight, and wakes on NOTIFY with a polling fallback. Everything it
+reads and writes goes through the queue's gateway (`delivery.queue.DeliveryQueue`). A 410
+is reported to `on_gone` (the composition root disables the webhook there).
 """
 
 from __future__ import annotations
@@ -15,87 +18,28 @@ import logging
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
-from typing import Any
 from uuid import UUID
 
-import aiohttp
-import msgspec
-import psycopg
-from psycopg import sql
-
 from delivery import metrics
-from delivery.outbox import CLAIM, DELIVERY_CHANNEL, SETTLE_CALL
-from delivery.retry import RetrySchedule, parse_retry_after
-from delivery.secret_box import SecretBox, SecretUnavailableError
-from delivery.signing import InvalidSecretError, signature_headers
-from delivery.ssrf import ForbiddenTargetError, GuardedResolver, check_literal_url
-from domain.application import Syncline
-from domain.context import SYSTEM, Context
+from delivery.health import endpoint_health
+from delivery.outcome import DELIVERED, GONE, moves_on
+from delivery.queue import Claim, DeliveryQueue, MetricIncrement, Result
+from delivery.retry import RetrySchedule
+from delivery.secret_box import SecretBox
+from delivery.sender import Attempt, Sender
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"Syncline-Webhooks/{version('syncline')}"
-MAX_RESPONSE_BYTES = 64 * 1024
-MAX_ERROR_CHARS = 500
-_encoder = msgspec.json.Encoder()
+# Disables a webhook: (tenant id, webhook id, reason) -> whether it was active until now.
+DisableWebhook = Callable[[UUID, UUID, str], bool]
+# Told of a 410: (tenant id, webhook id).
+OnGone = Callable[[UUID, UUID], object]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Claim(msgspec.Struct, frozen=True):
-    """A leased queue and its head delivery (None when the queue turned out empty).
-
-    msgspec Structs, not dataclasses, for the per-delivery objects: a frozen dataclass
-    spends microseconds in `__init__`, per delivery."""
-
-    subscription_id: UUID
-    entity_id: UUID
-    delivery_id: int | None
-    tenant_id: UUID | None
-    event_id: str
-    event_type: str
-    correlation_id: str
-    body: bytes
-    attempts: int
-    created_at: datetime | None
-    url: str | None
-    secret: str | None
-    previous_secret: str | None
-    previous_secret_expires_at: datetime | None
-
-
-class Attempt(msgspec.Struct, frozen=True):
-    """What one POST of a delivery came to."""
-
-    claim: Claim
-    attempted_at: datetime
-    outcome: str  # delivered | http_error | gone | timeout | connection_error | refused | ...
-    latency: float
-    status_code: int | None = None
-    error: str | None = None
-    retry_after: float | None = None
-
-
-class Result(msgspec.Struct, omit_defaults=True):
-    """One claimed queue's row of a settlement (`outbox.RESULTS`): its head's attempt, when
-    it had one, and whether the queue moves on. Unset fields are left out of the JSON."""
-
-    subscription_id: UUID
-    entity_id: UUID
-    moved_on: bool
-    delivery_id: int | None = None
-    attempted_at: datetime | None = None
-    outcome: str | None = None
-    status_code: int | None = None
-    latency_ms: float | None = None
-    error: str | None = None
-    retry_at: datetime | None = None
 
 
 # Claimed deliveries waiting for a sender, with the time by which they must start.
@@ -112,20 +56,15 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def _error_text(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text[:MAX_ERROR_CHARS]
-
-
 class DeliveryWorker:
     """Sends deliveries until `stop()`: `run()` blocks (start it in a thread)."""
 
     def __init__(
         self,
-        app: Syncline,
         conninfo: str,
         *,
         secret_box: SecretBox,
+        on_gone: OnGone,
         allow_private: bool = False,
         schedule: RetrySchedule | None = None,
         now: Callable[[], datetime] = utcnow,
@@ -136,8 +75,8 @@ class DeliveryWorker:
         batch: int | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.app = app
         self.conninfo = conninfo
+        self.on_gone = on_gone
         self.secret_box = secret_box
         self.allow_private = allow_private
         self.schedule = schedule or RetrySchedule()
@@ -185,30 +124,25 @@ class DeliveryWorker:
                 await asyncio.sleep(1.0)
 
     async def _serve(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=self.concurrency,
-            limit_per_host=0,
-            keepalive_timeout=30,
-            resolver=None if self.allow_private else GuardedResolver(),
+        sender = Sender(
+            self.secret_box,
+            now=self.now,
+            timeout=self.timeout,
+            concurrency=self.concurrency,
+            allow_private=self.allow_private,
         )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.timeout),
-            headers={"User-Agent": USER_AGENT},
-            trust_env=False,
-        )
-        conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-        listener = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        queue = await DeliveryQueue.connect(self.conninfo)
+        sender.open()
         ready: Ready = asyncio.Queue()
         done: list[Attempt] = []
         self._busy = 0
-        listening = asyncio.create_task(self._listen(listener))
+        listening = asyncio.create_task(self._listen(queue))
         senders = [
-            asyncio.create_task(self._sender(session, ready, done)) for _ in range(self.concurrency)
+            asyncio.create_task(self._sender(sender, ready, done)) for _ in range(self.concurrency)
         ]
         try:
             self.started.set()
-            await self._coordinate(conn, ready, done)
+            await self._coordinate(queue, ready, done)
             # Stopping: finish what is in flight, hand back what was claimed but not sent.
             unsent = []
             while not ready.empty():
@@ -218,17 +152,14 @@ class DeliveryWorker:
             for _ in senders:
                 ready.put_nowait(None)
             await asyncio.wait(senders, timeout=self.timeout + 1)
-            await self._settle(conn, done[:], unsent)
+            await self._settle(queue, done[:], unsent)
         finally:
             for task in (listening, *senders):
                 task.cancel()
-            await session.close()
-            await conn.close()
-            await listener.close()
+            await sender.close()
+            await queue.close()
 
-    async def _sender(
-        self, session: aiohttp.ClientSession, ready: Ready, done: list[Attempt]
-    ) -> None:
+    async def _sender(self, sender: Sender, ready: Ready, done: list[Attempt]) -> None:
         """One of `concurrency` coroutines: send claimed deliveries one after another."""
         assert self._wake is not None
         while (item := await ready.get()) is not None:
@@ -239,7 +170,7 @@ class DeliveryWorker:
                 continue
             self._busy += 1
             try:
-                done.append(await self._send(session, claim))
+                done.append(await sender.send(claim))
             except Exception:  # a bug; the lease ends and the delivery is sent again
                 log.exception("sending a delivery failed unexpectedly")
             finally:
@@ -264,9 +195,7 @@ class DeliveryWorker:
         so a batch is still waiting while the next is being claimed."""
         return self.concurrency + 2 * self.batch - self._busy - waiting
 
-    async def _coordinate(
-        self, conn: psycopg.AsyncConnection[Any], ready: Ready, done: list[Attempt]
-    ) -> None:
+    async def _coordinate(self, queue: DeliveryQueue, ready: Ready, done: list[Attempt]) -> None:
         """Settle finished sends and claim more, in batches, until `stop()`.
 
         Claims run ahead of the senders (up to two batches waiting), so a free sender
@@ -288,11 +217,11 @@ class DeliveryWorker:
                     batch = done[:]
                     done.clear()  # the same list the senders append to
                     linger_until = None
-                    await self._settle(conn, batch)
+                    await self._settle(queue, batch)
             wanted = self._wanted(ready.qsize())
             if wanted >= batch_size or idle:
                 start_by = time.monotonic() + self.lease.total_seconds() - self.timeout
-                for claim in await self._claim(conn, wanted):
+                for claim in await self._claim(queue, wanted):
                     ready.put_nowait((claim, start_by))
             timeout = self.poll_interval
             if linger_until is not None:
@@ -301,176 +230,69 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _listen(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(DELIVERY_CHANNEL)))
-        async for _ in conn.notifies():
+    async def _listen(self, queue: DeliveryQueue) -> None:
+        async for _ in queue.enqueued():
             assert self._wake is not None
             self._wake.set()
 
-    # -- claim, send, settle ----------------------------------------------------------------
-    async def _claim(self, conn: psycopg.AsyncConnection[Any], limit: int) -> list[Claim]:
+    # -- claim and settle -------------------------------------------------------------------
+    async def _claim(self, queue: DeliveryQueue, limit: int) -> list[Claim]:
         now = self.now()
-        # One statement, so atomic on its own: no BEGIN/COMMIT round trips.
-        # Binary results: bodies, ids and times load without parsing their text forms.
-        cur = await conn.execute(
-            CLAIM, {"now": now, "lease_until": now + self.lease, "limit": limit}, binary=True
-        )
-        rows = await cur.fetchall()
-        claims = [Claim(*row) for row in rows]
+        claims = await queue.claim(now=now, lease_until=now + self.lease, limit=limit)
         empty = [c for c in claims if c.delivery_id is None]
         if empty:
             # A queue emptied by a cancellation: settling nothing drops it.
-            await self._settle(conn, [], empty)
+            await self._settle(queue, [], empty)
         return [c for c in claims if c.delivery_id is not None]
-
-    async def _send(self, session: aiohttp.ClientSession, claim: Claim) -> Attempt:
-        attempted_at = self.now()
-        started = time.perf_counter()
-
-        def attempt(outcome: str, **details: Any) -> Attempt:
-            return Attempt(claim, attempted_at, outcome, time.perf_counter() - started, **details)
-
-        if claim.url is None or claim.secret is None:
-            return attempt("refused", error="the webhook no longer exists")
-        try:
-            if not self.allow_private:
-                check_literal_url(claim.url)
-            secrets = [self.secret_box.open(claim.secret)]
-            expires = claim.previous_secret_expires_at
-            if claim.previous_secret and expires is not None and expires > attempted_at:
-                # The old secret only adds a second signature during a rotation's grace
-                # period; one sealed under a key this process no longer has must not stop
-                # delivery signed with the current secret.
-                with contextlib.suppress(SecretUnavailableError, InvalidSecretError):
-                    secrets.append(self.secret_box.open(claim.previous_secret))
-            headers = {
-                "Content-Type": "application/json",
-                "X-Event-Type": claim.event_type,
-                "X-Correlation-ID": claim.correlation_id,
-                **signature_headers(
-                    secrets, claim.event_id, int(attempted_at.timestamp()), claim.body
-                ),
-            }
-            async with session.post(
-                claim.url, data=claim.body, headers=headers, allow_redirects=False
-            ) as response:
-                await response.content.read(MAX_RESPONSE_BYTES)
-                status = response.status
-                retry_header = None if status < 300 else response.headers.get("Retry-After")
-            retry_after = (
-                None if retry_header is None else parse_retry_after(retry_header, self.now())
-            )
-        except ForbiddenTargetError as exc:
-            return attempt("refused", error=_error_text(exc))
-        except (SecretUnavailableError, InvalidSecretError) as exc:
-            return attempt("unsignable", error=_error_text(exc))
-        except TimeoutError:
-            return attempt("timeout", error=f"no answer within {self.timeout:g} s")
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, ForbiddenTargetError):
-                return attempt("refused", error=_error_text(exc.os_error))
-            return attempt("connection_error", error=_error_text(exc))
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return attempt("connection_error", error=_error_text(exc))
-        if 200 <= status < 300:
-            return attempt("delivered", status_code=status)
-        if status == 410:
-            return attempt("gone", status_code=status, error="410 Gone: the webhook is disabled")
-        error = f"HTTP {status}"
-        if 300 <= status < 400:
-            error += " (redirects are not followed)"
-        return attempt("http_error", status_code=status, error=error, retry_after=retry_after)
 
     def _retry_at(self, a: Attempt) -> datetime | None:
         """When to try the delivery again; None: it is delivered or given up (after its
-        last retry, or a 410), and its queue moves on."""
-        if a.outcome in ("delivered", "gone"):
+        last retry, or a 410), and its queue moves on. The schedule counts from the end of
+        the attempt: a timeout is an attempt like any other failure."""
+        if moves_on(a.outcome):
             return None
-        delay = self.schedule.next_delay(
-            a.claim.attempts + 1, retry_after=a.retry_after, rand=self.rand
+        return self.schedule.retry_at(
+            a.claim.attempts + 1, a.finished_at, retry_after=a.retry_after, rand=self.rand
         )
-        return None if delay is None else a.attempted_at + timedelta(seconds=delay)
 
     async def _settle(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        attempts: list[Attempt],
-        empty: Sequence[Claim] = (),
+        self, queue: DeliveryQueue, attempts: list[Attempt], empty: Sequence[Claim] = ()
     ) -> None:
         """Record a batch of attempts and move their queues on (or retry them later), in one
-        transaction; `empty` queues (their deliveries were cancelled) are dropped."""
+        transaction; `empty` queues (their deliveries were cancelled) are dropped. A 410 is
+        then reported to `on_gone`, which disables the webhook."""
         now = self.now()
         results = [Result(c.subscription_id, c.entity_id, moved_on=True) for c in empty]
         for a in attempts:
             retry_at = self._retry_at(a)
             results.append(
                 Result(
-                    a.claim.subscription_id,
-                    a.claim.entity_id,
-                    retry_at is None,
-                    a.claim.delivery_id,
-                    a.attempted_at,
-                    a.outcome,
-                    a.status_code,
-                    round(a.latency * 1000, 3),
-                    a.error,
-                    retry_at,
+                    subscription_id=a.claim.subscription_id,
+                    entity_id=a.claim.entity_id,
+                    moved_on=retry_at is None,
+                    delivery_id=a.claim.delivery_id,
+                    attempted_at=a.attempted_at,
+                    outcome=a.outcome,
+                    status_code=a.status_code,
+                    latency_ms=round(a.latency * 1000, 3),
+                    error=a.error,
+                    retry_at=retry_at,
                 )
             )
-        params = {
-            "results": _json(results),
-            "health": _json(endpoint_health(attempts)),
-            "metrics": _json(
-                metrics.increment_rows(
-                    metrics.increments(
-                        [a.outcome for a in attempts],
-                        [a.latency for a in attempts],
-                        [
-                            (now - a.claim.created_at).total_seconds()
-                            for a in attempts
-                            if a.outcome == "delivered" and a.claim.created_at is not None
-                        ],
-                    )
-                )
-            ),
-        }
-        for attempt in range(3):
-            try:
-                # One statement in autocommit: one round trip, no BEGIN or COMMIT.
-                await conn.execute(SETTLE_CALL, params)
-                break
-            except psycopg.errors.DeadlockDetected:
-                if attempt == 2:
-                    raise
-        for a in attempts:
-            if a.outcome == "gone" and a.claim.tenant_id is not None:
-                ctx = Context(a.claim.tenant_id, SYSTEM, uuid.uuid4().hex)
-                await asyncio.to_thread(
-                    self.app.disable_webhook, ctx, a.claim.subscription_id, "gone"
-                )
-
-
-def _json(value: Any) -> str:
-    return _encoder.encode(value).decode()
-
-
-def endpoint_health(attempts: Sequence[Attempt]) -> list[dict[str, Any]]:
-    """Per endpoint: since when it has been failing (None after a success), last outcomes."""
-    health: dict[UUID, dict[str, Any]] = {}
-    for a in sorted(attempts, key=lambda a: a.attempted_at):
-        row = health.setdefault(
-            a.claim.subscription_id,
-            {
-                "subscription_id": a.claim.subscription_id,
-                "failing_since": None,
-                "last_success_at": None,
-                "last_failure_at": None,
-            },
+        increments = metrics.increments(
+            [a.outcome for a in attempts],
+            [a.latency for a in attempts],
+            [
+                (now - a.claim.created_at).total_seconds()
+                for a in attempts
+                if a.outcome == DELIVERED and a.claim.created_at is not None
+            ],
         )
-        if a.outcome == "delivered":
-            row["failing_since"] = None
-            row["last_success_at"] = a.attempted_at
-        else:
-            row["failing_since"] = row["failing_since"] or a.attempted_at
-            row["last_failure_at"] = a.attempted_at
-    return list(health.values())
+        await queue.settle(
+            results,
+            endpoint_health(attempts),
+            [MetricIncrement(name, label, value) for name, label, value in increments],
+        )
+        for a in attempts:
+            if a.outcome == GONE and a.claim.tenant_id is not None:
+                await asyncio.to_thread(self.on_gone, a.claim.tenant_id, a.claim.subscription_id)

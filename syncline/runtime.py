@@ -6,10 +6,12 @@ import hashlib
 import logging
 import secrets
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from psycopg_pool import ConnectionPool
@@ -21,6 +23,7 @@ from delivery.secret_box import SecretBox
 from delivery.subscriber import DeliveryProjection
 from delivery.worker import DeliveryWorker
 from domain.application import Syncline
+from domain.context import SYSTEM, Context
 from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
@@ -161,15 +164,26 @@ class Runtime:
             },
         )
 
+    def disable_webhook(self, tenant_id: UUID, webhook_id: UUID, reason: str) -> bool:
+        """Disable a webhook on the system's behalf (its endpoint answered 410, or has been
+        failing for days); False if it was not active. Delivery calls it back."""
+        ctx = Context(tenant_id, SYSTEM, uuid.uuid4().hex)
+        return self.app.disable_webhook(ctx, webhook_id, reason)
+
+    def webhook_gone(self, tenant_id: UUID, webhook_id: UUID) -> None:
+        """A delivery was answered 410 Gone: the webhook is disabled at once."""
+        self.disable_webhook(tenant_id, webhook_id, "gone")
+
     def delivery_worker(self, **options: Any) -> DeliveryWorker:
         """A sender worker on this runtime's database (not started)."""
         defaults: dict[str, Any] = {
+            "on_gone": self.webhook_gone,
             "secret_box": self.secret_box,
             "allow_private": self.settings.allow_private_webhooks,
             "timeout": self.settings.webhook_timeout,
             "concurrency": self.settings.webhook_concurrency,
         }
-        return DeliveryWorker(self.app, self.database_url, **{**defaults, **options})
+        return DeliveryWorker(self.database_url, **{**defaults, **options})
 
     def start_delivery(self, **worker_options: Any) -> DeliveryWorker:
         """Run a sender worker in a background thread, and the periodic delivery jobs."""
@@ -180,7 +194,7 @@ class Runtime:
         self.threads.append(thread)
         if self.scheduler is None:
             self.scheduler = BackgroundScheduler(timezone="UTC")
-            DeliveryJobs(self.app, self.pool).schedule(self.scheduler)
+            DeliveryJobs(self.disable_webhook, self.pool).schedule(self.scheduler)
             self.scheduler.start()
         return worker
 

@@ -30,7 +30,7 @@ from api.schemas.webhooks import (
 )
 from api.services import ApiServices
 from delivery import ssrf
-from delivery.outbox import WITH_STATE
+from delivery.history import WITH_STATE
 from delivery.replay import EventLogBehindError, replay
 from domain.envelope import envelope
 from domain.errors import InvalidFieldError

@@ -9,6 +9,7 @@ from uuid import UUID
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from api.schemas.common import HasMore, NextCursor
+from delivery.outcome import Outcome
 
 Url = Annotated[
     str,
@@ -105,7 +106,7 @@ class RotatedSecret(Struct, frozen=True):
 class DeliveryAttempt(Struct, frozen=True):
     attempted_at: datetime
     outcome: Annotated[
-        str,
+        Outcome,
         Meta(
             description="delivered, http_error, gone, timeout, connection_error, refused"
             " (the SSRF guard) or unsignable."

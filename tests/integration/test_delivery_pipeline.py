@@ -14,8 +14,8 @@ from uuid import UUID
 from psycopg import sql
 from standardwebhooks import Webhook
 
+from delivery.history import WITH_STATE
 from delivery.jobs import DeliveryJobs
-from delivery.outbox import WITH_STATE
 from delivery.secret_box import SecretBox
 from delivery.subscriber import DeliveryProjection
 from domain.context import Actor, Context
@@ -121,7 +121,7 @@ def test_an_endpoint_failing_for_five_days_is_disabled_with_an_event(
         assert wait_until(lambda: latest_status(hooks_tenant, recovered["id"]) == "delivered")
         assert wait_until(lambda: attempt_count(hooks_tenant, failing["id"]) == 2)
 
-        jobs = DeliveryJobs(runtime.app, runtime.pool, now=clock)
+        jobs = DeliveryJobs(runtime.disable_webhook, runtime.pool, now=clock)
         clock.advance(days=4)
         assert UUID(failing["id"]) not in jobs.disable_failing()
         clock.advance(days=1)
@@ -151,7 +151,7 @@ def test_history_past_retention_is_purged(
         assert wait_until(lambda: attempt_count(hooks_tenant, hook["id"]) == 1)
         assert wait_until(lambda: attempt_count(hooks_tenant, retrying["id"]) == 1)
     clock = ShiftedClock()
-    jobs = DeliveryJobs(runtime.app, runtime.pool, now=clock)
+    jobs = DeliveryJobs(runtime.disable_webhook, runtime.pool, now=clock)
     jobs.purge_history()
     assert len(deliveries(hooks_tenant, hook["id"])) == 1  # a fresh history is kept
     clock.advance(days=31)

@@ -9,7 +9,7 @@ from uuid import uuid4
 
 import psycopg
 
-from delivery.outbox import (
+from delivery.queue import (
     DROP_EMPTY_QUEUES,
     LOCK_QUEUES,
     RELEASE_QUEUES,

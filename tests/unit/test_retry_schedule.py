@@ -61,3 +61,18 @@ def test_retry_after_headers_are_read_as_seconds(header: str | None, seconds: fl
 def test_a_short_schedule_for_tests_keeps_its_shape() -> None:
     schedule = RetrySchedule(delays=(0, 0.1, 0.2), jitter=0)
     assert [schedule.next_delay(n) for n in (1, 2, 3)] == [0.1, 0.2, None]
+
+
+@given(attempts=st.integers(1, 7), latency=st.floats(0, 60), r=st.floats(0, 1, exclude_max=True))
+def test_the_next_try_counts_from_the_end_of_the_failed_attempt(
+    attempts: int, latency: float, r: float
+) -> None:
+    """A timeout ends when the timeout runs out: the whole delay follows it."""
+    schedule = RetrySchedule()
+    finished = NOW + timedelta(seconds=latency)
+    delay = schedule.next_delay(attempts, rand=lambda: r)
+    assert delay is not None
+    assert schedule.retry_at(attempts, finished, rand=lambda: r) == finished + timedelta(
+        seconds=delay
+    )
+    assert schedule.retry_at(8, finished) is None

@@ -1,0 +1,26 @@
+"""Endpoint health: each endpoint's successes and failures in a batch of attempts, as the
+rows a settlement adds to `webhook_endpoint_health` (read by the 5-day disable job)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from delivery.outcome import DELIVERED
+from delivery.queue import EndpointHealth
+from delivery.sender import Attempt
+
+
+def endpoint_health(attempts: Sequence[Attempt]) -> list[EndpointHealth]:
+    """Per endpoint: since when it has been failing (None after a success), last outcomes."""
+    health: dict[UUID, EndpointHealth] = {}
+    for a in sorted(attempts, key=lambda a: a.attempted_at):
+        subscription_id = a.claim.subscription_id
+        row = health.setdefault(subscription_id, EndpointHealth(subscription_id))
+        if a.outcome == DELIVERED:
+            row.failing_since = None
+            row.last_success_at = a.attempted_at
+        else:
+            row.failing_since = row.failing_since or a.attempted_at
+            row.last_failure_at = a.attempted_at
+    return list(health.values())

@@ -1,0 +1,266 @@
+"""The delivery queue: the workers' claim and settle statements, their typed rows, and
+`DeliveryQueue`, the one gateway a worker calls (as procrastinate's `JobManager` is).
+
+Rows are built by column name: a claim's columns are `Claim`'s fields (psycopg's
+`class_row`), and a settlement's JSON objects are `Result`'s and `EndpointHealth`'s fields.
+A new column is a field here and a name in one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any, Self
+from uuid import UUID
+
+import msgspec
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+
+from delivery.outbox import DELIVERY_CHANNEL
+from delivery.outcome import Outcome
+
+# Due queues, leased until `lease_until`, with their head delivery and its endpoint. Queues
+# in flight are due too (their lease hides them), so the scan passes over them: a few
+# windows of rows per worker, cheaper than moving every leased row in the index.
+CLAIM = """
+WITH due AS (
+    SELECT subscription_id, entity_id FROM webhook_queues
+    WHERE next_attempt_at <= %(now)s AND (leased_until IS NULL OR leased_until <= %(now)s)
+    ORDER BY next_attempt_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE webhook_queues q SET leased_until = %(lease_until)s
+    FROM due WHERE q.subscription_id = due.subscription_id AND q.entity_id = due.entity_id
+    RETURNING q.subscription_id, q.entity_id
+)
+SELECT l.subscription_id, l.entity_id, d.id AS delivery_id, d.tenant_id, d.event_id, d.event_type,
+    d.correlation_id, d.body, p.attempts, d.created_at,
+    s.url, s.secret, s.previous_secret, s.previous_secret_expires_at
+FROM leased l
+LEFT JOIN LATERAL (
+    SELECT p.delivery_id, p.attempts FROM webhook_pending p
+    WHERE p.subscription_id = l.subscription_id AND p.entity_id = l.entity_id
+    ORDER BY p.delivery_id LIMIT 1
+) p ON true
+LEFT JOIN webhook_deliveries d ON d.id = p.delivery_id
+LEFT JOIN webhook_subscriptions s ON s.id = l.subscription_id
+"""
+
+# Settling takes JSON arrays (msgspec encodes them far faster than psycopg adapts arrays):
+# `results` has one `Result` per claimed queue, parsed by column name into the settle
+# function's row type (`webhook_settle_result`, in syncline/migrations/).
+RESULTS = "json_populate_recordset(NULL::webhook_settle_result, %(results)s::json) AS r"
+
+# Settling is one call of `syncline_webhook_settle()` (syncline/migrations/), which runs these four
+# statements in order; a single statement in autocommit, so a batch costs one round trip,
+# sends its results once, and needs no BEGIN, COMMIT or pipeline on the client.
+#
+# The planner takes a batch (`json_to_recordset`) for 100 rows, so with a large backlog it
+# would hash-join a scan of every queue row, twice per batch: draining n deliveries would
+# cost O(n²) in the database. A batch is at most a few windows of rows, so index lookups are
+# always right: the function turns hash and merge joins off for itself (`SETTLE_PLAN` is the
+# same for running the statements alone, as the plan test does).
+SETTLE_PLAN = """
+SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)
+"""
+
+# 1. Queue rows first, in key order: the subscriber locks them the same way.
+LOCK_QUEUES = f"""
+SELECT 1 FROM webhook_queues q JOIN {RESULTS}
+    ON q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+ORDER BY q.subscription_id, q.entity_id
+FOR UPDATE OF q
+"""
+
+# 2. Record the attempts; a delivery delivered or given up leaves the pending rows (one
+# cancelled meanwhile has already left: a success still shows as delivered, a failure
+# changes nothing), one to be retried counts the attempt; add to the endpoint health and
+# the metrics. Independent tables, so one statement.
+SETTLE = f"""
+WITH r AS (SELECT * FROM {RESULTS}),
+attempts AS (
+    INSERT INTO webhook_attempts (delivery_id, subscription_id, attempted_at, outcome,
+        status_code, latency_ms, error)
+    SELECT delivery_id, subscription_id, attempted_at, outcome, status_code, latency_ms, error
+    FROM r WHERE delivery_id IS NOT NULL
+),
+finished AS (
+    DELETE FROM webhook_pending p USING r
+    WHERE r.moved_on AND p.subscription_id = r.subscription_id
+        AND p.entity_id = r.entity_id AND p.delivery_id = r.delivery_id
+),
+retried AS (
+    UPDATE webhook_pending p SET attempts = p.attempts + 1, next_attempt_at = r.retry_at
+    FROM r WHERE NOT r.moved_on AND p.subscription_id = r.subscription_id
+        AND p.entity_id = r.entity_id AND p.delivery_id = r.delivery_id
+),
+health AS (
+    INSERT INTO webhook_endpoint_health AS h (subscription_id, failing_since, last_success_at,
+        last_failure_at)
+    SELECT * FROM json_to_recordset(%(health)s::json) AS e(subscription_id uuid,
+        failing_since timestamptz, last_success_at timestamptz, last_failure_at timestamptz)
+    ORDER BY subscription_id
+    ON CONFLICT (subscription_id) DO UPDATE SET
+        failing_since = CASE
+            WHEN excluded.last_success_at IS NOT NULL THEN excluded.failing_since
+            ELSE coalesce(h.failing_since, excluded.failing_since) END,
+        last_success_at = coalesce(excluded.last_success_at, h.last_success_at),
+        last_failure_at = coalesce(excluded.last_failure_at, h.last_failure_at)
+)
+INSERT INTO webhook_metrics AS m (name, label, value)
+SELECT * FROM json_to_recordset(%(metrics)s::json) AS i(name text, label text, value float8)
+ORDER BY name, label
+ON CONFLICT (name, label) DO UPDATE SET value = m.value + excluded.value
+"""
+
+# 3. A fresh statement (a volatile function takes a snapshot per statement), so it sees
+# deliveries the subscriber committed while we waited for the locks: a queue whose head left
+# is dropped if nothing else is pending in it.
+DROP_EMPTY_QUEUES = f"""
+DELETE FROM webhook_queues q USING {RESULTS}
+WHERE r.moved_on AND q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+AND NOT EXISTS (
+    SELECT 1 FROM webhook_pending p
+    WHERE p.subscription_id = q.subscription_id AND p.entity_id = q.entity_id
+)
+"""
+
+# 4. Every other queue is released, due at once (it was due when claimed) or at the retry's
+# time. (A separate statement, not a CTE beside the delete: this one's snapshot no longer
+# has the dropped rows, where excluding them in one statement was a nested anti-join.)
+RELEASE_QUEUES = f"""
+UPDATE webhook_queues q SET leased_until = NULL,
+    next_attempt_at = coalesce(r.retry_at, q.next_attempt_at)
+FROM {RESULTS} WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
+"""
+SETTLE_CALL = "SELECT syncline_webhook_settle(%(results)s, %(health)s, %(metrics)s)"
+
+
+SETTLE_ATTEMPTS = 3  # a settle that hits a deadlock is tried again, this many times in all
+_encoder = msgspec.json.Encoder()
+
+
+class Claim(msgspec.Struct, frozen=True):
+    """A leased queue and its head delivery (`CLAIM`'s row, by column name). An empty queue
+    (its deliveries were cancelled) has no head: `delivery_id` is None, and so are the
+    head's columns.
+
+    msgspec Structs, not dataclasses, for the per-delivery objects: a frozen dataclass
+    spends microseconds in `__init__`, per delivery."""
+
+    subscription_id: UUID
+    entity_id: UUID
+    delivery_id: int | None
+    tenant_id: UUID | None
+    event_id: str
+    event_type: str
+    correlation_id: str
+    body: bytes
+    attempts: int
+    created_at: datetime | None
+    url: str | None
+    secret: str | None
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+
+
+class Result(msgspec.Struct, omit_defaults=True):
+    """One claimed queue's row of a settlement (`RESULTS`): its head's attempt, when it had
+    one, and whether the queue moves on. Unset fields are left out of the JSON."""
+
+    subscription_id: UUID
+    entity_id: UUID
+    moved_on: bool
+    delivery_id: int | None = None
+    attempted_at: datetime | None = None
+    outcome: Outcome | None = None
+    status_code: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+class EndpointHealth(msgspec.Struct):
+    """One endpoint's row of a settlement: since when it has been failing (None after a
+    success), and its last success and failure in the batch."""
+
+    subscription_id: UUID
+    failing_since: datetime | None = None
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+
+
+class MetricIncrement(msgspec.Struct):
+    """One `webhook_metrics` row to add to (`delivery.metrics.increments`)."""
+
+    name: str
+    label: str
+    value: float
+
+
+class DeliveryQueue:
+    """The worker's gateway to the queue tables: claim due queues, settle what was sent, and
+    hear when deliveries are enqueued. Two autocommit connections: one for statements, one
+    listening on `DELIVERY_CHANNEL`."""
+
+    def __init__(
+        self, conn: psycopg.AsyncConnection[Any], listener: psycopg.AsyncConnection[Any]
+    ) -> None:
+        self.conn = conn
+        self.listener = listener
+
+    @classmethod
+    async def connect(cls, conninfo: str) -> Self:
+        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        try:
+            listener = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, listener)
+
+    async def close(self) -> None:
+        await self.conn.close()
+        await self.listener.close()
+
+    async def claim(self, *, now: datetime, lease_until: datetime, limit: int) -> list[Claim]:
+        """Lease up to `limit` due queues until `lease_until`; answer them with their heads.
+
+        One statement, so atomic on its own: no BEGIN/COMMIT round trips. Binary results:
+        bodies, ids and times load without parsing their text forms."""
+        async with self.conn.cursor(row_factory=class_row(Claim)) as cur:
+            await cur.execute(
+                CLAIM, {"now": now, "lease_until": lease_until, "limit": limit}, binary=True
+            )
+            return await cur.fetchall()
+
+    async def settle(
+        self,
+        results: Sequence[Result],
+        health: Sequence[EndpointHealth] = (),
+        metrics: Sequence[MetricIncrement] = (),
+    ) -> None:
+        """Record a batch of attempts and move their queues on (or release them for a retry),
+        add to the endpoint health and the metrics: one statement in autocommit, so one
+        round trip and no BEGIN or COMMIT."""
+        params = {
+            "results": _encoder.encode(results).decode(),
+            "health": _encoder.encode(health).decode(),
+            "metrics": _encoder.encode(metrics).decode(),
+        }
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                await self.conn.execute(SETTLE_CALL, params)
+                return
+            except psycopg.errors.DeadlockDetected:
+                if attempt == SETTLE_ATTEMPTS - 1:
+                    raise
+
+    async def enqueued(self) -> AsyncIterator[None]:
+        """Yield each time deliveries are enqueued (the subscriber's NOTIFY)."""
+        await self.listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(DELIVERY_CHANNEL)))
+        async for _ in self.listener.notifies():
+            yield None

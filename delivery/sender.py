@@ -1,0 +1,140 @@
+"""Sender: POSTs one claimed delivery, signed, and says what the attempt came to.
+
+One aiohttp session per worker (keep-alive connection reuse), with the SSRF guard on the
+addresses it connects to unless private targets are allowed. The request is bounded by the
+timeout; redirects are not followed; at most 64 KiB of an answer is read, then dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import aiohttp
+import msgspec
+
+from delivery import outcome
+from delivery.headers import delivery_headers
+from delivery.outcome import Outcome, Verdict
+from delivery.queue import Claim
+from delivery.retry import parse_retry_after
+from delivery.secret_box import SecretBox, SecretUnavailableError
+from delivery.signing import InvalidSecretError
+from delivery.ssrf import GuardedResolver, check_literal_url
+
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class Attempt(msgspec.Struct, frozen=True):
+    """What one POST of a delivery came to."""
+
+    claim: Claim
+    attempted_at: datetime
+    outcome: Outcome
+    latency: float  # seconds, from the start of the attempt to its verdict
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def finished_at(self) -> datetime:
+        """When the attempt ended (a timeout ends when the timeout runs out)."""
+        return self.attempted_at + timedelta(seconds=self.latency)
+
+
+class Sender:
+    """Sends deliveries over one HTTP session; `open()` before, `close()` after."""
+
+    def __init__(
+        self,
+        secret_box: SecretBox,
+        *,
+        now: Callable[[], datetime],
+        timeout: float,
+        concurrency: int,
+        allow_private: bool = False,
+    ) -> None:
+        self.secret_box = secret_box
+        self.now = now
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.allow_private = allow_private
+        self._session: aiohttp.ClientSession | None = None
+
+    def open(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self.concurrency,
+            limit_per_host=0,
+            keepalive_timeout=30,
+            resolver=None if self.allow_private else GuardedResolver(),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            trust_env=False,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _secrets(self, claim: Claim, at: datetime) -> list[str]:
+        """The secrets to sign with: the current one, and the previous one during its grace
+        period. One sealed under a key this process no longer has must not stop delivery
+        signed with the current secret."""
+        assert claim.secret is not None
+        secrets = [self.secret_box.open(claim.secret)]
+        expires = claim.previous_secret_expires_at
+        if claim.previous_secret and expires is not None and expires > at:
+            with contextlib.suppress(SecretUnavailableError, InvalidSecretError):
+                secrets.append(self.secret_box.open(claim.previous_secret))
+        return secrets
+
+    async def send(self, claim: Claim) -> Attempt:
+        assert self._session is not None, "the sender is not open"
+        attempted_at = self.now()
+        started = time.perf_counter()
+
+        def attempt(verdict: Verdict, retry_after: float | None = None) -> Attempt:
+            return Attempt(
+                claim,
+                attempted_at,
+                verdict.outcome,
+                time.perf_counter() - started,
+                verdict.status_code,
+                verdict.error,
+                retry_after,
+            )
+
+        if claim.url is None or claim.secret is None:
+            return attempt(Verdict("refused", error="the webhook no longer exists"))
+        try:
+            if not self.allow_private:
+                check_literal_url(claim.url)
+            headers = delivery_headers(
+                secrets=self._secrets(claim, attempted_at),
+                event_id=claim.event_id,
+                event_type=claim.event_type,
+                correlation_id=claim.correlation_id,
+                timestamp=int(attempted_at.timestamp()),
+                body=claim.body,
+            )
+            async with self._session.post(
+                claim.url, data=claim.body, headers=headers, allow_redirects=False
+            ) as response:
+                await response.content.read(MAX_RESPONSE_BYTES)
+                status = response.status
+                retry_header = None if status < 300 else response.headers.get("Retry-After")
+            retry_after = (
+                None if retry_header is None else parse_retry_after(retry_header, self.now())
+            )
+        except Exception as exc:
+            verdict = outcome.of_error(exc, self.timeout)
+            if verdict is None:
+                raise
+            return attempt(verdict)
+        verdict = outcome.of_status(status)
+        return attempt(verdict, retry_after if verdict.outcome == "http_error" else None)
