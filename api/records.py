@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -17,7 +18,6 @@ from litestar.params import Parameter
 from api.errors import ProblemError
 from api.parameters import list_position
 from api.services import ApiServices
-from domain.application import request_fingerprint
 from domain.context import Context
 from domain.record import Record
 
@@ -25,6 +25,11 @@ R = TypeVar("R", bound=Record)
 ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 MAX_IDEMPOTENCY_KEY = 255
 JSON = "application/json"
+
+
+def request_fingerprint(body: bytes) -> str:
+    """What an Idempotency-Key's first request is remembered by: a digest of its body."""
+    return hashlib.sha256(body).hexdigest()
 
 
 def correlation_id(request: Request[Any, Any, Any]) -> str:
@@ -161,7 +166,7 @@ async def create_record(
     ctx = request.user.context(correlation_id(request))
     fields = msgspec.to_builtins(data)
     app = services.app
-    if key is None and not kind.REFERENCES and app.saves_async:
+    if key is None and not app.references(kind) and app.saves_async:
         record: R = app.new_record(kind, ctx, fields, request_hash=fingerprint)
         await app.save_async(record)
         created = True

@@ -107,7 +107,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def provision_demo(runtime: Runtime) -> tuple[str, str, str]:
     """The demo tenant (made once) and a fresh API key and OAuth client secret for it."""
     from domain.context import Actor, Context
-    from domain.credential import SCOPES, OAuthClient
+    from domain.credential import SCOPES, ApiKey, OAuthClient
 
     operator = Actor("operator", "syncline-dev")
     runtime.wait_for_projections()
@@ -126,7 +126,7 @@ def provision_demo(runtime: Runtime) -> tuple[str, str, str]:
             (f"{client.client_id}:{OAuthClient.client_secret(client_secret)}"),
         )
     ctx = Context(tenant_id=row[0], actor=operator, correlation_id="dev")
-    key, secret = runtime.app.issue_api_key(ctx, list(SCOPES))
+    key, secret = runtime.app.issue_credential(ApiKey, ctx, list(SCOPES))
     return str(row[0]), key.token(secret), "(issued when the demo tenant was first made)"
 
 

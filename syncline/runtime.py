@@ -38,7 +38,7 @@ from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
 from syncline.database import apply_schema, eventsourcing_env, open_pool, resolve_database_url
-from syncline.group_commit import GroupCommitRecorder
+from syncline.group_commit import GroupCommitSaves
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ SECRETS_SCHEMA = [
 ]
 
 
-class GroupCommitSyncline(Syncline):
+class GroupCommitSyncline(GroupCommitSaves, Syncline):
     """The application with group commit on the event store (see syncline.group_commit)."""
 
     name = Syncline.name  # the events table is named after it: keep it stable
@@ -61,9 +61,6 @@ class GroupCommitSyncline(Syncline):
     def __init__(self, database_url: str, pool_size: int) -> None:
         self.database_url = database_url
         super().__init__(env=eventsourcing_env(database_url, pool_size=pool_size))
-
-    def construct_recorder(self) -> Any:
-        return GroupCommitRecorder(super().construct_recorder(), self.database_url)
 
 
 def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
