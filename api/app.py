@@ -16,7 +16,7 @@ from api.auth import BearerAuthMiddleware, check_scope
 from api.controllers.admin import AdminController
 from api.controllers.changes import ChangeController
 from api.controllers.contacts import ContactController
-from api.controllers.event_types import EventTypeController
+from api.controllers.event_types import DATA_SCHEMAS, EventTypeController
 from api.controllers.events import EventController
 from api.controllers.health import HealthController
 from api.controllers.oauth import OAuthController
@@ -27,6 +27,7 @@ from api.observability import ObservabilityMiddleware
 from api.rate_limit import RateLimitMiddleware
 from api.services import ApiServices, provide_services
 from projections.lag import register_projection_lag
+from projections.records.projection import TABLES
 
 VERSION = version("syncline")
 MAX_BODY_BYTES = 1024 * 1024
@@ -96,6 +97,8 @@ def openapi_config() -> OpenAPIConfig:
 
 def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None) -> Litestar:
     """The API application for one process."""
+    for parts in (TABLES, DATA_SCHEMAS):
+        parts.check()  # a resource lacking its table or data schema stops the API at start
     v1 = Router(
         path="/v1",
         route_handlers=[

@@ -9,6 +9,7 @@ from uuid import UUID
 from domain.context import Context
 from domain.errors import InvalidFieldError
 from domain.record import Record
+from domain.resources import Resource, register
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FIELDS = ("email", "name", "phone", "company", "tags", "custom_fields")
@@ -85,3 +86,15 @@ class Contact(Record):
         if unknown:
             raise InvalidFieldError(sorted(unknown)[0], "is not a contact field")
         return self._change(ctx, validate_contact({**self.state, **changes}), self.Updated)
+
+
+CONTACT = register(
+    Resource(
+        Contact,
+        events={
+            "created": "A contact was created.",
+            "updated": "One or more fields of a contact changed.",
+            "deleted": "A contact was deleted.",
+        },
+    )
+)

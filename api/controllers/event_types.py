@@ -11,22 +11,39 @@ from api.auth import scoped
 from api.schemas.contacts import Contact
 from api.schemas.orders import Order
 from api.schemas.webhooks import EventType, EventTypeList, Webhook
-from domain.events import EVENT_TYPES
+from domain.events import EVENT_TYPES, WEBHOOK_EVENT_TYPES
+from domain.resources import Parts
 
-# The `data` of an event is the record (or webhook) after the change, as the API shows it.
-DATA_SCHEMAS: dict[str, dict[str, Any]] = {
-    "contact": msgspec.json.schema(Contact),
-    "order": msgspec.json.schema(Order),
-    "webhook": msgspec.json.schema(Webhook),
-}
-CATALOG = EventTypeList(
-    data=[
-        EventType(name=name, description=description, schema=DATA_SCHEMAS[name.split(".")[0]])
-        for name, description in EVENT_TYPES.items()
-    ],
-    next_cursor=None,
-    has_more=False,
+# The `data` of an event is the record (or webhook) after the change, as the API shows it:
+# each resource's representation, by resource name (see domain.resources).
+DATA_SCHEMAS: Parts[dict[str, Any]] = Parts(
+    "data schema",
+    "api/controllers/event_types.py (DATA_SCHEMAS)",
+    {"contact": msgspec.json.schema(Contact), "order": msgspec.json.schema(Order)},
 )
+DATA_SCHEMAS.check()
+WEBHOOK_SCHEMA = msgspec.json.schema(Webhook)
+
+
+def catalog() -> EventTypeList:
+    """Every public event type with its description and the schema of its `data`."""
+    DATA_SCHEMAS.check()
+    return EventTypeList(
+        data=[
+            EventType(
+                name=name,
+                description=description,
+                schema=(
+                    WEBHOOK_SCHEMA
+                    if name in WEBHOOK_EVENT_TYPES
+                    else DATA_SCHEMAS[name.split(".")[0]]
+                ),
+            )
+            for name, description in EVENT_TYPES.items()
+        ],
+        next_cursor=None,
+        has_more=False,
+    )
 
 
 class EventTypeController(Controller):
@@ -38,4 +55,4 @@ class EventTypeController(Controller):
         """Every event type, with a description and the JSON Schema of its `data` (the record
         after the change). Subscribe to names, or to `contact.*`, `order.*`, `webhook.*`.
         Needs `records:read`."""
-        return CATALOG
+        return catalog()

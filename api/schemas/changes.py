@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 from msgspec import Meta, Struct
 
 from api.schemas.common import HasMore
+from domain.events import RESOURCE_TYPES
+
+if TYPE_CHECKING:
+    ResourceType = str
+else:
+    # The registered resources' names, as the schema's enum (see domain.resources).
+    ResourceType = Literal[tuple(RESOURCE_TYPES)]
 
 FeedCursor = Annotated[
     str,
@@ -23,7 +30,7 @@ class Change(Struct, frozen=True):
     """The latest state of one record, at the position of its last change."""
 
     cursor: Annotated[str, Meta(description="Resume the feed right after this change.")]
-    resource_type: Literal["contact", "order"]
+    resource_type: ResourceType
     id: UUID
     version: int
     deleted: Annotated[bool, Meta(description="A tombstone: the record was deleted.")]

@@ -8,12 +8,20 @@ from uuid import UUID
 
 import psycopg
 
+import domain.events  # noqa: F401  (registers the record resources TABLES is checked against)
 from domain.event_classes import per_class
 from domain.record import Record
+from domain.resources import Parts, resource_of
 from projections.json import array_literal
 from projections.rendering import event_text
 
-TABLES = {"contact": "contacts", "order": "orders"}
+# Each resource's table, by resource name (see domain.resources).
+TABLES: Parts[str] = Parts(
+    "records table",
+    "projections/records/projection.py (TABLES) and a migration that creates it",
+    {"contact": "contacts", "order": "orders"},
+)
+TABLES.check()
 
 SCHEMA = (
     [
@@ -66,6 +74,9 @@ class RecordsProjection:
     # feed and webhooks go first (CatchUpOrder). Reads of one record use the event store.
     catches_up_later = True
 
+    def __init__(self) -> None:
+        TABLES.check()  # a resource without a table stops the worker at start
+
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         self.write(cur, self.prepare(events))
 
@@ -117,8 +128,9 @@ class RecordsProjection:
 
 def _table_for(kind: type) -> str | None:
     """The table an event of this class changes (None: not a record's state change)."""
-    if issubclass(kind, Record.Created | Record.Updated | Record.Deleted):
-        return TABLES.get(kind.__qualname__.split(".")[0].lower())
+    resource = resource_of(kind)
+    if resource is not None and issubclass(kind, Record.Created | Record.Updated | Record.Deleted):
+        return TABLES.get(resource.name)
     return None
 
 
