@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from litestar.datastructures import State
 from psycopg_pool import ConnectionPool
@@ -52,10 +51,5 @@ class ApiServices:
 
 
 def provide_services(state: State) -> ApiServices:
-    services: ApiServices = state.services
-    return services
-
-
-def services_of(state: Any) -> ApiServices:
     services: ApiServices = state.services
     return services

@@ -13,6 +13,7 @@ from domain.resources import Resource, register
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FIELDS = ("email", "name", "phone", "company", "tags", "custom_fields")
+MAX_EMAIL = 254
 MAX_TAGS = 50
 MAX_CUSTOM_FIELDS = 100
 MAX_DEPTH = 32
@@ -21,8 +22,10 @@ MAX_DEPTH = 32
 def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
     """Check a contact's fields; answer them in canonical form."""
     email = fields.get("email")
-    if not isinstance(email, str) or not EMAIL.match(email) or len(email) > 254:
-        raise InvalidFieldError("email", "must be an email address of at most 254 characters")
+    if not isinstance(email, str) or not EMAIL.match(email) or len(email) > MAX_EMAIL:
+        raise InvalidFieldError(
+            "email", f"must be an email address of at most {MAX_EMAIL} characters"
+        )
     tags = fields.get("tags") or []
     if len(tags) > MAX_TAGS:
         raise InvalidFieldError("tags", f"at most {MAX_TAGS} tags")

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
-from msgspec import Meta, Struct
+from msgspec import Meta
 
-from api.schemas.common import HasMore
+from api.schemas.common import HasMore, Output
 from domain.events import RESOURCE_TYPES
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ FeedCursor = Annotated[
 ]
 
 
-class Change(Struct, frozen=True):
+class Change(Output):
     """The latest state of one record, at the position of its last change."""
 
     cursor: Annotated[str, Meta(description="Resume the feed right after this change.")]
@@ -42,13 +42,13 @@ class Change(Struct, frozen=True):
     ]
 
 
-class ChangePage(Struct, frozen=True):
+class ChangePage(Output):
     data: list[Change]
     next_cursor: FeedCursor
     has_more: HasMore
 
 
-class ChangeHead(Struct, frozen=True):
+class ChangeHead(Output):
     cursor: Annotated[
         str, Meta(description="The feed's current head: pass it as `cursor` to start from now.")
     ]

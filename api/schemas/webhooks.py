@@ -6,15 +6,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import UNSET, Meta, UnsetType
 
-from api.schemas.common import HasMore, NextCursor
+from api.schemas.common import HasMore, Input, NextCursor, Output
+from domain.events import MAX_EVENT_TYPES
+from domain.webhook import DEFAULT_GRACE, MAX_GRACE, MAX_URL
 
 Url = Annotated[
     str,
     Meta(
         min_length=1,
-        max_length=2048,
+        max_length=MAX_URL,
         description="An http(s) URL on the public internet; redirects are not followed.",
         examples=["https://example.com/webhooks/syncline"],
     ),
@@ -24,7 +26,7 @@ EventTypes = Annotated[
     list[EventTypePattern],
     Meta(
         min_length=1,
-        max_length=50,
+        max_length=MAX_EVENT_TYPES,
         description="Event types to receive (see GET /v1/event-types); `order.*` matches every"
         " order event. Required: there is no 'everything' default.",
         examples=[["contact.created", "order.*"]],
@@ -41,13 +43,13 @@ Secret = Annotated[
 ]
 
 
-class WebhookCreate(Struct, forbid_unknown_fields=True, frozen=True):
+class WebhookCreate(Input):
     url: Url
     event_types: EventTypes
     description: Description | None = None
 
 
-class WebhookUpdate(Struct, forbid_unknown_fields=True, frozen=True):
+class WebhookUpdate(Input):
     """Fields to change; omitted ones stay. `status` disables or re-enables the webhook."""
 
     url: Url | UnsetType = UNSET
@@ -56,7 +58,7 @@ class WebhookUpdate(Struct, forbid_unknown_fields=True, frozen=True):
     status: WebhookStatus | UnsetType = UNSET
 
 
-class Webhook(Struct, frozen=True):
+class Webhook(Output):
     id: UUID
     url: str
     event_types: list[str]
@@ -74,35 +76,35 @@ class Webhook(Struct, frozen=True):
     updated_at: datetime
 
 
-class WebhookWithSecret(Webhook, frozen=True):
+class WebhookWithSecret(Webhook):
     secret: Secret
 
 
-class WebhookList(Struct, frozen=True):
+class WebhookList(Output):
     data: list[Webhook]
     next_cursor: NextCursor
     has_more: HasMore
 
 
-class SecretRotation(Struct, forbid_unknown_fields=True, frozen=True):
+class SecretRotation(Input):
     grace_period_seconds: Annotated[
         int,
         Meta(
             ge=0,
-            le=7 * 86400,
+            le=int(MAX_GRACE.total_seconds()),
             description="How long the old secret keeps signing beside the new one (default"
             " 24 h): deliveries carry both signatures meanwhile.",
         ),
-    ] = 86400
+    ] = int(DEFAULT_GRACE.total_seconds())
 
 
-class RotatedSecret(Struct, frozen=True):
+class RotatedSecret(Output):
     id: UUID
     secret: Secret
     previous_secret_expires_at: datetime
 
 
-class DeliveryAttempt(Struct, frozen=True):
+class DeliveryAttempt(Output):
     attempted_at: datetime
     outcome: Annotated[
         str,
@@ -116,7 +118,7 @@ class DeliveryAttempt(Struct, frozen=True):
     error: str | None
 
 
-class Delivery(Struct, frozen=True):
+class Delivery(Output):
     id: UUID
     event_id: Annotated[str, Meta(description="The event's id, also its `webhook-id` header.")]
     event_type: str
@@ -136,13 +138,13 @@ class Delivery(Struct, frozen=True):
     attempts: list[DeliveryAttempt]
 
 
-class DeliveryList(Struct, frozen=True):
+class DeliveryList(Output):
     data: list[Delivery]
     next_cursor: NextCursor
     has_more: HasMore
 
 
-class ReplayRequest(Struct, forbid_unknown_fields=True, frozen=True):
+class ReplayRequest(Input):
     after: Annotated[
         str,
         Meta(
@@ -154,18 +156,18 @@ class ReplayRequest(Struct, forbid_unknown_fields=True, frozen=True):
     ]
 
 
-class ReplayStarted(Struct, frozen=True):
+class ReplayStarted(Output):
     id: UUID
     enqueued: Annotated[int, Meta(description="How many deliveries were enqueued.")]
 
 
-class EventType(Struct, frozen=True):
+class EventType(Output):
     name: str
     description: str
     schema: Annotated[dict[str, Any], Meta(description="JSON Schema of the event's `data`.")]
 
 
-class EventTypeList(Struct, frozen=True):
+class EventTypeList(Output):
     data: list[EventType]
     next_cursor: NextCursor
     has_more: HasMore
