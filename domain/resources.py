@@ -131,9 +131,9 @@ class Parts(Generic[T]):
         return iter(self._parts)
 
     def items(self) -> list[tuple[str, T]]:
-        """Every registered resource's part, in registration order."""
-        self.check()
-        return [(name, self._parts[name]) for name in RESOURCES]
+        """The registered resources' parts, in registration order. (A process checks that
+        none is missing once, at start: `check`.)"""
+        return [(name, self._parts[name]) for name in RESOURCES if name in self._parts]
 
     def values(self) -> list[T]:
         return [part for _, part in self.items()]
