@@ -16,7 +16,7 @@ from api.auth import BearerAuthMiddleware, check_scope
 from api.controllers.admin import AdminController
 from api.controllers.changes import ChangeController
 from api.controllers.contacts import ContactController
-from api.controllers.event_types import DATA_SCHEMAS, EventTypeController
+from api.controllers.event_types import EventTypeController
 from api.controllers.events import EventController
 from api.controllers.health import HealthController
 from api.controllers.oauth import OAuthController
@@ -25,6 +25,7 @@ from api.controllers.webhooks import WebhookController
 from api.errors import EXCEPTION_HANDLERS
 from api.observability import ObservabilityMiddleware
 from api.rate_limit import RateLimitMiddleware
+from api.schemas.common import DATA_SCHEMAS
 from api.services import ApiServices, provide_services
 from projections.lag import register_projection_lag
 from projections.records.projection import TABLES

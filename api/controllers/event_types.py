@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from litestar import Controller, get
 
 from api.auth import scoped
-from api.schemas.contacts import Contact
-from api.schemas.orders import Order
+from api.schemas.common import DATA_SCHEMAS
 from api.schemas.webhooks import EventType, EventTypeList, Webhook
 from domain.events import EVENT_TYPES, WEBHOOK_EVENT_TYPES
-from domain.resources import Parts
 
-# The `data` of an event is the record (or webhook) after the change, as the API shows it:
-# each resource's representation, by resource name (see domain.resources).
-DATA_SCHEMAS: Parts[dict[str, Any]] = Parts(
-    "data schema",
-    "api/controllers/event_types.py (DATA_SCHEMAS)",
-    {"contact": msgspec.json.schema(Contact), "order": msgspec.json.schema(Order)},
-)
-DATA_SCHEMAS.check()
 WEBHOOK_SCHEMA = msgspec.json.schema(Webhook)
 
 

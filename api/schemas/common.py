@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from litestar.params import Parameter
 from msgspec import Meta, Struct, field
 
+from domain.resources import Parts
+
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
 else:
@@ -54,3 +56,10 @@ AsOfParam = Annotated[
         description="The record as it was at this moment (ISO 8601; UTC when no offset).",
     ),
 ]
+
+
+# The `data` of a resource's events is the record after the change, as the API shows it:
+# each resource's schema module adds the JSON Schema of its representation here.
+DATA_SCHEMAS: Parts[dict[str, Any]] = Parts(
+    "data schema", "its api/schemas module (DATA_SCHEMAS.add(name, msgspec.json.schema(…)))"
+)

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from api.schemas.common import HasMore, Input, NextCursor, Output
+from api.schemas.common import DATA_SCHEMAS, HasMore, Input, NextCursor, Output
 from domain.contact import MAX_CUSTOM_FIELDS, MAX_EMAIL, MAX_TAGS
 
 Email = Annotated[
@@ -64,6 +65,9 @@ class Contact(Output):
     version: Annotated[int, Meta(description="Starts at 1, +1 per change; the ETag.")]
     created_at: datetime
     updated_at: datetime
+
+
+DATA_SCHEMAS.add("contact", msgspec.json.schema(Contact))
 
 
 class ContactList(Output):

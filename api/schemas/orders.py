@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
+import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from api.schemas.common import HasMore, Input, NextCursor, Output
+from api.schemas.common import DATA_SCHEMAS, HasMore, Input, NextCursor, Output
 from domain.order import MAX_LINE_ITEMS, MAX_QUANTITY, MAX_UNIT_PRICE
 
 Currency = Annotated[
@@ -57,6 +58,9 @@ class Order(Output):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+DATA_SCHEMAS.add("order", msgspec.json.schema(Order))
 
 
 class OrderList(Output):

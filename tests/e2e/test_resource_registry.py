@@ -23,10 +23,9 @@ from msgspec import UNSET, Meta, UnsetType
 
 from api.app import create_app
 from api.auth import Principal, scoped
-from api.controllers.event_types import DATA_SCHEMAS
 from api.records import change_record, changes_of, correlation_id, create_record, record_response
 from api.records import list_page as records_page
-from api.schemas.common import Input, Output
+from api.schemas.common import DATA_SCHEMAS, Input, Output
 from api.services import ApiServices
 from domain.context import Context
 from domain.errors import InvalidFieldError
@@ -209,9 +208,7 @@ def test_a_registered_resource_is_served_fed_and_delivered(note_world: NoteWorld
         contact = tenant.post("/v1/contacts", json={"email": "ada@example.com"}).json()
 
         # The reference check runs in the application, on create and on change.
-        missing = tenant.post(
-            "/v1/notes", json={"contact_id": str(UUID(int=1)), "text": "lost"}
-        )
+        missing = tenant.post("/v1/notes", json={"contact_id": str(UUID(int=1)), "text": "lost"})
         assert missing.status_code == 422, missing.text
         assert missing.json()["errors"][0]["field"] == "contact_id"
         created = tenant.post("/v1/notes", json={"contact_id": contact["id"], "text": "hello"})
