@@ -239,18 +239,14 @@ def _collect(aggregates: Sequence[Aggregate]) -> ProcessingEvent[UUID]:
 
 class GroupCommitSaves(Application[UUID]):
     """The save path of an application whose recorder is a `GroupCommitRecorder`: mixed in
-    before the domain's application by the composition root (syncline.runtime).
+    before the domain's application by the composition root (syncline.runtime), which
+    constructs that recorder.
 
     `save_async` encodes an event-loop caller's events and awaits their batch's commit, with
     no worker thread; `save` is the library's, step for step, less the Protocol checks (see
     `_collect`). Both follow eventsourcing's `Application.save` and its private steps, so
     they live here, beside the recorder, and not in the domain.
     """
-
-    def construct_recorder(self) -> Any:
-        return GroupCommitRecorder(super().construct_recorder(), self.database_url)
-
-    database_url: str
 
     @property
     def saves_async(self) -> bool:

@@ -38,7 +38,7 @@ from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
 from syncline.database import apply_schema, eventsourcing_env, open_pool, resolve_database_url
-from syncline.group_commit import GroupCommitSaves
+from syncline.group_commit import GroupCommitRecorder, GroupCommitSaves
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ class GroupCommitSyncline(GroupCommitSaves, Syncline):
     def __init__(self, database_url: str, pool_size: int) -> None:
         self.database_url = database_url
         super().__init__(env=eventsourcing_env(database_url, pool_size=pool_size))
+
+    def construct_recorder(self) -> Any:
+        return GroupCommitRecorder(super().construct_recorder(), self.database_url)
 
 
 def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
