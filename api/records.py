@@ -17,6 +17,7 @@ from litestar.params import Parameter
 
 from api.errors import ProblemError
 from api.parameters import list_position
+from api.responses import json_response
 from api.services import ApiServices
 from domain.context import Context
 from domain.record import Record
@@ -24,7 +25,6 @@ from domain.record import Record
 R = TypeVar("R", bound=Record)
 ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 MAX_IDEMPOTENCY_KEY = 255
-JSON = "application/json"
 
 
 def request_fingerprint(body: bytes) -> str:
@@ -121,7 +121,7 @@ def list_page(
             b"}",
         ]
     )
-    return Response(content=body, media_type=JSON)
+    return json_response(body)
 
 
 def changes_of(body: msgspec.Struct) -> dict[str, Any]:
@@ -158,7 +158,7 @@ async def create_record(
     """Create a record from a validated body, honouring `Idempotency-Key`; 201.
 
     A plain create reads nothing, so it runs on the event loop and awaits the group commit
-    (`Syncline.save_async`): no worker thread per request. One with an Idempotency-Key
+    (the application's `save_async`): no worker thread per request. One with an Idempotency-Key
     (it looks for the first answer) or one that references another record (an order's
     contact) runs `Syncline.create_record` in a worker thread.
     """
