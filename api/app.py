@@ -26,8 +26,10 @@ from api.errors import EXCEPTION_HANDLERS
 from api.observability import ObservabilityMiddleware
 from api.openapi_webhooks import webhook_deliveries
 from api.rate_limit import RateLimitMiddleware
+from api.schemas.common import DATA_SCHEMAS
 from api.services import ApiServices, provide_services
 from projections.lag import register_projection_lag
+from projections.records.projection import TABLES
 
 VERSION = version("syncline")
 MAX_BODY_BYTES = 1024 * 1024
@@ -140,6 +142,8 @@ def openapi_config() -> OpenAPIConfig:
 
 def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None) -> Litestar:
     """The API application for one process."""
+    for parts in (TABLES, DATA_SCHEMAS):
+        parts.check()  # a resource lacking its table or data schema stops the API at start
     v1 = Router(
         path="/v1",
         route_handlers=[

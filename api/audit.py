@@ -10,18 +10,13 @@ import msgspec
 from litestar import Response
 
 from api.parameters import change_cursor, change_position, invalid, timestamp
+from api.responses import json_response
 from api.services import ApiServices
 from domain.context import Context
 from domain.record import Record
 from projections.changes.cursor import encode_change_cursors
 from projections.events.log import EventLog
 from projections.events.projection import CURSOR_PLACEHOLDER
-
-JSON = "application/json"
-
-
-def json_response(body: bytes) -> Response[Any]:
-    return Response(content=body, media_type=JSON)
 
 
 def with_cursor(cursor: str, stored: str) -> str:

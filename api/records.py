@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -16,15 +17,19 @@ from litestar.params import Parameter
 
 from api.errors import ProblemError
 from api.parameters import list_position
+from api.responses import json_response
 from api.services import ApiServices
-from domain.application import request_fingerprint
 from domain.context import Context
 from domain.record import Record
 
 R = TypeVar("R", bound=Record)
 ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 MAX_IDEMPOTENCY_KEY = 255
-JSON = "application/json"
+
+
+def request_fingerprint(body: bytes) -> str:
+    """What an Idempotency-Key's first request is remembered by: a digest of its body."""
+    return hashlib.sha256(body).hexdigest()
 
 
 def correlation_id(request: Request[Any, Any, Any]) -> str:
@@ -116,7 +121,7 @@ def list_page(
             b"}",
         ]
     )
-    return Response(content=body, media_type=JSON)
+    return json_response(body)
 
 
 def changes_of(body: msgspec.Struct) -> dict[str, Any]:
@@ -153,7 +158,7 @@ async def create_record(
     """Create a record from a validated body, honouring `Idempotency-Key`; 201.
 
     A plain create reads nothing, so it runs on the event loop and awaits the group commit
-    (`Syncline.save_async`): no worker thread per request. One with an Idempotency-Key
+    (the application's `save_async`): no worker thread per request. One with an Idempotency-Key
     (it looks for the first answer) or one that references another record (an order's
     contact) runs `Syncline.create_record` in a worker thread.
     """
@@ -161,7 +166,7 @@ async def create_record(
     ctx = request.user.context(correlation_id(request))
     fields = msgspec.to_builtins(data)
     app = services.app
-    if key is None and not kind.REFERENCES and app.saves_async:
+    if key is None and not app.references(kind) and app.saves_async:
         record: R = app.new_record(kind, ctx, fields, request_hash=fingerprint)
         await app.save_async(record)
         created = True

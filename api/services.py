@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 from litestar.datastructures import State
@@ -68,10 +67,5 @@ class ApiServices:
 
 
 def provide_services(state: State) -> ApiServices:
-    services: ApiServices = state.services
-    return services
-
-
-def services_of(state: Any) -> ApiServices:
     services: ApiServices = state.services
     return services

@@ -9,9 +9,11 @@ from uuid import UUID
 from domain.context import Context
 from domain.errors import InvalidFieldError
 from domain.record import Record
+from domain.resources import Resource, register
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FIELDS = ("email", "name", "phone", "company", "tags", "custom_fields")
+MAX_EMAIL = 254
 MAX_TAGS = 50
 MAX_CUSTOM_FIELDS = 100
 MAX_DEPTH = 32
@@ -20,8 +22,10 @@ MAX_DEPTH = 32
 def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
     """Check a contact's fields; answer them in canonical form."""
     email = fields.get("email")
-    if not isinstance(email, str) or not EMAIL.match(email) or len(email) > 254:
-        raise InvalidFieldError("email", "must be an email address of at most 254 characters")
+    if not isinstance(email, str) or not EMAIL.match(email) or len(email) > MAX_EMAIL:
+        raise InvalidFieldError(
+            "email", f"must be an email address of at most {MAX_EMAIL} characters"
+        )
     tags = fields.get("tags") or []
     if len(tags) > MAX_TAGS:
         raise InvalidFieldError("tags", f"at most {MAX_TAGS} tags")
@@ -85,3 +89,15 @@ class Contact(Record):
         if unknown:
             raise InvalidFieldError(sorted(unknown)[0], "is not a contact field")
         return self._change(ctx, validate_contact({**self.state, **changes}), self.Updated)
+
+
+CONTACT = register(
+    Resource(
+        Contact,
+        events={
+            "created": "A contact was created.",
+            "updated": "One or more fields of a contact changed.",
+            "deleted": "A contact was deleted.",
+        },
+    )
+)

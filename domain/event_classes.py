@@ -12,11 +12,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+_ANSWERS: list[dict[type, Any]] = []
 
 
 def per_class(answer: Callable[[type], T]) -> Callable[[Any], T]:
     """`event -> answer(type(event))`, with each class's answer remembered."""
     answers: dict[type, T] = {}
+    _ANSWERS.append(answers)
 
     def ask(event: Any) -> T:
         kind = type(event)
@@ -32,3 +34,9 @@ def per_class(answer: Callable[[type], T]) -> Callable[[Any], T]:
 def instance_of(*classes: type) -> Callable[[Any], bool]:
     """`isinstance(event, classes)`, answered once per event class."""
     return per_class(lambda kind: issubclass(kind, classes))
+
+
+def forget_answers() -> None:
+    """Forget every remembered answer (the resource registry changed)."""
+    for answers in _ANSWERS:
+        answers.clear()

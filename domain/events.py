@@ -1,50 +1,67 @@
-"""The public event types: names, descriptions, and which domain events they come from."""
+"""The public event types: names, descriptions, and which domain events they come from.
+
+Record events come from the resource registry (`domain.resources`); webhook events are
+listed here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+# Importing the record modules registers their resources.
+import domain.contact
+import domain.order
 from domain.errors import InvalidFieldError
-from domain.event_classes import per_class
+from domain.event_classes import forget_answers, per_class
 from domain.record import Record
+from domain.resources import RESOURCES, on_change, resource_of
 from domain.webhook import WebhookSubscription
 
-EVENT_TYPES: dict[str, str] = {
-    "contact.created": "A contact was created.",
-    "contact.updated": "One or more fields of a contact changed.",
-    "contact.deleted": "A contact was deleted.",
-    "order.created": "An order was created (as a draft).",
-    "order.updated": "The contact, currency or line items of a draft order changed.",
-    "order.placed": "An order moved from draft to placed.",
-    "order.paid": "A placed order was paid.",
-    "order.fulfilled": "A paid order was fulfilled.",
-    "order.cancelled": "An order was cancelled.",
-    "order.deleted": "A draft or cancelled order was deleted.",
+RECORD_MODULES = (domain.contact, domain.order)
+
+# The events of webhook subscriptions, which are not records.
+WEBHOOK_EVENT_TYPES: dict[str, str] = {
     "webhook.disabled": (
         "A webhook subscription was disabled: after failing continuously for 5 days, after its"
         " endpoint answered 410 Gone, or by its owner (`data.disabled_reason` says which)."
     ),
     "webhook.ping": "A test event sent by POST /v1/webhooks/{id}/test.",
 }
-RESOURCE_TYPES = ("contact", "order")
-WILDCARD_PREFIXES = sorted({name.split(".")[0] for name in EVENT_TYPES})
-MAX_EVENT_TYPES = 50
 WEBHOOK_EVENTS: dict[type, str] = {
     WebhookSubscription.Disabled: "webhook.disabled",
     WebhookSubscription.Pinged: "webhook.ping",
 }
+MAX_EVENT_TYPES = 50
+
+# Views of the registry, kept current in place (importers hold these very objects):
+# every public event type with its description, the record resource names, and the
+# prefixes a webhook may subscribe to with `<prefix>.*`.
+EVENT_TYPES: dict[str, str] = {}
+RESOURCE_TYPES: list[str] = []
+WILDCARD_PREFIXES: list[str] = []
+
+
+def _derive() -> None:
+    forget_answers()
+    EVENT_TYPES.clear()
+    for resource in RESOURCES.values():
+        EVENT_TYPES.update(resource.event_types())
+    EVENT_TYPES.update(WEBHOOK_EVENT_TYPES)
+    RESOURCE_TYPES[:] = list(RESOURCES)
+    WILDCARD_PREFIXES[:] = sorted({name.split(".")[0] for name in EVENT_TYPES})
+
+
+on_change(_derive)
 
 
 def _public_type(kind: type) -> str | None:
     webhook_type = WEBHOOK_EVENTS.get(kind)
     if webhook_type is not None:
         return webhook_type
-    originator = kind.__qualname__.split(".")[0]
-    resource = originator.lower()
-    if resource not in RESOURCE_TYPES or not issubclass(kind, Record.Event):
+    resource = resource_of(kind)
+    if resource is None or not issubclass(kind, Record.Event):
         return None
-    name = f"{resource}.{kind.__name__.lower()}"
+    name = f"{resource.name}.{kind.__name__.lower()}"
     return name if name in EVENT_TYPES else None
 
 

@@ -9,6 +9,7 @@ from domain.context import Context
 from domain.currency import is_currency
 from domain.errors import ConflictError, InvalidFieldError
 from domain.record import Record
+from domain.resources import Resource, register
 
 FIELDS = ("contact_id", "currency", "line_items")
 MAX_LINE_ITEMS = 100
@@ -76,7 +77,6 @@ class Order(Record):
     """An order of one tenant: `draft → placed → paid → fulfilled`, or `cancelled`."""
 
     RESOURCE = "order"
-    REFERENCES = True  # its contact must exist
 
     class Placed(Record.Updated):
         pass
@@ -155,3 +155,20 @@ class Order(Record):
                 )
             )
         self._change(ctx, {"status": target}, event)
+
+
+ORDER = register(
+    Resource(
+        Order,
+        events={
+            "created": "An order was created (as a draft).",
+            "updated": "The contact, currency or line items of a draft order changed.",
+            "placed": "An order moved from draft to placed.",
+            "paid": "A placed order was paid.",
+            "fulfilled": "A paid order was fulfilled.",
+            "cancelled": "An order was cancelled.",
+            "deleted": "A draft or cancelled order was deleted.",
+        },
+        references={"contact_id": "contact"},  # an order is for one of the tenant's contacts
+    )
+)

@@ -20,7 +20,6 @@ class Record(Aggregate):
     """
 
     RESOURCE = ""  # set by each record type (no annotation: it would make this a dataclass)
-    REFERENCES = False  # whether creating one must read another record (an order's contact)
 
     class Created(Aggregate.Created):
         tenant_id: UUID

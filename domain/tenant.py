@@ -10,6 +10,8 @@ from eventsourcing.domain import Aggregate
 from domain.context import Context
 from domain.errors import ConflictError, InvalidFieldError
 
+MAX_NAME = 200
+
 
 class Tenant(Aggregate):
     """A customer organisation, provisioned by the operator; `active` or `suspended`."""
@@ -37,8 +39,8 @@ class Tenant(Aggregate):
     @classmethod
     def create(cls, ctx: Context, name: str, *, id: UUID) -> Tenant:
         name = name.strip()
-        if not 1 <= len(name) <= 200:
-            raise InvalidFieldError("name", "must be 1 to 200 characters")
+        if not 1 <= len(name) <= MAX_NAME:
+            raise InvalidFieldError("name", f"must be 1 to {MAX_NAME} characters")
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
             raise InvalidFieldError("name", "must not contain control characters")
         tenant: Tenant = cls._create(cls.Created, id=id, name=name, meta=ctx.as_meta())

@@ -18,10 +18,8 @@ from domain.errors import ConflictError, InvalidFieldError
 
 SECRET_PREFIX = "whsec_"  # noqa: S105
 MAX_URL = 2048
-MAX_DESCRIPTION = 500
 DEFAULT_GRACE = timedelta(hours=24)
 MAX_GRACE = timedelta(days=7)
-DISABLE_REASONS = ("manual", "gone", "failing")
 EDITABLE = ("url", "event_types", "description")
 
 

@@ -42,13 +42,13 @@ from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
 from syncline.database import eventsourcing_env, open_pool, resolve_database_url
-from syncline.group_commit import GroupCommitRecorder
+from syncline.group_commit import GroupCommitRecorder, GroupCommitSaves
 from syncline.migrate import migrate
 
 log = logging.getLogger(__name__)
 
 
-class GroupCommitSyncline(Syncline):
+class GroupCommitSyncline(GroupCommitSaves, Syncline):
     """The application with group commit on the event store (see syncline.group_commit)."""
 
     name = Syncline.name  # the events table is named after it: keep it stable

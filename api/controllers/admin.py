@@ -154,8 +154,8 @@ class AdminController(Controller):
 
         `expires_at` (optional, with a time zone) ends the key by itself."""
         ctx = Context(tenant_id, OPERATOR, correlation_id(request))
-        key, secret = services.app.issue_api_key(
-            ctx, list(data.scopes), data.expires_at, now=services.clock.now()
+        key, secret = services.app.issue_credential(
+            ApiKey, ctx, list(data.scopes), data.expires_at, now=services.clock.now()
         )
         return Response(
             IssuedApiKey(
@@ -290,8 +290,8 @@ class AdminController(Controller):
     ) -> Response[IssuedOAuthClient]:
         """Create another OAuth client for a tenant; the secret appears only in this answer."""
         ctx = Context(tenant_id, OPERATOR, correlation_id(request))
-        client, secret = services.app.issue_oauth_client(
-            ctx, list(data.scopes), data.expires_at, now=services.clock.now()
+        client, secret = services.app.issue_credential(
+            OAuthClient, ctx, list(data.scopes), data.expires_at, now=services.clock.now()
         )
         return Response(issued_oauth_client(client, secret), status_code=201)
 

@@ -13,13 +13,13 @@ from litestar.params import Parameter
 
 from api.auth import Principal, scoped
 from api.parameters import change_cursor, change_position, require_not_ahead, resource_types
+from api.responses import json_response
 from api.schemas.changes import ChangeHead, ChangePage
 from api.schemas.common import Limit
 from api.services import ApiServices
 from projections.changes.cursor import encode_change_cursors
 from projections.changes.feed import ChangeFeed
 
-JSON = "application/json"
 MAX_WAIT = 30.0
 # A waiting request re-reads the feed this often even without a notification, so a lost
 # LISTEN session only delays, never stalls, a long-poll.
@@ -42,10 +42,6 @@ WaitParam = Annotated[
         " until a change arrives.",
     ),
 ]
-
-
-def json_response(body: bytes) -> Response[Any]:
-    return Response(content=body, media_type=JSON)
 
 
 def page_body(

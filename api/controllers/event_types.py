@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from litestar import Controller, get
 
 from api.auth import scoped
-from api.schemas.contacts import Contact
-from api.schemas.orders import Order
+from api.schemas.common import DATA_SCHEMAS
 from api.schemas.webhooks import EventType, EventTypeList, Webhook
-from domain.events import EVENT_TYPES
+from domain.events import EVENT_TYPES, WEBHOOK_EVENT_TYPES
 
-# The `data` of an event is the record (or webhook) after the change, as the API shows it.
-DATA_SCHEMAS: dict[str, dict[str, Any]] = {
-    "contact": msgspec.json.schema(Contact),
-    "order": msgspec.json.schema(Order),
-    "webhook": msgspec.json.schema(Webhook),
-}
-CATALOG = EventTypeList(
-    data=[
-        EventType(name=name, description=description, schema=DATA_SCHEMAS[name.split(".")[0]])
-        for name, description in EVENT_TYPES.items()
-    ],
-    next_cursor=None,
-    has_more=False,
-)
+WEBHOOK_SCHEMA = msgspec.json.schema(Webhook)
+
+
+def catalog() -> EventTypeList:
+    """Every public event type with its description and the schema of its `data`."""
+    return EventTypeList(
+        data=[
+            EventType(
+                name=name,
+                description=description,
+                schema=(
+                    WEBHOOK_SCHEMA
+                    if name in WEBHOOK_EVENT_TYPES
+                    else DATA_SCHEMAS[name.split(".")[0]]
+                ),
+            )
+            for name, description in EVENT_TYPES.items()
+        ],
+        next_cursor=None,
+        has_more=False,
+    )
 
 
 class EventTypeController(Controller):
@@ -38,4 +42,4 @@ class EventTypeController(Controller):
         """Every event type, with a description and the JSON Schema of its `data` (the record
         after the change). Subscribe to names, or to `contact.*`, `order.*`, `webhook.*`.
         Needs `records:read`."""
-        return CATALOG
+        return catalog()

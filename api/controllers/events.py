@@ -8,7 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
 
-from api.audit import event_page_body, json_response, with_cursor
+from api.audit import event_page_body, with_cursor
 from api.auth import Principal, scoped
 from api.errors import ProblemError
 from api.parameters import (
@@ -19,6 +19,7 @@ from api.parameters import (
     require_not_ahead,
     timestamp,
 )
+from api.responses import json_response
 from api.schemas.common import Limit
 from api.schemas.events import EventEnvelope, EventPage
 from api.services import ApiServices

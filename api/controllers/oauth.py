@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
-from msgspec import Meta, Struct
+from msgspec import Meta
 
 from api.access_tokens import ACCESS_TOKEN_PREFIX
 from api.oauth import (
@@ -24,12 +24,13 @@ from api.oauth import (
     parse_token_request,
 )
 from api.rate_limit import RateLimitDecision
+from api.schemas.common import Output
 from api.services import ApiServices
 from domain.credential import OAuthClient
 from domain.errors import RecordNotFoundError
 
 
-class AccessToken(Struct, frozen=True):
+class AccessToken(Output):
     access_token: Annotated[
         str, Meta(description=f"Opaque bearer token (`{ACCESS_TOKEN_PREFIX}…`).")
     ]
@@ -38,7 +39,7 @@ class AccessToken(Struct, frozen=True):
     scope: Annotated[str, Meta(description="The token's scopes, space-separated.")]
 
 
-class OAuthErrorBody(Struct, frozen=True):
+class OAuthErrorBody(Output):
     """An RFC 6749 §5.2 error (this endpoint does not answer problem details)."""
 
     error: Literal[

@@ -125,9 +125,6 @@ class OrderController(Controller):
     ) -> Response[Order]:
         """Edit a draft order (409 once placed). Emits `order.updated`."""
         changes = changes_of(data)
-        if "contact_id" in changes:
-            ctx = request.user.context(correlation_id(request))
-            services.app.require_contact(ctx, changes["contact_id"])
         order = change_record(
             services, request, OrderRecord, order_id, lambda o, ctx: o.update(ctx, changes)
         )

@@ -15,6 +15,7 @@ from api.auth import Principal, scoped
 from api.errors import ProblemError
 from api.parameters import change_position, invalid, list_position
 from api.records import changes_of, correlation_id, list_page
+from api.responses import json_response
 from api.schemas.common import CursorParam, Limit
 from api.schemas.webhooks import (
     DeliveryList,
@@ -50,10 +51,6 @@ ATTEMPTS = """
 SELECT delivery_id, attempted_at, outcome, status_code, latency_ms, error
 FROM webhook_attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, id
 """
-
-
-def json_response(content: Any, status: int = 200, **headers: str) -> Response[Any]:
-    return Response(content=content, status_code=status, headers=headers)
 
 
 def guard_url(services: ApiServices, url: str) -> None:

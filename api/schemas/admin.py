@@ -7,34 +7,36 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import Meta
 
-from api.schemas.common import HasMore, NextCursor
+from api.schemas.common import HasMore, Input, NextCursor, Output
+from domain.credential import SCOPES
+from domain.tenant import MAX_NAME
 
 Scope = Literal["records:read", "records:write", "webhooks:manage", "events:read"]
 ALL_SCOPES: list[Scope] = ["records:read", "records:write", "webhooks:manage", "events:read"]
-Scopes = Annotated[list[Scope], Meta(min_length=1, max_length=4)]
+Scopes = Annotated[list[Scope], Meta(min_length=1, max_length=len(SCOPES))]
 
 
-class TenantCreate(Struct, forbid_unknown_fields=True, frozen=True):
-    name: Annotated[str, Meta(min_length=1, max_length=200, examples=["Acme"])]
+class TenantCreate(Input):
+    name: Annotated[str, Meta(min_length=1, max_length=MAX_NAME, examples=["Acme"])]
     scopes: Scopes = msgspec.field(default_factory=lambda: list(ALL_SCOPES))
 
 
-class Tenant(Struct, frozen=True):
+class Tenant(Output):
     id: UUID
     name: str
     created_at: datetime
     status: Literal["active", "suspended"] = "active"
 
 
-class TenantList(Struct, frozen=True):
+class TenantList(Output):
     data: list[Tenant]
     next_cursor: NextCursor
     has_more: HasMore
 
 
-class IssuedApiKey(Struct, frozen=True):
+class IssuedApiKey(Output):
     id: UUID
     key: Annotated[str, Meta(description="The bearer token. Shown only in this answer.")]
     prefix: Annotated[str, Meta(description="Public, non-secret identifier of the key.")]
@@ -42,7 +44,7 @@ class IssuedApiKey(Struct, frozen=True):
     expires_at: datetime | None = None
 
 
-class IssuedOAuthClient(Struct, frozen=True):
+class IssuedOAuthClient(Output):
     id: UUID
     client_id: Annotated[str, Meta(description="Public identifier of the client (`cli_…`).")]
     client_secret: Annotated[str, Meta(description="Shown only in this answer.")]
@@ -50,7 +52,7 @@ class IssuedOAuthClient(Struct, frozen=True):
     expires_at: datetime | None = None
 
 
-class Connection(Struct, frozen=True):
+class Connection(Output):
     """An org-activated connection: the tenant and credentials to configure an integration."""
 
     tenant: Tenant
@@ -58,21 +60,21 @@ class Connection(Struct, frozen=True):
     oauth_client: IssuedOAuthClient
 
 
-class ApiKeyCreate(Struct, forbid_unknown_fields=True, frozen=True):
+class ApiKeyCreate(Input):
     scopes: Scopes
     expires_at: datetime | None = None
 
 
-class OAuthClientCreate(Struct, forbid_unknown_fields=True, frozen=True):
+class OAuthClientCreate(Input):
     scopes: Scopes
     expires_at: datetime | None = None
 
 
-class ScopesUpdate(Struct, forbid_unknown_fields=True, frozen=True):
+class ScopesUpdate(Input):
     scopes: Scopes
 
 
-class Credential(Struct, frozen=True):
+class Credential(Output):
     """A credential's public metadata; its secret is never shown again."""
 
     id: UUID
@@ -89,13 +91,13 @@ class Credential(Struct, frozen=True):
     rotated_at: datetime | None = None
 
 
-class CredentialList(Struct, frozen=True):
+class CredentialList(Output):
     data: list[Credential]
     next_cursor: NextCursor
     has_more: HasMore
 
 
-class CredentialChange(Struct, frozen=True):
+class CredentialChange(Output):
     """One lifecycle event of a credential: what happened, when, by whom, in which request."""
 
     type: Literal[
@@ -112,7 +114,7 @@ class CredentialChange(Struct, frozen=True):
     previous_scopes: list[str] | None = None
 
 
-class CredentialHistory(Struct, frozen=True):
+class CredentialHistory(Output):
     data: list[CredentialChange]
     next_cursor: NextCursor
     has_more: HasMore

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
-from msgspec import Meta, Struct
+from msgspec import Meta
 
-from api.schemas.common import HasMore
+from api.schemas.common import HasMore, Output
+from domain.events import RESOURCE_TYPES
+
+if TYPE_CHECKING:
+    ResourceType = str
+else:
+    # The registered resources' names, as the schema's enum (see domain.resources).
+    ResourceType = Literal[tuple(RESOURCE_TYPES)]
 
 FeedCursor = Annotated[
     str,
@@ -19,11 +26,11 @@ FeedCursor = Annotated[
 ]
 
 
-class Change(Struct, frozen=True):
+class Change(Output):
     """The latest state of one record, at the position of its last change."""
 
     cursor: Annotated[str, Meta(description="Resume the feed right after this change.")]
-    resource_type: Literal["contact", "order"]
+    resource_type: ResourceType
     id: UUID
     version: int
     deleted: Annotated[bool, Meta(description="A tombstone: the record was deleted.")]
@@ -35,13 +42,13 @@ class Change(Struct, frozen=True):
     ]
 
 
-class ChangePage(Struct, frozen=True):
+class ChangePage(Output):
     data: list[Change]
     next_cursor: FeedCursor
     has_more: HasMore
 
 
-class ChangeHead(Struct, frozen=True):
+class ChangeHead(Output):
     cursor: Annotated[
         str, Meta(description="The feed's current head: pass it as `cursor` to start from now.")
     ]

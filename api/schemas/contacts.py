@@ -6,24 +6,35 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 
-from api.schemas.common import HasMore, NextCursor
+from api.schemas.common import DATA_SCHEMAS, HasMore, Input, NextCursor, Output
+from domain.contact import MAX_CUSTOM_FIELDS, MAX_EMAIL, MAX_TAGS
 
 Email = Annotated[
     str,
-    Meta(min_length=3, max_length=254, description="Email address.", examples=["ada@example.com"]),
+    Meta(
+        min_length=3,
+        max_length=MAX_EMAIL,
+        description="Email address.",
+        examples=["ada@example.com"],
+    ),
 ]
 Name = Annotated[str, Meta(max_length=200)]
 Phone = Annotated[str, Meta(max_length=50)]
 Tag = Annotated[str, Meta(min_length=1, max_length=64)]
-Tags = Annotated[list[Tag], Meta(max_length=50, description="Up to 50 tags.")]
+Tags = Annotated[list[Tag], Meta(max_length=MAX_TAGS, description=f"Up to {MAX_TAGS} tags.")]
 CustomFields = Annotated[
-    dict[str, Any], Meta(max_length=100, description="Free-form JSON object, up to 100 keys.")
+    dict[str, Any],
+    Meta(
+        max_length=MAX_CUSTOM_FIELDS,
+        description=f"Free-form JSON object, up to {MAX_CUSTOM_FIELDS} keys.",
+    ),
 ]
 
 
-class ContactCreate(Struct, forbid_unknown_fields=True, frozen=True):
+class ContactCreate(Input):
     email: Email
     name: Name | None = None
     phone: Phone | None = None
@@ -32,7 +43,7 @@ class ContactCreate(Struct, forbid_unknown_fields=True, frozen=True):
     custom_fields: CustomFields = {}
 
 
-class ContactUpdate(Struct, forbid_unknown_fields=True, frozen=True):
+class ContactUpdate(Input):
     """Fields to change; omitted fields stay as they are, `null` clears an optional one."""
 
     email: Email | UnsetType = UNSET
@@ -43,7 +54,7 @@ class ContactUpdate(Struct, forbid_unknown_fields=True, frozen=True):
     custom_fields: CustomFields | UnsetType = UNSET
 
 
-class Contact(Struct, frozen=True):
+class Contact(Output):
     id: UUID
     email: str
     name: str | None
@@ -56,7 +67,10 @@ class Contact(Struct, frozen=True):
     updated_at: datetime
 
 
-class ContactList(Struct, frozen=True):
+DATA_SCHEMAS.add("contact", msgspec.json.schema(Contact))
+
+
+class ContactList(Output):
     data: list[Contact]
     next_cursor: NextCursor
     has_more: HasMore

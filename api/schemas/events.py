@@ -6,23 +6,23 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from msgspec import Meta, Struct
+from msgspec import Meta
 
-from api.schemas.common import HasMore
+from api.schemas.common import HasMore, Output
 
 
-class EventEntity(Struct, frozen=True):
+class EventEntity(Output):
     type: Annotated[str, Meta(examples=["order"])]
     id: UUID
     version: Annotated[int, Meta(description="The record's version after this event.")]
 
 
-class EventActor(Struct, frozen=True):
+class EventActor(Output):
     type: Annotated[str, Meta(examples=["api_key", "oauth_client", "operator", "system"])]
     id: str
 
 
-class EventEnvelope(Struct, frozen=True):
+class EventEnvelope(Output):
     """One immutable event, exactly as webhooks deliver it."""
 
     id: Annotated[str, Meta(description="`evt_…`; also the webhook-id.")]
@@ -38,7 +38,7 @@ class EventEnvelope(Struct, frozen=True):
     previous: Annotated[dict[str, Any], Meta(description="Old values of the changed fields.")]
 
 
-class EventPage(Struct, frozen=True):
+class EventPage(Output):
     data: list[EventEnvelope]
     next_cursor: Annotated[
         str | None,

@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 
-from api.schemas.common import HasMore, NextCursor
+from api.schemas.common import DATA_SCHEMAS, HasMore, Input, NextCursor, Output
+from domain.order import MAX_LINE_ITEMS, MAX_QUANTITY, MAX_UNIT_PRICE
 
 Currency = Annotated[
     str,
@@ -17,25 +19,28 @@ Currency = Annotated[
 OrderStatus = Literal["draft", "placed", "paid", "fulfilled", "cancelled"]
 
 
-class LineItem(Struct, forbid_unknown_fields=True, frozen=True):
+class LineItem(Input):
     sku: Annotated[str, Meta(min_length=1, max_length=64)]
-    quantity: Annotated[int, Meta(ge=1, le=1_000_000)]
+    quantity: Annotated[int, Meta(ge=1, le=MAX_QUANTITY)]
     unit_price: Annotated[
-        int, Meta(ge=0, le=1_000_000_000_000, description="Price of one unit in minor units.")
+        int, Meta(ge=0, le=MAX_UNIT_PRICE, description="Price of one unit in minor units.")
     ]
     description: Annotated[str, Meta(max_length=500)] | None = None
 
 
-LineItems = Annotated[list[LineItem], Meta(max_length=100, description="Up to 100 line items.")]
+LineItems = Annotated[
+    list[LineItem],
+    Meta(max_length=MAX_LINE_ITEMS, description=f"Up to {MAX_LINE_ITEMS} line items."),
+]
 
 
-class OrderCreate(Struct, forbid_unknown_fields=True, frozen=True):
+class OrderCreate(Input):
     contact_id: UUID
     currency: Currency
     line_items: LineItems = []
 
 
-class OrderUpdate(Struct, forbid_unknown_fields=True, frozen=True):
+class OrderUpdate(Input):
     """Changes to a draft order; omitted fields stay as they are."""
 
     contact_id: UUID | UnsetType = UNSET
@@ -43,7 +48,7 @@ class OrderUpdate(Struct, forbid_unknown_fields=True, frozen=True):
     line_items: LineItems | UnsetType = UNSET
 
 
-class Order(Struct, frozen=True):
+class Order(Output):
     id: UUID
     contact_id: UUID
     currency: str
@@ -55,7 +60,10 @@ class Order(Struct, frozen=True):
     updated_at: datetime
 
 
-class OrderList(Struct, frozen=True):
+DATA_SCHEMAS.add("order", msgspec.json.schema(Order))
+
+
+class OrderList(Output):
     data: list[Order]
     next_cursor: NextCursor
     has_more: HasMore

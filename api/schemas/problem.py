@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar.openapi import ResponseSpec
-from msgspec import Meta, Struct
+from msgspec import Meta
+
+from api.schemas.common import Output
 
 PROBLEM_JSON = "application/problem+json"
 
 
-class FieldError(Struct, frozen=True):
+class FieldError(Output):
     field: str | None
     source: str | None
     message: str | None
 
 
-class Problem(Struct, frozen=True):
+class Problem(Output):
     """RFC 9457 problem details. Extra members (`parameter`, `required_scope`, `errors`)
     appear where they help."""
 

@@ -6,16 +6,18 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import UNSET, Meta, UnsetType
 
-from api.schemas.common import HasMore, NextCursor
+from api.schemas.common import HasMore, Input, NextCursor, Output
 from delivery.outcome import Outcome
+from domain.events import MAX_EVENT_TYPES
+from domain.webhook import DEFAULT_GRACE, MAX_GRACE, MAX_URL
 
 Url = Annotated[
     str,
     Meta(
         min_length=1,
-        max_length=2048,
+        max_length=MAX_URL,
         description="An http(s) URL on the public internet; redirects are not followed.",
         examples=["https://example.com/webhooks/syncline"],
     ),
@@ -25,7 +27,7 @@ EventTypes = Annotated[
     list[EventTypePattern],
     Meta(
         min_length=1,
-        max_length=50,
+        max_length=MAX_EVENT_TYPES,
         description="Event types to receive (see GET /v1/event-types); `order.*` matches every"
         " order event. Required: there is no 'everything' default.",
         examples=[["contact.created", "order.*"]],
@@ -42,13 +44,13 @@ Secret = Annotated[
 ]
 
 
-class WebhookCreate(Struct, forbid_unknown_fields=True, frozen=True):
+class WebhookCreate(Input):
     url: Url
     event_types: EventTypes
     description: Description | None = None
 
 
-class WebhookUpdate(Struct, forbid_unknown_fields=True, frozen=True):
+class WebhookUpdate(Input):
     """Fields to change; omitted ones stay. `status` disables or re-enables the webhook."""
 
     url: Url | UnsetType = UNSET
@@ -57,7 +59,7 @@ class WebhookUpdate(Struct, forbid_unknown_fields=True, frozen=True):
     status: WebhookStatus | UnsetType = UNSET
 
 
-class Webhook(Struct, frozen=True):
+class Webhook(Output):
     id: UUID
     url: str
     event_types: list[str]
@@ -75,35 +77,35 @@ class Webhook(Struct, frozen=True):
     updated_at: datetime
 
 
-class WebhookWithSecret(Webhook, frozen=True):
+class WebhookWithSecret(Webhook):
     secret: Secret
 
 
-class WebhookList(Struct, frozen=True):
+class WebhookList(Output):
     data: list[Webhook]
     next_cursor: NextCursor
     has_more: HasMore
 
 
-class SecretRotation(Struct, forbid_unknown_fields=True, frozen=True):
+class SecretRotation(Input):
     grace_period_seconds: Annotated[
         int,
         Meta(
             ge=0,
-            le=7 * 86400,
+            le=int(MAX_GRACE.total_seconds()),
             description="How long the old secret keeps signing beside the new one (default"
             " 24 h): deliveries carry both signatures meanwhile.",
         ),
-    ] = 86400
+    ] = int(DEFAULT_GRACE.total_seconds())
 
 
-class RotatedSecret(Struct, frozen=True):
+class RotatedSecret(Output):
     id: UUID
     secret: Secret
     previous_secret_expires_at: datetime
 
 
-class DeliveryAttempt(Struct, frozen=True):
+class DeliveryAttempt(Output):
     attempted_at: datetime
     outcome: Annotated[
         Outcome,
@@ -117,7 +119,7 @@ class DeliveryAttempt(Struct, frozen=True):
     error: str | None
 
 
-class Delivery(Struct, frozen=True):
+class Delivery(Output):
     id: UUID
     event_id: Annotated[str, Meta(description="The event's id, also its `webhook-id` header.")]
     event_type: str
@@ -137,13 +139,13 @@ class Delivery(Struct, frozen=True):
     attempts: list[DeliveryAttempt]
 
 
-class DeliveryList(Struct, frozen=True):
+class DeliveryList(Output):
     data: list[Delivery]
     next_cursor: NextCursor
     has_more: HasMore
 
 
-class ReplayRequest(Struct, forbid_unknown_fields=True, frozen=True):
+class ReplayRequest(Input):
     after: Annotated[
         str,
         Meta(
@@ -155,18 +157,18 @@ class ReplayRequest(Struct, forbid_unknown_fields=True, frozen=True):
     ]
 
 
-class ReplayStarted(Struct, frozen=True):
+class ReplayStarted(Output):
     id: UUID
     enqueued: Annotated[int, Meta(description="How many deliveries were enqueued.")]
 
 
-class EventType(Struct, frozen=True):
+class EventType(Output):
     name: str
     description: str
     schema: Annotated[dict[str, Any], Meta(description="JSON Schema of the event's `data`.")]
 
 
-class EventTypeList(Struct, frozen=True):
+class EventTypeList(Output):
     data: list[EventType]
     next_cursor: NextCursor
     has_more: HasMore

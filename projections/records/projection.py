@@ -8,13 +8,21 @@ from uuid import UUID
 
 import psycopg
 
+import domain.events  # noqa: F401  (registers the record resources TABLES is checked against)
 from domain.event_classes import per_class
 from domain.record import Record
+from domain.resources import Parts, resource_of
 from projections.json import array_literal
 from projections.protocol import PreparingProjection
 from projections.rendering import event_text
 
-TABLES = {"contact": "contacts", "order": "orders"}
+# Each resource's table, by resource name (see domain.resources).
+TABLES: Parts[str] = Parts(
+    "records table",
+    "projections/records/projection.py (TABLES) and a migration that creates it",
+    {"contact": "contacts", "order": "orders"},
+)
+TABLES.check()
 
 # One statement per table per batch: arrays in binary format, unnested server-side.
 _UPSERT = """
@@ -41,6 +49,9 @@ class RecordsProjection(PreparingProjection):
     # Lists are for browsing (integrations sync from the change feed); in a backlog the
     # feed and webhooks go first (CatchUpOrder). Reads of one record use the event store.
     catches_up_later = True
+
+    def __init__(self) -> None:
+        TABLES.check()  # a resource without a table stops the worker at start
 
     def prepare(self, events: Sequence[tuple[int, Any]]) -> list[tuple[str, Any]]:
         """The statements' SQL and parameters, in order (runs without the database)."""
@@ -90,8 +101,9 @@ class RecordsProjection(PreparingProjection):
 
 def _table_for(kind: type) -> str | None:
     """The table an event of this class changes (None: not a record's state change)."""
-    if issubclass(kind, Record.Created | Record.Updated | Record.Deleted):
-        return TABLES.get(kind.__qualname__.split(".")[0].lower())
+    resource = resource_of(kind)
+    if resource is not None and issubclass(kind, Record.Created | Record.Updated | Record.Deleted):
+        return TABLES.get(resource.name)
     return None
 
 

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 from api.access_tokens import AccessTokenStore
 from domain.context import Actor, Context
-from domain.credential import Credential
+from domain.credential import ApiKey, Credential, OAuthClient
 from syncline.credential_expiry import CredentialExpiry
 from syncline.runtime import Runtime
 
@@ -20,11 +20,15 @@ def test_the_sweep_records_expiry_once_with_the_system_as_actor(runtime: Runtime
         Context(uuid4(), OPERATOR, "t"), "Expiring", ["records:read"]
     )
     ctx = Context(tenant.id, OPERATOR, "t")
-    soon, _ = runtime.app.issue_api_key(ctx, ["records:read"], now + timedelta(minutes=1), now=now)
-    later, _ = runtime.app.issue_oauth_client(
-        ctx, ["records:read"], now + timedelta(days=1), now=now
+    soon, _ = runtime.app.issue_credential(
+        ApiKey, ctx, ["records:read"], now + timedelta(minutes=1), now=now
     )
-    revoked, _ = runtime.app.issue_api_key(ctx, ["records:read"], now + timedelta(minutes=1))
+    later, _ = runtime.app.issue_credential(
+        OAuthClient, ctx, ["records:read"], now + timedelta(days=1), now=now
+    )
+    revoked, _ = runtime.app.issue_credential(
+        ApiKey, ctx, ["records:read"], now + timedelta(minutes=1)
+    )
     runtime.app.revoke_credential(type(revoked), OPERATOR, "t", revoked.id)
     assert runtime.wait_for_projections()
 

@@ -1,5 +1,6 @@
-"""Syncline.save() collects aggregates' events itself; it must record what Application.save()
-records, and hand anything but plain aggregates to the library."""
+"""The group-commit save path (syncline.group_commit.GroupCommitSaves) collects aggregates'
+events itself; it must record what Application.save() records, and hand anything but plain
+aggregates to the library."""
 
 from __future__ import annotations
 
@@ -7,15 +8,25 @@ from uuid import uuid4
 
 from eventsourcing.application import Application
 
+from domain.application import Syncline
 from domain.contact import Contact
 from domain.context import Actor, Context
+from syncline.group_commit import GroupCommitSaves
 from tests.unit.test_event_decoder import memory_app, stored_events
 
 CTX = Context(uuid4(), Actor("system", "test"), "save")
 
 
+class MemorySaves(GroupCommitSaves, Syncline):
+    """The save path as the composition root mixes it in, on an in-memory event store."""
+
+
+def tuned_app() -> MemorySaves:
+    return MemorySaves(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
 def test_save_records_what_the_library_save_records() -> None:
-    ours, theirs = memory_app(), memory_app()
+    ours, theirs = tuned_app(), memory_app()
     ids = uuid4(), uuid4()
     for app, save in ((ours, ours.save), (theirs, lambda *a: Application.save(theirs, *a))):
         first = app.new_record(Contact, CTX, {"email": "a@example.com"}, id=ids[0])
@@ -34,7 +45,7 @@ def test_save_records_what_the_library_save_records() -> None:
 
 
 def test_events_and_none_go_to_the_library_save() -> None:
-    app = memory_app()
+    app = tuned_app()
     contact = app.new_record(Contact, CTX, {"email": "c@example.com"})
     (created,) = contact.collect_events()
     recordings = app.save(None, created)  # an event, not an aggregate: the library's path

@@ -118,7 +118,9 @@ def test_every_event_type_decodes_as_the_mapper_does() -> None:
     app.rotate_oauth_client(ACTOR, "c", client.id)
     app.change_credential_scopes(OAuthClient, ACTOR, "c", client.id, ["records:write"])
     app.revoke_credential(ApiKey, ACTOR, "c", api_key.id)
-    key, _ = app.issue_api_key(ctx, ["records:read"], expires_at=now + timedelta(seconds=1))
+    key, _ = app.issue_credential(
+        ApiKey, ctx, ["records:read"], expires_at=now + timedelta(seconds=1)
+    )
     app.expire_credential(ACTOR, "c", key.id, now + timedelta(hours=1))
 
     topics = set()
