@@ -21,10 +21,22 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from api.schemas.common import DATA_SCHEMAS
 from domain.events import EVENT_TYPES
 
-# What `data` holds, by the event type's resource (its components come from the routes).
-DATA_COMPONENTS = {"contact": "Contact", "order": "Order", "webhook": "Webhook"}
+# What `data` holds for the event types that are not a record's (records say it in their
+# data schema); the components come from the routes that answer them.
+OTHER_DATA_COMPONENTS = {"webhook": "Webhook"}
+
+
+def _data_component(resource: str) -> str | None:
+    """The component schema of an event's `data`, by its resource (None: not known)."""
+    schema = DATA_SCHEMAS.get(resource)
+    ref = schema.get("$ref") if schema else None
+    if isinstance(ref, str):
+        return ref.rsplit("/", 1)[-1]
+    return OTHER_DATA_COMPONENTS.get(resource)
+
 
 DELIVERY_HEADERS = [
     ("webhook-id", "The event's id (`evt_…`): the same on every retry; deduplicate on it."),
@@ -44,16 +56,15 @@ DELIVERY_HEADERS = [
 
 def _delivery(name: str, description: str) -> PathItem:
     resource = name.split(".")[0]
+    properties: dict[str, Schema | Reference] = {
+        "type": Schema(type=OpenAPIType.STRING, const=name)
+    }
+    if (component := _data_component(resource)) is not None:
+        properties["data"] = Reference(ref=f"#/components/schemas/{component}")
     body = Schema(
         all_of=[
             Reference(ref="#/components/schemas/EventEnvelope"),
-            Schema(
-                type=OpenAPIType.OBJECT,
-                properties={
-                    "type": Schema(type=OpenAPIType.STRING, const=name),
-                    "data": Reference(ref=f"#/components/schemas/{DATA_COMPONENTS[resource]}"),
-                },
-            ),
+            Schema(type=OpenAPIType.OBJECT, properties=properties),
         ]
     )
     return PathItem(
