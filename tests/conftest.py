@@ -28,7 +28,7 @@ from syncline.config import Settings
 from syncline.database import resolve_database_url, with_dbname
 from syncline.runtime import Runtime
 
-pytest_plugins = ["tests.webhooks"]
+pytest_plugins = ["tests.support.webhooks"]
 
 settings.register_profile(
     "default",

@@ -11,7 +11,7 @@ import pytest
 
 from syncline.logs import JsonFormatter
 from tests.conftest import ADMIN_TOKEN, TenantClient
-from tests.e2e.credentials import FORM, bearer, fetch_token, key_prefix, secret_part
+from tests.support.credentials import FORM, bearer, fetch_token, key_prefix, secret_part
 
 
 @pytest.mark.parametrize(

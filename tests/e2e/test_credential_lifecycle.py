@@ -12,7 +12,8 @@ from api.auth import CACHE_SECONDS
 from syncline.config import Settings
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
-from tests.e2e.credentials import (
+from tests.support.clock import FakeClock
+from tests.support.credentials import (
     admin_of,
     api_process,
     api_server,
@@ -24,7 +25,6 @@ from tests.e2e.credentials import (
     request_token,
     secret_part,
 )
-from tests.fake_clock import FakeClock
 
 
 def test_issue_an_api_key_with_scopes_and_expiry(

@@ -10,14 +10,14 @@ import httpx
 from syncline.config import Settings
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
-from tests.e2e.credentials import (
+from tests.support.clock import FakeClock
+from tests.support.credentials import (
     api_process,
     api_server,
     bearer,
     fetch_token,
     request_token,
 )
-from tests.fake_clock import FakeClock
 
 
 def test_every_answer_carries_the_rate_limit_headers(tenant: TenantClient) -> None:

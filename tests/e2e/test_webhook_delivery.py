@@ -15,23 +15,20 @@ from delivery.retry import RetrySchedule
 from domain.envelope import event_id
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
-from tests.webhooks import Receiver, ShiftedClock, Workers, subscribe
+from tests.support.clock import FakeClock
+from tests.support.poll import wait_until
+from tests.support.receiver import Receiver
+from tests.support.webhooks import (
+    Workers,
+    attempt_count,
+    contact,
+    deliveries,
+    latest_status,
+    settled_all,
+    subscribe,
+)
 
 FAST = RetrySchedule(delays=(0, 0.2, 0.2, 0.2), jitter=0)
-
-
-def contact(tenant: TenantClient, email: str, **headers: str) -> dict[str, Any]:
-    response = tenant.post("/v1/contacts", json={"email": email}, headers=headers)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def deliveries(tenant: TenantClient, hook_id: str) -> list[dict[str, Any]]:
-    response = tenant.get(f"/v1/webhooks/{hook_id}/deliveries", params={"limit": 1000})
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
 
 
 def test_a_delivery_is_signed_so_the_reference_library_verifies_it(
@@ -123,7 +120,7 @@ def test_a_failing_endpoint_is_retried_until_it_answers(
 def test_retry_after_is_honoured_with_the_standard_schedule(
     hooks_tenant: TenantClient, workers: Workers
 ) -> None:
-    clock = ShiftedClock()
+    clock = FakeClock(ticking=True)
     answers = iter([(429, {"Retry-After": "3600"})])
     with Receiver(lambda _: next(answers, 200)) as busy:
         hook = subscribe(hooks_tenant, busy.url, ["contact.created"])
@@ -221,31 +218,6 @@ def test_events_of_one_record_arrive_in_order_while_records_go_in_parallel(
         assert tried == sorted(tried), tried
         assert accepted == list(range(1, updates + 2)), accepted
     assert any(r.status == 500 for r in slow.received)
-
-
-def settled_all(tenant: TenantClient, hook: dict[str, Any]) -> bool:
-    return all(d["status"] == "delivered" for d in deliveries(tenant, hook["id"]))
-
-
-def latest_status(tenant: TenantClient, hook_id: str) -> str | None:
-    """The status of the webhook's latest delivery (None before one is enqueued)."""
-    found = deliveries(tenant, hook_id)
-    return str(found[0]["status"]) if found else None
-
-
-def attempt_count(tenant: TenantClient, hook_id: str) -> int:
-    """Attempts recorded for the webhook's latest delivery (0 before it is settled)."""
-    found = deliveries(tenant, hook_id)
-    return int(found[0]["attempt_count"]) if found else 0
-
-
-def wait_until(condition: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_subscriptions_created_or_deleted_mid_stream_get_exactly_their_events(

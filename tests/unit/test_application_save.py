@@ -9,7 +9,7 @@ from eventsourcing.application import Application
 
 from domain.contact import Contact
 from domain.context import Actor, Context
-from tests.unit.test_event_decoder import memory_app, stored_events
+from tests.support.events import memory_app, stored_events
 
 CTX = Context(uuid4(), Actor("system", "test"), "save")
 
