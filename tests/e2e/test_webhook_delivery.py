@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from standardwebhooks import Webhook
@@ -59,11 +60,13 @@ def test_a_delivery_is_signed_so_the_reference_library_verifies_it(
 
 
 def test_subscriptions_get_only_their_types_and_wildcards(
-    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers, caught_up: Any
 ) -> None:
-    subscribe(hooks_tenant, receiver.url + "/orders", ["order.*"])
-    subscribe(hooks_tenant, receiver.url + "/paid", ["order.paid", "contact.deleted"])
-    subscribe(hooks_tenant, receiver.url + "/contacts", ["contact.created"])
+    hooks = [
+        subscribe(hooks_tenant, receiver.url + "/orders", ["order.*"]),
+        subscribe(hooks_tenant, receiver.url + "/paid", ["order.paid", "contact.deleted"]),
+        subscribe(hooks_tenant, receiver.url + "/contacts", ["contact.created"]),
+    ]
     workers.start()
     person = contact(hooks_tenant, "buyer@example.com")
     order = hooks_tenant.post(
@@ -80,7 +83,10 @@ def test_subscriptions_get_only_their_types_and_wildcards(
     assert receiver.wait_count(3, "/orders")
     assert receiver.wait_count(1, "/paid")
     assert receiver.wait_count(1, "/contacts")
-    time.sleep(0.5)  # nothing else may arrive
+    # Nothing else may arrive: once every event is matched and each webhook's history has
+    # nothing left to send, no other delivery can come.
+    caught_up()
+    assert wait_until(lambda: all(settled_all(hooks_tenant, hook) for hook in hooks))
     assert [e["type"] for e in receiver.events("/orders")] == [
         "order.created",
         "order.placed",
@@ -127,6 +133,11 @@ def test_retry_after_is_honoured_with_the_standard_schedule(
         worker = workers.start(now=clock)
         contact(hooks_tenant, "later@example.com")
         assert wait_until(lambda: attempt_count(hooks_tenant, hook["id"]) == 1)
+        [waiting] = deliveries(hooks_tenant, hook["id"])
+        asked = datetime.fromisoformat(waiting["next_attempt_at"]) - datetime.fromisoformat(
+            waiting["attempts"][0]["attempted_at"]
+        )
+        assert asked >= timedelta(seconds=3600)  # the hour, not the schedule's 5 s
         clock.advance(seconds=60)  # past the 5 s step, well before the hour asked for
         worker.wake()
         assert not busy.wait_count(2, timeout=1.0)
@@ -148,8 +159,11 @@ def test_410_gone_disables_the_webhook_and_says_so(
         assert receiver.wait_count(1, "/watch")
         contact(hooks_tenant, "gone2@example.com")
         caught_up()
-        time.sleep(0.5)
-        assert len(gone.received) == 1  # nothing more after the 410
+        # Nothing more after the 410: the history holds the one delivery, settled, and
+        # nothing pending that a worker could still send.
+        assert wait_until(lambda: latest_status(hooks_tenant, hook["id"]) == "failed")
+        assert len(deliveries(hooks_tenant, hook["id"])) == 1
+        assert len(gone.received) == 1
 
     current = hooks_tenant.get(f"/v1/webhooks/{hook['id']}").json()
     assert current["status"] == "disabled"
@@ -160,7 +174,8 @@ def test_410_gone_disables_the_webhook_and_says_so(
     assert event["data"]["disabled_reason"] == "gone"
     assert "secret" not in event["data"]
     assert event["previous"] == {"status": "active", "disabled_reason": None}
-    assert watcher["id"] != hook["id"]
+    # Only the endpoint that answered 410 is disabled (read back, not as created).
+    assert hooks_tenant.get(f"/v1/webhooks/{watcher['id']}").json()["status"] == "active"
     caught_up()
     # The same event, the same envelope, in the audit log; not in the (records) change feed.
     logged = hooks_tenant.get("/v1/events", params={"types": "webhook.disabled"}).json()
@@ -325,12 +340,16 @@ def test_a_ping_goes_to_that_webhook_only(
     assert receiver.wait_count(1, "/pinged")
     [request] = [r for r in receiver.received if r.path == "/pinged"]
     assert Webhook(hook["secret"]).verify(request.body, request.headers) == sent
-    time.sleep(0.3)
-    assert receiver.events("/other") == []
 
     assert hooks_tenant.patch(f"/v1/webhooks/{hook['id']}", json={"status": "disabled"}).json()[
         "status"
     ] == ("disabled")
+    # The barrier: /other gets the webhook's next event, which a ping sent there would have
+    # preceded (one record's events reach one endpoint in order); it is the only one.
+    assert receiver.wait_for(lambda r: bool(r.events("/other")))
+    [other] = receiver.events("/other")
+    assert other["entity"]["id"] == hook["id"]
+    assert other["type"] != "webhook.ping"
     refused = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/test")
     assert refused.status_code == 409
 

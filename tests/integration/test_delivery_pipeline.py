@@ -140,7 +140,8 @@ def test_an_endpoint_failing_for_five_days_is_disabled_with_an_event(
     assert event["entity"]["id"] == failing["id"]
     assert event["actor"] == {"type": "system", "id": "syncline"}
     assert jobs.disable_failing() == []  # already disabled: no second event
-    assert watcher["status"] == "active"
+    # The watcher, whose endpoint answers, is still active (read back, not as created).
+    assert hooks_tenant.get(f"/v1/webhooks/{watcher['id']}").json()["status"] == "active"
 
 
 def test_history_past_retention_is_purged(
