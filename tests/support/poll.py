@@ -37,7 +37,9 @@ def wait_until(
     return True
 
 
-def eventually(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> None:
-    """Wait until `condition()` is true; fail the test saying `what` did not happen."""
-    if not wait_until(condition, timeout):
-        raise AssertionError(f"{what}: not within {timeout:g} s")
+def eventually(
+    condition: Callable[[], Any], what: str, timeout: float = 20.0, *, interval: float = 0.05
+) -> None:
+    """Wait until `condition()` is true, or fail the test naming `what` it waited for."""
+    if not wait_until(condition, timeout, interval=interval):
+        raise AssertionError(f"timed out after {timeout:g} s waiting until {what}")
