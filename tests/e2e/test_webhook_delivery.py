@@ -355,7 +355,7 @@ def test_a_ping_goes_to_that_webhook_only(
 
 
 def test_after_rotation_both_secrets_sign_until_the_grace_ends(
-    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers, caught_up: Any
 ) -> None:
     hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
     rotated = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/rotate-secret")
@@ -379,7 +379,7 @@ def test_after_rotation_both_secrets_sign_until_the_grace_ends(
     final = hooks_tenant.post(
         f"/v1/webhooks/{hook['id']}/rotate-secret", json={"grace_period_seconds": 0}
     ).json()["secret"]
-    time.sleep(0.2)  # the subscriber applies the rotation before the next event
+    caught_up()  # the subscriber has applied the rotation before the next event
     contact(hooks_tenant, "rotated@example.com")
     assert receiver.wait_count(2)
     request = receiver.received[1]
