@@ -11,7 +11,6 @@ import os
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,9 @@ from api.app import create_app
 from syncline.config import Settings
 from syncline.database import resolve_database_url, with_dbname
 from syncline.runtime import Runtime
+from tests.support.poll import eventually
 
-pytest_plugins = ["tests.webhooks"]
+pytest_plugins = ["tests.support.webhooks"]
 
 settings.register_profile(
     "default",
@@ -118,11 +118,7 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
+        eventually(lambda: self.server.started, "uvicorn started", 30, interval=0.01)
         return self
 
     def __exit__(self, *_: object) -> None:

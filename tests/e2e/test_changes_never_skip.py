@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import TenantClient
+from tests.support.poll import wait_until
 
 WRITERS = 4
 WRITE_SECONDS = 3.0
@@ -157,11 +158,8 @@ def test_pollers_see_every_final_state_while_writers_commit_concurrently(
         client.close()
 
     orders = {i: r for i, r in final.records.items() if r["resource_type"] == "order"}
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (
-        everything.has_seen(final.records) and orders_only.has_seen(orders)
-    ):
-        time.sleep(0.05)
+    # The readers' own assertions below say what is missing if this times out.
+    wait_until(lambda: everything.has_seen(final.records) and orders_only.has_seen(orders), 30)
     everything.done.set()
     orders_only.done.set()
     everything.join(timeout=10)

@@ -13,7 +13,8 @@ import time
 import httpx
 
 from tests.conftest import ROOT, free_port
-from tests.e2e.dev_process import start_dev, stop_dev
+from tests.support.dev_process import start_dev, stop_dev
+from tests.support.poll import eventually
 
 
 def test_dev_prints_a_working_api_key_and_stops_cleanly(database_url: str, tmp_path) -> None:
@@ -37,12 +38,14 @@ def test_dev_prints_a_working_api_key_and_stops_cleanly(database_url: str, tmp_p
                 key = match.group(1)
         assert key, "syncline dev printed no API key"
         base = f"http://127.0.0.1:{port}"
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
+                return httpx.get(f"{base}/healthz").status_code == 200
             except httpx.HTTPError:
-                time.sleep(0.1)
+                return False
+
+        eventually(healthy, "syncline dev answers /healthz", 60, interval=0.1)
         headers = {"Authorization": f"Bearer {key}"}
         created = httpx.post(
             f"{base}/v1/contacts", json={"email": "cli@example.com"}, headers=headers

@@ -16,7 +16,8 @@ from api.auth import CACHE_SECONDS
 from syncline.config import Settings
 from syncline.runtime import Runtime
 from tests.conftest import ServerThread, TenantClient
-from tests.e2e.credentials import (
+from tests.support.clock import FakeClock
+from tests.support.credentials import (
     admin_of,
     api_process,
     api_server,
@@ -28,7 +29,6 @@ from tests.e2e.credentials import (
     request_token,
     secret_part,
 )
-from tests.fake_clock import FakeClock
 
 PROPAGATION_BOUND = 0.5  # seconds
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import ServerThread
-from tests.e2e.browser import OfflinePage, browser, offline_page
+from tests.support.browser import OfflinePage, browser, offline_page
 
 __all__ = ["browser", "offline_page"]  # fixtures
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import TenantClient
-from tests.e2e.credentials import (
+from tests.support.credentials import (
     FORM,
     bearer,
     create_oauth_client,

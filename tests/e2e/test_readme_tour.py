@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import ROOT, free_port
-from tests.e2e.dev_process import start_dev, stop_dev
+from tests.support.dev_process import start_dev, stop_dev
 
 
 def tour_script(readme: str) -> str:

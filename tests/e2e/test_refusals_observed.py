@@ -8,7 +8,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TenantClient
-from tests.e2e.credentials import bearer, issue_api_key
+from tests.support.credentials import bearer, issue_api_key
 
 
 def samples(http: httpx.Client, name: str) -> list[tuple[dict[str, str], float]]:

@@ -35,7 +35,8 @@ from projections.records.projection import TABLES, RecordsProjection
 from syncline.config import Settings
 from syncline.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, ServerThread, provision
-from tests.webhooks import Receiver, subscribe
+from tests.support.receiver import Receiver
+from tests.support.webhooks import subscribe
 
 MAX_TEXT = 200
 

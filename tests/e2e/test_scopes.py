@@ -14,7 +14,7 @@ from api.app import create_app
 from domain.credential import SCOPES
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
-from tests.e2e.credentials import bearer, create_oauth_client, fetch_token, issue_api_key
+from tests.support.credentials import bearer, create_oauth_client, fetch_token, issue_api_key
 
 PARAMETER = re.compile(r"\{(\w+):(\w+)\}")
 SAMPLE = {"uuid": lambda: str(uuid4()), "str": lambda: "x", "int": lambda: "1"}

@@ -26,7 +26,7 @@ from api.app import create_app
 from domain.envelope import event_id
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
-from tests.e2e.credentials import bearer, fetch_token
+from tests.support.credentials import bearer, fetch_token
 
 PARAMETER = re.compile(r"\{(\w+):(\w+)\}")
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from standardwebhooks import Webhook
@@ -15,23 +16,20 @@ from delivery.retry import RetrySchedule
 from domain.envelope import event_id
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
-from tests.webhooks import Receiver, ShiftedClock, Workers, subscribe
+from tests.support.clock import FakeClock
+from tests.support.poll import wait_until
+from tests.support.receiver import Receiver
+from tests.support.webhooks import (
+    Workers,
+    attempt_count,
+    contact,
+    deliveries,
+    latest_status,
+    settled_all,
+    subscribe,
+)
 
 FAST = RetrySchedule(delays=(0, 0.2, 0.2, 0.2), jitter=0)
-
-
-def contact(tenant: TenantClient, email: str, **headers: str) -> dict[str, Any]:
-    response = tenant.post("/v1/contacts", json={"email": email}, headers=headers)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def deliveries(tenant: TenantClient, hook_id: str) -> list[dict[str, Any]]:
-    response = tenant.get(f"/v1/webhooks/{hook_id}/deliveries", params={"limit": 1000})
-    assert response.status_code == 200, response.text
-    data: list[dict[str, Any]] = response.json()["data"]
-    return data
 
 
 def test_a_delivery_is_signed_so_the_reference_library_verifies_it(
@@ -62,11 +60,13 @@ def test_a_delivery_is_signed_so_the_reference_library_verifies_it(
 
 
 def test_subscriptions_get_only_their_types_and_wildcards(
-    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers, caught_up: Any
 ) -> None:
-    subscribe(hooks_tenant, receiver.url + "/orders", ["order.*"])
-    subscribe(hooks_tenant, receiver.url + "/paid", ["order.paid", "contact.deleted"])
-    subscribe(hooks_tenant, receiver.url + "/contacts", ["contact.created"])
+    hooks = [
+        subscribe(hooks_tenant, receiver.url + "/orders", ["order.*"]),
+        subscribe(hooks_tenant, receiver.url + "/paid", ["order.paid", "contact.deleted"]),
+        subscribe(hooks_tenant, receiver.url + "/contacts", ["contact.created"]),
+    ]
     workers.start()
     person = contact(hooks_tenant, "buyer@example.com")
     order = hooks_tenant.post(
@@ -83,7 +83,10 @@ def test_subscriptions_get_only_their_types_and_wildcards(
     assert receiver.wait_count(3, "/orders")
     assert receiver.wait_count(1, "/paid")
     assert receiver.wait_count(1, "/contacts")
-    time.sleep(0.5)  # nothing else may arrive
+    # Nothing else may arrive: once every event is matched and each webhook's history has
+    # nothing left to send, no other delivery can come.
+    caught_up()
+    assert wait_until(lambda: all(settled_all(hooks_tenant, hook) for hook in hooks))
     assert [e["type"] for e in receiver.events("/orders")] == [
         "order.created",
         "order.placed",
@@ -123,13 +126,18 @@ def test_a_failing_endpoint_is_retried_until_it_answers(
 def test_retry_after_is_honoured_with_the_standard_schedule(
     hooks_tenant: TenantClient, workers: Workers
 ) -> None:
-    clock = ShiftedClock()
+    clock = FakeClock(ticking=True)
     answers = iter([(429, {"Retry-After": "3600"})])
     with Receiver(lambda _: next(answers, 200)) as busy:
         hook = subscribe(hooks_tenant, busy.url, ["contact.created"])
         worker = workers.start(now=clock)
         contact(hooks_tenant, "later@example.com")
         assert wait_until(lambda: attempt_count(hooks_tenant, hook["id"]) == 1)
+        [waiting] = deliveries(hooks_tenant, hook["id"])
+        asked = datetime.fromisoformat(waiting["next_attempt_at"]) - datetime.fromisoformat(
+            waiting["attempts"][0]["attempted_at"]
+        )
+        assert asked >= timedelta(seconds=3600)  # the hour, not the schedule's 5 s
         clock.advance(seconds=60)  # past the 5 s step, well before the hour asked for
         worker.wake()
         assert not busy.wait_count(2, timeout=1.0)
@@ -151,8 +159,11 @@ def test_410_gone_disables_the_webhook_and_says_so(
         assert receiver.wait_count(1, "/watch")
         contact(hooks_tenant, "gone2@example.com")
         caught_up()
-        time.sleep(0.5)
-        assert len(gone.received) == 1  # nothing more after the 410
+        # Nothing more after the 410: the history holds the one delivery, settled, and
+        # nothing pending that a worker could still send.
+        assert wait_until(lambda: latest_status(hooks_tenant, hook["id"]) == "failed")
+        assert len(deliveries(hooks_tenant, hook["id"])) == 1
+        assert len(gone.received) == 1
 
     current = hooks_tenant.get(f"/v1/webhooks/{hook['id']}").json()
     assert current["status"] == "disabled"
@@ -163,7 +174,8 @@ def test_410_gone_disables_the_webhook_and_says_so(
     assert event["data"]["disabled_reason"] == "gone"
     assert "secret" not in event["data"]
     assert event["previous"] == {"status": "active", "disabled_reason": None}
-    assert watcher["id"] != hook["id"]
+    # Only the endpoint that answered 410 is disabled (read back, not as created).
+    assert hooks_tenant.get(f"/v1/webhooks/{watcher['id']}").json()["status"] == "active"
     caught_up()
     # The same event, the same envelope, in the audit log; not in the (records) change feed.
     logged = hooks_tenant.get("/v1/events", params={"types": "webhook.disabled"}).json()
@@ -221,31 +233,6 @@ def test_events_of_one_record_arrive_in_order_while_records_go_in_parallel(
         assert tried == sorted(tried), tried
         assert accepted == list(range(1, updates + 2)), accepted
     assert any(r.status == 500 for r in slow.received)
-
-
-def settled_all(tenant: TenantClient, hook: dict[str, Any]) -> bool:
-    return all(d["status"] == "delivered" for d in deliveries(tenant, hook["id"]))
-
-
-def latest_status(tenant: TenantClient, hook_id: str) -> str | None:
-    """The status of the webhook's latest delivery (None before one is enqueued)."""
-    found = deliveries(tenant, hook_id)
-    return str(found[0]["status"]) if found else None
-
-
-def attempt_count(tenant: TenantClient, hook_id: str) -> int:
-    """Attempts recorded for the webhook's latest delivery (0 before it is settled)."""
-    found = deliveries(tenant, hook_id)
-    return int(found[0]["attempt_count"]) if found else 0
-
-
-def wait_until(condition: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_subscriptions_created_or_deleted_mid_stream_get_exactly_their_events(
@@ -353,18 +340,22 @@ def test_a_ping_goes_to_that_webhook_only(
     assert receiver.wait_count(1, "/pinged")
     [request] = [r for r in receiver.received if r.path == "/pinged"]
     assert Webhook(hook["secret"]).verify(request.body, request.headers) == sent
-    time.sleep(0.3)
-    assert receiver.events("/other") == []
 
     assert hooks_tenant.patch(f"/v1/webhooks/{hook['id']}", json={"status": "disabled"}).json()[
         "status"
     ] == ("disabled")
+    # The barrier: /other gets the webhook's next event, which a ping sent there would have
+    # preceded (one record's events reach one endpoint in order); it is the only one.
+    assert receiver.wait_for(lambda r: bool(r.events("/other")))
+    [other] = receiver.events("/other")
+    assert other["entity"]["id"] == hook["id"]
+    assert other["type"] != "webhook.ping"
     refused = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/test")
     assert refused.status_code == 409
 
 
 def test_after_rotation_both_secrets_sign_until_the_grace_ends(
-    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers, caught_up: Any
 ) -> None:
     hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
     rotated = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/rotate-secret")
@@ -388,7 +379,7 @@ def test_after_rotation_both_secrets_sign_until_the_grace_ends(
     final = hooks_tenant.post(
         f"/v1/webhooks/{hook['id']}/rotate-secret", json={"grace_period_seconds": 0}
     ).json()["secret"]
-    time.sleep(0.2)  # the subscriber applies the rotation before the next event
+    caught_up()  # the subscriber has applied the rotation before the next event
     contact(hooks_tenant, "rotated@example.com")
     assert receiver.wait_count(2)
     request = receiver.received[1]

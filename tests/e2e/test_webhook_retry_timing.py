@@ -15,8 +15,9 @@ from delivery.retry import RetrySchedule
 from syncline.config import Settings
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
-from tests.e2e.test_webhook_delivery import contact, deliveries, latest_status, wait_until
-from tests.webhooks import Receiver, subscribe
+from tests.support.poll import wait_until
+from tests.support.receiver import Receiver
+from tests.support.webhooks import contact, deliveries, latest_status, subscribe
 
 DELAY = 1.0  # the schedule's delay before the second attempt
 

@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 from api.app import create_app
 from syncline.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, ServerThread, TenantClient, provision
-from tests.webhooks import subscribe
+from tests.support.webhooks import subscribe
 
 HOOK = "https://hooks.example/in"
 

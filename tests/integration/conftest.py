@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from syncline.runtime import Runtime
-from tests.integration.test_projection_runner import SeenProjection
+from tests.support.projections import SeenProjection
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ from projections.log_reader import LogReader
 from projections.priority import CatchingUpElsewhere, CatchUpOrder
 from projections.runner import ProjectionRunner
 from syncline.runtime import Runtime
-from tests.integration.test_projection_runner import (
+from tests.support.poll import wait_until
+from tests.support.projections import (
     SeenProjection,
     append_contacts,
     log_positions,
     seen_positions,
     stop_all,
-    wait_for,
 )
 
 
@@ -113,9 +113,9 @@ def later_behind_feed(
     assert not feed.later
     threads = run_all(feed)
     try:
-        assert wait_for(lambda: names[0] in order.catching_up())
+        assert wait_until(lambda: names[0] in order.catching_up())
         threads += run_all(behind)
-        assert wait_for(lambda: behind.position() >= head, timeout=60)
+        assert wait_until(lambda: behind.position() >= head, timeout=60)
     finally:
         stop_all([feed, behind], threads)
     assert seen_positions(runtime, later) == [p for p in log_positions(runtime) if p <= head]
@@ -205,7 +205,7 @@ def test_a_cheap_projection_keeps_with_a_slow_one_so_the_log_is_decoded_once(
         )
     threads = run_all(*runners)
     try:
-        assert wait_for(lambda: all(r.position() >= positions[-1] for r in runners), timeout=60)
+        assert wait_until(lambda: all(r.position() >= positions[-1] for r in runners), timeout=60)
     finally:
         stop_all(runners, threads)
     assert seen_positions(runtime, cheap) == [p for p in positions if p > start]

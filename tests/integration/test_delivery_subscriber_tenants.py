@@ -15,8 +15,7 @@ from domain.envelope import event_id
 from projections.runner import ProjectionRunner
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient, provision
-from tests.e2e.test_webhook_delivery import contact, deliveries
-from tests.webhooks import subscribe
+from tests.support.webhooks import contact, deliveries, subscribe
 
 
 class CountingCursor(psycopg.Cursor[Any]):

@@ -13,14 +13,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 from projections.lag import measure_lag, register_projection_lag
 from projections.runner import ProjectionRunner
 from syncline.runtime import Runtime
-from tests.integration.test_projection_runner import (
+from tests.support.poll import wait_until
+from tests.support.projections import (
     SeenProjection,
     append_contacts,
     log_positions,
     seen_positions,
     start,
     stop_all,
-    wait_for,
 )
 
 
@@ -61,12 +61,12 @@ def test_a_failing_projection_is_visible_until_it_gets_through(
     thread = start(runner)
     try:
         head = append_contacts(runtime, 3)
-        assert wait_for(lambda: runner.position() >= head)
+        assert wait_until(lambda: runner.position() >= head)
         assert failing(runtime, poisoned.name) == (None, None)
 
         poisoned.poison_after = head
         appended = append_contacts(runtime, 1)
-        assert wait_for(lambda: failing(runtime, poisoned.name)[0] is not None)
+        assert wait_until(lambda: failing(runtime, poisoned.name)[0] is not None)
         assert poisoned.poison == appended
         since, error = failing(runtime, poisoned.name)
         assert error == f"ValueError after position {head}: cannot project event {poisoned.poison}"
@@ -86,8 +86,8 @@ def test_a_failing_projection_is_visible_until_it_gets_through(
 
         poisoned.poison_after = None
         poisoned.poison = None  # fixed (a new release, say): the retry gets through
-        assert wait_for(lambda: runner.position() >= (log_positions(runtime) or [0])[-1])
-        assert wait_for(lambda: failing(runtime, poisoned.name) == (None, None))
+        assert wait_until(lambda: runner.position() >= (log_positions(runtime) or [0])[-1])
+        assert wait_until(lambda: failing(runtime, poisoned.name) == (None, None))
         reached = runner.position()
         assert seen_positions(runtime, poisoned) == [
             p for p in log_positions(runtime) if p <= reached
@@ -139,12 +139,12 @@ def test_the_next_leader_clears_a_failure_it_gets_past(
     failing_runner.ensure_tracking()
     threads = [start(failing_runner)]
     try:
-        assert wait_for(lambda: failing(runtime, old.name)[0] is not None)
+        assert wait_until(lambda: failing(runtime, old.name)[0] is not None)
         threads.append(start(fixed_runner))
         time.sleep(0.5)
         assert not fixed_runner.is_leader.is_set()  # the failing leader keeps its lock
         failing_runner.stop()
-        assert wait_for(lambda: fixed_runner.position() >= old.poison)
+        assert wait_until(lambda: fixed_runner.position() >= old.poison)
         assert failing(runtime, old.name) == (None, None)
     finally:
         stop_all([failing_runner, fixed_runner], threads)
@@ -166,7 +166,7 @@ def test_a_new_leader_clears_a_failure_recorded_at_the_head(
         )
     thread = start(runner)
     try:
-        assert wait_for(lambda: failing(runtime, projection.name) == (None, None))
+        assert wait_until(lambda: failing(runtime, projection.name) == (None, None))
     finally:
         runner.stop()
         thread.join(timeout=10)

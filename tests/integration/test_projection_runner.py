@@ -6,82 +6,25 @@ import threading
 import time
 from collections.abc import Sequence
 from typing import Any
-from uuid import uuid4
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from domain.application import Syncline
-from domain.contact import Contact
-from domain.context import Actor, Context
 from projections.leadership import ProjectionBusyError
 from projections.log_reader import LogReader
-from projections.protocol import Projection
 from projections.runner import ProjectionRunner
 from syncline.database import eventsourcing_env
 from syncline.runtime import Runtime
-
-
-class SeenProjection(Projection):
-    """Records each event position it is given; a duplicate breaks the primary key."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.table = name
-        self.schema = [f"CREATE TABLE IF NOT EXISTS {name} (position bigint PRIMARY KEY)"]
-
-    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
-        cur.executemany(f"INSERT INTO {self.table} VALUES (%s)", [(p,) for p, _ in events])
-
-    def clear(self, cur: psycopg.Cursor[Any]) -> None:
-        cur.execute(f"TRUNCATE {self.table}")
-
-
-def start(runner: ProjectionRunner) -> threading.Thread:
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
-    return thread
-
-
-def stop_all(runners: Sequence[ProjectionRunner], threads: Sequence[threading.Thread]) -> None:
-    for runner in runners:
-        runner.stop()
-    for thread in threads:
-        thread.join(timeout=10)
-
-
-def wait_for(condition: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def append_contacts(runtime: Runtime, count: int) -> int:
-    ctx = Context(uuid4(), Actor("system", "test"), "runner-test")
-    contacts = [
-        Contact.create(ctx, {"email": f"r{i}@example.com"}, id=uuid4()) for i in range(count)
-    ]
-    runtime.app.save(*contacts)
-    return runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
-
-
-def seen_positions(runtime: Runtime, projection: SeenProjection) -> list[int]:
-    with runtime.pool.connection() as conn:
-        rows = conn.execute(f"SELECT position FROM {projection.table} ORDER BY 1").fetchall()
-    return [r[0] for r in rows]
-
-
-def log_positions(runtime: Runtime) -> list[int]:
-    recorder: Any = runtime.app.recorder
-    table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
-    with runtime.pool.connection() as conn:
-        query = sql.SQL("SELECT notification_id FROM {} ORDER BY 1").format(table)
-        rows = conn.execute(query).fetchall()
-    return [r[0] for r in rows]
+from tests.support.poll import wait_until
+from tests.support.projections import (
+    SeenProjection,
+    append_contacts,
+    log_positions,
+    seen_positions,
+    start,
+    stop_all,
+)
 
 
 def test_catch_up_in_batches_processes_each_event_once(
@@ -165,7 +108,7 @@ def test_a_standby_takes_over_when_the_leaders_session_dies(
         time.sleep(0.5)
         assert not second.is_leader.is_set(), "two leaders at once"
         head = append_contacts(runtime, 3)
-        assert wait_for(lambda: first.position() >= head)
+        assert wait_until(lambda: first.position() >= head)
 
         with psycopg.connect(str(runtime.pool.conninfo), autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(%s)", (first.leader_pid,))
@@ -173,14 +116,14 @@ def test_a_standby_takes_over_when_the_leaders_session_dies(
         assert second.is_leader.wait(5), "the standby did not take over"
         assert time.monotonic() - killed < 3
         head = append_contacts(runtime, 3)
-        assert wait_for(lambda: second.position() >= head)
+        assert wait_until(lambda: second.position() >= head)
         assert seen_positions(runtime, projection) == log_positions(runtime)
-        assert wait_for(lambda: not first.is_leader.is_set())
+        assert wait_until(lambda: not first.is_leader.is_set())
 
         second.stop()  # a clean stop hands over too
-        assert wait_for(first.is_leader.is_set, timeout=5), "the old leader did not come back"
+        assert wait_until(first.is_leader.is_set, timeout=5), "the old leader did not come back"
         head = append_contacts(runtime, 3)
-        assert wait_for(lambda: first.position() >= head)
+        assert wait_until(lambda: first.position() >= head)
         assert seen_positions(runtime, projection) == log_positions(runtime)
     finally:
         stop_all([first, second], threads)
@@ -275,11 +218,11 @@ def test_a_leader_is_woken_by_notify_not_by_polling(
     thread = start(runner)
     try:
         assert runner.is_leader.wait(10)
-        assert wait_for(lambda: runner.position() >= first)
+        assert wait_until(lambda: runner.position() >= first)
         time.sleep(0.5)  # asleep in its wait now
         head = append_contacts(runtime, 1)
         woken = time.monotonic()
-        assert wait_for(lambda: runner.position() >= head, timeout=10)
+        assert wait_until(lambda: runner.position() >= head, timeout=10)
         assert time.monotonic() - woken < 10
     finally:
         runner.stop()

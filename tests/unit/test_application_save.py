@@ -12,7 +12,7 @@ from domain.application import Syncline
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.group_commit import GroupCommitSaves
-from tests.unit.test_event_decoder import memory_app, stored_events
+from tests.support.events import memory_app, stored_events
 
 CTX = Context(uuid4(), Actor("system", "test"), "save")
 

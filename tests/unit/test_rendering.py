@@ -15,7 +15,7 @@ from domain.envelope import envelope, render_record
 from domain.events import public_type
 from projections import rendering
 from projections.rendering import envelope_json, event_text
-from tests.unit.test_event_decoder import (
+from tests.support.events import (
     ACTOR,
     JSON_VALUES,
     memory_app,

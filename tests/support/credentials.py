@@ -12,7 +12,7 @@ from api.app import create_app
 from syncline.config import Settings
 from syncline.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, ServerThread
-from tests.fake_clock import FakeClock
+from tests.support.clock import FakeClock
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -1,4 +1,4 @@
-"""Webhook test kit: a real HTTP receiver on 127.0.0.1, a shiftable clock, and fixtures."""
+"""A real webhook endpoint on 127.0.0.1 that records every request it gets."""
 
 from __future__ import annotations
 
@@ -6,17 +6,12 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
-
-from delivery.worker import DeliveryWorker
-from syncline.runtime import Runtime
-from tests.conftest import TenantClient
+from tests.support.poll import wait_until
 
 
 @dataclass(frozen=True)
@@ -88,14 +83,8 @@ class Receiver:
             return [r.event for r in self.received if path is None or r.path == path]
 
     def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not predicate(self):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, 0.2))
-        return True
+        """Whether `predicate(self)` held within `timeout` (woken by each request)."""
+        return wait_until(lambda: predicate(self), timeout, interval=0.2, changed=self._changed)
 
     def wait_count(self, n: int, path: str | None = None, timeout: float = 20.0) -> bool:
         return self.wait_for(lambda r: len(r.events(path)) >= n, timeout)
@@ -107,73 +96,3 @@ class Receiver:
     def __exit__(self, *_: object) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class ShiftedClock:
-    """The real time plus an offset the test moves forward (retries, the 5-day disable)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
-
-
-class Workers:
-    """Sender workers started by a test and stopped after it."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.running: list[tuple[DeliveryWorker, threading.Thread]] = []
-
-    def start(self, **options: Any) -> DeliveryWorker:
-        options.setdefault("poll_interval", 0.2)
-        options.setdefault("timeout", 5.0)
-        worker = self.runtime.delivery_worker(**options)
-        thread = threading.Thread(target=worker.run, daemon=True)
-        thread.start()
-        assert worker.started.wait(10), "the delivery worker did not start"
-        self.running.append((worker, thread))
-        return worker
-
-    def stop(self) -> None:
-        for worker, _ in self.running:
-            worker.stop()
-        for _, thread in self.running:
-            thread.join(timeout=15)
-        self.running.clear()
-
-
-@pytest.fixture
-def workers(runtime: Runtime) -> Iterator[Workers]:
-    started = Workers(runtime)
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
-
-
-def subscribe(
-    tenant: TenantClient, url: str, event_types: list[str], **body: Any
-) -> dict[str, Any]:
-    response = tenant.post("/v1/webhooks", json={"url": url, "event_types": event_types, **body})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-@pytest.fixture
-def hooks_tenant(tenant: TenantClient, caught_up: Callable[[], None]) -> Iterator[TenantClient]:
-    """The `tenant`, whose webhooks are deleted after the test so no later worker sends
-    its leftover retries."""
-    yield tenant
-    caught_up()
-    for hook in tenant.get("/v1/webhooks", params={"limit": 1000}).json().get("data", []):
-        tenant.delete(f"/v1/webhooks/{hook['id']}")
