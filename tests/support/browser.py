@@ -34,7 +34,9 @@ def chromium_path() -> str | None:
     )
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop on the thread while it is open,
+# and later tests that call asyncio.run() must not find one.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
