@@ -25,6 +25,12 @@ from api.controllers.webhooks import WebhookController
 from api.errors import EXCEPTION_HANDLERS
 from api.observability import ObservabilityMiddleware
 from api.rate_limit import RateLimitMiddleware
+from api.request_guard import (
+    RequestGuardMiddleware,
+    before_request,
+    cors_config,
+    response_headers,
+)
 from api.services import ApiServices, provide_services
 from projections.lag import register_projection_lag
 
@@ -108,14 +114,16 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
             *(extra_routers or []),
         ],
         middleware=[BearerAuthMiddleware, RateLimitMiddleware],
-        before_request=check_scope,
+        before_request=before_request(check_scope),
     )
     app = Litestar(
         route_handlers=[v1, AdminController, OAuthController, HealthController, MetricsController],
         # One ApiServices per app: resolved once, not per request.
         dependencies={"services": Provide(provide_services, sync_to_thread=False, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[ObservabilityMiddleware],
+        middleware=[ObservabilityMiddleware, RequestGuardMiddleware],
+        before_request=before_request(),
+        before_send=[response_headers(cors_config(services.cors_origins))],
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,

@@ -173,6 +173,7 @@ class Runtime:
                 "rate_limit_burst": self.settings.rate_limit_burst,
                 "secret_box": self.secret_box,
                 "allow_private_webhooks": self.settings.allow_private_webhooks,
+                "cors_origins": self.settings.cors_origins,
                 **overrides,
             },
         )
