@@ -58,16 +58,16 @@ CORS_EXPOSE_HEADERS = [
 ]
 CORS_METHODS = ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]
 
-# (method, route template) of the answers that carry a secret or a token.
-NO_STORE_ROUTES = frozenset(
+# The operations whose answers carry a new secret or token.
+NO_STORE_OPERATIONS = frozenset(
     {
-        ("POST", "/admin/tenants"),
-        ("POST", "/admin/tenants/{tenant_id:uuid}/api-keys"),
-        ("POST", "/admin/tenants/{tenant_id:uuid}/oauth-clients"),
-        ("POST", "/admin/oauth-clients/{client:str}/rotate"),
-        ("POST", "/v1/webhooks"),
-        ("POST", "/v1/webhooks/{webhook_id:uuid}/rotate-secret"),
-        ("POST", "/oauth/token"),
+        "CreateTenant",
+        "IssueApiKey",
+        "CreateOAuthClient",
+        "RotateOAuthClient",
+        "CreateWebhook",
+        "RotateWebhookSecret",
+        "IssueAccessToken",
     }
 )
 
@@ -201,7 +201,8 @@ def response_headers(
         headers = MutableScopeHeaders.from_message(message)
         headers["X-Content-Type-Options"] = "nosniff"
         method: str = scope.get("method", "")  # type: ignore[assignment]
-        if (method, scope.get("path_template")) in NO_STORE_ROUTES:
+        handler = scope.get("route_handler")
+        if getattr(handler, "operation_id", None) in NO_STORE_OPERATIONS:
             headers["Cache-Control"] = "no-store"
         if cors is None:
             return
