@@ -26,6 +26,12 @@ from api.errors import EXCEPTION_HANDLERS
 from api.observability import ObservabilityMiddleware
 from api.openapi_webhooks import webhook_deliveries
 from api.rate_limit import RateLimitMiddleware
+from api.request_guard import (
+    RequestGuardMiddleware,
+    before_request,
+    cors_config,
+    response_headers,
+)
 from api.schemas.common import DATA_SCHEMAS
 from api.services import ApiServices, provide_services
 from projections.lag import register_projection_lag
@@ -156,7 +162,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
             *(extra_routers or []),
         ],
         middleware=[BearerAuthMiddleware, RateLimitMiddleware],
-        before_request=check_scope,
+        before_request=before_request(check_scope),
     )
     app = Litestar(
         route_handlers=[
@@ -170,7 +176,9 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
         # One ApiServices per app: resolved once, not per request.
         dependencies={"services": Provide(provide_services, sync_to_thread=False, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[ObservabilityMiddleware],
+        middleware=[ObservabilityMiddleware, RequestGuardMiddleware],
+        before_request=before_request(),
+        before_send=[response_headers(cors_config(services.cors_origins))],
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,

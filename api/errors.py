@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError
+import psycopg
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -72,7 +73,7 @@ def problem(
         "type": PROBLEM_BASE + slug if slug else "about:blank",
         "title": TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": redact_secrets(detail),  # input may be echoed; a credential never is
     }
     if request is not None:
         body["instance"] = redact_secrets(request.url.path)
@@ -93,7 +94,7 @@ def _validation_errors(extra: Any) -> list[dict[str, Any]]:
                 {
                     "field": item.get("key"),
                     "source": item.get("source"),
-                    "message": item.get("message"),
+                    "message": redact_secrets(str(item.get("message"))),
                 }
             )
     return errors
@@ -169,6 +170,24 @@ def handle_write_conflict(request: Request[Any, Any, Any], exc: IntegrityError) 
     )
 
 
+# Seconds a client should wait after a 503 for a database fault: pools reconnect within it.
+DATABASE_RETRY_AFTER = 1
+
+
+def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # A terminated backend, a server restarting or refusing connections, an exhausted pool:
+    # the fault is the server's and passing, so a retry (with the same Idempotency-Key, for a
+    # create) can succeed.
+    log.warning("database unavailable", exc_info=exc)
+    return problem(
+        request,
+        503,
+        "the database is unavailable for the moment; retry shortly",
+        slug="database-unavailable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", exc_info=exc)
     return problem(
@@ -182,6 +201,12 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: handle_http,
     DomainError: handle_domain,
     IntegrityError: handle_write_conflict,
+    # psycopg's OperationalError covers AdminShutdown, refused and lost connections, and the
+    # pool's PoolTimeout; the event store raises its own translations of them.
+    psycopg.OperationalError: handle_database_unavailable,
+    psycopg.InterfaceError: handle_database_unavailable,
+    OperationalError: handle_database_unavailable,
+    InterfaceError: handle_database_unavailable,
     Exception: handle_unexpected,
 }
 MEDIA_TYPE_JSON = MediaType.JSON

@@ -23,6 +23,9 @@ from api.redaction import redact_secrets
 
 log = logging.getLogger("syncline.access")
 VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# An id shaped like a credential (API key, client secret, access token, webhook secret,
+# admin token) is replaced: it would be logged, stored with events and sent to webhooks.
+CREDENTIAL_SHAPED = re.compile(r"^(?:sk|cs|at|whsec|adm)_", re.IGNORECASE)
 APP_NAME = "syncline"
 
 # The labels Litestar's Prometheus plugin gave these metrics, kept for existing dashboards.
@@ -90,7 +93,9 @@ class ObservabilityMiddleware:
                 correlation = value
         given = given or correlation  # an empty X-Request-ID defers to X-Correlation-ID
         text = given.decode("latin-1")
-        correlation_id = text if VALID_ID.match(text) else uuid.uuid4().hex
+        correlation_id = (
+            text if VALID_ID.match(text) and not CREDENTIAL_SHAPED.match(text) else uuid.uuid4().hex
+        )
         scope.setdefault("state", {})["correlation_id"] = correlation_id  # type: ignore[typeddict-item]
         method: str = scope["method"]  # type: ignore[typeddict-item]
         path: str = scope.get("path_template") or scope["path"]  # type: ignore[typeddict-item]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-# API keys (sk_<id>_<secret>: the id stays), client secrets, access tokens, webhook secrets.
+# API keys (sk_<id>_<secret>: the id stays), client secrets, access tokens, webhook secrets,
+# generated admin tokens.
 SECRET = re.compile(
     r"(?<![A-Za-z0-9_])(?:(?P<keep>sk_[0-9a-f]{32}_)[A-Za-z0-9_\-]+"
-    r"|(?P<kind>cs_|at_|whsec_)[A-Za-z0-9_\-+/=]{16,})"
+    r"|(?P<kind>cs_|at_|whsec_|adm_)[A-Za-z0-9_\-+/=]{16,})"
 )
 
 

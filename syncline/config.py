@@ -34,6 +34,8 @@ class Settings:
     # wait per batch while the change feed and webhooks catch up (projections.priority);
     # 0: no order.
     catch_up_wait_seconds: float = 5.0
+    # Origins whose browsers may call the API (CORS); empty: no CORS headers at all.
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(
@@ -65,4 +67,7 @@ class Settings:
             webhook_timeout=float(get("SYNCLINE_WEBHOOK_TIMEOUT_SECONDS") or 10.0),
             webhook_concurrency=int(get("SYNCLINE_WEBHOOK_CONCURRENCY") or 32),
             catch_up_wait_seconds=float(get("SYNCLINE_CATCH_UP_WAIT_SECONDS") or 5.0),
+            cors_origins=tuple(
+                o.strip() for o in (get("SYNCLINE_CORS_ORIGINS") or "").split(",") if o.strip()
+            ),
         )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +57,56 @@ def eventsourcing_env(url: str, pool_size: int = 10) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size),
         "POSTGRES_CONNECT_TIMEOUT": "30",
-        "POSTGRES_PRE_PING": "n",
+        # Check each connection as it leaves the pool: one whose backend was terminated is
+        # replaced instead of failing a write.
+        "POSTGRES_PRE_PING": "y",
         "CREATE_TABLE": "y",
     }
 
 
-def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "") -> ConnectionPool:
-    """A psycopg connection pool for our own SQL (read models, outbox, tracking)."""
-    pool = ConnectionPool(
-        url,
-        min_size=min_size,
-        max_size=max_size,
-        name=name or None,
-        open=False,
-        kwargs={"autocommit": True},
-        timeout=30,
-    )
-    pool.open(wait=True, timeout=60)
-    return pool
+# Start-up: how long one attempt to open a pool waits, and the backoff between attempts.
+OPEN_ATTEMPT_SECONDS = 30.0
+FIRST_RETRY_SECONDS = 0.5
+MAX_RETRY_SECONDS = 30.0
+
+
+def open_pool(
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    name: str = "",
+    attempt_seconds: float = OPEN_ATTEMPT_SECONDS,
+) -> ConnectionPool:
+    """A psycopg connection pool for our own SQL (read models, outbox, tracking).
+
+    Each connection is checked as it leaves the pool (`check_connection`: one empty
+    statement), so one whose backend was terminated is replaced instead of failing a
+    request. While the server is down or refuses connections (too many clients, starting
+    up), opening retries with backoff (FIRST_RETRY_SECONDS doubling up to
+    MAX_RETRY_SECONDS) for as long as it takes: a process waits for its database rather
+    than exiting."""
+    delay = FIRST_RETRY_SECONDS
+    while True:
+        pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            name=name or None,
+            open=False,
+            kwargs={"autocommit": True},
+            timeout=30,
+            check=ConnectionPool.check_connection,
+        )
+        try:
+            pool.open(wait=True, timeout=attempt_seconds)
+        except PoolTimeout as error:
+            pool.close()
+            log.warning(
+                "the database is not reachable; retrying",
+                extra={"pool": name, "retry_in_seconds": delay, "error": str(error)},
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
+            continue
+        return pool

@@ -129,8 +129,9 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings, *, pool_size: int = 10) -> Runtime:
         url = resolve_database_url(settings.database_url, settings.data_dir)
-        migrate(url)  # our schema (syncline/migrations/); the event store makes its own
+        # The pool first: opening it waits (with backoff) for a database that is down or full.
         pool = open_pool(url, max_size=pool_size, name="syncline")
+        migrate(url)  # our schema (syncline/migrations/); the event store makes its own
         cursors = CursorCodec(cursor_key(pool))
         projections = all_projections(cursors)
         # The event store creates its tables on construction; processes starting together
@@ -160,6 +161,7 @@ class Runtime:
                 "rate_limit_burst": self.settings.rate_limit_burst,
                 "secret_box": self.secret_box,
                 "allow_private_webhooks": self.settings.allow_private_webhooks,
+                "cors_origins": self.settings.cors_origins,
                 **overrides,
             },
         )
