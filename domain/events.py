@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from domain.audit import AuditCheckpoint
 from domain.errors import InvalidFieldError
 from domain.event_classes import per_class
 from domain.record import Record
@@ -26,6 +27,11 @@ EVENT_TYPES: dict[str, str] = {
         " endpoint answered 410 Gone, or by its owner (`data.disabled_reason` says which)."
     ),
     "webhook.ping": "A test event sent by POST /v1/webhooks/{id}/test.",
+    "audit.checkpoint": (
+        "A signed checkpoint of the tenant's audit hash chain: `data` holds `sequence`,"
+        " `chain_hash`, `signed_at`, `key_id` and the Ed25519 `signature`. Keep them: they"
+        " prove later that history was not rewritten (see GET /v1/audit/checkpoints)."
+    ),
 }
 RESOURCE_TYPES = ("contact", "order")
 WILDCARD_PREFIXES = sorted({name.split(".")[0] for name in EVENT_TYPES})
@@ -33,7 +39,9 @@ MAX_EVENT_TYPES = 50
 WEBHOOK_EVENTS: dict[type, str] = {
     WebhookSubscription.Disabled: "webhook.disabled",
     WebhookSubscription.Pinged: "webhook.ping",
+    AuditCheckpoint.Created: "audit.checkpoint",
 }
+CHECKPOINT_TYPE = "audit.checkpoint"  # public, but attests the chain rather than joining it
 
 
 def _public_type(kind: type) -> str | None:

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, get
 
 from api.auth import scoped
+from api.schemas.audit import CheckpointEvent
 from api.schemas.contacts import Contact
 from api.schemas.orders import Order
 from api.schemas.webhooks import EventType, EventTypeList, Webhook
@@ -18,6 +19,7 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
     "contact": msgspec.json.schema(Contact),
     "order": msgspec.json.schema(Order),
     "webhook": msgspec.json.schema(Webhook),
+    "audit": msgspec.json.schema(CheckpointEvent),
 }
 CATALOG = EventTypeList(
     data=[
@@ -36,6 +38,6 @@ class EventTypeController(Controller):
     @get("/", operation_id="ListEventTypes", **scoped("records:read"))
     async def list(self) -> EventTypeList:
         """Every event type, with a description and the JSON Schema of its `data` (the record
-        after the change). Subscribe to names, or to `contact.*`, `order.*`, `webhook.*`.
+        after the change). Subscribe to names, or to `contact.*`, `order.*`, `webhook.*`, `audit.*`.
         Needs `records:read`."""
         return CATALOG
