@@ -1,4 +1,4 @@
-"""The `syncline` command: serve, worker, dev, replay."""
+"""The `syncline` command: serve, worker, dev, replay, audit, export."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 from uuid import UUID
 
+from syncline import audit_cli
 from syncline.config import Settings
 from syncline.garbage_collection import settle_heap
 from syncline.logs import configure_logging
@@ -95,6 +96,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(sig, lambda *_: stop.set())
     runtime.start_projections(args.projections)
     runtime.start_credential_expiry()
+    runtime.start_audit_checkpoints()
     if args.delivery:
         runtime.start_delivery()
     try:
@@ -137,6 +139,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     runtime.start_projections()
     runtime.start_credential_expiry()
     runtime.start_delivery()
+    runtime.start_audit_checkpoints()
     tenant_id, api_key, oauth = provision_demo(runtime)
     base = f"http://{args.host}:{args.port}"
     print(
@@ -253,10 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("projection", choices=[projection.name for projection in all_projections()])
     p.add_argument("--batch-size", type=int, default=1000)
+    COMMANDS.update(audit_cli.add_commands(sub))
     return parser
 
 
-COMMANDS = {"serve": cmd_serve, "worker": cmd_worker, "dev": cmd_dev, "replay": cmd_replay}
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "serve": cmd_serve,
+    "worker": cmd_worker,
+    "dev": cmd_dev,
+    "replay": cmd_replay,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

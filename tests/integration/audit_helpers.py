@@ -13,9 +13,12 @@ from domain.context import Actor, Context
 from syncline.runtime import Runtime
 
 
-def history(runtime: Runtime, events: int = 6) -> tuple[UUID, list[Any]]:
-    """A new tenant with `events` contact events (creates and updates): its id and contacts."""
-    tenant = uuid4()
+def history(
+    runtime: Runtime, events: int = 6, tenant: UUID | None = None
+) -> tuple[UUID, list[Any]]:
+    """`events` contact events (creates and updates) of a new tenant (or of `tenant`): the
+    tenant's id and the contacts."""
+    tenant = tenant or uuid4()
     ctx = Context(tenant, Actor("test", "audit"), "audit-test")
     contacts: list[Any] = []
     for i in range(events):
@@ -50,3 +53,58 @@ def chain_rows(runtime: Runtime, tenant: UUID) -> list[tuple[int, int, str, byte
 def execute(runtime: Runtime, statement: sql.Composable | str, params: Any = ()) -> None:
     with psycopg.connect(runtime.database_url, autocommit=True) as conn:
         conn.execute(statement, params)  # type: ignore[arg-type]
+
+
+def stored_row(runtime: Runtime, position: int) -> tuple[Any, ...]:
+    with psycopg.connect(runtime.database_url) as conn:
+        row = conn.execute(
+            sql.SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state"
+                " FROM {} WHERE notification_id = %s"
+            ).format(events_table(runtime)),
+            (position,),
+        ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def insert_row(runtime: Runtime, row: tuple[Any, ...]) -> None:
+    execute(
+        runtime,
+        sql.SQL(
+            "INSERT INTO {} (notification_id, originator_id, originator_version, topic, state)"
+            " VALUES (%s, %s, %s, %s, %s)"
+        ).format(events_table(runtime)),
+        row,
+    )
+
+
+def delete_row(runtime: Runtime, position: int) -> None:
+    execute(
+        runtime,
+        sql.SQL("DELETE FROM {} WHERE notification_id = %s").format(events_table(runtime)),
+        (position,),
+    )
+
+
+def set_state(runtime: Runtime, position: int, state: bytes) -> None:
+    execute(
+        runtime,
+        sql.SQL("UPDATE {} SET state = %s WHERE notification_id = %s").format(
+            events_table(runtime)
+        ),
+        (state, position),
+    )
+
+
+def swap_positions(runtime: Runtime, first: int, second: int) -> None:
+    """Exchange two stored events' places in the log (their notification ids)."""
+    table = events_table(runtime)
+    with psycopg.connect(runtime.database_url) as conn, conn.transaction():
+        for old, new in ((first, -1), (second, first), (-1, second)):
+            conn.execute(
+                sql.SQL("UPDATE {} SET notification_id = %s WHERE notification_id = %s").format(
+                    table
+                ),
+                (new, old),
+            )
