@@ -34,6 +34,7 @@ class ApiServices:
     access_tokens: AccessTokenStore = field(init=False)
     secret_box: SecretBox = field(default_factory=lambda: SecretBox(None))
     allow_private_webhooks: bool = False
+    audit_key_id: str | None = None  # the key checkpoints are signed with now
     authenticator: Authenticator = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     change_listener: ChangeListener = field(init=False)

@@ -55,7 +55,7 @@ def verify(runtime: Runtime, tenant: UUID | None = None, *, stream: TextIO | Non
 
 def summarize(report: Report, out: TextIO) -> int:
     for problem in report.undecodable:
-        print(f"TAMPERED: {problem}", file=out)
+        print(f"note: {problem}", file=out)
     for check in sorted(report.tenants.values(), key=lambda c: c.tenant_id):
         if check.mismatch is None:
             print(

@@ -222,6 +222,7 @@ class Runtime:
                 "rate_limit_burst": self.settings.rate_limit_burst,
                 "secret_box": self.secret_box,
                 "allow_private_webhooks": self.settings.allow_private_webhooks,
+                "audit_key_id": self.signer.key_id if self.signer else None,
                 **overrides,
             },
         )

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
+from litestar.response import Stream
 
 from api.audit import event_page_body, json_response, with_cursor
 from api.auth import Principal, scoped
@@ -22,6 +23,7 @@ from api.parameters import (
 from api.schemas.common import Limit
 from api.schemas.events import EventEnvelope, EventPage
 from api.services import ApiServices
+from projections.audit.view import AuditView
 from projections.events.log import EventLog
 
 TimestampParam = Parameter(description="ISO 8601 (UTC when no offset is given).")
@@ -102,6 +104,42 @@ class EventController(Controller):
             next_cursor=change_cursor(services, tenant_id, last),
         )
         return json_response(body)
+
+    @get(
+        "/export",
+        operation_id="ExportEvents",
+        summary="Export the event log with its hash chain (NDJSON)",
+        sync_to_thread=True,
+        media_type="application/x-ndjson",
+        **scoped("events:read"),
+    )
+    def export(
+        self,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        after: Annotated[
+            str | None,
+            Parameter(
+                max_length=2048,
+                description="A cursor (an event's `cursor`, a /v1/events or /v1/changes"
+                " `next_cursor`): export only the events committed after it.",
+            ),
+        ] = None,
+    ) -> Stream:
+        """Your events and checkpoints as NDJSON, streamed: one event envelope per line
+        (as /v1/events shows it) with its chain `sequence` and `chain_hash`, in chain
+        order, then one `{"checkpoint": {…}}` line per checkpoint of the exported range.
+        With `after`, the first line is `{"export_start": {"sequence", "chain_hash"}}`:
+        the chain just before the first exported event, so the export verifies on its own.
+        `docs/audit/verify_export.py` checks an export with the public key alone."""
+        tenant_id = request.user.tenant_id
+        position = None if after is None else change_position(services, tenant_id, after, "after")
+        if position is not None:
+            require_not_ahead(services, position, "after")
+        lines = AuditView(services.pool).export(
+            services.cursors, tenant_id, after_position=position
+        )
+        return Stream(lines, media_type="application/x-ndjson")
 
     @get(
         "/{event_id:str}",
