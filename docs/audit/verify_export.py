@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import sys
@@ -66,10 +67,8 @@ def wanted_sequences(path: str) -> set[int]:
     with open(path, encoding="utf-8") as file:
         for line in file:
             if line.startswith('{"checkpoint"'):
-                try:
+                with contextlib.suppress(ValueError, KeyError, TypeError):  # named later
                     wanted.add(int(json.loads(line)["checkpoint"]["sequence"]))
-                except (ValueError, KeyError, TypeError):
-                    pass  # the second pass names the line
     return wanted
 
 

@@ -44,9 +44,11 @@ def test_checkpoints_verify_with_the_published_key_alone(
         assert key["algorithm"] == "Ed25519"
         assert key["key_id"] in [k["key_id"] for k in client.get("/v1/audit/keys").json()["data"]]
         page = client.get("/v1/audit/checkpoints").json()
-        assert page["has_more"] is False and page["next_cursor"] is None
+        assert page["has_more"] is False
+        assert page["next_cursor"] is None
         [point] = page["data"]
-        assert point["tenant_id"] == tenant.id and point["sequence"] == 3
+        assert point["tenant_id"] == tenant.id
+        assert point["sequence"] == 3
         public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"]))
         message = (
             f"syncline-checkpoint:v1:{tenant.id}:{point['sequence']}:{point['chain_hash']}"
@@ -74,10 +76,9 @@ def test_checkpoints_page_with_a_cursor(
         checkpoint(runtime, tenant, caught_up)
     with auditor(admin, tenant) as client:
         first = client.get("/v1/audit/checkpoints", params={"limit": 2}).json()
-        assert [c["sequence"] for c in first["data"]] == [1, 2] and first["has_more"]
-        rest = client.get(
-            "/v1/audit/checkpoints", params={"cursor": first["next_cursor"]}
-        ).json()
+        assert [c["sequence"] for c in first["data"]] == [1, 2]
+        assert first["has_more"]
+        rest = client.get("/v1/audit/checkpoints", params={"cursor": first["next_cursor"]}).json()
         assert [c["sequence"] for c in rest["data"]] == [3]
         bad = client.get("/v1/audit/checkpoints", params={"cursor": "nonsense"})
         assert bad.status_code == 400
@@ -96,14 +97,18 @@ def test_verify_route_reports_an_intact_chain_and_where_to_continue(
         assert answer["next_from_sequence"] is None
         assert answer["mismatch"] is None
         later = client.get("/v1/audit/verify", params={"from_sequence": 3}).json()
-        assert later["intact"] and later["verified_through"] == 4
+        assert later["intact"]
+        assert later["verified_through"] == 4
         past = client.get("/v1/audit/verify", params={"from_sequence": 99})
         assert past.status_code == 400
         assert client.get("/v1/audit/verify", params={"from_sequence": 0}).status_code == 400
 
 
 def test_export_streams_envelopes_with_chain_and_checkpoints(
-    runtime: Runtime, admin: httpx.Client, tenant: TenantClient, other_tenant: TenantClient,
+    runtime: Runtime,
+    admin: httpx.Client,
+    tenant: TenantClient,
+    other_tenant: TenantClient,
     caught_up,
 ) -> None:
     make_history(tenant, 3)

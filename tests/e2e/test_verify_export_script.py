@@ -52,7 +52,8 @@ def test_a_real_export_is_accepted_and_a_doctored_one_rejected(
     real.write_text(export)
     accepted = run(real, key)
     assert accepted.returncode == 0, accepted.stderr
-    assert "OK: 4 events" in accepted.stdout and "1 checkpoints" in accepted.stdout
+    assert "OK: 4 events" in accepted.stdout
+    assert "1 checkpoints" in accepted.stdout
 
     after = tmp_path / "partial.ndjson"
     after.write_text(partial)
@@ -67,12 +68,14 @@ def test_a_real_export_is_accepted_and_a_doctored_one_rejected(
     doctored.write_text("\n".join([*lines[:2], json.dumps(changed), *lines[3:]]) + "\n")
     rejected = run(doctored, key)
     assert rejected.returncode == 1
-    assert "line 3" in rejected.stderr and changed["id"] in rejected.stderr
+    assert "line 3" in rejected.stderr
+    assert changed["id"] in rejected.stderr
 
     dropped = tmp_path / "dropped.ndjson"
     dropped.write_text("\n".join([lines[0], *lines[2:]]) + "\n")
     rejected = run(dropped, key)
-    assert rejected.returncode == 1 and "line 2" in rejected.stderr
+    assert rejected.returncode == 1
+    assert "line 2" in rejected.stderr
 
     forged = tmp_path / "forged.ndjson"
     point = json.loads(lines[-1])
@@ -80,11 +83,13 @@ def test_a_real_export_is_accepted_and_a_doctored_one_rejected(
     forged.write_text("\n".join([*lines[:-1], json.dumps(point)]) + "\n")
     rejected = run(forged, key)
     assert rejected.returncode == 1
-    assert f"line {len(lines)}" in rejected.stderr and "signature" in rejected.stderr
+    assert f"line {len(lines)}" in rejected.stderr
+    assert "signature" in rejected.stderr
 
     garbled = tmp_path / "garbled.ndjson"
     garbled.write_text("\n".join([*lines[:2], "{not json", *lines[2:]]) + "\n")
     rejected = run(garbled, key)
-    assert rejected.returncode == 1 and "line 3: not a JSON object" in rejected.stderr
+    assert rejected.returncode == 1
+    assert "line 3: not a JSON object" in rejected.stderr
 
     assert run(real, "not-a-key").returncode == 2
