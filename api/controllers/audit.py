@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
@@ -11,7 +12,9 @@ from api.auth import Principal, scoped
 from api.errors import ProblemError
 from api.parameters import invalid, list_position
 from api.schemas.audit import (
+    Checkpoint,
     CheckpointList,
+    KeyEntry,
     KeyList,
     Mismatch,
     PublicKey,
@@ -59,7 +62,8 @@ class AuditController(Controller):
     def keys(self, services: ApiServices) -> KeyList:
         """Every key that has signed checkpoints, oldest first, so a checkpoint signed before
         a key rotation still verifies: pick the key by the checkpoint's `key_id`."""
-        return KeyList(data=AuditView(services.pool).keys(), next_cursor=None, has_more=False)  # type: ignore[arg-type]
+        keys = msgspec.convert(AuditView(services.pool).keys(), list[KeyEntry])
+        return KeyList(data=keys, next_cursor=None, has_more=False)
 
     @get(
         "/checkpoints",
@@ -89,7 +93,11 @@ class AuditController(Controller):
             if page.has_more
             else None
         )
-        return CheckpointList(data=page.items, next_cursor=next_cursor, has_more=page.has_more)  # type: ignore[arg-type]
+        return CheckpointList(
+            data=msgspec.convert(page.items, list[Checkpoint]),
+            next_cursor=next_cursor,
+            has_more=page.has_more,
+        )
 
     @get(
         "/verify",

@@ -95,17 +95,18 @@ class Checkpointer:
                 targets.append(last)
             if not targets:
                 return []
-            hashes = dict(
-                conn.execute(
+            hashes: dict[int, bytes] = {
+                int(sequence): bytes(chain_hash)
+                for sequence, chain_hash in conn.execute(
                     "SELECT sequence, chain_hash FROM audit_chain"
                     " WHERE tenant_id = %s AND sequence = ANY(%s)",
                     (tenant_id, targets),
-                ).fetchall()
-            )
+                )
+            }
         ctx = Context(tenant_id, SYSTEM, f"audit-checkpoint-{tenant_id}-{head}")
         made: list[dict[str, Any]] = []
         for sequence in targets:
-            checkpoint = self.sign(tenant_id, sequence, bytes(hashes[sequence]))
+            checkpoint = self.sign(tenant_id, sequence, hashes[sequence])
             try:
                 self.app.save(AuditCheckpoint.record(ctx, checkpoint))
             except IntegrityError:
