@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -25,6 +26,23 @@ from api.schemas.events import EventEnvelope, EventPage
 from api.services import ApiServices
 from projections.audit.view import AuditView
 from projections.events.log import EventLog
+
+EXPORT_CHUNK = 256 * 1024  # bytes sent per step of the stream (each step is a thread hop)
+
+
+def chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """The export's lines, joined into chunks of about EXPORT_CHUNK bytes."""
+    pending: list[bytes] = []
+    size = 0
+    for line in lines:
+        pending.append(line)
+        size += len(line)
+        if size >= EXPORT_CHUNK:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
 
 TimestampParam = Parameter(description="ISO 8601 (UTC when no offset is given).")
 
@@ -139,7 +157,7 @@ class EventController(Controller):
         lines = AuditView(services.pool).export(
             services.cursors, tenant_id, after_position=position
         )
-        return Stream(lines, media_type="application/x-ndjson")
+        return Stream(chunks(lines), media_type="application/x-ndjson")
 
     @get(
         "/{event_id:str}",

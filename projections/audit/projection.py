@@ -48,6 +48,8 @@ class AuditChainProjection:
 
     name = "audit"
     schema = SCHEMA
+    # Auditors read it; in a backlog the change feed and webhooks go first (CatchUpOrder).
+    catches_up_later = True
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         chained: list[tuple[int, Any, str]] = []
