@@ -124,6 +124,8 @@ class AuditController(Controller):
         head, _ = AuditView(services.pool).head(tenant_id)
         if from_sequence > head + 1:
             raise invalid("from_sequence", f"is past the head of the chain (sequence {head})")
+        if head == 0:  # no event yet: nothing to recompute
+            return Verification(tenant_id, True, from_sequence, 0, 0, None, None)
         report = ChainVerifier(services.app, services.pool).verify(
             tenant_id, from_sequence=from_sequence, max_events=VERIFY_EVENTS, max_rows=VERIFY_ROWS
         )

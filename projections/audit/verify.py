@@ -69,6 +69,7 @@ class Report:
     undecodable: list[str] = field(default_factory=list)  # rows that no longer decode
     rows: int = 0  # stored events read
     complete: bool = True  # False: stopped at `max_rows` before the chained head
+    every_tenant: bool = False  # a tenant with events but no chain is checked too
 
     @property
     def intact(self) -> bool:
@@ -152,7 +153,7 @@ class ChainVerifier:
             check = checks[str(tenant)]
             check.sequence, check.chain_hash = from_sequence - 1, bytes(start[1])
             check.verified = from_sequence - 1
-        report = Report(checks)
+        report = Report(checks, every_tenant=tenant is None)
         pending: list[_Pending] = []
         total = max(tracked - after, 0)
         with conn.cursor(name="audit_verify") as cur:
@@ -213,6 +214,10 @@ class ChainVerifier:
             )
             return
         check = report.tenants.get(tenant_id) if tenant_id is not None else None
+        if check is None and report.every_tenant and tenant_id is not None:
+            if chained_type(event) is None and not _CHECKPOINT(event):
+                return
+            check = report.tenants[tenant_id] = TenantCheck(tenant_id)  # its chain is gone
         if check is None or check.mismatch is not None or check.limit_reached:
             return
         if _CHECKPOINT(event):

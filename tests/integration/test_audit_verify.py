@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from domain.envelope import event_id
@@ -129,3 +130,29 @@ def test_an_unknown_tenant_exits_2(runtime: Runtime) -> None:
     status, output = run_verify(runtime, uuid4())
     assert status == 2
     assert "no tenant" in output
+
+
+def test_a_tenant_whose_chain_was_removed_is_found_by_a_full_check(
+    runtime: Runtime, tenants: tuple[UUID, UUID]
+) -> None:
+    tampered, other = tenants
+    with psycopg.connect(runtime.database_url, autocommit=True) as conn:
+        chain = conn.execute(
+            "SELECT * FROM audit_chain WHERE tenant_id = %s", (tampered,)
+        ).fetchall()
+        heads = conn.execute(
+            "SELECT * FROM audit_heads WHERE tenant_id = %s", (tampered,)
+        ).fetchall()
+        conn.execute("DELETE FROM audit_chain WHERE tenant_id = %s", (tampered,))
+        conn.execute("DELETE FROM audit_heads WHERE tenant_id = %s", (tampered,))
+        try:
+            status, output = run_verify(runtime, None)
+            assert status == 1
+            assert f"TAMPERED: tenant {tampered}: sequence 1" in output
+            assert "inserted" in output
+            assert f"ok: tenant {other}" in output
+        finally:
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO audit_chain VALUES (%s, %s, %s, %s, %s)", chain)
+                cur.executemany("INSERT INTO audit_heads VALUES (%s, %s, %s, %s, %s)", heads)
+    assert run_verify(runtime, None)[0] == 0
