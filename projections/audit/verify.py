@@ -180,10 +180,10 @@ class ChainVerifier:
                     pending = []
                     if progress is not None:
                         progress(report.rows, total)
-                if max_events is not None and all(
+                if not report.every_tenant and all(
                     c.limit_reached or not c.intact for c in checks.values()
-                ):
-                    report.complete = False
+                ):  # nothing left to check: the tenant failed or reached `max_events`
+                    report.complete = not any(c.limit_reached for c in checks.values())
                     break
         self._compare(conn, pending)
         if progress is not None:

@@ -6,12 +6,15 @@ import base64
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from uuid import UUID
 
 import httpx
+import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from api.controllers import audit as audit_routes
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
 from tests.e2e.credentials import bearer, issue_api_key
@@ -152,3 +155,24 @@ def test_the_cli_export_writes_the_same_lines(
     assert export(runtime, UUID(tenant.id), output=target, stream=io.StringIO()) == 0
     with auditor(admin, tenant) as client:
         assert target.read_bytes() == client.get("/v1/events/export").content
+
+
+def test_verify_route_goes_a_bounded_number_of_events_per_call(
+    runtime: Runtime,
+    admin: httpx.Client,
+    tenant: TenantClient,
+    caught_up: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(audit_routes, "VERIFY_EVENTS", 2)
+    make_history(tenant, 5)
+    checkpoint(runtime, tenant, caught_up)
+    calls = []
+    with auditor(admin, tenant) as client:
+        start: int | None = 1
+        while start is not None:
+            answer = client.get("/v1/audit/verify", params={"from_sequence": start}).json()
+            assert answer["intact"], answer
+            calls.append((answer["from_sequence"], answer["verified_through"]))
+            start = answer["next_from_sequence"]
+    assert calls == [(1, 2), (3, 4), (5, 5)]
