@@ -15,9 +15,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from domain.events import public_type
 from projections.audit.chain import canonical_bytes, next_hash
+from projections.audit.checkpoints import JOB_INTERVAL
 from projections.audit.signing import CheckpointSigner, InvalidSigningKeyError, seed_from_text
 from projections.event_decoder import EventDecoder
 from syncline.audit_cli import verify
+from syncline.config import Settings
 from syncline.runtime import Runtime, audit_signer
 from tests.conftest import TenantClient
 from tests.e2e.test_audit_api import make_history
@@ -124,3 +126,18 @@ def test_a_malformed_signing_key_is_refused(text: str) -> None:
     with pytest.raises(InvalidSigningKeyError):
         seed_from_text(text)
     assert CheckpointSigner(bytes(32)).key_id.startswith("ed25519:")
+
+
+def test_the_worker_schedules_the_checkpoints(test_settings: Settings) -> None:
+    worker = Runtime.open(test_settings, pool_size=2)
+    try:
+        checkpointer = worker.start_audit_checkpoints()
+        assert worker.scheduler is not None
+        job = worker.scheduler.get_job("audit-checkpoints")
+        assert job is not None
+        assert job.trigger.interval == timedelta(seconds=JOB_INTERVAL)
+        assert job.func == checkpointer.run_due
+        assert checkpointer.every_seconds == 60
+        assert checkpointer.every_events == 1000
+    finally:
+        worker.close()
