@@ -13,6 +13,7 @@ from litestar.plugins.prometheus import PrometheusController
 
 from api.auth import BearerAuthMiddleware, check_scope
 from api.controllers.admin import AdminController
+from api.controllers.audit import AuditController
 from api.controllers.changes import ChangeController
 from api.controllers.contacts import ContactController
 from api.controllers.event_types import EventTypeController
@@ -157,6 +158,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
             OrderController,
             ChangeController,
             EventController,
+            AuditController,
             WebhookController,
             EventTypeController,
             *(extra_routers or []),

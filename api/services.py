@@ -38,6 +38,7 @@ class ApiServices:
     secret_box: SecretBox = field(default_factory=lambda: SecretBox(None))
     allow_private_webhooks: bool = False
     cors_origins: tuple[str, ...] = ()
+    audit_key_id: str | None = None  # the key checkpoints are signed with now
     authenticator: Authenticator = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     change_listener: ChangeListener = field(init=False)

@@ -18,6 +18,7 @@ SCENARIOS = [
     "bench.longpoll",
     "bench.webhooks",
     "bench.cost",
+    "bench.audit",
 ]
 
 

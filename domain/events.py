@@ -11,6 +11,7 @@ from typing import Any
 # Importing the record modules registers their resources.
 import domain.contact
 import domain.order
+from domain.audit import AuditCheckpoint
 from domain.errors import InvalidFieldError
 from domain.event_classes import forget_answers, per_class
 from domain.record import Record
@@ -19,17 +20,23 @@ from domain.webhook import WebhookSubscription
 
 RECORD_MODULES = (domain.contact, domain.order)
 
-# The events of webhook subscriptions, which are not records.
+# The public events that are not records': webhook subscriptions' and audit checkpoints'.
 WEBHOOK_EVENT_TYPES: dict[str, str] = {
     "webhook.disabled": (
         "A webhook subscription was disabled: after failing continuously for 5 days, after its"
         " endpoint answered 410 Gone, or by its owner (`data.disabled_reason` says which)."
     ),
     "webhook.ping": "A test event sent by POST /v1/webhooks/{id}/test.",
+    "audit.checkpoint": (
+        "A signed checkpoint of the tenant's audit hash chain: `data` holds `sequence`,"
+        " `chain_hash`, `signed_at`, `key_id` and the Ed25519 `signature`. Keep them: they"
+        " prove later that history was not rewritten (see GET /v1/audit/checkpoints)."
+    ),
 }
 WEBHOOK_EVENTS: dict[type, str] = {
     WebhookSubscription.Disabled: "webhook.disabled",
     WebhookSubscription.Pinged: "webhook.ping",
+    AuditCheckpoint.Created: "audit.checkpoint",
 }
 MAX_EVENT_TYPES = 50
 
@@ -52,6 +59,7 @@ def _derive() -> None:
 
 
 on_change(_derive)
+CHECKPOINT_TYPE = "audit.checkpoint"  # public, but attests the chain rather than joining it
 
 
 def _public_type(kind: type) -> str | None:

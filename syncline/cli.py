@@ -1,4 +1,4 @@
-"""The `syncline` command: serve, worker, dev, replay, migrate."""
+"""The `syncline` command: serve, worker, dev, replay, migrate, audit, export."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
-from syncline import dev
+from syncline import audit_cli, dev
 from syncline.config import Settings
 from syncline.garbage_collection import settle_heap
 from syncline.logs import configure_logging
@@ -101,6 +101,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(sig, lambda *_: stop.set())
     runtime.start_projections(args.projections)
     runtime.start_credential_expiry()
+    runtime.start_audit_checkpoints()
     if args.delivery:
         runtime.start_delivery()
     try:
@@ -232,10 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run", action="store_true", help="list the migrations that would run, run none"
     )
+    COMMANDS.update(audit_cli.add_commands(sub))
     return parser
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "serve": cmd_serve,
     "worker": cmd_worker,
     "dev": dev.cmd_dev,

@@ -180,6 +180,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
         runtime.start_projections()
         runtime.start_credential_expiry()
         runtime.start_delivery()
+        runtime.start_audit_checkpoints()
         runtime.wait_for_projections()
         credentials = demo_credentials(runtime, settings, reset=args.reset_credentials)
         host = f"[{args.host}]" if ":" in args.host else args.host

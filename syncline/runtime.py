@@ -24,6 +24,9 @@ from delivery.subscriber import DeliveryProjection
 from delivery.worker import DeliveryWorker
 from domain.application import Syncline
 from domain.context import SYSTEM, Context
+from projections.audit.checkpoints import JOB_INTERVAL, Checkpointer
+from projections.audit.projection import AuditChainProjection
+from projections.audit.signing import CheckpointSigner, seed_from_text
 from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
@@ -69,6 +72,7 @@ def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
         TenantsProjection(),
         ChangesProjection(),
         EventLogProjection(),
+        AuditChainProjection(),
         DeliveryProjection(cursors),
     ]
 
@@ -83,6 +87,23 @@ def server_secret(pool: ConnectionPool, name: str) -> bytes:
         row = conn.execute("SELECT value FROM server_secrets WHERE name = %s", (name,)).fetchone()
     assert row is not None
     return bytes(row[0])
+
+
+def audit_signer(pool: ConnectionPool, configured: str | None) -> CheckpointSigner:
+    """The checkpoint signing key: SYNCLINE_AUDIT_SIGNING_KEY, else one generated on first
+    start and kept in the database (with a warning); either way recorded among every key
+    ever used, so checkpoints it signed still verify after a rotation."""
+    if configured:
+        signer = CheckpointSigner(seed_from_text(configured))
+    else:
+        signer = CheckpointSigner(server_secret(pool, "audit-signing-key"))
+        log.warning(
+            "SYNCLINE_AUDIT_SIGNING_KEY is not set: audit checkpoints are signed with a key"
+            " generated and stored in the database",
+            extra={"key_id": signer.key_id},
+        )
+    signer.register(pool)
+    return signer
 
 
 def cursor_key(pool: ConnectionPool) -> bytes:
@@ -125,6 +146,8 @@ class Runtime:
     stoppables: list[CredentialExpiry] = field(default_factory=list)
     workers: list[DeliveryWorker] = field(default_factory=list)
     scheduler: BackgroundScheduler | None = None
+    signer: CheckpointSigner | None = None
+    _delivery_jobs: bool = False
 
     @classmethod
     def open(cls, settings: Settings, *, pool_size: int = 10) -> Runtime:
@@ -145,7 +168,33 @@ class Runtime:
         secret_box = SecretBox(settings.secret_key)
         if not secret_box.encrypts:
             log.warning("SYNCLINE_SECRET_KEY is not set: webhook secrets are stored unencrypted")
-        return cls(settings, url, app, pool, projections, cursors, secret_box)
+        signer = audit_signer(pool, settings.audit_signing_key)
+        return cls(settings, url, app, pool, projections, cursors, secret_box, signer=signer)
+
+    def checkpointer(self, **options: Any) -> Checkpointer:
+        """Signs the tenants' audit chains (see projections.audit.checkpoints)."""
+        assert self.signer is not None
+        return Checkpointer(self.app, self.pool, self.signer, **options)
+
+    def start_audit_checkpoints(self) -> Checkpointer:
+        """Sign every moving audit chain on schedule (the worker's job)."""
+        checkpointer = self.checkpointer()
+        scheduler = self._scheduler()
+        scheduler.add_job(
+            checkpointer.run_due,
+            "interval",
+            seconds=JOB_INTERVAL,
+            id="audit-checkpoints",
+            max_instances=1,
+            coalesce=True,
+        )
+        return checkpointer
+
+    def _scheduler(self) -> BackgroundScheduler:
+        if self.scheduler is None:
+            self.scheduler = BackgroundScheduler(timezone="UTC")
+            self.scheduler.start()
+        return self.scheduler
 
     def api_services(self, **overrides: Any) -> ApiServices:
         """The API's adapters; `overrides` replace ApiServices fields (tests pass a clock)."""
@@ -162,6 +211,7 @@ class Runtime:
                 "secret_box": self.secret_box,
                 "allow_private_webhooks": self.settings.allow_private_webhooks,
                 "cors_origins": self.settings.cors_origins,
+                "audit_key_id": self.signer.key_id if self.signer else None,
                 **overrides,
             },
         )
@@ -194,10 +244,9 @@ class Runtime:
         thread.start()
         self.workers.append(worker)
         self.threads.append(thread)
-        if self.scheduler is None:
-            self.scheduler = BackgroundScheduler(timezone="UTC")
-            DeliveryJobs(self.disable_webhook, self.pool).schedule(self.scheduler)
-            self.scheduler.start()
+        if not self._delivery_jobs:
+            DeliveryJobs(self.disable_webhook, self.pool).schedule(self._scheduler())
+            self._delivery_jobs = True
         return worker
 
     def start_projections(

@@ -6,11 +6,16 @@ import msgspec
 from litestar import Controller, get
 
 from api.auth import scoped
+from api.schemas.audit import CheckpointEvent
 from api.schemas.common import DATA_SCHEMAS
 from api.schemas.webhooks import EventType, EventTypeList, Webhook
 from domain.events import EVENT_TYPES, WEBHOOK_EVENT_TYPES
 
-WEBHOOK_SCHEMA = msgspec.json.schema(Webhook)
+# The `data` of the events that are not records' (a record's comes from the registry).
+OTHER_SCHEMAS = {
+    "webhook": msgspec.json.schema(Webhook),
+    "audit": msgspec.json.schema(CheckpointEvent),
+}
 
 
 def catalog() -> EventTypeList:
@@ -21,7 +26,7 @@ def catalog() -> EventTypeList:
                 name=name,
                 description=description,
                 schema=(
-                    WEBHOOK_SCHEMA
+                    OTHER_SCHEMAS[name.split(".")[0]]
                     if name in WEBHOOK_EVENT_TYPES
                     else DATA_SCHEMAS[name.split(".")[0]]
                 ),
@@ -40,6 +45,6 @@ class EventTypeController(Controller):
     @get("/", operation_id="ListEventTypes", **scoped("records:read"))
     async def list(self) -> EventTypeList:
         """Every event type, with a description and the JSON Schema of its `data` (the record
-        after the change). Subscribe to names, or to `contact.*`, `order.*`, `webhook.*`.
+        after the change). Subscribe to names, or to `contact.*`, `order.*`, `webhook.*`, `audit.*`.
         Needs `records:read`."""
         return catalog()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
+from litestar.response import Stream
 
 from api.audit import event_page_body, with_cursor
 from api.auth import Principal, scoped
@@ -23,7 +25,25 @@ from api.responses import json_response
 from api.schemas.common import Limit
 from api.schemas.events import EventEnvelope, EventPage
 from api.services import ApiServices
+from projections.audit.view import AuditView
 from projections.events.log import EventLog
+
+EXPORT_CHUNK = 256 * 1024  # bytes sent per step of the stream (each step is a thread hop)
+
+
+def chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """The export's lines, joined into chunks of about EXPORT_CHUNK bytes."""
+    pending: list[bytes] = []
+    size = 0
+    for line in lines:
+        pending.append(line)
+        size += len(line)
+        if size >= EXPORT_CHUNK:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
 
 TimestampParam = Parameter(description="ISO 8601 (UTC when no offset is given).")
 
@@ -103,6 +123,42 @@ class EventController(Controller):
             next_cursor=change_cursor(services, tenant_id, last),
         )
         return json_response(body)
+
+    @get(
+        "/export",
+        operation_id="ExportEvents",
+        summary="Export the event log with its hash chain (NDJSON)",
+        sync_to_thread=True,
+        media_type="application/x-ndjson",
+        **scoped("events:read"),
+    )
+    def export(
+        self,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        after: Annotated[
+            str | None,
+            Parameter(
+                max_length=2048,
+                description="A cursor (an event's `cursor`, a /v1/events or /v1/changes"
+                " `next_cursor`): export only the events committed after it.",
+            ),
+        ] = None,
+    ) -> Stream:
+        """Your events and checkpoints as NDJSON, streamed: one event envelope per line
+        (as /v1/events shows it) with its chain `sequence` and `chain_hash`, in chain
+        order, then one `{"checkpoint": {…}}` line per checkpoint of the exported range.
+        With `after`, the first line is `{"export_start": {"sequence", "chain_hash"}}`:
+        the chain just before the first exported event, so the export verifies on its own.
+        `docs/audit/verify_export.py` checks an export with the public key alone."""
+        tenant_id = request.user.tenant_id
+        position = None if after is None else change_position(services, tenant_id, after, "after")
+        if position is not None:
+            require_not_ahead(services, position, "after")
+        lines = AuditView(services.pool).export(
+            services.cursors, tenant_id, after_position=position
+        )
+        return Stream(chunks(lines), media_type="application/x-ndjson")
 
     @get(
         "/{event_id:str}",

@@ -25,6 +25,9 @@ TABLES = {
     "tenants": "id",
     "credentials": "id",
     "webhook_subscriptions": "id",
+    "audit_chain": "tenant_id, sequence",
+    "audit_heads": "tenant_id",
+    "audit_checkpoints": "tenant_id, sequence",
 }
 
 

@@ -1,0 +1,1 @@
+"""The audit hash chain: projection, checkpoints, verification, export."""

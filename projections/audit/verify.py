@@ -1,0 +1,328 @@
+"""ChainVerifier: recomputes the tenants' chains from the event store's own rows.
+
+It reads the eventsourcing table itself (not a read model), decodes each stored event as
+the application does, recomputes every chain and compares, at each sequence, the event and
+hash the `audit_chain` table recorded; it checks every checkpoint's signature and that the
+hash it signed is the chain's. A modified, deleted, reordered or inserted row makes the
+first affected sequence differ; the first mismatch of each tenant is reported and that
+tenant's check stops there, the others go on. Everything is read in one REPEATABLE READ
+transaction (one snapshot of the log and the chain), the log through a server-side cursor,
+so memory stays constant at any size.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from eventsourcing.application import Application
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from domain.audit import AuditCheckpoint, checkpoint_message
+from domain.envelope import event_id
+from domain.event_classes import instance_of
+from projections.audit.chain import GENESIS, canonical_bytes, chained_type, next_hash
+from projections.event_decoder import EventDecoder
+
+FLUSH = 2000  # events recomputed between two look-ups of the recorded chain
+_CHECKPOINT = instance_of(AuditCheckpoint.Created)
+
+
+@dataclass
+class Mismatch:
+    sequence: int
+    event_id: str  # the first event that does not match (see `reason`)
+    reason: str
+
+    def describe(self) -> str:
+        return f"sequence {self.sequence}, {self.event_id}: {self.reason}"
+
+
+@dataclass
+class TenantCheck:
+    """One tenant's chain as far as it was checked."""
+
+    tenant_id: str
+    sequence: int = 0  # the last sequence recomputed
+    chain_hash: bytes = GENESIS
+    verified: int = 0  # the last sequence found as the chain recorded it
+    checked: int = 0  # events recomputed
+    checkpoints: int = 0  # checkpoints whose signature and hash verified
+    mismatch: Mismatch | None = None
+    limit_reached: bool = False
+
+    @property
+    def intact(self) -> bool:
+        return self.mismatch is None
+
+
+@dataclass
+class Report:
+    tenants: dict[str, TenantCheck]
+    undecodable: list[str] = field(default_factory=list)  # rows that no longer decode
+    rows: int = 0  # stored events read
+    complete: bool = True  # False: stopped at `max_rows` before the chained head
+    every_tenant: bool = False  # a tenant with events but no chain is checked too
+
+    @property
+    def intact(self) -> bool:
+        # A row that no longer decodes is missing from its tenant's chain, which names it.
+        return all(t.intact for t in self.tenants.values())
+
+
+@dataclass
+class _Pending:
+    tenant: TenantCheck
+    sequence: int
+    event_id: str
+    chain_hash: bytes
+    checkpoint: bool = False  # a checkpoint's claim about the chain, not an event
+
+
+class ChainVerifier:
+    def __init__(self, app: Application[Any], pool: ConnectionPool) -> None:
+        self.app = app
+        self.pool = pool
+        self.decoder = EventDecoder(app.mapper)
+        recorder: Any = app.recorder
+        self._rows = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {}"
+            " WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id"
+        ).format(sql.Identifier(recorder.datastore.schema, recorder.events_table_name))
+
+    def verify(
+        self,
+        tenant: UUID | None = None,
+        *,
+        from_sequence: int = 1,
+        max_events: int | None = None,
+        max_rows: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Report:
+        """Check every tenant's chain (or one tenant's, from `from_sequence`, at most
+        `max_events` of its events); `progress(rows read, rows to read)` after each batch."""
+        with self.pool.connection() as conn:
+            conn.autocommit = False
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            try:
+                return self._verify(conn, tenant, from_sequence, max_events, max_rows, progress)
+            finally:
+                conn.rollback()
+                conn.autocommit = True
+                conn.isolation_level = None
+
+    def _verify(
+        self,
+        conn: psycopg.Connection[Any],
+        tenant: UUID | None,
+        from_sequence: int,
+        max_events: int | None,
+        max_rows: int | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> Report:
+        row = conn.execute(
+            "SELECT position FROM projection_tracking WHERE name = 'audit'"
+        ).fetchone()
+        tracked = int(row[0]) if row else 0
+        keys = {
+            key_id: Ed25519PublicKey.from_public_bytes(bytes(public))
+            for key_id, public in conn.execute("SELECT key_id, public_key FROM audit_keys")
+        }
+        if tenant is None:
+            heads = [str(t) for (t,) in conn.execute("SELECT tenant_id FROM audit_heads")]
+            checks = {t: TenantCheck(t) for t in heads}
+        else:
+            checks = {str(tenant): TenantCheck(str(tenant))}
+        after = 0
+        if tenant is not None and from_sequence > 1:
+            start = conn.execute(
+                "SELECT position, chain_hash FROM audit_chain WHERE tenant_id = %s"
+                " AND sequence = %s",
+                (tenant, from_sequence - 1),
+            ).fetchone()
+            if start is None:
+                return Report(checks)  # nothing recorded there yet: nothing to check
+            after = int(start[0])
+            check = checks[str(tenant)]
+            check.sequence, check.chain_hash = from_sequence - 1, bytes(start[1])
+            check.verified = from_sequence - 1
+        report = Report(checks, every_tenant=tenant is None)
+        pending: list[_Pending] = []
+        total = max(tracked - after, 0)
+        with conn.cursor(name="audit_verify") as cur:
+            cur.itersize = FLUSH
+            cur.execute(self._rows, (after, tracked))
+            for position, originator_id, version, topic, state in cur:
+                report.rows += 1
+                if max_rows is not None and report.rows > max_rows:
+                    report.complete = False
+                    break
+                self._check_row(
+                    report,
+                    keys,
+                    pending,
+                    position,
+                    originator_id,
+                    version,
+                    topic,
+                    state,
+                    max_events,
+                )
+                if len(pending) >= FLUSH:
+                    self._compare(conn, pending)
+                    pending = []
+                    if progress is not None:
+                        progress(report.rows, total)
+                if not report.every_tenant and all(
+                    c.limit_reached or not c.intact for c in checks.values()
+                ):  # nothing left to check: the tenant failed or reached `max_events`
+                    report.complete = not any(c.limit_reached for c in checks.values())
+                    break
+        self._compare(conn, pending)
+        if progress is not None:
+            progress(total if report.complete else report.rows, total)
+        if report.complete:
+            self._check_ends(conn, checks.values())
+        return report
+
+    def _check_row(
+        self,
+        report: Report,
+        keys: dict[str, Ed25519PublicKey],
+        pending: list[_Pending],
+        position: int,
+        originator_id: UUID,
+        version: int,
+        topic: str,
+        state: bytes,
+        max_events: int | None,
+    ) -> None:
+        try:
+            event = self.decoder.decode(originator_id, version, topic, bytes(state))
+            tenant_id = event.meta["tenant_id"] if hasattr(event, "meta") else None
+        except Exception as exc:
+            report.undecodable.append(
+                f"{event_id(originator_id, version)} (log position {position}) does not"
+                f" decode: {type(exc).__name__}"
+            )
+            return
+        check = report.tenants.get(tenant_id) if tenant_id is not None else None
+        if check is None and report.every_tenant and tenant_id is not None:
+            if chained_type(event) is None and not _CHECKPOINT(event):
+                return
+            check = report.tenants[tenant_id] = TenantCheck(tenant_id)  # its chain is gone
+        if check is None or check.mismatch is not None or check.limit_reached:
+            return
+        if _CHECKPOINT(event):
+            self._check_signature(check, keys, event, pending)
+            return
+        event_type = chained_type(event)
+        if event_type is None:
+            return
+        check.sequence += 1
+        check.chain_hash = next_hash(check.chain_hash, canonical_bytes(event, event_type))
+        pending.append(
+            _Pending(check, check.sequence, event_id(originator_id, version), check.chain_hash)
+        )
+        check.checked += 1
+        if max_events is not None and check.checked >= max_events:
+            check.limit_reached = True
+
+    def _check_signature(
+        self,
+        check: TenantCheck,
+        keys: dict[str, Ed25519PublicKey],
+        event: Any,
+        pending: list[_Pending],
+    ) -> None:
+        state = event.state
+        name = event_id(event.originator_id, event.originator_version)
+        sequence = int(state["sequence"])
+        message = checkpoint_message(
+            state["tenant_id"], sequence, state["chain_hash"], state["signed_at"]
+        )
+        key = keys.get(state["key_id"])
+        try:
+            if key is None:
+                raise InvalidSignature(f"unknown key {state['key_id']}")
+            key.verify(base64.b64decode(state["signature"]), message)
+        except (InvalidSignature, ValueError):
+            check.mismatch = Mismatch(
+                sequence, name, "the checkpoint's signature does not verify with its key"
+            )
+            return
+        pending.append(_Pending(check, sequence, name, bytes.fromhex(state["chain_hash"]), True))
+
+    def _compare(self, conn: psycopg.Connection[Any], pending: list[_Pending]) -> None:
+        """Compare what was recomputed with what the chain recorded, in log order."""
+        if not pending:
+            return
+        recorded = {
+            (str(tenant), int(sequence)): (event, bytes(chain_hash))
+            for tenant, sequence, event, chain_hash in conn.execute(
+                "SELECT c.tenant_id, c.sequence, c.event_id, c.chain_hash FROM audit_chain c"
+                " JOIN unnest(%s::uuid[], %s::int8[]) AS k(tenant_id, sequence)"
+                " USING (tenant_id, sequence)",
+                ([p.tenant.tenant_id for p in pending], [p.sequence for p in pending]),
+            )
+        }
+        for item in pending:
+            check = item.tenant
+            if check.mismatch is not None:
+                continue
+            found = recorded.get((check.tenant_id, item.sequence))
+            if item.checkpoint:
+                if found is None or found[1] != item.chain_hash:
+                    check.mismatch = Mismatch(
+                        item.sequence,
+                        item.event_id,
+                        "the chain hash this checkpoint signed is not the chain's"
+                        " (history before it was rewritten)",
+                    )
+                else:
+                    check.checkpoints += 1
+            elif found is None:
+                check.mismatch = Mismatch(
+                    item.sequence,
+                    item.event_id,
+                    "this event is in the event store but not in the chain (inserted)",
+                )
+            elif found[0] != item.event_id:
+                check.mismatch = Mismatch(
+                    item.sequence,
+                    found[0],
+                    f"the chain recorded {found[0]} here but the event store has"
+                    f" {item.event_id} (an event was deleted, inserted or reordered)",
+                )
+            elif found[1] != item.chain_hash:
+                check.mismatch = Mismatch(
+                    item.sequence,
+                    item.event_id,
+                    "the stored event differs from what was chained (modified)",
+                )
+            if check.mismatch is None and not item.checkpoint:
+                check.verified = item.sequence
+
+    def _check_ends(self, conn: psycopg.Connection[Any], checks: Iterable[TenantCheck]) -> None:
+        """A chain recorded past the events found: the missing ones were deleted."""
+        for check in checks:
+            if check.mismatch is not None or check.limit_reached:
+                continue
+            row = conn.execute(
+                "SELECT sequence, event_id FROM audit_chain WHERE tenant_id = %s"
+                " AND sequence > %s ORDER BY sequence LIMIT 1",
+                (check.tenant_id, check.sequence),
+            ).fetchone()
+            if row is not None:
+                check.mismatch = Mismatch(
+                    int(row[0]),
+                    str(row[1]),
+                    "the chain recorded this event but the event store no longer has it (deleted)",
+                )
