@@ -67,6 +67,7 @@ export const eventTypesInput = input({
   type: "string",
   collection: "valuelist",
   required: true,
+  dataSource: "eventTypes",
   comments: "Event types to receive, as listed by GET /v1/event-types (for example contact.created, order.*).",
   clean: (value: unknown) => (Array.isArray(value) ? value.map(String) : [String(value)]).filter(Boolean),
 });
