@@ -87,6 +87,42 @@ describe("connections", () => {
   });
 });
 
+describe("retries", () => {
+  it("429 and 503 are retried after Retry-After, a bounded number of times", async () => {
+    // A real HTTP server on 127.0.0.1 that answers with the statuses queued for it.
+    const queue: number[] = [429, 503, 200];
+    const times: number[] = [];
+    const server = createServer((_req, res) => {
+      times.push(Date.now());
+      const status = queue.shift() ?? 429;
+      if (status === 200) res.writeHead(200, { "Content-Type": "application/json" }).end('{"ok":true}');
+      else
+        res
+          .writeHead(status, { "Retry-After": status === 429 ? "1" : "0", "Content-Type": "application/problem+json" })
+          .end(JSON.stringify({ title: "Busy", status, detail: `busy (${status})` }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as { port: number };
+    const local = createConnection(apiKeyConnection, { baseUrl: `http://127.0.0.1:${port}`, apiKey: "k" });
+    try {
+      const ok = await run<{ status: number; data: unknown }>(actions.rawRequest, { method: "GET", path: "/v1/x" }, local);
+      expect(ok).toMatchObject({ status: 200, data: { ok: true } });
+      expect(times).toHaveLength(3);
+      expect(times[1] - times[0]).toBeGreaterThanOrEqual(950);
+
+      times.length = 0;
+      queue.push(503, 503, 503, 503, 503, 503);
+      const error = await run(actions.rawRequest, { method: "GET", path: "/v1/x" }, local).catch((e) => e);
+      expect(error).toBeInstanceOf(SynclineError);
+      expect((error as SynclineError).message).toBe("busy (503)");
+      expect(times).toHaveLength(5);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
 describe("actions", () => {
   it("contacts: create (idempotent), get, update with If-Match, list, fetch all, delete", async () => {
     const harness = createHarness(component);
