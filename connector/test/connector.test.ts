@@ -1,4 +1,4 @@
-import { createConnection, createHarness, invoke, invokeTrigger } from "@prismatic-io/spectral/dist/testing";
+import { createConnection, createHarness, invoke, invokeDataSource, invokeTrigger } from "@prismatic-io/spectral/dist/testing";
 import type { ActionContext, Connection } from "@prismatic-io/spectral";
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
@@ -209,7 +209,7 @@ describe("actions", () => {
     const events = await run<{ data: { entity: { id: string }; type: string }[] }>(actions.listEvents, { entityId: contact.id });
     expect(events.data.map((e) => e.type)).toEqual(["contact.created"]);
 
-    const picklist = (await (eventTypes.perform as Function)({}, { connection: apiKey })) as { result: { key: string }[] };
+    const picklist = (await invokeDataSource(eventTypes as never, { connection: apiKey } as never)) as { result: { key: string }[] };
     expect(picklist.result.map((t) => t.key)).toEqual(expect.arrayContaining(["contact.created", "order.paid"]));
 
     const raw = await run<{ status: number; data: Rec }>(actions.rawRequest, { method: "GET", path: `/v1/contacts/${contact.id}` });
