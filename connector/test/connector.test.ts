@@ -240,9 +240,15 @@ describe("webhook trigger", () => {
     const shown = await until(async () => ((await listed()).length ? await listed() : undefined), "the listed subscription");
     expect(shown.map((s) => s.id)).toEqual([instanceState.subscriptionId]);
 
-    const redeployed = (await handlers.create(context(instanceState), { connection: apiKey, eventTypes: ["contact.*", "order.paid"] })).instanceState;
+    // State lost: the subscription is found by URL and its secret rotated, not a second one made.
+    const lost = (await handlers.create(context({}), { connection: apiKey, eventTypes: ["contact.*"] })).instanceState;
+    expect(lost.subscriptionId).toBe(instanceState.subscriptionId);
+    expect(lost.secret).toMatch(/^whsec_/);
+    expect(lost.secret).not.toBe(instanceState.secret);
+
+    const redeployed = (await handlers.create(context(lost), { connection: apiKey, eventTypes: ["contact.*", "order.paid"] })).instanceState;
     expect(redeployed.subscriptionId).toBe(instanceState.subscriptionId);
-    expect(redeployed.secret).toBe(instanceState.secret);
+    expect(redeployed.secret).toBe(lost.secret);
     expect(await listed()).toHaveLength(1);
     const current = await request<{ event_types: string[] }>(apiKey, { path: `/v1/webhooks/${redeployed.subscriptionId}` });
     expect(current.data.event_types).toEqual(expect.arrayContaining(["contact.*", "order.paid"]));
