@@ -17,24 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from api.controllers import audit as audit_routes
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
-from tests.e2e.credentials import bearer, issue_api_key
-
-
-def auditor(admin: httpx.Client, tenant: TenantClient) -> httpx.Client:
-    return bearer(str(admin.base_url), issue_api_key(admin, tenant.id, ["events:read"]))
-
-
-def make_history(tenant: TenantClient, count: int) -> None:
-    for i in range(count):
-        created = tenant.post("/v1/contacts", json={"email": f"c{i}@example.com", "name": "C"})
-        assert created.status_code == 201, created.text
-
-
-def checkpoint(runtime: Runtime, tenant: TenantClient, caught_up) -> list[dict]:  # type: ignore[no-untyped-def]
-    caught_up()
-    made = runtime.checkpointer().checkpoint(UUID(tenant.id))
-    caught_up()
-    return made
+from tests.support.audit import auditor, checkpoint, make_history
 
 
 def test_checkpoints_verify_with_the_published_key_alone(

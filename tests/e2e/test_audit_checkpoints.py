@@ -22,9 +22,10 @@ from syncline.audit_cli import verify
 from syncline.config import Settings
 from syncline.runtime import Runtime, audit_signer
 from tests.conftest import TenantClient
-from tests.e2e.test_audit_api import make_history
 from tests.integration.audit_helpers import chain_rows, execute, history, set_state, stored_row
-from tests.webhooks import Receiver, Workers, subscribe
+from tests.support.audit import make_history
+from tests.support.receiver import Receiver
+from tests.support.webhooks import Workers, subscribe
 
 
 def test_a_webhook_subscribed_to_checkpoints_receives_them(

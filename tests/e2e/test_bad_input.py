@@ -9,23 +9,7 @@ import pytest
 
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
-
-
-def log_head(runtime: Runtime) -> int:
-    return runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
-
-
-def assert_problem(response: Any, status: int, mentions: str = "") -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
-    assert problem["status"] == status
-    assert problem["title"]
-    assert problem["detail"]
-    if mentions:
-        assert mentions in problem["detail"] or mentions in str(problem.get("errors", ""))
-    return problem
-
+from tests.support.problems import assert_problem, log_head
 
 CONTACT_CASES = [
     ("malformed JSON", b'{"email": ', 400, "JSON"),

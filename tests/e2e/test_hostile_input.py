@@ -15,7 +15,7 @@ from api.app import create_app
 from api.request_guard import MAX_JSON_DEPTH
 from syncline.runtime import Runtime
 from tests.conftest import ServerThread, TenantClient
-from tests.e2e.test_bad_input import assert_problem, log_head
+from tests.support.problems import assert_problem, log_head
 
 ALLOWED_ORIGIN = "https://app.example.com"
 JSON = {"Content-Type": "application/json"}

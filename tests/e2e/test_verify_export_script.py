@@ -12,7 +12,7 @@ import httpx
 
 from syncline.runtime import Runtime
 from tests.conftest import ROOT, TenantClient
-from tests.e2e.test_audit_api import auditor, checkpoint, make_history
+from tests.support.audit import auditor, checkpoint, make_history
 
 SCRIPT = ROOT / "docs" / "audit" / "verify_export.py"
 
