@@ -66,6 +66,7 @@ def test_the_feed_and_the_subscriber_go_first_the_others_catch_up_later() -> Non
         "changes": False,
         "events": True,
         "deliveries": False,
+        "audit": True,
     }
 
 
