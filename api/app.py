@@ -25,6 +25,7 @@ from api.controllers.webhooks import WebhookController
 from api.docs_ui import docs_assets, docs_page
 from api.errors import EXCEPTION_HANDLERS
 from api.observability import ObservabilityMiddleware
+from api.openapi_docs import RATE_LIMIT_HEADERS, header
 from api.openapi_webhooks import webhook_deliveries
 from api.rate_limit import RateLimitMiddleware
 from api.request_guard import (
@@ -164,6 +165,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
             *(extra_routers or []),
         ],
         middleware=[BearerAuthMiddleware, RateLimitMiddleware],
+        response_headers=RATE_LIMIT_HEADERS,
         before_request=before_request(check_scope),
     )
     app = Litestar(
@@ -179,6 +181,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
         dependencies={"services": Provide(provide_services, sync_to_thread=False, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[ObservabilityMiddleware, RequestGuardMiddleware],
+        response_headers=[header("X-Request-ID")],  # documented: ObservabilityMiddleware sets it
         before_request=before_request(),
         before_send=[response_headers(cors_config(services.cors_origins))],
         openapi_config=openapi_config(),

@@ -16,6 +16,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from api.access_tokens import ACCESS_TOKEN_PREFIX, AccessTokenStore
 from api.clock import Clock
 from api.errors import ProblemError
+from api.openapi_docs import ApiOperation
 from api.schemas.problem import problems
 from domain.context import Actor, Context
 from domain.credential import ApiKey, OAuthClient
@@ -276,4 +277,5 @@ def scoped(scope: str, *errors: int) -> dict[str, Any]:
         "opt": {REQUIRED_SCOPE: scope},
         "security": [{"ApiKey": []}, {"OAuth2": [scope]}],
         "responses": problems(400, 401, 403, 429, *errors),
+        "operation_class": ApiOperation,
     }

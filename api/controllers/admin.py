@@ -19,6 +19,7 @@ from api.credentials import (
     issued_oauth_client,
 )
 from api.errors import ProblemError
+from api.openapi_docs import documented
 from api.parameters import list_position
 from api.records import correlation_id
 from api.schemas.admin import (
@@ -36,7 +37,6 @@ from api.schemas.admin import (
     TenantList,
 )
 from api.schemas.common import CursorParam, Limit
-from api.schemas.problem import problems
 from api.services import ApiServices
 from domain.context import Actor, Context
 from domain.credential import ApiKey, OAuthClient
@@ -73,8 +73,11 @@ class AdminController(Controller):
     @post(
         "/tenants",
         operation_id="CreateTenant",
+        summary="Provision a tenant and its credentials",
+        response_description="The tenant, an API key and an OAuth client (their secrets shown"
+        " only here).",
         sync_to_thread=True,
-        responses=problems(400, 401, 413, 422),
+        **documented(400, 401, 413, 422),
     )
     def create_tenant(
         self, data: TenantCreate, request: Request[Any, Any, Any], services: ApiServices
@@ -95,7 +98,14 @@ class AdminController(Controller):
             oauth_client=issued_oauth_client(client, client_secret),
         )
 
-    @get("/tenants", operation_id="ListTenants", sync_to_thread=True, responses=problems(400, 401))
+    @get(
+        "/tenants",
+        operation_id="ListTenants",
+        summary="List tenants",
+        response_description="A page of tenants, oldest first.",
+        sync_to_thread=True,
+        **documented(400, 401),
+    )
     def list_tenants(
         self, services: ApiServices, limit: Limit = 100, cursor: CursorParam | None = None
     ) -> TenantList:
@@ -130,8 +140,10 @@ class AdminController(Controller):
     @get(
         "/tenants/{tenant_id:uuid}",
         operation_id="GetTenant",
+        summary="Get a tenant",
+        response_description="The tenant.",
         sync_to_thread=True,
-        responses=problems(400, 401, 404),
+        **documented(400, 401, 404),
     )
     def get_tenant(self, tenant_id: UUID, services: ApiServices) -> Tenant:
         """Get one tenant."""
@@ -140,8 +152,10 @@ class AdminController(Controller):
     @post(
         "/tenants/{tenant_id:uuid}/api-keys",
         operation_id="IssueApiKey",
+        summary="Issue an API key",
+        response_description="The API key (its `key` shown only here).",
         sync_to_thread=True,
-        responses=problems(400, 401, 404, 422),
+        **documented(400, 401, 404, 422),
     )
     def issue_api_key(
         self,
@@ -171,7 +185,9 @@ class AdminController(Controller):
     @post(
         "/tenants/{tenant_id:uuid}/suspend",
         operation_id="SuspendTenant",
-        responses=problems(400, 401, 404, 409),
+        summary="Suspend a tenant",
+        response_description="The tenant, now `suspended`.",
+        **documented(400, 401, 404, 409),
         sync_to_thread=True,
         status_code=200,
     )
@@ -186,7 +202,9 @@ class AdminController(Controller):
     @post(
         "/tenants/{tenant_id:uuid}/reactivate",
         operation_id="ReactivateTenant",
-        responses=problems(400, 401, 404, 409),
+        summary="Reactivate a tenant",
+        response_description="The tenant, `active` again.",
+        **documented(400, 401, 404, 409),
         sync_to_thread=True,
         status_code=200,
     )
@@ -200,7 +218,9 @@ class AdminController(Controller):
     @get(
         "/tenants/{tenant_id:uuid}/credentials",
         operation_id="ListCredentials",
-        responses=problems(400, 401, 404),
+        summary="List a tenant's credentials",
+        response_description="A page of the tenant's API keys and OAuth clients, oldest first.",
+        **documented(400, 401, 404),
         sync_to_thread=True,
     )
     def list_credentials(
@@ -220,7 +240,9 @@ class AdminController(Controller):
     @get(
         "/credentials/{credential:str}",
         operation_id="GetCredential",
-        responses=problems(400, 401, 404),
+        summary="Get a credential",
+        response_description="The credential's metadata (never its secret).",
+        **documented(400, 401, 404),
         sync_to_thread=True,
     )
     def get_credential(self, credential: str, services: ApiServices) -> Credential:
@@ -233,7 +255,9 @@ class AdminController(Controller):
     @get(
         "/credentials/{credential:str}/history",
         operation_id="GetCredentialHistory",
-        responses=problems(400, 401, 404),
+        summary="Get a credential's history",
+        response_description="A page of the credential's lifecycle events, oldest first.",
+        **documented(400, 401, 404),
         sync_to_thread=True,
     )
     def get_credential_history(self, credential: str, services: ApiServices) -> CredentialHistory:
@@ -247,7 +271,9 @@ class AdminController(Controller):
     @patch(
         "/api-keys/{key:str}",
         operation_id="UpdateApiKeyScopes",
-        responses=problems(400, 401, 404, 409, 422),
+        summary="Change an API key's scopes",
+        response_description="The API key's metadata, with its new scopes.",
+        **documented(400, 401, 404, 409, 422),
         sync_to_thread=True,
     )
     def update_api_key(
@@ -262,7 +288,9 @@ class AdminController(Controller):
     @delete(
         "/api-keys/{key:str}",
         operation_id="RevokeApiKey",
-        responses=problems(400, 401, 404),
+        summary="Revoke an API key",
+        response_description="Revoked (or already revoked).",
+        **documented(400, 401, 404),
         sync_to_thread=True,
         status_code=204,
     )
@@ -278,7 +306,9 @@ class AdminController(Controller):
     @post(
         "/tenants/{tenant_id:uuid}/oauth-clients",
         operation_id="CreateOAuthClient",
-        responses=problems(400, 401, 404, 422),
+        summary="Create an OAuth client",
+        response_description="The OAuth client (its `client_secret` shown only here).",
+        **documented(400, 401, 404, 422),
         sync_to_thread=True,
     )
     def create_oauth_client(
@@ -298,7 +328,9 @@ class AdminController(Controller):
     @post(
         "/oauth-clients/{client:str}/rotate",
         operation_id="RotateOAuthClient",
-        responses=problems(400, 401, 404, 409),
+        summary="Rotate an OAuth client's secret",
+        response_description="The OAuth client with its new `client_secret` (shown only here).",
+        **documented(400, 401, 404, 409),
         sync_to_thread=True,
         status_code=200,
     )
@@ -316,7 +348,9 @@ class AdminController(Controller):
     @patch(
         "/oauth-clients/{client:str}",
         operation_id="UpdateOAuthClientScopes",
-        responses=problems(400, 401, 404, 409, 422),
+        summary="Change an OAuth client's scopes",
+        response_description="The OAuth client's metadata, with its new scopes.",
+        **documented(400, 401, 404, 409, 422),
         sync_to_thread=True,
     )
     def update_oauth_client(
@@ -339,7 +373,9 @@ class AdminController(Controller):
     @delete(
         "/oauth-clients/{client:str}",
         operation_id="RevokeOAuthClient",
-        responses=problems(400, 401, 404),
+        summary="Revoke an OAuth client",
+        response_description="Revoked (or already revoked).",
+        **documented(400, 401, 404),
         sync_to_thread=True,
         status_code=204,
     )

@@ -36,7 +36,8 @@ class AuditController(Controller):
     @get(
         "/public-key",
         operation_id="GetAuditPublicKey",
-        summary="The checkpoint signing key",
+        summary="Get the checkpoint signing key",
+        response_description="The Ed25519 public key that signs new checkpoints.",
         sync_to_thread=True,
         **scoped("events:read", 404),
     )
@@ -55,7 +56,8 @@ class AuditController(Controller):
     @get(
         "/keys",
         operation_id="ListAuditKeys",
-        summary="Every checkpoint signing key ever used",
+        summary="List every checkpoint signing key",
+        response_description="Every key that has signed checkpoints, oldest first.",
         sync_to_thread=True,
         **scoped("events:read"),
     )
@@ -68,7 +70,8 @@ class AuditController(Controller):
     @get(
         "/checkpoints",
         operation_id="ListAuditCheckpoints",
-        summary="The tenant's signed checkpoints",
+        summary="List signed checkpoints",
+        response_description="A page of your chain's signed checkpoints, oldest first.",
         sync_to_thread=True,
         **scoped("events:read"),
     )
@@ -102,7 +105,8 @@ class AuditController(Controller):
     @get(
         "/verify",
         operation_id="VerifyAuditChain",
-        summary="Recompute the tenant's chain from the event store",
+        summary="Verify the audit chain",
+        response_description="How far the chain was recomputed, and the first mismatch if any.",
         sync_to_thread=True,
         **scoped("events:read"),
     )

@@ -74,7 +74,12 @@ class ChangeController(Controller):
     tags = ["Changes feed"]
 
     @get(
-        "/", operation_id="ListChanges", summary="Follow the changes feed", **scoped("records:read")
+        "/",
+        operation_id="ListChanges",
+        summary="Follow the changes feed",
+        response_description="The records changed after the cursor, in log order, and the"
+        " cursor to continue from.",
+        **scoped("records:read"),
     )
     async def list(
         self,
@@ -135,7 +140,8 @@ class ChangeController(Controller):
     @get(
         "/head",
         operation_id="GetChangesHead",
-        summary="The feed's current head",
+        summary="Get the feed's current head",
+        response_description="A cursor at the feed's head.",
         sync_to_thread=True,
         **scoped("records:read"),
     )

@@ -11,6 +11,7 @@ from litestar.params import Parameter
 
 from api.audit import history_response, state_then_response
 from api.auth import Principal, scoped
+from api.openapi_docs import header
 from api.records import (
     IdempotencyKeyHeader,
     IfMatchHeader,
@@ -32,7 +33,18 @@ class ContactController(Controller):
     path = "/contacts"
     tags = ["Contacts"]
 
-    @post("/", operation_id="CreateContact", **scoped("records:write", 413, 422))
+    @post(
+        "/",
+        operation_id="CreateContact",
+        summary="Create a contact",
+        response_description="The contact created, at version 1.",
+        response_headers=[
+            header("Location", location="/v1/contacts/5b0e8f6a-7c3d-4e21-9a4b-0f1e2d3c4b5a"),
+            header("ETag"),
+            header("Idempotent-Replayed"),
+        ],
+        **scoped("records:write", 413, 422),
+    )
     async def create(
         self,
         data: ContactCreate,
@@ -43,7 +55,14 @@ class ContactController(Controller):
         """Create a contact. Emits `contact.created`."""
         return await create_record(services, request, ContactRecord, data)
 
-    @get("/", operation_id="ListContacts", sync_to_thread=True, **scoped("records:read"))
+    @get(
+        "/",
+        operation_id="ListContacts",
+        summary="List contacts",
+        response_description="A page of contacts, oldest first.",
+        sync_to_thread=True,
+        **scoped("records:read"),
+    )
     def list(
         self,
         request: Request[Principal, Any, Any],
@@ -68,6 +87,9 @@ class ContactController(Controller):
     @get(
         "/{contact_id:uuid}",
         operation_id="GetContact",
+        summary="Get a contact",
+        response_description="The contact (as it was then, with `version` or `as_of`).",
+        response_headers=[header("ETag")],
         sync_to_thread=True,
         **scoped("records:read", 404),
     )
@@ -93,7 +115,8 @@ class ContactController(Controller):
     @get(
         "/{contact_id:uuid}/history",
         operation_id="GetContactHistory",
-        summary="A contact's history",
+        summary="Get a contact's history",
+        response_description="A page of the contact's events, oldest first.",
         sync_to_thread=True,
         **scoped("records:read", 404),
     )
@@ -114,6 +137,9 @@ class ContactController(Controller):
     @patch(
         "/{contact_id:uuid}",
         operation_id="UpdateContact",
+        summary="Update a contact",
+        response_description="The contact after the change.",
+        response_headers=[header("ETag")],
         sync_to_thread=True,
         **scoped("records:write", 404, 409, 412, 413, 422),
     )
@@ -137,6 +163,8 @@ class ContactController(Controller):
     @delete(
         "/{contact_id:uuid}",
         operation_id="DeleteContact",
+        summary="Delete a contact",
+        response_description="Deleted: the contact is gone from lists and reads.",
         sync_to_thread=True,
         status_code=204,
         **scoped("records:write", 404, 409, 412),

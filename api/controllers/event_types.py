@@ -42,7 +42,13 @@ class EventTypeController(Controller):
     path = "/event-types"
     tags = ["Webhooks"]
 
-    @get("/", operation_id="ListEventTypes", **scoped("records:read"))
+    @get(
+        "/",
+        operation_id="ListEventTypes",
+        summary="List event types",
+        response_description="Every event type, with the JSON Schema of its `data`.",
+        **scoped("records:read"),
+    )
     async def list(self) -> EventTypeList:
         """Every event type, with a description and the JSON Schema of its `data` (the record
         after the change). Subscribe to names, or to `contact.*`, `order.*`, `webhook.*`, `audit.*`.

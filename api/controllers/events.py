@@ -56,6 +56,7 @@ class EventController(Controller):
         "/",
         operation_id="ListEvents",
         summary="Read the event log",
+        response_description="A page of events in commit order, and the cursor to continue from.",
         sync_to_thread=True,
         **scoped("events:read"),
     )
@@ -128,6 +129,7 @@ class EventController(Controller):
         "/export",
         operation_id="ExportEvents",
         summary="Export the event log with its hash chain (NDJSON)",
+        response_description="The events, then the checkpoints, one JSON object per line.",
         sync_to_thread=True,
         media_type="application/x-ndjson",
         **scoped("events:read"),
@@ -163,7 +165,8 @@ class EventController(Controller):
     @get(
         "/{event_id:str}",
         operation_id="GetEvent",
-        summary="One event",
+        summary="Get an event",
+        response_description="The event's envelope, as webhooks deliver it.",
         sync_to_thread=True,
         **scoped("events:read", 404),
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Response, get
 
+from api.openapi_docs import ApiOperation
 from api.services import ApiServices
 
 
@@ -13,12 +14,25 @@ class HealthController(Controller):
     tags = ["Operations"]
     include_in_schema = True
 
-    @get("/healthz", operation_id="Healthz")
+    @get(
+        "/healthz",
+        operation_id="Healthz",
+        summary="Liveness probe",
+        response_description="The process answers.",
+        operation_class=ApiOperation,
+    )
     async def healthz(self) -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @get("/readyz", operation_id="Readyz", sync_to_thread=True)
+    @get(
+        "/readyz",
+        operation_id="Readyz",
+        summary="Readiness probe",
+        response_description="Ready: the database answers; each projection's position.",
+        sync_to_thread=True,
+        operation_class=ApiOperation,
+    )
     def readyz(self, services: ApiServices) -> Response[dict[str, Any]]:
         """Readiness: PostgreSQL answers, with each projection's position. `auth_cache` is
         `notified` while credential changes reach this process as they commit, `timed` while

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from anyio import to_thread
 from litestar import Controller, Request, Response, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec import Example, OpenAPIMediaType, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from msgspec import Meta
 
@@ -23,6 +23,7 @@ from api.oauth import (
     invalid_request,
     parse_token_request,
 )
+from api.openapi_docs import RATE_LIMIT_HEADERS, ApiOperation
 from api.rate_limit import RateLimitDecision
 from api.schemas.common import Output
 from api.services import ApiServices
@@ -57,8 +58,19 @@ def _property(description: str, **extra: Any) -> Schema:
     return Schema(type=OpenAPIType.STRING, description=description, **extra)
 
 
+def _error(error: str, description: str) -> list[Example]:
+    return [Example(summary=error, value={"error": error, "error_description": description})]
+
+
+def _error_response(description: str, *errors: tuple[str, str]) -> ResponseSpec:
+    examples = [example for error in errors for example in _error(*error)]
+    return ResponseSpec(
+        OAuthErrorBody, description=description, generate_examples=False, examples=examples
+    )
+
+
 @dataclass
-class TokenOperation(Operation):
+class TokenOperation(ApiOperation):
     """The token endpoint reads its form itself (to enforce RFC 6749's rules on duplicated
     parameters and client authentication), so its request body is described here."""
 
@@ -67,6 +79,10 @@ class TokenOperation(Operation):
             required=True,
             content={
                 FORM: OpenAPIMediaType(
+                    example={
+                        "grant_type": "client_credentials",
+                        "scope": "records:read webhooks:manage",
+                    },
                     schema=Schema(
                         type=OpenAPIType.OBJECT,
                         required=["grant_type"],
@@ -83,10 +99,11 @@ class TokenOperation(Operation):
                                 "The client secret, when not sent by HTTP Basic."
                             ),
                         },
-                    )
+                    ),
                 )
             },
         )
+        super().__post_init__()
 
 
 class OAuthController(Controller):
@@ -96,13 +113,31 @@ class OAuthController(Controller):
     @post(
         "/token",
         operation_id="IssueAccessToken",
+        summary="Get an access token",
+        response_description="A bearer access token and how long it lasts.",
+        response_headers=RATE_LIMIT_HEADERS,
         status_code=200,
         security=[{"OAuthClientBasic": []}],
         operation_class=TokenOperation,
         responses={
-            400: ResponseSpec(OAuthErrorBody, description="An RFC 6749 §5.2 error."),
-            401: ResponseSpec(OAuthErrorBody, description="`invalid_client`."),
-            429: ResponseSpec(OAuthErrorBody, description="`slow_down`: over the rate limit."),
+            400: _error_response(
+                "An RFC 6749 §5.2 error.",
+                ("invalid_request", "send grant_type=client_credentials, form-encoded"),
+                ("invalid_scope", "the client is not granted events:read"),
+                ("unauthorized_client", "this client's tenant is suspended"),
+            ),
+            401: _error_response(
+                "`invalid_client`.",
+                (
+                    "invalid_client",
+                    "client authentication failed (unknown client, wrong secret,"
+                    " or a revoked or expired client)",
+                ),
+            ),
+            429: _error_response(
+                "`slow_down`: over the rate limit.",
+                ("slow_down", "this client is over its rate limit; retry after 1 s"),
+            ),
         },
     )
     async def token(self, request: Request[Any, Any, Any], services: ApiServices) -> AccessToken:

@@ -11,6 +11,7 @@ from litestar.params import Parameter
 
 from api.audit import history_response, state_then_response
 from api.auth import Principal, scoped
+from api.openapi_docs import header
 from api.records import (
     IdempotencyKeyHeader,
     IfMatchHeader,
@@ -32,7 +33,18 @@ class OrderController(Controller):
     path = "/orders"
     tags = ["Orders"]
 
-    @post("/", operation_id="CreateOrder", **scoped("records:write", 413, 422))
+    @post(
+        "/",
+        operation_id="CreateOrder",
+        summary="Create a draft order",
+        response_description="The draft order created, with its computed total.",
+        response_headers=[
+            header("Location", location="/v1/orders/a3c9e1f0-4b2d-4f6e-8a7b-9c0d1e2f3a4b"),
+            header("ETag"),
+            header("Idempotent-Replayed"),
+        ],
+        **scoped("records:write", 413, 422),
+    )
     async def create(
         self,
         data: OrderCreate,
@@ -43,7 +55,14 @@ class OrderController(Controller):
         """Create a draft order for one of your contacts. Emits `order.created`."""
         return await create_record(services, request, OrderRecord, data)
 
-    @get("/", operation_id="ListOrders", sync_to_thread=True, **scoped("records:read"))
+    @get(
+        "/",
+        operation_id="ListOrders",
+        summary="List orders",
+        response_description="A page of orders, oldest first.",
+        sync_to_thread=True,
+        **scoped("records:read"),
+    )
     def list(
         self,
         request: Request[Principal, Any, Any],
@@ -68,6 +87,9 @@ class OrderController(Controller):
     @get(
         "/{order_id:uuid}",
         operation_id="GetOrder",
+        summary="Get an order",
+        response_description="The order (as it was then, with `version` or `as_of`).",
+        response_headers=[header("ETag")],
         sync_to_thread=True,
         **scoped("records:read", 404),
     )
@@ -93,7 +115,8 @@ class OrderController(Controller):
     @get(
         "/{order_id:uuid}/history",
         operation_id="GetOrderHistory",
-        summary="An order's history",
+        summary="Get an order's history",
+        response_description="A page of the order's events, oldest first.",
         sync_to_thread=True,
         **scoped("records:read", 404),
     )
@@ -112,6 +135,9 @@ class OrderController(Controller):
     @patch(
         "/{order_id:uuid}",
         operation_id="UpdateOrder",
+        summary="Update a draft order",
+        response_description="The order after the change, with its new total.",
+        response_headers=[header("ETag")],
         sync_to_thread=True,
         **scoped("records:write", 404, 409, 412, 413, 422),
     )
@@ -133,6 +159,8 @@ class OrderController(Controller):
     @delete(
         "/{order_id:uuid}",
         operation_id="DeleteOrder",
+        summary="Delete an order",
+        response_description="Deleted: the order is gone from lists and reads.",
         sync_to_thread=True,
         status_code=204,
         **scoped("records:write", 404, 409, 412),
@@ -162,6 +190,9 @@ class OrderController(Controller):
     @post(
         "/{order_id:uuid}/place",
         operation_id="PlaceOrder",
+        summary="Place an order",
+        response_description="The order, now `placed`.",
+        response_headers=[header("ETag")],
         sync_to_thread=True,
         status_code=200,
         **scoped("records:write", 404, 409, 412),
@@ -175,6 +206,9 @@ class OrderController(Controller):
     @post(
         "/{order_id:uuid}/pay",
         operation_id="PayOrder",
+        summary="Mark an order paid",
+        response_description="The order, now `paid`.",
+        response_headers=[header("ETag")],
         sync_to_thread=True,
         status_code=200,
         **scoped("records:write", 404, 409, 412),
@@ -188,6 +222,9 @@ class OrderController(Controller):
     @post(
         "/{order_id:uuid}/fulfill",
         operation_id="FulfillOrder",
+        summary="Fulfill an order",
+        response_description="The order, now `fulfilled`.",
+        response_headers=[header("ETag")],
         sync_to_thread=True,
         status_code=200,
         **scoped("records:write", 404, 409, 412),
@@ -201,6 +238,9 @@ class OrderController(Controller):
     @post(
         "/{order_id:uuid}/cancel",
         operation_id="CancelOrder",
+        summary="Cancel an order",
+        response_description="The order, now `cancelled`.",
+        response_headers=[header("ETag")],
         sync_to_thread=True,
         status_code=200,
         **scoped("records:write", 404, 409, 412),

@@ -13,6 +13,7 @@ from litestar.params import Parameter
 
 from api.auth import Principal, scoped
 from api.errors import ProblemError
+from api.openapi_docs import header
 from api.parameters import change_position, invalid, list_position
 from api.records import changes_of, correlation_id, list_page
 from api.responses import json_response
@@ -97,7 +98,17 @@ class WebhookController(Controller):
     path = "/webhooks"
     tags = ["Webhooks"]
 
-    @post("/", operation_id="CreateWebhook", sync_to_thread=True, **scoped(MANAGE, 413, 422))
+    @post(
+        "/",
+        operation_id="CreateWebhook",
+        summary="Create a webhook",
+        response_description="The webhook, with its signing `secret` (shown only here).",
+        response_headers=[
+            header("Location", location="/v1/webhooks/0d6f4b2a-9e8c-4a1b-b3d5-7f6e5d4c3b2a")
+        ],
+        sync_to_thread=True,
+        **scoped(MANAGE, 413, 422),
+    )
     def create(
         self, data: WebhookCreate, request: Request[Principal, Any, Any], services: ApiServices
     ) -> Response[WebhookWithSecret]:
@@ -121,7 +132,14 @@ class WebhookController(Controller):
             Location=f"/v1/webhooks/{subscription.id}",
         )
 
-    @get("/", operation_id="ListWebhooks", sync_to_thread=True, **scoped(MANAGE))
+    @get(
+        "/",
+        operation_id="ListWebhooks",
+        summary="List webhooks",
+        response_description="A page of webhooks, oldest first (without secrets).",
+        sync_to_thread=True,
+        **scoped(MANAGE),
+    )
     def list(
         self,
         request: Request[Principal, Any, Any],
@@ -140,7 +158,12 @@ class WebhookController(Controller):
         )
 
     @get(
-        "/{webhook_id:uuid}", operation_id="GetWebhook", sync_to_thread=True, **scoped(MANAGE, 404)
+        "/{webhook_id:uuid}",
+        operation_id="GetWebhook",
+        summary="Get a webhook",
+        response_description="The webhook (without its secret).",
+        sync_to_thread=True,
+        **scoped(MANAGE, 404),
     )
     def retrieve(
         self, webhook_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
@@ -152,6 +175,8 @@ class WebhookController(Controller):
     @patch(
         "/{webhook_id:uuid}",
         operation_id="UpdateWebhook",
+        summary="Update, disable or enable a webhook",
+        response_description="The webhook after the change.",
         sync_to_thread=True,
         **scoped(MANAGE, 404, 409, 413, 422),
     )
@@ -177,6 +202,8 @@ class WebhookController(Controller):
     @delete(
         "/{webhook_id:uuid}",
         operation_id="DeleteWebhook",
+        summary="Delete a webhook",
+        response_description="Deleted: nothing more is delivered to it.",
         sync_to_thread=True,
         status_code=204,
         **scoped(MANAGE, 404, 409),
@@ -191,6 +218,8 @@ class WebhookController(Controller):
     @post(
         "/{webhook_id:uuid}/rotate-secret",
         operation_id="RotateWebhookSecret",
+        summary="Rotate a webhook's signing secret",
+        response_description="The new secret (shown only here) and when the old one stops signing.",
         sync_to_thread=True,
         status_code=200,
         **scoped(MANAGE, 404, 409, 422),
@@ -222,6 +251,8 @@ class WebhookController(Controller):
     @get(
         "/{webhook_id:uuid}/deliveries",
         operation_id="ListWebhookDeliveries",
+        summary="List a webhook's deliveries",
+        response_description="A page of deliveries, newest first, each with its attempts.",
         sync_to_thread=True,
         **scoped(MANAGE, 404),
     )
@@ -287,6 +318,8 @@ class WebhookController(Controller):
     @post(
         "/{webhook_id:uuid}/replay",
         operation_id="ReplayWebhook",
+        summary="Replay events to a webhook",
+        response_description="Accepted: how many deliveries were enqueued.",
         sync_to_thread=True,
         status_code=202,
         **scoped(MANAGE, 404, 409, 422, 503),
@@ -331,6 +364,8 @@ class WebhookController(Controller):
     @post(
         "/{webhook_id:uuid}/test",
         operation_id="TestWebhook",
+        summary="Send a test event to a webhook",
+        response_description="Accepted: the `webhook.ping` event, as it will be delivered.",
         sync_to_thread=True,
         status_code=202,
         **scoped(MANAGE, 404, 409),

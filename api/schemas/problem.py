@@ -13,22 +13,56 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class FieldError(Output):
-    field: str | None
-    source: str | None
-    message: str | None
+    """One invalid value: where it is and what is wrong with it."""
+
+    field: Annotated[
+        str | None,
+        Meta(description="The body field or the parameter, by name."),
+    ]
+    source: Annotated[
+        str | None, Meta(description="Where it was sent: `body`, `query`, `path` or `header`.")
+    ]
+    message: Annotated[str | None, Meta(description="What is wrong with it.")]
 
 
 class Problem(Output):
-    """RFC 9457 problem details. Extra members (`parameter`, `required_scope`, `errors`)
-    appear where they help."""
+    """RFC 9457 problem details. The extension members (`parameter`, `required_scope`,
+    `errors`, `max_depth`) appear on the problems they help with."""
 
-    type: Annotated[str, Meta(description="A URI naming the kind of problem.")]
-    title: str
-    status: int
+    type: Annotated[
+        str,
+        Meta(
+            description="A URI naming the kind of problem (`https://syncline.dev/problems/…`),"
+            " or `about:blank` when the status says it all."
+        ),
+    ]
+    title: Annotated[str, Meta(description="The status, in words.")]
+    status: Annotated[int, Meta(description="The HTTP status code.")]
     detail: Annotated[str, Meta(description="What is wrong, for a human.")]
-    instance: str | None = None
-    correlation_id: str | None = None
-    errors: list[FieldError] | None = None
+    instance: Annotated[str | None, Meta(description="The path that was requested.")] = None
+    correlation_id: Annotated[
+        str | None,
+        Meta(description="The request's id (`X-Request-ID`): quote it when asking for help."),
+    ] = None
+    parameter: Annotated[
+        str | None,
+        Meta(
+            description="On `invalid-parameter` and `invalid-cursor`: the query parameter or"
+            " header at fault (`cursor`, `If-Match`, `Idempotency-Key`…)."
+        ),
+    ] = None
+    required_scope: Annotated[
+        str | None,
+        Meta(description="On `insufficient-scope` (403): the scope the operation needs."),
+    ] = None
+    errors: Annotated[
+        list[FieldError] | None,
+        Meta(description="On `validation-error` and `invalid-parameter`: every invalid value."),
+    ] = None
+    max_depth: Annotated[
+        int | None,
+        Meta(description="On `nesting-too-deep`: how deep a JSON body may nest."),
+    ] = None
 
 
 DESCRIPTIONS = {
