@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Response, get
 
 from api.services import ApiServices
+from projections.lag import measure_lag
 
 
 class HealthController(Controller):
@@ -20,13 +21,33 @@ class HealthController(Controller):
 
     @get("/readyz", operation_id="Readyz", sync_to_thread=True)
     def readyz(self, services: ApiServices) -> Response[dict[str, Any]]:
-        """Readiness: PostgreSQL answers, with each projection's position. `auth_cache` is
-        `notified` while credential changes reach this process as they commit, `timed` while
-        its listening session is down (then they take up to 5 s)."""
+        """Readiness: this process can serve, that is PostgreSQL answers (else a 503).
+
+        A 200 either way about the projections, whose runners live in worker processes
+        (one slow worker must not take every API process out of rotation): `status` is
+        `degraded` when any projection is failing (`failing`: seconds since it started
+        failing) or its oldest unprocessed event has waited longer than
+        SYNCLINE_LAG_ALERT_SECONDS (`lagging`: that wait in seconds), as /metrics shows;
+        `ready` otherwise. `projections` holds each projection's position. `auth_cache` is
+        `notified` while credential changes reach this process as they commit, `timed`
+        while its listening session is down (then they take up to 5 s)."""
         try:
-            with services.pool.connection(timeout=2) as conn:
-                rows = conn.execute("SELECT name, position FROM projection_tracking").fetchall()
+            lags = measure_lag(services.pool, services.app)
         except Exception as exc:  # any failure to reach the database means not ready
             return Response({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+        failing = {lag.projection: round(lag.failing_seconds, 3) for lag in lags if lag.failing}
+        lagging = {
+            lag.projection: round(lag.seconds_behind, 3)
+            for lag in lags
+            if lag.seconds_behind > services.lag_alert_seconds
+        }
         auth_cache = "notified" if services.authenticator.notified else "timed"
-        return Response({"status": "ready", "projections": dict(rows), "auth_cache": auth_cache})
+        return Response(
+            {
+                "status": "degraded" if failing or lagging else "ready",
+                "projections": {lag.projection: lag.position for lag in lags},
+                "failing": failing,
+                "lagging": lagging,
+                "auth_cache": auth_cache,
+            }
+        )
