@@ -61,7 +61,7 @@ class GroupCommitSyncline(GroupCommitSaves, Syncline):
         super().__init__(env=eventsourcing_env(database_url, pool_size=pool_size))
 
     def construct_recorder(self) -> Any:
-        recorder = super().construct_recorder()
+        recorder: Any = super().construct_recorder()
         # Its pool checks connections at checkout (POSTGRES_PRE_PING), and all of them once
         # one is found dead: the log reader is back at once after backends are terminated.
         SiblingCheck().attach(recorder.datastore.pool)

@@ -16,10 +16,12 @@ import psycopg
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
 from tests.support.poll import wait_until
+from tests.support.projections import append_contacts
 from tests.support.receiver import Receiver
 from tests.support.webhooks import Workers, subscribe
 
 RECOVERY_SECONDS = 5.0
+BACKLOG = 1000  # events appended just before the termination
 
 
 def terminate_every_backend(database_url: str) -> int:
@@ -118,6 +120,8 @@ def test_after_every_backend_is_terminated_projections_and_delivery_move_within_
     with Writer(hooks_tenant) as writer:
         assert wait_until(lambda: len(writer.created) >= 10)
         assert receiver.wait_count(5, path), "deliveries were not flowing"
+        # A backlog, so the runners are in the middle of batches when their sessions die.
+        append_contacts(runtime, BACKLOG)
         killed_wall, killed = time.time(), time.monotonic()
         deadline = killed + RECOVERY_SECONDS
         # Leader sessions, listeners, pools of the worker and the API, the delivery worker.
