@@ -28,7 +28,6 @@ class Lag:
     events_behind: int  # events in the log after its position
     seconds_behind: float  # how long the oldest event it has not processed has waited
     failing_seconds: float = 0.0  # how long its runner has been failing (0: it is not)
-    failing: bool = False  # its runner is failing (tracking row's failing_since is set)
 
 
 def measure_lag(
@@ -41,13 +40,13 @@ def measure_lag(
     head = recorder.max_notification_id() or 0
     with pool.connection(timeout=2) as conn:
         rows = conn.execute(
-            "SELECT name, position, coalesce(extract(epoch FROM now() - failing_since), 0),"
-            " failing_since IS NOT NULL FROM projection_tracking ORDER BY name"
+            "SELECT name, position, coalesce(extract(epoch FROM now() - failing_since), 0)"
+            " FROM projection_tracking ORDER BY name"
         ).fetchall()
     waited: dict[int, float] = {}
     behind: dict[int, int] = {}
     lags = []
-    for name, position, failing, is_failing in rows:
+    for name, position, failing in rows:
         seconds = 0.0
         if position < head and position not in behind:
             behind[position] = _events_between(pool, recorder, position, head)
@@ -61,14 +60,7 @@ def measure_lag(
                     max(0.0, (now() - event.timestamp).total_seconds()) if event else 0.0
                 )
             seconds = waited[position]
-        lag = Lag(
-            name,
-            int(position),
-            behind.get(position, 0),
-            seconds,
-            max(0.0, float(failing)),
-            bool(is_failing),
-        )
+        lag = Lag(name, int(position), behind.get(position, 0), seconds, max(0.0, float(failing)))
         lags.append(lag)
     return lags
 
