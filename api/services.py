@@ -39,6 +39,7 @@ class ApiServices:
     allow_private_webhooks: bool = False
     cors_origins: tuple[str, ...] = ()
     audit_key_id: str | None = None  # the key checkpoints are signed with now
+    lag_alert_seconds: float = 30.0  # /readyz names a projection lagging longer
     authenticator: Authenticator = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     change_listener: ChangeListener = field(init=False)

@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import psycopg
+
 from delivery import metrics
 from delivery.health import endpoint_health
 from delivery.outcome import DELIVERED, GONE, moves_on
@@ -29,8 +31,14 @@ from delivery.queue import Claim, DeliveryQueue, MetricIncrement, Result
 from delivery.retry import RetrySchedule
 from delivery.secret_box import SecretBox
 from delivery.sender import Attempt, Sender
+from projections.connection import connection_lost
 
 log = logging.getLogger(__name__)
+
+# After a lost connection the worker reconnects after RECONNECT_DELAY, doubling only while
+# reconnecting keeps failing (the server is down), up to MAX_RECONNECT_DELAY.
+RECONNECT_DELAY = 0.2
+MAX_RECONNECT_DELAY = 5.0
 
 # Disables a webhook: (tenant id, webhook id, reason) -> whether it was active until now.
 DisableWebhook = Callable[[UUID, UUID, str], bool]
@@ -131,33 +139,74 @@ class DeliveryWorker:
             concurrency=self.concurrency,
             allow_private=self.allow_private,
         )
-        queue = await DeliveryQueue.connect(self.conninfo)
         sender.open()
         ready: Ready = asyncio.Queue()
         done: list[Attempt] = []
         self._busy = 0
-        listening = asyncio.create_task(self._listen(queue))
         senders = [
             asyncio.create_task(self._sender(sender, ready, done)) for _ in range(self.concurrency)
         ]
         try:
-            self.started.set()
-            await self._coordinate(queue, ready, done)
-            # Stopping: finish what is in flight, hand back what was claimed but not sent.
-            unsent = []
-            while not ready.empty():
-                item = ready.get_nowait()
-                if item is not None:
-                    unsent.append(item[0])
-            for _ in senders:
-                ready.put_nowait(None)
-            await asyncio.wait(senders, timeout=self.timeout + 1)
-            await self._settle(queue, done[:], unsent)
+            queue = await self._connected(ready, done)
+            if queue is None:  # stopped while the database was unreachable
+                return
+            try:
+                # Stopping: finish what is in flight, hand back what was claimed but not sent.
+                unsent = []
+                while not ready.empty():
+                    item = ready.get_nowait()
+                    if item is not None:
+                        unsent.append(item[0])
+                for _ in senders:
+                    ready.put_nowait(None)
+                await asyncio.wait(senders, timeout=self.timeout + 1)
+                await self._settle(queue, done[:], unsent)
+            finally:
+                await queue.close()
         finally:
-            for task in (listening, *senders):
+            for task in senders:
                 task.cancel()
             await sender.close()
-            await queue.close()
+
+    async def _connected(self, ready: Ready, done: list[Attempt]) -> DeliveryQueue | None:
+        """Claim and settle on a connection of the queue's until `stop()`; answer it, open.
+
+        A lost connection (a terminated backend, a server restart) is replaced at once,
+        and the senders carry on meanwhile: what they finish is settled on the new
+        connection, and what was claimed is still leased to this worker. Only a batch whose
+        settle or claim was cut off is left to its lease (sent again when it ends).
+        Reconnecting waits RECONNECT_DELAY, doubling while it keeps failing."""
+        delay = RECONNECT_DELAY
+        while not self._stopping:
+            try:
+                queue = await DeliveryQueue.connect(self.conninfo)
+            except Exception as exc:
+                if not connection_lost(exc):
+                    raise
+                delay = await self._reconnect_pause("cannot reach the database", exc, delay)
+                continue
+            delay = RECONNECT_DELAY
+            listening = asyncio.create_task(self._listen(queue))
+            try:
+                self.started.set()
+                await self._coordinate(queue, ready, done, listening)
+                return queue
+            except Exception as exc:
+                await queue.close()
+                if not connection_lost(exc):
+                    raise
+                delay = await self._reconnect_pause("lost its database connection", exc, delay)
+            finally:
+                listening.cancel()
+        return None
+
+    async def _reconnect_pause(self, what: str, exc: BaseException, delay: float) -> float:
+        log.warning(
+            f"delivery worker {what}; reconnecting",
+            extra={"error": str(exc), "retry_in_seconds": delay},
+        )
+        await asyncio.sleep(delay)
+        return min(delay * 2, MAX_RECONNECT_DELAY)
 
     async def _sender(self, sender: Sender, ready: Ready, done: list[Attempt]) -> None:
         """One of `concurrency` coroutines: send claimed deliveries one after another."""
@@ -195,7 +244,13 @@ class DeliveryWorker:
         so a batch is still waiting while the next is being claimed."""
         return self.concurrency + 2 * self.batch - self._busy - waiting
 
-    async def _coordinate(self, queue: DeliveryQueue, ready: Ready, done: list[Attempt]) -> None:
+    async def _coordinate(
+        self,
+        queue: DeliveryQueue,
+        ready: Ready,
+        done: list[Attempt],
+        listening: asyncio.Task[None] | None = None,
+    ) -> None:
         """Settle finished sends and claim more, in batches, until `stop()`.
 
         Claims run ahead of the senders (up to two batches waiting), so a free sender
@@ -203,6 +258,9 @@ class DeliveryWorker:
         results are settled once a batch of sends has finished (or `linger` after the
         first did), and more is claimed once a batch is wanted. With nothing in flight
         both happen at once, so a lone event is not delayed.
+
+        When `listening` ends (its session was lost) this raises, so the worker reconnects
+        at once instead of polling without NOTIFY.
         """
         assert self._wake is not None
         loop = asyncio.get_running_loop()
@@ -210,6 +268,9 @@ class DeliveryWorker:
         linger_until: float | None = None
         while not self._stopping:
             self._wake.clear()
+            if listening is not None and listening.done():
+                listening.result()  # raises the listener's error
+                raise psycopg.OperationalError("the listening session ended")
             idle = self._busy == 0 and ready.empty()
             if done:
                 linger_until = linger_until or loop.time() + self.linger
@@ -231,9 +292,12 @@ class DeliveryWorker:
                     await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _listen(self, queue: DeliveryQueue) -> None:
-        async for _ in queue.enqueued():
-            assert self._wake is not None
-            self._wake.set()
+        assert self._wake is not None
+        try:
+            async for _ in queue.enqueued():
+                self._wake.set()
+        finally:
+            self._wake.set()  # ended (the session was lost): the coordinator reconnects
 
     # -- claim and settle -------------------------------------------------------------------
     async def _claim(self, queue: DeliveryQueue, limit: int) -> list[Claim]:

@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections import tracking
+from projections.connection import connection_lost
 from projections.leadership import (
     STANDBY_INTERVAL,
     exclusive_session,
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 # and an event it cannot process costs a traceback every 30 s, not every second.
 FIRST_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 30.0
+# A lost connection is not a failure of the projection: the runner reconnects (leads again,
+# or retries on its pool) after RECONNECT_DELAY, doubling only while reconnecting keeps
+# failing (the server is down), up to MAX_RECONNECT_DELAY.
+RECONNECT_DELAY = 0.2
+MAX_RECONNECT_DELAY = 5.0
 
 # A batch of events and what the projection prepared from it.
 _Work = tuple[Batch, Any]
@@ -82,6 +88,7 @@ class ProjectionRunner:
         self.first_retry_delay = retry_delay
         self.is_leader = threading.Event()
         self.leader_pid: int | None = None  # backend pid of the session holding the lock
+        self._reconnect_delay = RECONNECT_DELAY
 
     @property
     def name(self) -> str:
@@ -169,26 +176,45 @@ class ProjectionRunner:
     # -- leading --------------------------------------------------------------------------
     def run(self) -> None:
         """Lead when possible, process as events arrive, until `stop()`."""
-        self.ensure_tracking()
+        tracked = False
         while not self._stop.is_set():
             try:
+                if not tracked:
+                    self.ensure_tracking()
+                    tracked = True
                 self._lead()
-            except (LeadershipLostError, psycopg.OperationalError) as exc:
-                # Lost the lock's session or the position: a standby may lead now.
+            except LeadershipLostError as exc:
+                # Another runner moved the position: it leads now; stand by.
                 log.warning(
-                    "projection runner lost its session or lead; retrying",
+                    "projection runner lost its lead; standing by",
                     extra={"projection": self.name, "error": str(exc)},
                 )
                 self._stop.wait(self.standby_interval)
-            except Exception:
+            except Exception as exc:
+                if connection_lost(exc):
+                    # The lock's session (or the server) went away: the lock went with it.
+                    # Lead again on a new session at once; a standby may win the lock.
+                    self._reconnect_pause("projection runner lost its session; leading again", exc)
+                    continue
                 log.exception("projection runner failed; retrying", extra={"projection": self.name})
                 self._stop.wait(self.standby_interval)
+
+    def _reconnect_pause(self, message: str, exc: BaseException) -> None:
+        """Wait before reconnecting: RECONNECT_DELAY, doubling while it keeps failing."""
+        delay = self._reconnect_delay
+        log.warning(
+            message, extra={"projection": self.name, "error": str(exc), "retry_in_seconds": delay}
+        )
+        self._stop.wait(delay)
+        self._reconnect_delay = min(delay * 2, MAX_RECONNECT_DELAY)
 
     def _lead(self) -> None:
         with leader_session(str(self.pool.conninfo), self.name) as conn:
             while not try_lead(conn, self.name):
+                self._reconnect_delay = RECONNECT_DELAY  # the session works
                 if self._stop.wait(self.standby_interval):
                     return
+            self._reconnect_delay = RECONNECT_DELAY
             self.leader_pid = conn.info.backend_pid
             self.is_leader.set()
             log.info("projection leader", extra={"projection": self.name})
@@ -216,6 +242,14 @@ class ProjectionRunner:
             except Exception as exc:
                 if conn.closed or conn.broken:
                     raise  # the lock's session ended: a standby may lead now
+                if connection_lost(exc):
+                    # A pooled connection died (its backend terminated, the server
+                    # restarted): not this projection's failure. If the lock's session died
+                    # too, this round trip raises and run() leads again on a new one; else
+                    # the pool has replaced its connection: go on at once, still leading.
+                    still_leading(conn)
+                    self._reconnect_pause("projection runner lost a connection; retrying", exc)
+                    continue
                 # It cannot get past an event (or the database refuses its batch): say so,
                 # and try again later.
                 log.exception(
@@ -229,6 +263,7 @@ class ProjectionRunner:
                 delay = min(delay * 2, max(MAX_RETRY_DELAY, self.first_retry_delay))
                 continue
             delay = self.first_retry_delay
+            self._reconnect_delay = RECONNECT_DELAY
             if failed:
                 tracking.clear_failure(self.pool, self.name)
                 failed = False

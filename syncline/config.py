@@ -36,6 +36,9 @@ class Settings:
     catch_up_wait_seconds: float = 5.0
     # Origins whose browsers may call the API (CORS); empty: no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
+    # A projection whose oldest unprocessed event has waited longer is named as lagging by
+    # /readyz (which then says "degraded").
+    lag_alert_seconds: float = 30.0
 
     @classmethod
     def from_env(
@@ -70,4 +73,5 @@ class Settings:
             cors_origins=tuple(
                 o.strip() for o in (get("SYNCLINE_CORS_ORIGINS") or "").split(",") if o.strip()
             ),
+            lag_alert_seconds=float(get("SYNCLINE_LAG_ALERT_SECONDS") or 30.0),
         )

@@ -44,7 +44,7 @@ from projections.runner import ProjectionRunner
 from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
-from syncline.database import eventsourcing_env, open_pool, resolve_database_url
+from syncline.database import SiblingCheck, eventsourcing_env, open_pool, resolve_database_url
 from syncline.group_commit import GroupCommitRecorder, GroupCommitSaves
 from syncline.migrate import migrate
 
@@ -61,7 +61,11 @@ class GroupCommitSyncline(GroupCommitSaves, Syncline):
         super().__init__(env=eventsourcing_env(database_url, pool_size=pool_size))
 
     def construct_recorder(self) -> Any:
-        return GroupCommitRecorder(super().construct_recorder(), self.database_url)
+        recorder: Any = super().construct_recorder()
+        # Its pool checks connections at checkout (POSTGRES_PRE_PING), and all of them once
+        # one is found dead: the log reader is back at once after backends are terminated.
+        SiblingCheck().attach(recorder.datastore.pool)
+        return GroupCommitRecorder(recorder, self.database_url)
 
 
 def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
@@ -212,6 +216,7 @@ class Runtime:
                 "allow_private_webhooks": self.settings.allow_private_webhooks,
                 "cors_origins": self.settings.cors_origins,
                 "audit_key_id": self.signer.key_id if self.signer else None,
+                "lag_alert_seconds": self.settings.lag_alert_seconds,
                 **overrides,
             },
         )
