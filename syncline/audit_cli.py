@@ -119,17 +119,40 @@ def export(
 
 def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace, Any], int]]:
     """The commands' parsers; answers their handlers by name."""
-    audit = sub.add_parser("audit", help="the tamper-evident audit chain")
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+
+    def parser(under: Any, name: str, text: str) -> Any:
+        return under.add_parser(name, help=text, description=text, formatter_class=formatter)
+
+    audit = parser(sub, "audit", "the tamper-evident audit chain: verify it, or sign it now")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    p = audit_sub.add_parser(
-        "verify", help="recompute every chain from the event store; name the first mismatch"
+    p = parser(
+        audit_sub,
+        "verify",
+        "recompute every tenant's chain from the event store's own rows, check the stored"
+        " hashes and every checkpoint's signature; exit 0 when intact, 1 naming the first"
+        " event that does not match, 2 for an unknown tenant",
     )
-    p.add_argument("--tenant", type=UUID, default=None, help="check this tenant only")
-    audit_sub.add_parser("checkpoint", help="sign every chain that moved, now")
-    p = sub.add_parser("export", help="a tenant's events and checkpoints as NDJSON")
-    p.add_argument("--tenant", type=UUID, required=True)
-    p.add_argument("--after", default=None, help="a cursor: only events after it")
-    p.add_argument("--output", type=Path, default=None, help="file to write (default stdout)")
+    p.add_argument(
+        "--tenant", type=UUID, default=None, help="check this tenant only (all when not given)"
+    )
+    parser(audit_sub, "checkpoint", "sign the head of every chain that moved, now")
+    p = parser(
+        sub,
+        "export",
+        "a tenant's events (each with its sequence and chain hash) and checkpoints as NDJSON,"
+        " which docs/audit/verify_export.py checks without Syncline",
+    )
+    p.add_argument("--tenant", type=UUID, required=True, help="the tenant to export (its id)")
+    p.add_argument(
+        "--after",
+        default=None,
+        help="a cursor: only events after it (the export then starts with the sequence and"
+        " chain hash before them); from the beginning when not given",
+    )
+    p.add_argument(
+        "--output", type=Path, default=None, help="file to write (standard output when not given)"
+    )
     return {"audit": cmd_audit, "export": cmd_export}
 
 
