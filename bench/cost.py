@@ -26,10 +26,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import msgspec
-import psutil
 import psycopg
 
-from bench.harness import ROOT, BenchEnv, Figure, free_port
+from bench.harness import ROOT, BenchEnv, Figure, cpu_seconds_of, free_port
 from bench.http_load import request_bytes, run_load
 from bench.peer.schema import create_schema
 
@@ -48,16 +47,7 @@ class System:
     sync_path: Callable[[str | None], str]  # cursor → path of the next sync page
 
     def cpu_seconds(self) -> float:
-        total = 0.0
-        for process in self.processes:
-            try:
-                parent = psutil.Process(process.pid)
-                for member in [parent, *parent.children(recursive=True)]:
-                    times = member.cpu_times()
-                    total += times.user + times.system
-            except psutil.NoSuchProcess:
-                continue
-        return total
+        return cpu_seconds_of(self.processes)
 
 
 @dataclass

@@ -145,16 +145,7 @@ class BenchEnv:
         """User + system CPU of every process this run started, and their children
         (uvicorn's worker processes): read before and after a measurement to get the
         server's CPU per request, which other load on the machine barely moves."""
-        total = 0.0
-        for process in self.processes:
-            try:
-                parent = psutil.Process(process.pid)
-                for member in [parent, *parent.children(recursive=True)]:
-                    times = member.cpu_times()
-                    total += times.user + times.system
-            except psutil.NoSuchProcess:
-                continue
-        return total
+        return cpu_seconds_of(self.processes)
 
     def postgres_cpu_seconds(self) -> float:
         """User + system CPU of the benchmark's PostgreSQL server: its postmaster and every
@@ -211,6 +202,20 @@ class BenchEnv:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+
+
+def cpu_seconds_of(processes: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU of `processes` and all their children, so far."""
+    total = 0.0
+    for process in processes:
+        try:
+            parent = psutil.Process(process.pid)
+            for member in [parent, *parent.children(recursive=True)]:
+                times = member.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
 
 
 def postmaster_of(database_url: str) -> psutil.Process | None:
