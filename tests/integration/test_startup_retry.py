@@ -24,6 +24,16 @@ def pipe(source: socket.socket, target: socket.socket) -> None:
         target.close()
 
 
+def connect_to_server(host: str, port: int) -> socket.socket:
+    """A connection to the server: its TCP port, or its Unix socket when `host` is a
+    directory (the embedded server listens only there)."""
+    if host.startswith("/"):
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        unix.connect(f"{host}/.s.PGSQL.{port}")
+        return unix
+    return socket.create_connection((host, port))
+
+
 def forward_later(port: int, host: str, target_port: int, delay: float) -> socket.socket:
     """After `delay` seconds, listen on `port` and forward each connection to the server."""
     listener = socket.socket()
@@ -38,7 +48,7 @@ def forward_later(port: int, host: str, target_port: int, delay: float) -> socke
                 client, _ = listener.accept()
             except OSError:
                 return
-            server = socket.create_connection((host, target_port))
+            server = connect_to_server(host, target_port)
             threading.Thread(target=pipe, args=(client, server), daemon=True).start()
             threading.Thread(target=pipe, args=(server, client), daemon=True).start()
 
