@@ -119,10 +119,7 @@ def export(
 
 def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace, Any], int]]:
     """The commands' parsers; answers their handlers by name."""
-    formatter = argparse.ArgumentDefaultsHelpFormatter
-
-    def parser(under: Any, name: str, text: str) -> Any:
-        return under.add_parser(name, help=text, description=text, formatter_class=formatter)
+    from syncline.cli import command_parser as parser  # cli imports this module first
 
     audit = parser(sub, "audit", "the tamper-evident audit chain: verify it, or sign it now")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

@@ -176,28 +176,34 @@ def projection_names(value: str) -> list[str]:
     return names
 
 
+def command_parser(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
+    """A (sub)command whose help says `text` and shows every argument's default."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=text, description=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    formatter = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="syncline", description=__doc__, formatter_class=formatter
+        prog="syncline",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
         ("serve", "run the HTTP API"),
         ("dev", "API and worker in one process, with a demo tenant"),
     ):
-        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=formatter)
+        p = command_parser(sub, name, help_text)
         p.add_argument("--host", default="127.0.0.1", help="address to listen on")
         p.add_argument("--port", type=int, default=8000, help="port to listen on")
         if name == "serve":
             p.add_argument("--workers", type=int, default=1, help="API processes")
         else:
             dev.add_arguments(p)
-    worker = sub.add_parser(
-        "worker",
-        help="run the projections, webhook delivery and scheduled jobs",
-        description="run the projections, webhook delivery and scheduled jobs",
-        formatter_class=formatter,
+    worker = command_parser(
+        sub, "worker", "run the projections, webhook delivery and scheduled jobs"
     )
     worker.add_argument(
         "--projections",
@@ -212,11 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="send webhooks and run the delivery jobs here",
     )
-    p = sub.add_parser(
-        "replay",
-        help="rebuild a projection from the event log (refused while a worker runs it)",
-        description="rebuild a projection from the event log (refused while a worker runs it)",
-        formatter_class=formatter,
+    p = command_parser(
+        sub, "replay", "rebuild a projection from the event log (refused while a worker runs it)"
     )
     p.add_argument(
         "projection",
@@ -224,11 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the projection to rebuild",
     )
     p.add_argument("--batch-size", type=int, default=1000, help="events per transaction")
-    p = sub.add_parser(
+    p = command_parser(
+        sub,
         "migrate",
-        help="apply the pending schema migrations (every process also does this on start)",
-        description="apply the pending schema migrations (every process also does this on start)",
-        formatter_class=formatter,
+        "apply the pending schema migrations (every process also does this on start)",
     )
     p.add_argument(
         "--dry-run", action="store_true", help="list the migrations that would run, run none"
