@@ -153,7 +153,18 @@ class ProjectionRunner:
                     ahead = reader.submit(self._read_work, batch[-1][0], stop)
                 if still_leader is not None:
                     still_leader()
-                self._commit_batch(position, batch, prepared)
+                if self.projection.inline and not more:
+                    # The last stretch of an inline projection commits under the event
+                    # store's lock, so the group commit writes it inline from the next batch.
+                    if not self._commit_last_inline(position, batch, prepared):
+                        break  # the group commit wrote these with their events
+                else:
+                    try:
+                        self._commit_batch(position, batch, prepared)
+                    except LeadershipLostError:
+                        if not self.projection.inline:
+                            raise
+                        break  # read just as the group commit wrote them: start again
                 position = batch[-1][0]
                 done += len(batch)
                 # A short batch was the end of the log: the next NOTIFY brings us back.
@@ -172,6 +183,30 @@ class ProjectionRunner:
             tracking.advance(cur, self.name, position, last)
         if self.on_batch is not None:
             self.on_batch(self.name, len(events), last)
+
+    def _commit_last_inline(self, position: int, events: Batch, prepared: Any) -> bool:
+        """Commit the log's last batch of an inline projection, and whatever was appended
+        since it was read, holding the event store's exclusive lock (the lock the group
+        commit takes): once this commits the projection is at the head, and the next batch
+        of saves writes it with its events (syncline.inline). False when the position had
+        moved already: the group commit is writing it inline."""
+        recorder: Any = self.app.recorder
+        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+            if tracking.position_for_update(cur, self.name) != position:
+                return False
+            self.projection.write(cur, prepared)
+            last = events[-1][0]
+            count = len(events)
+            while rest := self.read_batch(last):  # committed before the lock: finite
+                self.projection.write(cur, self.projection.prepare(rest))
+                last = rest[-1][0]
+                count += len(rest)
+            tracking.advance(cur, self.name, position, last)
+        if self.on_batch is not None:
+            self.on_batch(self.name, count, last)
+        return True
 
     # -- leading --------------------------------------------------------------------------
     def run(self) -> None:

@@ -20,8 +20,7 @@ from syncline.migrate import migrate
 from syncline.runtime import Runtime, all_projections
 
 TABLES = {
-    "contacts": "id",
-    "orders": "id",
+    "records": "id",
     "tenants": "id",
     "credentials": "id",
     "webhook_subscriptions": "id",
