@@ -103,12 +103,15 @@ def list_page(
     limit: int,
     cursor: str | None,
     updated_since: datetime | None,
+    kind: str | None = None,
 ) -> Response[Any]:
-    """A page of `table`'s rows of the tenant, oldest first (see `list_records`)."""
+    """A page of `table`'s rows of the tenant, oldest first (see `list_records`); `kind`
+    names its cursors (the table's name by default)."""
+    kind = kind or table
     where = ["tenant_id = %s"]
     params: list[Any] = [tenant_id]
     if cursor is not None:
-        created_at, last_id = list_position(services, table, tenant_id, cursor, 2)
+        created_at, last_id = list_position(services, kind, tenant_id, cursor, 2)
         where.append("(created_at, id) > (%s::timestamptz, %s::uuid)")
         params += [created_at, last_id]
     if updated_since is not None:
@@ -121,7 +124,7 @@ def list_page(
     )
     with services.pool.connection() as conn:
         rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
-    return page_response(services, table, tenant_id, rows[:limit], has_more=len(rows) > limit)
+    return page_response(services, kind, tenant_id, rows[:limit], has_more=len(rows) > limit)
 
 
 def page_response(

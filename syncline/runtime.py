@@ -42,6 +42,7 @@ from projections.protocol import Projection
 from projections.records.projection import RecordsProjection
 from projections.runner import ProjectionRunner
 from projections.tenants.projection import TenantsProjection
+from projections.webhooks.projection import WebhooksProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
 from syncline.database import SiblingCheck, eventsourcing_env, open_pool, resolve_database_url
@@ -81,6 +82,7 @@ def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
         EventLogProjection(),
         AuditChainProjection(),
         DeliveryProjection(cursors),
+        WebhooksProjection(),
     ]
 
 

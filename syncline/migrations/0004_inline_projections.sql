@@ -70,3 +70,24 @@ BEGIN
     RETURN QUERY SELECT unnest(inserted);
 END
 $body$;
+
+-- == webhooks: the API's list, beside the delivery subscriber's own state ===================
+
+-- The API lists webhook subscriptions from here (projections/webhooks/, inline). The
+-- delivery subscriber keeps `webhook_subscriptions`, its subscription state at each event's
+-- log position, for fan-out and sending; it is unchanged.
+CREATE TABLE webhooks (
+    id uuid PRIMARY KEY,
+    tenant_id uuid NOT NULL,
+    status text NOT NULL,
+    version bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    data json NOT NULL  -- the public representation (never the secret)
+);
+CREATE INDEX webhooks_tenant_created ON webhooks (tenant_id, created_at, id);
+INSERT INTO webhooks (id, tenant_id, status, version, created_at, data)
+    SELECT id, tenant_id, status, version, created_at, data FROM webhook_subscriptions;
+-- As far as the subscriber had written its table.
+INSERT INTO projection_tracking (name, position)
+    SELECT 'webhooks', coalesce((SELECT position FROM projection_tracking WHERE name = 'deliveries'), 0)
+ON CONFLICT DO NOTHING;

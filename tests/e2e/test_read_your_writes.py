@@ -166,11 +166,42 @@ def test_an_issued_or_revoked_credential_is_listed_at_once(
     assert misses(check) == []
 
 
+def test_a_created_changed_or_deleted_webhook_is_listed_as_such_at_once(
+    tenant: TenantClient,
+) -> None:
+    def listed() -> dict[str, dict[str, Any]]:
+        return {w["id"]: w for w in every_page(lambda p: tenant.get("/v1/webhooks", params=p))}
+
+    def check(i: int) -> bool:
+        created = tenant.post(
+            "/v1/webhooks",
+            json={"url": f"http://127.0.0.1:9/hook{i}", "event_types": ["contact.*"]},
+        )
+        assert created.status_code == 201, created.text
+        hook = created.json()["id"]
+        if listed().get(hook, {}).get("status") != "active":
+            return False
+        deliveries = tenant.get(f"/v1/webhooks/{hook}/deliveries")
+        if deliveries.status_code != 200 or deliveries.json()["data"] != []:
+            return False
+        if i % 3 == 1:
+            changed = tenant.patch(f"/v1/webhooks/{hook}", json={"status": "disabled"})
+            assert changed.status_code == 200, changed.text
+            return listed()[hook]["status"] == "disabled"
+        if i % 3 == 2:
+            assert tenant.delete(f"/v1/webhooks/{hook}").status_code == 204
+            return hook not in listed()
+        return True
+
+    assert misses(check) == []
+
+
 def positions(database_url: str) -> dict[str, int]:
     with psycopg.connect(database_url) as conn:
         return dict(conn.execute("SELECT name, position FROM projection_tracking").fetchall())
 
 
+@pytest.mark.slow
 def test_a_created_contact_is_listed_at_once_while_the_worker_catches_up(
     running: Deployment, tenant: TenantClient
 ) -> None:

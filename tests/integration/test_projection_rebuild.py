@@ -24,6 +24,7 @@ TABLES = {
     "tenants": "id",
     "credentials": "id",
     "webhook_subscriptions": "id",
+    "webhooks": "id",
     "audit_chain": "tenant_id, sequence",
     "audit_heads": "tenant_id",
     "audit_checkpoints": "tenant_id, sequence",

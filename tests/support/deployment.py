@@ -62,6 +62,9 @@ def deployment(
         "PYTHONPATH": str(ROOT),
     }
     running = Deployment(database_url, f"http://127.0.0.1:{port}", env)
+    # Migrated first, so the API processes start quickly (uvicorn replaces a worker process
+    # that is slow to answer its supervisor, which a loaded machine makes likely).
+    subprocess.run([sys.executable, "-m", "syncline.cli", "migrate"], env=env, cwd=ROOT, check=True)
     try:
         running.start(
             "api",
@@ -82,7 +85,7 @@ def deployment(
             except httpx.HTTPError:
                 return False
 
-        assert wait_until(ready, timeout=60), "the API did not start"
+        assert wait_until(ready, timeout=180), "the API did not start"
         yield running
     finally:
         for name in list(running.processes):
