@@ -5,7 +5,7 @@ the whole batch of saves and written, with its tracking position, in the same tr
 as the batch's events, so the read that starts after a write returned sees the write.
 
 One batch is one pipeline (psycopg's pipeline mode: BEGIN, the insert, the projections'
-statements and COMMIT in a single round trip). `syncline_insert_events_inline()` (migration
+statements and COMMIT sent together, one round trip). `syncline_insert_events_inline()` (migration
 0004) takes the event store's exclusive lock, inserts, and moves every inline projection
 from the head before the insert to the batch's last id: the lock makes commit order id
 order, so no other batch can commit between. A projection that is not at that head
@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from projections.protocol import Projection
 
@@ -90,11 +91,21 @@ class InlineWriter:
         events: Sequence[StoredEvent],
         work: list[tuple[Projection, Any]],
     ) -> list[int]:
-        with conn.pipeline(), conn.transaction():
-            inserted = conn.execute(self._call, self._params(events, work), prepare=True)
-            with conn.cursor() as cur:
-                for projection, prepared in work:
-                    projection.write(cur, prepared)
+        # BEGIN and COMMIT are sent in the pipeline, not by conn.transaction() (which
+        # waits for each): the whole transaction is one round trip. A failed statement
+        # makes the server skip the rest, COMMIT included, up to the pipeline's sync.
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                inserted = conn.execute(self._call, self._params(events, work), prepare=True)
+                with conn.cursor() as cur:
+                    for projection, prepared in work:
+                        projection.write(cur, prepared)
+                conn.execute("COMMIT")
+        except BaseException:
+            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            raise
         self.behind = {p.name for p in self.projections} - {p.name for p, _ in work}
         return [row[0] for row in inserted.fetchall()]
 
