@@ -190,6 +190,8 @@ class ProjectionRunner:
         commit takes): once this commits the projection is at the head, and the next batch
         of saves writes it with its events (syncline.inline). False when the position had
         moved already: the group commit is writing it inline."""
+        if self.position() != position:
+            return False  # read as the group commit wrote them (checked before locking)
         recorder: Any = self.app.recorder
         table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
