@@ -179,6 +179,10 @@ class ProjectionRunner:
     def _commit_batch(self, position: int, events: Batch, prepared: Any) -> None:
         last = events[-1][0]
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if self.projection.inline and tracking.position_for_update(cur, self.name) != position:
+                # Its tracking row first, as the group commit locks it (before the rows): the
+                # two never wait for each other crosswise.
+                raise LeadershipLostError(f"projection {self.name} moved under us at {position}")
             self.projection.write(cur, prepared)
             tracking.advance(cur, self.name, position, last)
         if self.on_batch is not None:
@@ -192,10 +196,8 @@ class ProjectionRunner:
         moved already: the group commit is writing it inline."""
         if self.position() != position:
             return False  # read as the group commit wrote them (checked before locking)
-        recorder: Any = self.app.recorder
-        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+            cur.execute(self._lock_event_store())
             if tracking.position_for_update(cur, self.name) != position:
                 return False
             self.projection.write(cur, prepared)
@@ -209,6 +211,12 @@ class ProjectionRunner:
         if self.on_batch is not None:
             self.on_batch(self.name, count, last)
         return True
+
+    def _lock_event_store(self) -> sql.Composed:
+        """The group commit's lock (syncline_insert_events_inline takes it first)."""
+        recorder: Any = self.app.recorder
+        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        return sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table)
 
     # -- leading --------------------------------------------------------------------------
     def run(self) -> None:
@@ -327,6 +335,10 @@ class ProjectionRunner:
             head = self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
             total = self.reader.count(head)
             with self.pool.connection() as db, db.transaction(), db.cursor() as cur:
+                if self.projection.inline:
+                    # Between two batches of the group commit, which writes it (and locks
+                    # its tables after the event store's): cleared and reset at one head.
+                    cur.execute(self._lock_event_store())
                 self.projection.clear(cur)
                 tracking.reset(cur, self.name)
             done = 0

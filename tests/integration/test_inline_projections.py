@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
@@ -108,3 +109,32 @@ def test_rebuilding_an_inline_projection_ends_at_the_live_head(idle_runtime: Run
     assert positions(rt)["records"] == head(rt)
     rt.app.create_record(Contact, ctx, {"email": "after@example.com"})
     assert listed(rt, ctx.tenant_id)["after@example.com"] == 1
+
+
+def test_a_rebuild_with_saves_going_on_loses_and_doubles_nothing(idle_runtime: Runtime) -> None:
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    for i in range(100):
+        rt.app.create_record(Contact, ctx, {"email": f"before{i}@example.com"})
+    stop = threading.Event()
+    written: list[int] = []
+
+    def write() -> None:
+        while not stop.is_set():
+            n = len(written)
+            rt.app.create_record(Contact, ctx, {"email": f"during{n}@example.com"})
+            written.append(n)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        runner = ProjectionRunner(rt.app, rt.pool, rt.projection("records"), batch_size=10)
+        runner.rebuild()
+    finally:
+        stop.set()
+        writer.join()
+    assert written, "no save ran during the rebuild: nothing was tested"
+    assert positions(rt)["records"] == head(rt)  # inline again: the last stretch was locked
+    expected = {f"before{i}@example.com": 1 for i in range(100)}
+    expected |= {f"during{n}@example.com": 1 for n in written}
+    assert listed(rt, ctx.tenant_id) == expected
