@@ -12,6 +12,10 @@ notification ids — in a single statement, so a batch costs one round trip and 
 client CPU. The lock is held until the statement's transaction commits, exactly as in the
 library's path, so commit order and notification-id order still agree
 (tests/integration/test_commit_order.py checks it with concurrent writers and a tailing reader).
+
+Each batch also writes the inline projections' rows (syncline.inline), in the same
+transaction: the insert is `syncline_insert_events_inline()`, which moves their tracking
+positions too. The save path hands the recorder the domain events with the stored ones.
 """
 
 from __future__ import annotations
@@ -159,7 +163,7 @@ class GroupCommitRecorder:
 
     def _insert(self, batch: list[_Pending]) -> list[int]:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self._conninfo, autocommit=True)
+            self._conn = self._writer.connect(self._conninfo)
         events = [e for p in batch for e in p.events]
         domain: list[Any] | None = []
         for item in batch:

@@ -55,6 +55,13 @@ class InlineWriter:
             .as_string()
         )
 
+    @staticmethod
+    def connect(conninfo: str) -> psycopg.Connection[Any]:
+        """The flusher's connection. No prepared statements: when a statement of a pipeline
+        fails, the server skips the rest, their Parse messages too, and psycopg would go on
+        naming statements the server never prepared."""
+        return psycopg.connect(conninfo, autocommit=True, prepare_threshold=None)
+
     def write(
         self,
         conn: psycopg.Connection[Any],
@@ -97,7 +104,7 @@ class InlineWriter:
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
-                inserted = conn.execute(self._call, self._params(events, work), prepare=True)
+                inserted = conn.execute(self._call, self._params(events, work))
                 with conn.cursor() as cur:
                     for projection, prepared in work:
                         projection.write(cur, prepared)

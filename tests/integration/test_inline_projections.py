@@ -11,6 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from domain.contact import Contact
 from domain.context import Actor, Context
@@ -138,3 +139,30 @@ def test_a_rebuild_with_saves_going_on_loses_and_doubles_nothing(idle_runtime: R
     expected = {f"before{i}@example.com": 1 for i in range(100)}
     expected |= {f"during{n}@example.com": 1 for n in written}
     assert listed(rt, ctx.tenant_id) == expected
+
+
+def test_saves_after_conflicts_and_a_projection_behind_keep_working(
+    idle_runtime: Runtime,
+) -> None:
+    """A batch that fails (a conflict, a projection behind) rolls back its pipeline: the
+    next batches, and their prepared statements, go on as before."""
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    contact, _ = rt.app.create_record(Contact, ctx, {"email": "c@example.com"})
+    runner = ProjectionRunner(rt.app, rt.pool, rt.projection("records"))
+    for i in range(12):
+        stale = rt.app.get_record(Contact, ctx, contact.id)
+        rt.app.update_record(
+            Contact, ctx, contact.id, lambda c, i=i: c.update(ctx, {"name": f"a{i}"})
+        )
+        stale.update(ctx, {"name": "stale"})
+        with pytest.raises(IntegrityError):
+            rt.app.save(stale)  # conflicts: its batch rolls back
+        if i % 4 == 3:
+            with rt.pool.connection() as conn:
+                conn.execute("UPDATE projection_tracking SET position = 0 WHERE name = 'records'")
+            rt.app.create_record(Contact, ctx, {"email": f"behind{i}@example.com"})
+            runner.process_available()
+        rt.app.create_record(Contact, ctx, {"email": f"n{i}@example.com"})
+    assert listed(rt, ctx.tenant_id)["c@example.com"] == 13
+    assert positions(rt)["records"] == head(rt)
