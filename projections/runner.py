@@ -264,8 +264,11 @@ class ProjectionRunner:
             self.is_leader.set()
             log.info("projection leader", extra={"projection": self.name})
             try:
-                channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
-                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                if not self.projection.inline:
+                    # An inline projection is written with the events: it polls (every
+                    # poll_interval) for being behind, rather than waking at every commit.
+                    channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                 self._follow(conn)
             finally:
                 self.is_leader.clear()

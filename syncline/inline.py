@@ -57,10 +57,14 @@ class InlineWriter:
 
     @staticmethod
     def connect(conninfo: str) -> psycopg.Connection[Any]:
-        """The flusher's connection. No prepared statements: when a statement of a pipeline
-        fails, the server skips the rest, their Parse messages too, and psycopg would go on
-        naming statements the server never prepared."""
-        return psycopg.connect(conninfo, autocommit=True, prepare_threshold=None)
+        """The flusher's connection. Only the insert is a prepared statement (`prepare=True`;
+        nothing is prepared automatically): when a statement of a pipeline fails, the
+        server skips the rest, their Parse messages too, and psycopg would go on naming
+        statements the server never prepared. The insert comes first after BEGIN, so its
+        Parse is always done."""
+        conn = psycopg.connect(conninfo, autocommit=True)
+        conn.prepare_threshold = 2**31 - 1
+        return conn
 
     def write(
         self,
@@ -104,7 +108,7 @@ class InlineWriter:
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
-                inserted = conn.execute(self._call, self._params(events, work))
+                inserted = conn.execute(self._call, self._params(events, work), prepare=True)
                 with conn.cursor() as cur:
                     for projection, prepared in work:
                         projection.write(cur, prepared)
