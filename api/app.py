@@ -37,7 +37,6 @@ from api.request_guard import (
 from api.schemas.common import DATA_SCHEMAS
 from api.services import ApiServices, provide_services
 from projections.lag import register_projection_lag
-from projections.records.projection import TABLES
 
 VERSION = version("syncline")
 MAX_BODY_BYTES = 1024 * 1024
@@ -150,8 +149,7 @@ def openapi_config() -> OpenAPIConfig:
 
 def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None) -> Litestar:
     """The API application for one process."""
-    for parts in (TABLES, DATA_SCHEMAS):
-        parts.check()  # a resource lacking its table or data schema stops the API at start
+    DATA_SCHEMAS.check()  # a resource lacking its data schema stops the API at start
     v1 = Router(
         path="/v1",
         route_handlers=[

@@ -15,8 +15,8 @@ from api.services import ApiServices
 from domain.context import Context
 from domain.record import Record
 from projections.changes.cursor import encode_change_cursors
-from projections.events.log import EventLog
 from projections.events.projection import CURSOR_PLACEHOLDER
+from projections.records.history import RecordHistory
 
 
 def with_cursor(cursor: str, stored: str) -> str:
@@ -44,6 +44,20 @@ def event_page_body(
     )
 
 
+_histories: dict[int, tuple[Any, RecordHistory]] = {}
+
+
+def record_history(services: ApiServices) -> RecordHistory:
+    """The process's history reader of this event store (its decoder keeps its caches)."""
+    held = _histories.get(id(services.app))
+    if held is None or held[0] is not services.app:
+        held = _histories[id(services.app)] = (
+            services.app,
+            RecordHistory(services.pool, services.app),
+        )
+    return held[1]
+
+
 def history_response(
     services: ApiServices,
     kind: type[Record],
@@ -56,9 +70,7 @@ def history_response(
     """Every event of one record, oldest first (a deleted record's too), as a list page."""
     services.app.get_record(kind, ctx, record_id, version=1)  # 404 unless the tenant's
     after = 0 if cursor is None else change_position(services, ctx.tenant_id, cursor, "cursor")
-    page = EventLog(services.pool).page(
-        ctx.tenant_id, after=after, limit=limit, entity_id=record_id, entity_type=kind.RESOURCE
-    )
+    page = record_history(services).page(ctx.tenant_id, record_id, after=after, limit=limit)
     next_cursor = (
         change_cursor(services, ctx.tenant_id, page.items[-1][0]) if page.has_more else None
     )

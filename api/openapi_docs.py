@@ -23,7 +23,8 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from api.openapi_examples import EXAMPLES, OPERATION_EXAMPLES, PROBLEM_EXAMPLES
+from api.openapi_examples import OPERATION_EXAMPLES, PROBLEM_EXAMPLES
+from api.schemas.examples import EXAMPLES
 from api.schemas.problem import problems
 
 STRING = OpenAPIType.STRING

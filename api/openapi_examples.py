@@ -1,58 +1,23 @@
-"""Realistic examples for the OpenAPI document: one per body schema, by its component name.
-
-One tenant's story: Ada Lovelace is a contact; she orders two items in EUR; the order is
-placed and paid; a webhook receives it. Ids, cursors and credentials have the shapes the
-API really answers (`evt_…`, `sk_…`, opaque cursors). tests/e2e/test_openapi.py checks
-that each example is valid against its schema.
+"""Realistic examples for the OpenAPI document, beside the records' own (in their schema
+modules): events, the feed, webhooks, credentials, problems (see api.schemas.examples).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-TENANT = "3f0b7c1e-2a4d-4c8e-9b6f-1d2e3f4a5b6c"
-CONTACT_ID = "5b0e8f6a-7c3d-4e21-9a4b-0f1e2d3c4b5a"
-ORDER_ID = "a3c9e1f0-4b2d-4f6e-8a7b-9c0d1e2f3a4b"
+from api.schemas.contacts import CONTACT_ID
+from api.schemas.examples import CREATED, PAID, TENANT, examples, page
+from api.schemas.orders import ORDER, ORDER_ID
+
 WEBHOOK_ID = "0d6f4b2a-9e8c-4a1b-b3d5-7f6e5d4c3b2a"
 KEY_ID = "c2a4e6f8-1b3d-4f5a-9c7e-0a2b4c6d8e0f"
 CLIENT_ID = "e7f9a1b3-5c7d-4e9f-8a1b-3c5d7e9f1a2b"
 REQUEST_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CURSOR = "AgHaWE_5FEp1AiRGdTj1bUQw"  # a changes-feed / event-log cursor
-PAGE_CURSOR = "lAGoY29udGFjdHPEED8LfB4qTUyOm28dLj9KW2yS2SAyMDI2LTExLTI5VDE2OjExOjE0LjEyMzQ1Ng"
-CREATED = "2026-11-29T16:11:14.123456Z"
-PAID = "2026-11-29T16:20:03.481220Z"
 SCOPES = ["records:read", "records:write", "webhooks:manage", "events:read"]
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw6zRgTu6AoDE="  # noqa: S105
 
-CONTACT_CREATE = {
-    "email": "ada@example.com",
-    "name": "Ada Lovelace",
-    "phone": "+44 20 7946 0958",
-    "company": "Analytical Engines Ltd",
-    "tags": ["vip", "newsletter"],
-    "custom_fields": {"crm_id": "AL-1815", "preferred_language": "en"},
-}
-CONTACT = {
-    "id": CONTACT_ID,
-    **CONTACT_CREATE,
-    "version": 1,
-    "created_at": CREATED,
-    "updated_at": CREATED,
-}
-LINE_ITEMS = [
-    {"sku": "BOOK-NOTES-1843", "quantity": 2, "unit_price": 2450, "description": "Notes, 1843"},
-    {"sku": "PUNCH-CARDS-100", "quantity": 1, "unit_price": 1299, "description": None},
-]
-ORDER_CREATE = {"contact_id": CONTACT_ID, "currency": "EUR", "line_items": LINE_ITEMS}
-ORDER = {
-    "id": ORDER_ID,
-    **ORDER_CREATE,
-    "total": 6199,
-    "status": "paid",
-    "version": 4,
-    "created_at": CREATED,
-    "updated_at": PAID,
-}
 EVENT = {
     "id": "evt_e7498ab0dd495dfdabd2bb87851ff693",
     "type": "order.paid",
@@ -127,120 +92,110 @@ ATTEMPT = {
 }
 
 
-def page(*items: Any, more: bool = True, cursor: str = PAGE_CURSOR) -> dict[str, Any]:
-    return {"data": list(items), "next_cursor": cursor if more else None, "has_more": more}
-
-
-# By component schema name (what `$ref` names), for request bodies and success answers.
-EXAMPLES: dict[str, Any] = {
-    "ContactCreate": CONTACT_CREATE,
-    "ContactUpdate": {"phone": "+44 20 7946 0000", "tags": ["vip"]},
-    "Contact": CONTACT,
-    "ContactList": page(CONTACT),
-    "OrderCreate": ORDER_CREATE,
-    "OrderUpdate": {"line_items": LINE_ITEMS[:1]},
-    "Order": ORDER,
-    "OrderList": page(ORDER),
-    "EventEnvelope": EVENT,
-    "EventPage": page(EVENT, cursor=CURSOR),
-    "ChangeHead": {"cursor": CURSOR},
-    "ChangePage": {
-        "data": [
+# By component schema name (what `$ref` names); each resource's are in its schema module.
+examples(
+    **{
+        "EventEnvelope": EVENT,
+        "EventPage": page(EVENT, cursor=CURSOR),
+        "ChangeHead": {"cursor": CURSOR},
+        "ChangePage": {
+            "data": [
+                {
+                    "cursor": CURSOR,
+                    "resource_type": "order",
+                    "id": ORDER_ID,
+                    "version": 4,
+                    "deleted": False,
+                    "changed_at": PAID,
+                    "event_type": "order.paid",
+                    "data": ORDER,
+                }
+            ],
+            "next_cursor": CURSOR,
+            "has_more": False,
+        },
+        "WebhookCreate": {
+            "url": "https://hooks.example.com/syncline",
+            "event_types": ["contact.created", "order.*"],
+            "description": "Sync paid orders to the ERP",
+        },
+        "WebhookUpdate": {"event_types": ["order.paid"], "status": "active"},
+        "Webhook": WEBHOOK,
+        "WebhookWithSecret": {**WEBHOOK, "secret": WEBHOOK_SECRET},
+        "WebhookList": page(WEBHOOK, more=False),
+        "SecretRotation": {"grace_period_seconds": 86400},
+        "RotatedSecret": {
+            "id": WEBHOOK_ID,
+            "secret": WEBHOOK_SECRET,
+            "previous_secret_expires_at": "2026-11-30T16:11:14.123456Z",
+        },
+        "DeliveryList": page(
             {
-                "cursor": CURSOR,
-                "resource_type": "order",
-                "id": ORDER_ID,
-                "version": 4,
-                "deleted": False,
-                "changed_at": PAID,
+                "id": "6e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+                "event_id": EVENT["id"],
                 "event_type": "order.paid",
-                "data": ORDER,
+                "occurred_at": PAID,
+                "status": "delivered",
+                "replay": False,
+                "attempt_count": 1,
+                "next_attempt_at": None,
+                "finished_at": PAID,
+                "last_error": None,
+                "attempts": [ATTEMPT],
             }
-        ],
-        "next_cursor": CURSOR,
-        "has_more": False,
-    },
-    "WebhookCreate": {
-        "url": "https://hooks.example.com/syncline",
-        "event_types": ["contact.created", "order.*"],
-        "description": "Sync paid orders to the ERP",
-    },
-    "WebhookUpdate": {"event_types": ["order.paid"], "status": "active"},
-    "Webhook": WEBHOOK,
-    "WebhookWithSecret": {**WEBHOOK, "secret": WEBHOOK_SECRET},
-    "WebhookList": page(WEBHOOK, more=False),
-    "SecretRotation": {"grace_period_seconds": 86400},
-    "RotatedSecret": {
-        "id": WEBHOOK_ID,
-        "secret": WEBHOOK_SECRET,
-        "previous_secret_expires_at": "2026-11-30T16:11:14.123456Z",
-    },
-    "DeliveryList": page(
-        {
-            "id": "6e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
-            "event_id": EVENT["id"],
-            "event_type": "order.paid",
-            "occurred_at": PAID,
-            "status": "delivered",
-            "replay": False,
-            "attempt_count": 1,
-            "next_attempt_at": None,
-            "finished_at": PAID,
-            "last_error": None,
-            "attempts": [ATTEMPT],
-        }
-    ),
-    "ReplayRequest": {"after": CURSOR},
-    "ReplayStarted": {"id": "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d", "enqueued": 42},
-    "EventTypeList": page(
-        {
-            "name": "order.paid",
-            "description": "An order was paid.",
-            "schema": {"$ref": "#/$defs/Order", "$defs": {"Order": {"type": "object"}}},
+        ),
+        "ReplayRequest": {"after": CURSOR},
+        "ReplayStarted": {"id": "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d", "enqueued": 42},
+        "EventTypeList": page(
+            {
+                "name": "order.paid",
+                "description": "An order was paid.",
+                "schema": {"$ref": "#/$defs/Order", "$defs": {"Order": {"type": "object"}}},
+            },
+            more=False,
+        ),
+        "PublicKey": PUBLIC_KEY,
+        "KeyList": page({**PUBLIC_KEY, "first_used_at": CREATED}, more=False),
+        "CheckpointList": page(CHECKPOINT, more=False),
+        "Verification": {
+            "tenant_id": TENANT,
+            "intact": True,
+            "from_sequence": 1,
+            "verified_through": 1204,
+            "checkpoints_verified": 12,
+            "next_from_sequence": None,
+            "mismatch": None,
         },
-        more=False,
-    ),
-    "PublicKey": PUBLIC_KEY,
-    "KeyList": page({**PUBLIC_KEY, "first_used_at": CREATED}, more=False),
-    "CheckpointList": page(CHECKPOINT, more=False),
-    "Verification": {
-        "tenant_id": TENANT,
-        "intact": True,
-        "from_sequence": 1,
-        "verified_through": 1204,
-        "checkpoints_verified": 12,
-        "next_from_sequence": None,
-        "mismatch": None,
-    },
-    "TenantCreate": {"name": "Acme", "scopes": SCOPES},
-    "Tenant": TENANT_VIEW,
-    "TenantList": page(TENANT_VIEW),
-    "Connection": {"tenant": TENANT_VIEW, "api_key": API_KEY, "oauth_client": OAUTH_CLIENT},
-    "ApiKeyCreate": {"scopes": ["records:read"], "expires_at": "2027-06-30T00:00:00Z"},
-    "IssuedApiKey": API_KEY,
-    "OAuthClientCreate": {"scopes": ["records:read", "webhooks:manage"], "expires_at": None},
-    "IssuedOAuthClient": OAUTH_CLIENT,
-    "ScopesUpdate": {"scopes": ["records:read", "records:write"]},
-    "Credential": CREDENTIAL,
-    "CredentialList": page(CREDENTIAL),
-    "CredentialHistory": page(
-        {
-            "type": "credential.scopes_changed",
-            "occurred_at": PAID,
-            "actor": {"type": "operator", "id": "admin"},
-            "correlation_id": REQUEST_ID,
-            "scopes": ["records:read", "records:write"],
-            "previous_scopes": SCOPES,
+        "TenantCreate": {"name": "Acme", "scopes": SCOPES},
+        "Tenant": TENANT_VIEW,
+        "TenantList": page(TENANT_VIEW),
+        "Connection": {"tenant": TENANT_VIEW, "api_key": API_KEY, "oauth_client": OAUTH_CLIENT},
+        "ApiKeyCreate": {"scopes": ["records:read"], "expires_at": "2027-06-30T00:00:00Z"},
+        "IssuedApiKey": API_KEY,
+        "OAuthClientCreate": {"scopes": ["records:read", "webhooks:manage"], "expires_at": None},
+        "IssuedOAuthClient": OAUTH_CLIENT,
+        "ScopesUpdate": {"scopes": ["records:read", "records:write"]},
+        "Credential": CREDENTIAL,
+        "CredentialList": page(CREDENTIAL),
+        "CredentialHistory": page(
+            {
+                "type": "credential.scopes_changed",
+                "occurred_at": PAID,
+                "actor": {"type": "operator", "id": "admin"},
+                "correlation_id": REQUEST_ID,
+                "scopes": ["records:read", "records:write"],
+                "previous_scopes": SCOPES,
+            },
+            more=False,
+        ),
+        "AccessToken": {
+            "access_token": "at_Yp2Vh7Lq0Rk5Tn9Wb3Xc8Zd1Fg6Jm4Ns2Qe7Ur0Ta5",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "scope": "records:read webhooks:manage",
         },
-        more=False,
-    ),
-    "AccessToken": {
-        "access_token": "at_Yp2Vh7Lq0Rk5Tn9Wb3Xc8Zd1Fg6Jm4Ns2Qe7Ur0Ta5",
-        "token_type": "Bearer",
-        "expires_in": 3600,
-        "scope": "records:read webhooks:manage",
-    },
-}
+    }
+)
 
 # By operation id: success answers without a component of their own.
 OPERATION_EXAMPLES: dict[str, Any] = {

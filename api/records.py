@@ -21,6 +21,7 @@ from api.responses import json_response
 from api.services import ApiServices
 from domain.context import Context
 from domain.record import Record
+from projections.records.view import RecordsView
 
 R = TypeVar("R", bound=Record)
 ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
@@ -72,6 +73,28 @@ def idempotency(request: Request[Any, Any, Any], body: msgspec.Struct) -> tuple[
     return key, request_fingerprint(msgspec.json.encode(body))
 
 
+def list_records(
+    services: ApiServices,
+    resource: str,
+    tenant_id: UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    updated_since: datetime | None,
+) -> Response[Any]:
+    """A page of a resource's live records, oldest first, as `{"data", "next_cursor",
+    "has_more"}` (projections.records.view; keyed on `(created_at, id)`)."""
+    kind = f"{resource}s"  # the cursor's kind: a cursor of one listing is refused by another
+    after = None
+    if cursor is not None:
+        created_at, last_id = list_position(services, kind, tenant_id, cursor, 2)
+        after = (created_at, last_id)
+    page = RecordsView(services.pool).page(
+        resource, tenant_id, limit=limit, after=after, updated_since=updated_since
+    )
+    return page_response(services, kind, tenant_id, page.rows, has_more=page.has_more)
+
+
 def list_page(
     services: ApiServices,
     table: str,
@@ -80,16 +103,15 @@ def list_page(
     limit: int,
     cursor: str | None,
     updated_since: datetime | None,
+    kind: str | None = None,
 ) -> Response[Any]:
-    """A page of live records, oldest first, as `{"data", "next_cursor", "has_more"}`.
-
-    Pages are keyed on `(created_at, id)`, a stable order for browsing; syncing is what
-    `/v1/changes` is for (a slow concurrent create can land behind a page already read).
-    """
+    """A page of `table`'s rows of the tenant, oldest first (see `list_records`); `kind`
+    names its cursors (the table's name by default)."""
+    kind = kind or table
     where = ["tenant_id = %s"]
     params: list[Any] = [tenant_id]
     if cursor is not None:
-        created_at, last_id = list_position(services, table, tenant_id, cursor, 2)
+        created_at, last_id = list_position(services, kind, tenant_id, cursor, 2)
         where.append("(created_at, id) > (%s::timestamptz, %s::uuid)")
         params += [created_at, last_id]
     if updated_since is not None:
@@ -102,13 +124,23 @@ def list_page(
     )
     with services.pool.connection() as conn:
         rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
-    has_more = len(rows) > limit
-    rows = rows[:limit]
+    return page_response(services, kind, tenant_id, rows[:limit], has_more=len(rows) > limit)
+
+
+def page_response(
+    services: ApiServices,
+    kind: str,
+    tenant_id: UUID,
+    rows: list[tuple[str, datetime, UUID]],
+    *,
+    has_more: bool,
+) -> Response[Any]:
+    """`{"data", "next_cursor", "has_more"}` from rows of (JSON text, created_at, id)."""
     next_cursor = None
     if has_more:
         _, created_at, last_id = rows[-1]
         next_cursor = services.cursors.encode(
-            table, tenant_id, [created_at.isoformat(), str(last_id)]
+            kind, tenant_id, [created_at.isoformat(), str(last_id)]
         )
     body = b"".join(
         [

@@ -19,6 +19,7 @@ SCENARIOS = [
     "bench.webhooks",
     "bench.cost",
     "bench.audit",
+    "bench.read_your_writes",
 ]
 
 

@@ -29,8 +29,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 # webhook outbox get no rows from record events).
 WORKER_TABLES = {
     "changes": "position",
-    "contacts": "created_at, id",
-    "orders": "created_at, id",
+    "records": "created_at, id",
     "event_log": "position",
 }
 # The projections whose rows those are: a worker has done that work when all are at the head.

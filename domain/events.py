@@ -5,12 +5,10 @@ listed here."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
-# Importing the record modules registers their resources.
-import domain.contact
-import domain.order
 from domain.audit import AuditCheckpoint
 from domain.errors import InvalidFieldError
 from domain.event_classes import forget_answers, per_class
@@ -18,7 +16,14 @@ from domain.record import Record
 from domain.resources import RESOURCES, on_change, resource_of
 from domain.webhook import WebhookSubscription
 
-RECORD_MODULES = (domain.contact, domain.order)
+# The record modules, one line each: importing one registers its resource, so every
+# process that knows the public events knows every resource.
+RECORD_MODULES = (
+    "domain.contact",
+    "domain.order",
+)
+for _module in RECORD_MODULES:
+    importlib.import_module(_module)
 
 # The public events that are not records': webhook subscriptions' and audit checkpoints'.
 WEBHOOK_EVENT_TYPES: dict[str, str] = {

@@ -19,12 +19,19 @@ class Projection(Protocol):
     `catches_up_later = True`: in a backlog it waits for the others of its process (see
     projections.priority.CatchUpOrder).
 
+    `inline = True`: the group commit (syncline.group_commit) writes it in the same
+    transaction as the events it follows, so a read that starts after a write returned sees
+    it. `prepare` then gets the batch before the events have positions (each is 0): an
+    inline projection must not use them. Its runner only catches up what the group commit
+    did not write (a database from before, a rebuild, a save that bypassed it).
+
     The runner calls `prepare` in its read-ahead thread and `write` in the batch's
     transaction; by default `prepare` answers the batch as it is and `write` is `process`.
     """
 
     name: str
     catches_up_later: bool = False
+    inline: bool = False
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None: ...
 

@@ -153,7 +153,18 @@ class ProjectionRunner:
                     ahead = reader.submit(self._read_work, batch[-1][0], stop)
                 if still_leader is not None:
                     still_leader()
-                self._commit_batch(position, batch, prepared)
+                if self.projection.inline and not more:
+                    # The last stretch of an inline projection commits under the event
+                    # store's lock, so the group commit writes it inline from the next batch.
+                    if not self._commit_last_inline(position, batch, prepared):
+                        break  # the group commit wrote these with their events
+                else:
+                    try:
+                        self._commit_batch(position, batch, prepared)
+                    except LeadershipLostError:
+                        if not self.projection.inline:
+                            raise
+                        break  # read just as the group commit wrote them: start again
                 position = batch[-1][0]
                 done += len(batch)
                 # A short batch was the end of the log: the next NOTIFY brings us back.
@@ -168,10 +179,44 @@ class ProjectionRunner:
     def _commit_batch(self, position: int, events: Batch, prepared: Any) -> None:
         last = events[-1][0]
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if self.projection.inline and tracking.position_for_update(cur, self.name) != position:
+                # Its tracking row first, as the group commit locks it (before the rows): the
+                # two never wait for each other crosswise.
+                raise LeadershipLostError(f"projection {self.name} moved under us at {position}")
             self.projection.write(cur, prepared)
             tracking.advance(cur, self.name, position, last)
         if self.on_batch is not None:
             self.on_batch(self.name, len(events), last)
+
+    def _commit_last_inline(self, position: int, events: Batch, prepared: Any) -> bool:
+        """Commit the log's last batch of an inline projection, and whatever was appended
+        since it was read, holding the event store's exclusive lock (the lock the group
+        commit takes): once this commits the projection is at the head, and the next batch
+        of saves writes it with its events (syncline.inline). False when the position had
+        moved already: the group commit is writing it inline."""
+        if self.position() != position:
+            return False  # read as the group commit wrote them (checked before locking)
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(self._lock_event_store())
+            if tracking.position_for_update(cur, self.name) != position:
+                return False
+            self.projection.write(cur, prepared)
+            last = events[-1][0]
+            count = len(events)
+            while rest := self.read_batch(last):  # committed before the lock: finite
+                self.projection.write(cur, self.projection.prepare(rest))
+                last = rest[-1][0]
+                count += len(rest)
+            tracking.advance(cur, self.name, position, last)
+        if self.on_batch is not None:
+            self.on_batch(self.name, count, last)
+        return True
+
+    def _lock_event_store(self) -> sql.Composed:
+        """The group commit's lock (syncline_insert_events_inline takes it first)."""
+        recorder: Any = self.app.recorder
+        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        return sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table)
 
     # -- leading --------------------------------------------------------------------------
     def run(self) -> None:
@@ -219,8 +264,11 @@ class ProjectionRunner:
             self.is_leader.set()
             log.info("projection leader", extra={"projection": self.name})
             try:
-                channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
-                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                if not self.projection.inline:
+                    # An inline projection is written with the events: it polls (every
+                    # poll_interval) for being behind, rather than waking at every commit.
+                    channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                 self._follow(conn)
             finally:
                 self.is_leader.clear()
@@ -290,6 +338,10 @@ class ProjectionRunner:
             head = self.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
             total = self.reader.count(head)
             with self.pool.connection() as db, db.transaction(), db.cursor() as cur:
+                if self.projection.inline:
+                    # Between two batches of the group commit, which writes it (and locks
+                    # its tables after the event store's): cleared and reset at one head.
+                    cur.execute(self._lock_event_store())
                 self.projection.clear(cur)
                 tracking.reset(cur, self.name)
             done = 0

@@ -57,6 +57,14 @@ def advance(cur: psycopg.Cursor[Any], name: str, position: int, last: int) -> No
     cur.execute("SELECT pg_notify(%s, %s)", (PROJECTION_CHANNEL, f"{name}:{last}"))
 
 
+def position_for_update(cur: psycopg.Cursor[Any], name: str) -> int:
+    """`name`'s position, its row locked until the transaction ends."""
+    row = cur.execute(
+        "SELECT position FROM projection_tracking WHERE name = %s FOR UPDATE", (name,)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def reset(cur: psycopg.Cursor[Any], name: str) -> None:
     """Set `name` back to the start of the log (a rebuild, within its transaction)."""
     cur.execute(

@@ -12,6 +12,10 @@ notification ids — in a single statement, so a batch costs one round trip and 
 client CPU. The lock is held until the statement's transaction commits, exactly as in the
 library's path, so commit order and notification-id order still agree
 (tests/integration/test_commit_order.py checks it with concurrent writers and a tailing reader).
+
+Each batch also writes the inline projections' rows (syncline.inline), in the same
+transaction: the insert is `syncline_insert_events_inline()`, which moves their tracking
+positions too. The save path hands the recorder the domain events with the stored ones.
 """
 
 from __future__ import annotations
@@ -28,8 +32,16 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
-from psycopg import sql
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    OperationalError,
+    Recording,
+    StoredEvent,
+)
+
+from projections.protocol import Projection
+from syncline.inline import InlineWriter
 
 log = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 1000
@@ -40,12 +52,14 @@ class _Pending:
     events: Sequence[StoredEvent]
     # Called on the flusher thread with the rows' notification ids, or the error.
     finish: Callable[[Sequence[int] | None, BaseException | None], None]
+    # The same events, decoded, for the inline projections (None: a caller without them).
+    domain_events: Sequence[Any] | None = None
 
 
 class GroupCommitRecorder:
     """Wraps an eventsourcing PostgreSQL application recorder; all but inserts pass through."""
 
-    def __init__(self, inner: Any, conninfo: str) -> None:
+    def __init__(self, inner: Any, conninfo: str, projections: Sequence[Projection] = ()) -> None:
         self._inner = inner
         self._conninfo = conninfo
         self._queue: list[_Pending] = []
@@ -53,16 +67,21 @@ class GroupCommitRecorder:
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
-        schema = sql.Identifier(inner.datastore.schema)
-        call = sql.SQL("SELECT * FROM {}.syncline_insert_events(%s, %s, %s, %s)").format(schema)
-        # Rendered once: psycopg caches the conversion of a text query, but renders a
-        # sql.Composed (quoting its identifiers) again on every execute.
-        self._call = call.as_string()
+        # The batch's writer: the events, and the inline projections' rows with them.
+        self._writer = InlineWriter(projections, inner.datastore.schema, inner.events_table_name)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        domain_events: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Insert with the next batch; `domain_events` (the same events, decoded) are what
+        the inline projections are written from."""
         if any(value is not None for value in kwargs.values()) or not stored_events:
             # Tracked (process-application) inserts keep the library's own transaction.
             return self._inner.insert_events(stored_events, **kwargs)
@@ -73,14 +92,16 @@ class GroupCommitRecorder:
             answer[:] = [ids, error]
             done.set()
 
-        if not self._enqueue(_Pending(stored_events, finish)):
+        if not self._enqueue(_Pending(stored_events, finish, domain_events)):
             return self._inner.insert_events(stored_events)
         done.wait()
         if answer[1] is not None:
             raise answer[1]
         return answer[0]
 
-    async def insert_events_async(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+    async def insert_events_async(
+        self, stored_events: Sequence[StoredEvent], domain_events: Sequence[Any]
+    ) -> Sequence[int]:
         """`insert_events` for a caller on an event loop: it awaits its batch's commit
         instead of blocking a thread (no worker thread, no thread wake-up per save)."""
         loop = asyncio.get_running_loop()
@@ -98,7 +119,8 @@ class GroupCommitRecorder:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody awaits
                 loop.call_soon_threadsafe(settle, ids, error)
 
-        if not stored_events or not self._enqueue(_Pending(stored_events, finish)):
+        pending = _Pending(stored_events, finish, domain_events)
+        if not stored_events or not self._enqueue(pending):
             inserted: Sequence[int] = await asyncio.to_thread(
                 self._inner.insert_events, stored_events
             )
@@ -139,20 +161,18 @@ class GroupCommitRecorder:
         if self._conn is not None:
             self._conn.close()
 
-    def _insert(self, events: list[StoredEvent]) -> list[int]:
+    def _insert(self, batch: list[_Pending]) -> list[int]:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self._conninfo, autocommit=True)
+            self._conn = self._writer.connect(self._conninfo)
+        events = [e for p in batch for e in p.events]
+        domain: list[Any] | None = []
+        for item in batch:
+            if item.domain_events is None or domain is None:
+                domain = None
+            else:
+                domain.extend(item.domain_events)
         try:
-            rows = self._conn.execute(
-                self._call,
-                (
-                    [e.originator_id for e in events],
-                    [e.originator_version for e in events],
-                    [e.topic for e in events],
-                    [e.state for e in events],
-                ),
-                prepare=True,
-            ).fetchall()
+            return self._writer.write(self._conn, events, domain)
         except psycopg.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
         except psycopg.OperationalError as exc:
@@ -160,11 +180,10 @@ class GroupCommitRecorder:
             # committed is unknown, so its callers see the error rather than a retry.
             self._conn.close()
             raise OperationalError(str(exc)) from exc
-        return [row[0] for row in rows]
 
     def _flush(self, batch: list[_Pending]) -> None:
         try:
-            ids = self._insert([e for p in batch for e in p.events])
+            ids = self._insert(batch)
         except IntegrityError as exc:
             if len(batch) == 1:
                 self._finish(batch[0], error=exc)
@@ -232,7 +251,25 @@ class GroupCommitSaves(Application[UUID]):
             raise RuntimeError("save_async needs an application without cache or snapshots")
         recorder: GroupCommitRecorder = self.recorder  # type: ignore[assignment]
         to_stored = self.mapper.to_stored_event
-        await recorder.insert_events_async([to_stored(e) for e in _collect(aggregates).events])
+        events = _collect(aggregates).events
+        await recorder.insert_events_async([to_stored(e) for e in events], events)
+
+    def _record(self, processing: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """The library's `_record` (EventStore.put), passing the domain events along for
+        the inline projections."""
+        if processing.tracking is not None or processing.saved_kwargs:
+            return super()._record(processing)
+        recorder: GroupCommitRecorder = self.recorder  # type: ignore[assignment]
+        events = processing.events
+        stored = [self.mapper.to_stored_event(e) for e in events]
+        ids = recorder.insert_events(stored, domain_events=events) if stored else []
+        if self.repository.cache and not self.repository.fastforward:
+            for aggregate_id, aggregate in processing.aggregates.items():
+                self.repository.cache.put(aggregate_id, aggregate)
+        return [
+            Recording(d, Notification(**vars(s), id=n))
+            for d, s, n in zip(events, stored, ids or [], strict=False)
+        ]
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         if kwargs or not all(isinstance(obj, Aggregate) for obj in objs):

@@ -42,6 +42,7 @@ from projections.protocol import Projection
 from projections.records.projection import RecordsProjection
 from projections.runner import ProjectionRunner
 from projections.tenants.projection import TenantsProjection
+from projections.webhooks.projection import WebhooksProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
 from syncline.database import SiblingCheck, eventsourcing_env, open_pool, resolve_database_url
@@ -56,8 +57,11 @@ class GroupCommitSyncline(GroupCommitSaves, Syncline):
 
     name = Syncline.name  # the events table is named after it: keep it stable
 
-    def __init__(self, database_url: str, pool_size: int) -> None:
+    def __init__(
+        self, database_url: str, pool_size: int, inline: Sequence[Projection] = ()
+    ) -> None:
         self.database_url = database_url
+        self.inline = inline  # the projections written with their events (syncline.inline)
         super().__init__(env=eventsourcing_env(database_url, pool_size=pool_size))
 
     def construct_recorder(self) -> Any:
@@ -65,7 +69,7 @@ class GroupCommitSyncline(GroupCommitSaves, Syncline):
         # Its pool checks connections at checkout (POSTGRES_PRE_PING), and all of them once
         # one is found dead: the log reader is back at once after backends are terminated.
         SiblingCheck().attach(recorder.datastore.pool)
-        return GroupCommitRecorder(recorder, self.database_url)
+        return GroupCommitRecorder(recorder, self.database_url, self.inline)
 
 
 def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
@@ -78,6 +82,7 @@ def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
         EventLogProjection(),
         AuditChainProjection(),
         DeliveryProjection(cursors),
+        WebhooksProjection(),
     ]
 
 
@@ -166,7 +171,7 @@ class Runtime:
         with pool.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (EVENT_STORE_LOCK,))
             try:
-                app = GroupCommitSyncline(url, pool_size)
+                app = GroupCommitSyncline(url, pool_size, [p for p in projections if p.inline])
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (EVENT_STORE_LOCK,))
         secret_box = SecretBox(settings.secret_key)

@@ -232,8 +232,8 @@ class AdminController(Controller):
     ) -> CredentialList:
         """List a tenant's API keys and OAuth clients, oldest first, with their status.
 
-        Secrets are never listed. The list is eventually consistent (a credential issued a
-        moment ago may take a moment to appear); `GET /admin/credentials/{id}` is not."""
+        Secrets are never listed. A credential issued, revoked or rotated by a call that
+        returned is listed as such."""
         services.app.get_tenant(tenant_id)
         return credential_page(services, tenant_id, limit=limit, cursor=cursor)
 

@@ -19,7 +19,7 @@ from api.records import (
     changes_of,
     correlation_id,
     create_record,
-    list_page,
+    list_records,
     record_response,
 )
 from api.schemas.common import AsOfParam, CursorParam, Limit, VersionParam
@@ -75,9 +75,9 @@ class ContactController(Controller):
         ] = None,
     ) -> Response[ContactList]:
         """List live contacts, oldest first, with cursor pagination."""
-        return list_page(
+        return list_records(
             services,
-            "contacts",
+            "contact",
             request.user.tenant_id,
             limit=limit,
             cursor=cursor,

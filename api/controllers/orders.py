@@ -19,7 +19,7 @@ from api.records import (
     changes_of,
     correlation_id,
     create_record,
-    list_page,
+    list_records,
     record_response,
 )
 from api.schemas.common import AsOfParam, CursorParam, Limit, VersionParam
@@ -75,9 +75,9 @@ class OrderController(Controller):
         ] = None,
     ) -> Response[OrderList]:
         """List live orders, oldest first, with cursor pagination."""
-        return list_page(
+        return list_records(
             services,
-            "orders",
+            "order",
             request.user.tenant_id,
             limit=limit,
             cursor=cursor,

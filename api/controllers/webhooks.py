@@ -150,11 +150,12 @@ class WebhookController(Controller):
         """List your webhooks, oldest first (secrets are never listed)."""
         return list_page(
             services,
-            "webhook_subscriptions",
+            "webhooks",
             request.user.tenant_id,
             limit=limit,
             cursor=cursor,
             updated_since=None,
+            kind="webhook_subscriptions",  # the cursors' kind, as first issued
         )
 
     @get(

@@ -10,6 +10,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from api.schemas.common import DATA_SCHEMAS, HasMore, Input, NextCursor, Output
+from api.schemas.examples import CREATED, examples, page
 from domain.contact import MAX_CUSTOM_FIELDS, MAX_EMAIL, MAX_TAGS
 
 Email = Annotated[
@@ -74,3 +75,28 @@ class ContactList(Output):
     data: list[Contact]
     next_cursor: NextCursor
     has_more: HasMore
+
+
+# The OpenAPI document's examples of these bodies (see api.schemas.examples).
+CONTACT_ID = "5b0e8f6a-7c3d-4e21-9a4b-0f1e2d3c4b5a"
+CONTACT_CREATE = {
+    "email": "ada@example.com",
+    "name": "Ada Lovelace",
+    "phone": "+44 20 7946 0958",
+    "company": "Analytical Engines Ltd",
+    "tags": ["vip", "newsletter"],
+    "custom_fields": {"crm_id": "AL-1815", "preferred_language": "en"},
+}
+CONTACT = {
+    "id": CONTACT_ID,
+    **CONTACT_CREATE,
+    "version": 1,
+    "created_at": CREATED,
+    "updated_at": CREATED,
+}
+examples(
+    ContactCreate=CONTACT_CREATE,
+    ContactUpdate={"phone": "+44 20 7946 0000", "tags": ["vip"]},
+    Contact=CONTACT,
+    ContactList=page(CONTACT),
+)

@@ -10,6 +10,8 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from api.schemas.common import DATA_SCHEMAS, HasMore, Input, NextCursor, Output
+from api.schemas.contacts import CONTACT_ID
+from api.schemas.examples import CREATED, PAID, examples, page
 from domain.order import MAX_LINE_ITEMS, MAX_QUANTITY, MAX_UNIT_PRICE
 
 Currency = Annotated[
@@ -67,3 +69,27 @@ class OrderList(Output):
     data: list[Order]
     next_cursor: NextCursor
     has_more: HasMore
+
+
+# The OpenAPI document's examples of these bodies (see api.schemas.examples).
+ORDER_ID = "a3c9e1f0-4b2d-4f6e-8a7b-9c0d1e2f3a4b"
+LINE_ITEMS = [
+    {"sku": "BOOK-NOTES-1843", "quantity": 2, "unit_price": 2450, "description": "Notes, 1843"},
+    {"sku": "PUNCH-CARDS-100", "quantity": 1, "unit_price": 1299, "description": None},
+]
+ORDER_CREATE = {"contact_id": CONTACT_ID, "currency": "EUR", "line_items": LINE_ITEMS}
+ORDER = {
+    "id": ORDER_ID,
+    **ORDER_CREATE,
+    "total": 6199,
+    "status": "paid",
+    "version": 4,
+    "created_at": CREATED,
+    "updated_at": PAID,
+}
+examples(
+    OrderCreate=ORDER_CREATE,
+    OrderUpdate={"line_items": LINE_ITEMS[:1]},
+    Order=ORDER,
+    OrderList=page(ORDER),
+)

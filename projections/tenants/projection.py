@@ -27,6 +27,7 @@ _TENANT_OR_CREDENTIAL = instance_of(
 
 class TenantsProjection(Projection):
     name = "tenants"
+    inline = True  # written with its events by the group commit (syncline.inline)
     # The operator's listings; in a backlog the change feed and webhooks go first
     # (CatchUpOrder). Authentication reads credentials from the event store, not here.
     catches_up_later = True

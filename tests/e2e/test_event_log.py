@@ -153,6 +153,21 @@ def test_history_lists_every_event_of_a_record_even_once_deleted(
     assert other["id"] not in {e["entity"]["id"] for e in history["data"]}
 
 
+def test_history_reads_the_records_stream_at_once_and_matches_the_event_log(
+    tenant: TenantClient, caught_up
+) -> None:
+    contact = tenant.post("/v1/contacts", json={"email": "now@example.com"}).json()
+    path = f"/v1/contacts/{contact['id']}"
+    for i in range(2, 12):  # each change is in the history the moment it returned
+        assert tenant.patch(path, json={"name": f"N{i}"}).status_code == 200
+        versions = [e["entity"]["version"] for e in tenant.get(f"{path}/history").json()["data"]]
+        assert versions == list(range(1, i + 1))
+    caught_up()
+    history = tenant.get(f"{path}/history").json()["data"]
+    logged = events(tenant.client, entity_id=contact["id"])
+    assert history == logged  # the same envelopes, cursors included
+
+
 def test_history_is_404_for_unknown_foreign_or_other_kind_records(
     tenant: TenantClient, other_tenant: TenantClient, caught_up
 ) -> None:

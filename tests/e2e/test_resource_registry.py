@@ -1,7 +1,7 @@
 """A resource only this test registers (`note`) goes through the API, the feed and webhooks.
 
 It declares what docs/architecture.md lists for a new resource — the aggregate and its
-registration, the records table, the data schema, the controller — and nothing else of
+registration, the data schema, the controller — and nothing else of
 Syncline's changes: event types, the catalog, the change feed, the reference check and
 webhook matching all come from the registry. It runs on a database of its own, so no other
 test ever sees a `note`.
@@ -23,15 +23,20 @@ from msgspec import UNSET, Meta, UnsetType
 
 from api.app import create_app
 from api.auth import Principal, scoped
-from api.records import change_record, changes_of, correlation_id, create_record, record_response
-from api.records import list_page as records_page
+from api.records import (
+    change_record,
+    changes_of,
+    correlation_id,
+    create_record,
+    list_records,
+    record_response,
+)
 from api.schemas.common import DATA_SCHEMAS, Input, Output
 from api.services import ApiServices
 from domain.context import Context
 from domain.errors import InvalidFieldError
 from domain.record import Record
 from domain.resources import RegistryError, Resource, register, unregister
-from projections.records.projection import TABLES, RecordsProjection
 from syncline.config import Settings
 from syncline.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, ServerThread, provision
@@ -109,9 +114,9 @@ class NoteController(Controller):
     @get("/", sync_to_thread=True, **scoped("records:read"))
     def list(self, request: Request[Principal, Any, Any], services: ApiServices) -> Any:
         """Live notes."""
-        return records_page(
+        return list_records(
             services,
-            TABLES["note"],
+            "note",
             request.user.tenant_id,
             limit=100,
             cursor=None,
@@ -140,20 +145,6 @@ class NoteController(Controller):
         return record_response(note)
 
 
-# The records table: the migrations create the built-in resources' tables; this one is the
-# test's own.
-NOTES_TABLE = """
-    CREATE TABLE test_notes (
-        id uuid PRIMARY KEY,
-        tenant_id uuid NOT NULL,
-        version bigint NOT NULL,
-        created_at timestamptz NOT NULL,
-        updated_at timestamptz NOT NULL,
-        data json NOT NULL
-    )
-"""
-
-
 @pytest.fixture
 def registered_note() -> Iterator[None]:
     register(NOTE)
@@ -161,7 +152,6 @@ def registered_note() -> Iterator[None]:
         yield
     finally:
         unregister("note")
-        TABLES.remove("note")
         DATA_SCHEMAS.remove("note")
 
 
@@ -177,14 +167,11 @@ def note_world(
 ) -> Iterator[NoteWorld]:
     """Syncline on a database of its own, with `note` registered in every layer, its API
     serving the notes controller, every projection and a delivery worker running."""
-    TABLES.add("note", "test_notes")
     DATA_SCHEMAS.add("note", msgspec.json.schema(NoteOut))
     runtime = Runtime.open(
         dataclasses.replace(test_settings, database_url=fresh_database), pool_size=4
     )
     try:
-        with runtime.pool.connection() as conn:
-            conn.execute(NOTES_TABLE)
         runtime.start_projections(poll_interval=0.2)
         runtime.start_delivery(poll_interval=0.2, timeout=5.0)
         app = create_app(runtime.api_services(), extra_routers=[NoteController])
@@ -222,9 +209,10 @@ def test_a_registered_resource_is_served_fed_and_delivered(note_world: NoteWorld
         assert edited.status_code == 200, edited.text
         assert tenant.get(f"/v1/notes/{note['id']}").json()["version"] == 2
 
-        assert note_world.runtime.wait_for_projections(timeout=30)
+        # Listed at once: the records table is written with the events (no table of its own).
         listed = tenant.get("/v1/notes").json()["data"]
         assert [(n["id"], n["text"]) for n in listed] == [(note["id"], "hello again")]
+        assert note_world.runtime.wait_for_projections(timeout=30)
         feed = tenant.get("/v1/changes", params={"resource_types": "note"}).json()["data"]
         assert [(c["resource_type"], c["event_type"], c["id"]) for c in feed] == [
             ("note", "note.updated", note["id"])
@@ -242,9 +230,6 @@ def test_a_registered_resource_is_served_fed_and_delivered(note_world: NoteWorld
 def test_a_resource_without_its_parts_stops_the_process_at_start(
     registered_note: None, runtime: Runtime
 ) -> None:
-    with pytest.raises(RegistryError, match="resource 'note' has no records table"):
-        RecordsProjection()
-    TABLES.add("note", "test_notes")
     with pytest.raises(RegistryError, match="resource 'note' has no data schema"):
         create_app(runtime.api_services())
     with pytest.raises(RegistryError, match="registered twice"):

@@ -20,11 +20,11 @@ from syncline.migrate import migrate
 from syncline.runtime import Runtime, all_projections
 
 TABLES = {
-    "contacts": "id",
-    "orders": "id",
+    "records": "id",
     "tenants": "id",
     "credentials": "id",
     "webhook_subscriptions": "id",
+    "webhooks": "id",
     "audit_chain": "tenant_id, sequence",
     "audit_heads": "tenant_id",
     "audit_checkpoints": "tenant_id, sequence",

@@ -14,7 +14,7 @@ from syncline.cli import replay
 from syncline.runtime import Runtime
 
 TABLES = {
-    "records": {"contacts": "id", "orders": "id"},
+    "records": {"records": "id"},
     "changes": {"changes": "tenant_id, id"},
     "events": {"event_log": "tenant_id, position"},
 }

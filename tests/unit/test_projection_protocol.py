@@ -58,6 +58,11 @@ def test_a_preparing_projection_processes_as_write_of_prepare() -> None:
     assert two.written == [[1, 2]]
 
 
+def test_the_read_models_the_api_lists_from_are_inline() -> None:
+    inline = {p.name for p in all_projections() if p.inline}
+    assert inline == {"records", "tenants", "webhooks"}
+
+
 def test_the_feed_and_the_subscriber_go_first_the_others_catch_up_later() -> None:
     later = {p.name: p.catches_up_later for p in all_projections()}
     assert later == {
@@ -66,6 +71,7 @@ def test_the_feed_and_the_subscriber_go_first_the_others_catch_up_later() -> Non
         "changes": False,
         "events": True,
         "deliveries": False,
+        "webhooks": True,
         "audit": True,
     }
 

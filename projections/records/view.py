@@ -1,0 +1,55 @@
+"""RecordsView: pages of a tenant's live records of one resource, from the `records` table.
+
+The table is written inline (in the transaction of the events: syncline.inline), so a page
+read after a write returned includes it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+
+class RecordPage(NamedTuple):
+    # (representation as JSON text, created_at, id), oldest first
+    rows: list[tuple[str, datetime, UUID]]
+    has_more: bool
+
+
+class RecordsView:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def page(
+        self,
+        resource: str,
+        tenant_id: UUID,
+        *,
+        limit: int,
+        after: tuple[datetime | str, UUID | str] | None = None,
+        updated_since: datetime | None = None,
+    ) -> RecordPage:
+        """Up to `limit` live records keyed by `(created_at, id)` after `after`, oldest first.
+
+        A stable order for browsing; syncing is what the change feed is for (a slow
+        concurrent create can land behind a page already read).
+        """
+        where = ["tenant_id = %s", "resource = %s"]
+        params: list[object] = [tenant_id, resource]
+        if after is not None:
+            where.append("(created_at, id) > (%s::timestamptz, %s::uuid)")
+            params += list(after)
+        if updated_since is not None:
+            where.append("updated_at >= %s")
+            params.append(updated_since)
+        params.append(limit + 1)
+        query = (
+            f"SELECT data::text, created_at, id FROM records WHERE {' AND '.join(where)}"
+            " ORDER BY created_at, id LIMIT %s"
+        )
+        with self.pool.connection() as conn:
+            rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+        return RecordPage(rows[:limit], len(rows) > limit)

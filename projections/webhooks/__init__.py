@@ -1,0 +1,1 @@
+"""The webhooks read model: each tenant's webhook subscriptions, for the API's list."""

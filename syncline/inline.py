@@ -1,0 +1,139 @@
+"""Inline projections: the group commit writes their rows in the transaction of the events.
+
+A projection that declares `inline = True` (projections.protocol) is prepared once over
+the whole batch of saves and written, with its tracking position, in the same transaction
+as the batch's events, so the read that starts after a write returned sees the write.
+
+One batch is one pipeline (psycopg's pipeline mode: BEGIN, the insert, the projections'
+statements and COMMIT sent together, one round trip). `syncline_insert_events_inline()` (migration
+0004) takes the event store's exclusive lock, inserts, and moves every inline projection
+from the head before the insert to the batch's last id: the lock makes commit order id
+order, so no other batch can commit between. A projection that is not at that head
+(rebuilding, or catching up a database an older version wrote) makes the function raise
+SQLSTATE SYN01, the transaction rolls back, and the batch is written again without it,
+after reading which projections are at the head under the lock; its runner in
+`syncline worker` catches it up and it is written inline again from the first batch after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+from psycopg import sql
+from psycopg.pq import TransactionStatus
+
+from projections.protocol import Projection
+
+# The SQLSTATE syncline_insert_events_inline() raises when a projection is not at the head.
+BEHIND = "SYN01"
+
+
+class InlineWriter:
+    """Writes a batch of stored events, and the inline projections' rows for it."""
+
+    def __init__(self, projections: Sequence[Projection], schema: str, table: str) -> None:
+        self.projections = [p for p in projections if p.inline]
+        # Projections found behind at the last batch: the next one checks under the lock.
+        self.behind: set[str] = set()
+        schema_id = sql.Identifier(schema)
+        self._call = (
+            sql.SQL("SELECT * FROM {}.syncline_insert_events_inline(%s, %s, %s, %s, %s)")
+            .format(schema_id)
+            .as_string()
+        )
+        events = sql.Identifier(schema, table)
+        self._lock = sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(events).as_string()
+        self._at_head = (
+            sql.SQL(
+                "SELECT name FROM projection_tracking WHERE name = ANY(%s)"
+                " AND position = (SELECT coalesce(max(notification_id), 0) FROM {})"
+            )
+            .format(events)
+            .as_string()
+        )
+
+    @staticmethod
+    def connect(conninfo: str) -> psycopg.Connection[Any]:
+        """The flusher's connection. Only the insert is a prepared statement (`prepare=True`;
+        nothing is prepared automatically): when a statement of a pipeline fails, the
+        server skips the rest, their Parse messages too, and psycopg would go on naming
+        statements the server never prepared. The insert comes first after BEGIN, so its
+        Parse is always done."""
+        conn = psycopg.connect(conninfo, autocommit=True)
+        conn.prepare_threshold = 2**31 - 1
+        return conn
+
+    def write(
+        self,
+        conn: psycopg.Connection[Any],
+        events: Sequence[StoredEvent],
+        domain_events: Sequence[Any] | None,
+    ) -> list[int]:
+        """Insert `events` and write the inline projections of `domain_events` (the same
+        events, decoded) in one transaction; answers the notification ids. Without
+        `domain_events` the projections are left behind, for their runners."""
+        work: list[tuple[Projection, Any]] = []
+        if domain_events is not None:
+            batch = [(0, event) for event in domain_events]
+            work = [(p, p.prepare(batch)) for p in self.projections]
+        if not self.behind or domain_events is None:
+            try:
+                return self._pipelined(conn, events, work)
+            except psycopg.Error as exc:
+                if exc.sqlstate != BEHIND:
+                    raise
+        return self._at_the_head(conn, events, work)
+
+    def _params(self, events: Sequence[StoredEvent], work: list[tuple[Projection, Any]]) -> Any:
+        return (
+            [e.originator_id for e in events],
+            [e.originator_version for e in events],
+            [e.topic for e in events],
+            [e.state for e in events],
+            [p.name for p, _ in work],
+        )
+
+    def _pipelined(
+        self,
+        conn: psycopg.Connection[Any],
+        events: Sequence[StoredEvent],
+        work: list[tuple[Projection, Any]],
+    ) -> list[int]:
+        # BEGIN and COMMIT are sent in the pipeline, not by conn.transaction() (which
+        # waits for each): the whole transaction is one round trip. A failed statement
+        # makes the server skip the rest, COMMIT included, up to the pipeline's sync.
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                inserted = conn.execute(self._call, self._params(events, work), prepare=True)
+                with conn.cursor() as cur:
+                    for projection, prepared in work:
+                        projection.write(cur, prepared)
+                conn.execute("COMMIT")
+        except BaseException:
+            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            raise
+        self.behind = {p.name for p in self.projections} - {p.name for p, _ in work}
+        return [row[0] for row in inserted.fetchall()]
+
+    def _at_the_head(
+        self,
+        conn: psycopg.Connection[Any],
+        events: Sequence[StoredEvent],
+        work: list[tuple[Projection, Any]],
+    ) -> list[int]:
+        """The batch with only the projections at the head, read under the lock."""
+        names = [p.name for p in self.projections]
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(self._lock)
+            at_head = {row[0] for row in cur.execute(self._at_head, (names,))}
+            work = [(p, prepared) for p, prepared in work if p.name in at_head]
+            ids = [row[0] for row in cur.execute(self._call, self._params(events, work))]
+            for projection, prepared in work:
+                projection.write(cur, prepared)
+        self.behind = set(names) - at_head
+        return ids

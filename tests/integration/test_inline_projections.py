@@ -1,0 +1,168 @@
+"""Inline projections: written with their events by the group commit, with no worker running;
+one that is behind is left to its runner, which brings it back to the head."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from domain.contact import Contact
+from domain.context import Actor, Context
+from projections.runner import ProjectionRunner
+from syncline.config import Settings
+from syncline.runtime import Runtime
+
+
+@pytest.fixture
+def idle_runtime(fresh_database: str, test_settings: Settings) -> Iterator[Runtime]:
+    """Syncline on a database of its own, with no projection runner."""
+    runtime = Runtime.open(dataclasses.replace(test_settings, database_url=fresh_database))
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def head(runtime: Runtime) -> int:
+    return runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+
+
+def positions(runtime: Runtime) -> dict[str, int]:
+    with runtime.pool.connection() as conn:
+        rows = conn.execute("SELECT name, position FROM projection_tracking").fetchall()
+    return dict(rows)
+
+
+def listed(runtime: Runtime, tenant_id: Any) -> dict[str, int]:
+    with runtime.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT data->>'email', version FROM records WHERE tenant_id = %s", (tenant_id,)
+        ).fetchall()
+    return dict(rows)
+
+
+def test_saves_write_the_records_table_and_its_position_with_no_worker(
+    idle_runtime: Runtime,
+) -> None:
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    contact, _ = rt.app.create_record(Contact, ctx, {"email": "sync@example.com"})  # save()
+
+    async def create_many() -> None:
+        records = [
+            rt.app.new_record(Contact, ctx, {"email": f"a{i}@example.com"}) for i in range(50)
+        ]
+        await asyncio.gather(*(rt.app.save_async(r) for r in records))  # one batch or a few
+
+    asyncio.run(create_many())
+    rt.app.update_record(Contact, ctx, contact.id, lambda c: c.update(ctx, {"name": "Ada"}))
+    assert listed(rt, ctx.tenant_id) == {"sync@example.com": 2} | {
+        f"a{i}@example.com": 1 for i in range(50)
+    }
+    assert positions(rt)["records"] == head(rt)
+    rt.app.update_record(Contact, ctx, contact.id, lambda c: c.delete(ctx))
+    assert "sync@example.com" not in listed(rt, ctx.tenant_id)
+    assert positions(rt)["records"] == head(rt)
+
+
+def test_a_projection_behind_is_left_to_its_runner_then_written_inline_again(
+    idle_runtime: Runtime,
+) -> None:
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    rt.app.create_record(Contact, ctx, {"email": "first@example.com"})
+    with rt.pool.connection() as conn:  # as after a rebuild's reset, or an older database
+        conn.execute("UPDATE projection_tracking SET position = 0 WHERE name = 'records'")
+        conn.execute("TRUNCATE records")
+    rt.app.create_record(Contact, ctx, {"email": "second@example.com"})
+    assert listed(rt, ctx.tenant_id) == {}  # not written: the projection is behind
+    assert positions(rt)["records"] == 0
+
+    runner = ProjectionRunner(rt.app, rt.pool, rt.projection("records"))
+    assert runner.process_available() == 2  # the two events (ids may have gaps)
+    assert positions(rt)["records"] == head(rt)
+    assert listed(rt, ctx.tenant_id) == {"first@example.com": 1, "second@example.com": 1}
+
+    rt.app.create_record(Contact, ctx, {"email": "third@example.com"})  # inline again
+    assert listed(rt, ctx.tenant_id)["third@example.com"] == 1
+    assert positions(rt)["records"] == head(rt)
+    assert runner.process_available() == 0  # at the head: nothing to redo
+
+
+def test_rebuilding_an_inline_projection_ends_at_the_live_head(idle_runtime: Runtime) -> None:
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    for i in range(30):
+        rt.app.create_record(Contact, ctx, {"email": f"r{i}@example.com"})
+    with rt.pool.connection() as conn:
+        before = conn.execute("SELECT * FROM records ORDER BY id").fetchall()
+    runner = ProjectionRunner(rt.app, rt.pool, rt.projection("records"), batch_size=7)
+    assert runner.rebuild() == 30
+    with rt.pool.connection() as conn:
+        assert conn.execute("SELECT * FROM records ORDER BY id").fetchall() == before
+    assert positions(rt)["records"] == head(rt)
+    rt.app.create_record(Contact, ctx, {"email": "after@example.com"})
+    assert listed(rt, ctx.tenant_id)["after@example.com"] == 1
+
+
+def test_a_rebuild_with_saves_going_on_loses_and_doubles_nothing(idle_runtime: Runtime) -> None:
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    for i in range(100):
+        rt.app.create_record(Contact, ctx, {"email": f"before{i}@example.com"})
+    stop = threading.Event()
+    written: list[int] = []
+
+    def write() -> None:
+        while not stop.is_set():
+            n = len(written)
+            rt.app.create_record(Contact, ctx, {"email": f"during{n}@example.com"})
+            written.append(n)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        runner = ProjectionRunner(rt.app, rt.pool, rt.projection("records"), batch_size=10)
+        runner.rebuild()
+    finally:
+        stop.set()
+        writer.join()
+    assert written, "no save ran during the rebuild: nothing was tested"
+    assert positions(rt)["records"] == head(rt)  # inline again: the last stretch was locked
+    expected = {f"before{i}@example.com": 1 for i in range(100)}
+    expected |= {f"during{n}@example.com": 1 for n in written}
+    assert listed(rt, ctx.tenant_id) == expected
+
+
+def test_saves_after_conflicts_and_a_projection_behind_keep_working(
+    idle_runtime: Runtime,
+) -> None:
+    """A batch that fails (a conflict, a projection behind) rolls back its pipeline: the
+    next batches, and their prepared statements, go on as before."""
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    contact, _ = rt.app.create_record(Contact, ctx, {"email": "c@example.com"})
+    runner = ProjectionRunner(rt.app, rt.pool, rt.projection("records"))
+    for i in range(12):
+        stale = rt.app.get_record(Contact, ctx, contact.id)
+        rt.app.update_record(
+            Contact, ctx, contact.id, lambda c, i=i: c.update(ctx, {"name": f"a{i}"})
+        )
+        stale.update(ctx, {"name": "stale"})
+        with pytest.raises(IntegrityError):
+            rt.app.save(stale)  # conflicts: its batch rolls back
+        if i % 4 == 3:
+            with rt.pool.connection() as conn:
+                conn.execute("UPDATE projection_tracking SET position = 0 WHERE name = 'records'")
+            rt.app.create_record(Contact, ctx, {"email": f"behind{i}@example.com"})
+            runner.process_available()
+        rt.app.create_record(Contact, ctx, {"email": f"n{i}@example.com"})
+    assert listed(rt, ctx.tenant_id)["c@example.com"] == 13
+    assert positions(rt)["records"] == head(rt)
