@@ -20,7 +20,7 @@ from api.credentials import (
 )
 from api.errors import ProblemError
 from api.openapi_docs import documented
-from api.parameters import list_position
+from api.parameters import list_position, page_cursor
 from api.records import correlation_id
 from api.schemas.admin import (
     ApiKeyCreate,
@@ -41,6 +41,7 @@ from api.services import ApiServices
 from domain.context import Actor, Context
 from domain.credential import ApiKey, OAuthClient
 from domain.credential import Credential as CredentialRecord
+from projections.tenants.view import TenantsView
 
 OPERATOR = Actor("operator", "admin")
 ADMIN_NAMESPACE = UUID(int=0)
@@ -110,31 +111,17 @@ class AdminController(Controller):
         self, services: ApiServices, limit: Limit = 100, cursor: CursorParam | None = None
     ) -> TenantList:
         """List tenants, oldest first."""
-        params: list[Any] = []
-        where = ""
+        after = None
         if cursor is not None:
-            created_at, last_id = list_position(services, "tenants", ADMIN_NAMESPACE, cursor, 2)
-            where = "WHERE (created_at, id) > (%s::timestamptz, %s::uuid)"
-            params += [created_at, last_id]
-        with services.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT id, name, created_at, status FROM tenants {where}"
-                " ORDER BY created_at, id LIMIT %s",
-                [*params, limit + 1],
-            ).fetchall()
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = (
-            services.cursors.encode(
-                "tenants", ADMIN_NAMESPACE, [rows[-1][2].isoformat(), str(rows[-1][0])]
-            )
-            if has_more
-            else None
-        )
+            after = list_position(services, "tenants", ADMIN_NAMESPACE, cursor, 2)
+        page = TenantsView(services.pool).tenants(after=after, limit=limit)
         return TenantList(
-            data=[Tenant(id=r[0], name=r[1], created_at=r[2], status=r[3]) for r in rows],
-            next_cursor=next_cursor,
-            has_more=has_more,
+            data=[
+                Tenant(id=t.id, name=t.name, created_at=t.created_at, status=t.status)  # type: ignore[arg-type]
+                for t in page.items
+            ],
+            next_cursor=page_cursor(services, "tenants", ADMIN_NAMESPACE, page),
+            has_more=page.has_more,
         )
 
     @get(
