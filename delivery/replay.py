@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from delivery.outbox import NewDelivery, enqueue
 from delivery.subscriber import new_delivery, render_event
+from delivery.subscriptions_view import SubscriptionsView
 from domain.events import public_type, type_matches
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
@@ -45,15 +46,10 @@ def replay(
     the end of each record's queue. The tenant's events are read page by page from the event
     log, each page enqueued in its own transaction.
     """
-    with pool.connection() as conn:
-        row = conn.execute(
-            "SELECT event_types, created_position FROM webhook_subscriptions"
-            " WHERE id = %s AND tenant_id = %s AND status = 'active'",
-            (subscription_id, tenant_id),
-        ).fetchone()
-    if row is None:  # not yet seen by the subscriber: nothing was committed after it
+    target = SubscriptionsView(pool).replay_target(tenant_id, subscription_id)
+    if target is None:  # not yet seen by the subscriber: nothing was committed after it
         return 0
-    patterns, created_position = list(row[0]), int(row[1])
+    patterns, created_position = target.event_types, target.created_position
     # Only this tenant's events are read: the event log is indexed by (tenant, position), so
     # the work is bounded by the tenant's own history, not by every tenant's. It replays up
     # to what the event log holds now.

@@ -14,9 +14,9 @@ from litestar.params import Parameter
 from api.auth import Principal, scoped
 from api.errors import ProblemError
 from api.openapi_docs import header
-from api.parameters import change_position, invalid, list_position
-from api.records import changes_of, correlation_id, list_page
-from api.responses import json_response
+from api.parameters import change_position, invalid, list_position, page_cursor
+from api.records import changes_of, correlation_id
+from api.responses import json_response, page_response
 from api.schemas.common import CursorParam, Limit
 from api.schemas.webhooks import (
     DeliveryList,
@@ -34,6 +34,7 @@ from api.services import ApiServices
 from delivery import ssrf
 from delivery.history import WITH_STATE
 from delivery.replay import EventLogBehindError, replay
+from delivery.subscriptions_view import CURSOR_KIND, SubscriptionsView
 from domain.envelope import envelope
 from domain.errors import InvalidFieldError
 from domain.webhook import check_url
@@ -148,14 +149,13 @@ class WebhookController(Controller):
         cursor: CursorParam | None = None,
     ) -> Response[WebhookList]:
         """List your webhooks, oldest first (secrets are never listed)."""
-        return list_page(
-            services,
-            "webhook_subscriptions",
-            request.user.tenant_id,
-            limit=limit,
-            cursor=cursor,
-            updated_since=None,
-        )
+        tenant_id = request.user.tenant_id
+        after = None
+        if cursor is not None:
+            after = list_position(services, CURSOR_KIND, tenant_id, cursor, 2)
+        page = SubscriptionsView(services.pool).page(tenant_id, after=after, limit=limit)
+        next_cursor = page_cursor(services, CURSOR_KIND, tenant_id, page)
+        return page_response(page.items, next_cursor, page.has_more)
 
     @get(
         "/{webhook_id:uuid}",
