@@ -16,6 +16,7 @@ from delivery.subscriber import new_delivery, render_event
 from delivery.subscriptions_view import SubscriptionsView
 from domain.events import public_type, type_matches
 from projections.cursor import CursorCodec
+from projections.events.log import EventLog
 from projections.events.projection import EventLogProjection
 from projections.tracking import read_position
 
@@ -73,27 +74,25 @@ def replay(
         "SELECT notification_id, originator_id, originator_version, topic, state"
         " FROM {}.{} WHERE notification_id = ANY(%s) ORDER BY notification_id"
     ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
+    log = EventLog(pool)
     while True:
-        with pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT position, type, entity_id FROM event_log"
-                " WHERE tenant_id = %s AND position > %s AND position <= %s"
-                " ORDER BY position LIMIT %s",
-                (tenant_id, position, head, PAGE),
-            ).fetchall()
-            if not rows:
-                break
-            position = rows[-1][0]
-            wanted = [
-                pos
-                for pos, event_type, entity_id in rows
-                if (
-                    entity_id == subscription_id
-                    if event_type == "webhook.ping"
-                    else type_matches(patterns, event_type)
-                )
-            ]
-            stored = conn.execute(select_events, (wanted,)).fetchall() if wanted else []
+        rows = log.index(tenant_id, after=position, until=head, limit=PAGE)
+        if not rows:
+            break
+        position = rows[-1][0]
+        wanted = [
+            pos
+            for pos, event_type, entity_id in rows
+            if (
+                entity_id == subscription_id
+                if event_type == "webhook.ping"
+                else type_matches(patterns, event_type)
+            )
+        ]
+        stored = []
+        if wanted:
+            with pool.connection() as conn:
+                stored = conn.execute(select_events, (wanted,)).fetchall()
         page: list[NewDelivery] = []
         for nid, originator_id, version, topic, state in stored:
             notification = Notification(
