@@ -8,7 +8,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # The API's own stores: their table, and the one module that holds its SQL.
-STORES = {"access_tokens": "api/access_tokens.py", "rate_limit_buckets": "api/rate_limit.py"}
+STORES = {
+    "access_tokens": "api/access_tokens.py",
+    "rate_limit_buckets": "api/rate_limit.py",
+    "auth_epoch": "api/auth_sync.py",
+    "auth_listeners": "api/auth_sync.py",
+}
 CREATED = re.compile(r"CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I)
 
 
