@@ -48,8 +48,9 @@ class HealthController(Controller):
         SYNCLINE_LAG_ALERT_SECONDS (`lagging`: that wait in seconds), as /metrics shows;
         `ready` otherwise (`lag_error` names what stopped lag being measured, if anything).
         `projections` holds each projection's position. `auth_cache` is
-        `notified` while credential changes reach this process as they commit, `timed`
-        while its listening session is down (then they take up to 5 s)."""
+        `notified` while credential changes reach this process as they commit (an
+        operator's change returns once this process has applied it), `timed` while its
+        listening session is down (then a change takes up to 5 s to reach it)."""
         try:
             rows = tracking.states(services.pool, timeout=2)
         except Exception as exc:  # any failure to reach the database means not ready
