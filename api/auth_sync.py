@@ -114,16 +114,19 @@ def settle(pool: ConnectionPool, *, timeout: float = SETTLE_SECONDS) -> bool:
     deadline = time.monotonic() + timeout
     with pool.connection() as conn:
         row = conn.execute(CURRENT_EPOCH).fetchone()
-        epoch = int(row[0]) if row else 0
-        while True:
+    epoch = int(row[0]) if row else 0
+    while True:
+        # A connection per look, not one held while waiting: this process's own session
+        # records what it applied through the same pool.
+        with pool.connection() as conn:
             behind = conn.execute(BEHIND, {"epoch": epoch}).fetchall()
-            if not behind:
-                return True
-            if time.monotonic() >= deadline:
-                log.warning(
-                    "API processes had not applied a credential change within %.1f s",
-                    timeout,
-                    extra={"listener_pids": [r[0] for r in behind], "auth_epoch": epoch},
-                )
-                return False
-            time.sleep(SETTLE_POLL_SECONDS)
+        if not behind:
+            return True
+        if time.monotonic() >= deadline:
+            log.warning(
+                "API processes had not applied a credential change within %.1f s",
+                timeout,
+                extra={"listener_pids": [r[0] for r in behind], "auth_epoch": epoch},
+            )
+            return False
+        time.sleep(SETTLE_POLL_SECONDS)
