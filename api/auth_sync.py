@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # session before it handles a request (BearerAuthMiddleware polls it first).
 SETTLE_SECONDS = 2.0
 SETTLE_POLL_SECONDS = 0.002
+RECORD_ATTEMPTS = 3
 
 CURRENT_EPOCH = "SELECT epoch FROM auth_epoch"
 FORGET_GONE = """
@@ -80,24 +81,35 @@ class AuthSync:
         registered = await (await conn.execute(REGISTER, {"epoch": epoch})).fetchone()
         assert registered is not None
         self._session = {"pid": registered[0], "backend_start": registered[1]}
-        self._wanted = self._recorded = epoch
+        self._recorded = epoch
+        # A change handled meanwhile (a request polls the session) is newer: record it.
+        self._wanted = max(self._wanted, epoch)
+        self._start()
 
     def applied(self, epoch: int) -> None:
         """This process's cache has dropped what `epoch` changed (on the event loop's
         thread): record it, without holding up the caller."""
-        if epoch <= self._wanted:
-            return
-        self._wanted = epoch
-        if self._task is None or self._task.done():
+        if epoch > self._wanted:
+            self._wanted = epoch
+            self._start()
+
+    def _start(self) -> None:
+        if self._recorded < self._wanted and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._record())
 
     async def _record(self) -> None:
+        failures = 0
         while self._session is not None and self._recorded < self._wanted:
             epoch, session = self._wanted, self._session
             try:
                 await to_thread.run_sync(self._write, epoch, session)
-            except Exception:  # the listener reconnects, and registers anew, if it must
+            except Exception:
+                # The next change tries again; a lost session registers anew. Meanwhile an
+                # operator's call waits SETTLE_SECONDS for this process, then goes on.
                 log.warning("could not record an applied auth epoch", exc_info=True)
+                failures += 1
+                if failures == RECORD_ATTEMPTS:
+                    return
                 await asyncio.sleep(0.05)
                 continue
             if session is self._session:
