@@ -44,7 +44,9 @@ def served(
     session's database, which `runtime` has migrated)."""
     before = live_listeners(database_url)
     with serve(database_url, tmp_path_factory.mktemp("serve"), free_port(), workers=2) as url:
-        assert wait_until(lambda: live_listeners(database_url) >= before + 2), (
+        # uvicorn restarts a worker that misses its health check (a loaded machine): wait
+        # for both to be up at once.
+        assert wait_until(lambda: live_listeners(database_url) >= before + 2, timeout=120), (
             "the two API processes did not both register their listening sessions"
         )
         yield url
