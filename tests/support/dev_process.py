@@ -77,7 +77,7 @@ def serve(database_url: str, cwd: Path, port: int, workers: int = 2) -> Iterator
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        assert wait_until(lambda: _healthy(url), timeout=60), "syncline serve did not start"
+        assert wait_until(lambda: _healthy(url), timeout=180), "syncline serve did not start"
         yield url
     finally:
         process.send_signal(signal.SIGTERM)
