@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 # How long a verified credential is trusted without looking again. While the process hears
 # `AUTH_CHANNEL` (revocation, rotation, suspension and scope changes are announced there in
 # the transaction that records them), an entry is dropped the moment its credential or
-# tenant changes, and the timed expiry is only a backstop; while it cannot, entries live
+# tenant changes (and the operator's call that made the change waits until it has been:
+# api.auth_sync), and the timed expiry is only a backstop; while it cannot, entries live
 # CACHE_SECONDS, the most a change may then take to reach this process (/readyz says so).
 CACHE_SECONDS = 5.0
 NOTIFIED_CACHE_SECONDS = 300.0

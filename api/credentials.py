@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from api.errors import ProblemError
-from api.parameters import list_position
+from api.parameters import list_position, page_cursor
 from api.schemas.admin import (
     Credential,
     CredentialChange,
@@ -18,6 +18,7 @@ from api.schemas.admin import (
 from api.services import ApiServices
 from domain.credential import API_KEY_PREFIX, CLIENT_ID_PREFIX, ApiKey, OAuthClient
 from domain.credential import Credential as CredentialRecord
+from projections.tenants.view import TenantsView
 
 CHANGE_TYPES = {
     "Created": "credential.created",
@@ -128,42 +129,27 @@ def credential_page(
     services: ApiServices, tenant_id: UUID, *, limit: int, cursor: str | None
 ) -> CredentialList:
     """A page of the tenant's credentials from the read model, oldest first."""
-    where = "tenant_id = %s"
-    params: list[Any] = [tenant_id]
+    after = None
     if cursor is not None:
-        created_at, last_id = list_position(services, "credentials", tenant_id, cursor, 2)
-        where += " AND (created_at, id) > (%s::timestamptz, %s::uuid)"
-        params += [created_at, last_id]
-    with services.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT id, kind, public_id, tenant_id, scopes, created_at, expires_at, revoked_at,"
-            f" rotated_at, expired_at FROM credentials WHERE {where}"
-            " ORDER BY created_at, id LIMIT %s",
-            [*params, limit + 1],
-        ).fetchall()
-    has_more = len(rows) > limit
-    rows = rows[:limit]
+        after = list_position(services, "credentials", tenant_id, cursor, 2)
+    page = TenantsView(services.pool).credentials(tenant_id, after=after, limit=limit)
     now = services.clock.now()
     data = [
         Credential(
-            id=r[0],
-            kind=r[1],
-            public_id=r[2],
-            tenant_id=r[3],
-            scopes=list(r[4]),
-            status=_status(r[7] is not None, r[9] is not None, r[6], now),
-            created_at=r[5],
-            expires_at=r[6],
-            revoked_at=r[7],
-            rotated_at=r[8],
+            id=row.id,
+            kind=row.kind,  # type: ignore[arg-type]
+            public_id=row.public_id,
+            tenant_id=row.tenant_id,
+            scopes=row.scopes,
+            status=_status(
+                row.revoked_at is not None, row.expired_at is not None, row.expires_at, now
+            ),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            rotated_at=row.rotated_at,
         )
-        for r in rows
+        for row in page.items
     ]
-    next_cursor = (
-        services.cursors.encode(
-            "credentials", tenant_id, [rows[-1][5].isoformat(), str(rows[-1][0])]
-        )
-        if has_more
-        else None
-    )
-    return CredentialList(data=data, next_cursor=next_cursor, has_more=has_more)
+    next_cursor = page_cursor(services, "credentials", tenant_id, page)
+    return CredentialList(data=data, next_cursor=next_cursor, has_more=page.has_more)

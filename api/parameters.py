@@ -12,6 +12,7 @@ from api.services import ApiServices
 from domain.events import EVENT_TYPES, RESOURCE_TYPES
 from projections.changes.cursor import decode_change_cursor, encode_change_cursor
 from projections.cursor import InvalidCursorError
+from projections.paging import Page
 
 MAX_LIST_ITEMS = 50
 
@@ -40,6 +41,13 @@ def list_position(
     if len(position) != size:
         raise invalid("cursor", "is not a cursor this API issued", slug="invalid-cursor")
     return position
+
+
+def page_cursor(services: ApiServices, kind: str, tenant_id: UUID, page: Page[Any]) -> str | None:
+    """The cursor of the page after `page` (None when it is the last), for `list_position`."""
+    if page.next_key is None:
+        return None
+    return services.cursors.encode(kind, tenant_id, page.next_key)
 
 
 def change_cursor(services: ApiServices, tenant_id: UUID, position: int) -> str:

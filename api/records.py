@@ -95,38 +95,6 @@ def list_records(
     return page_response(services, kind, tenant_id, page.rows, has_more=page.has_more)
 
 
-def list_page(
-    services: ApiServices,
-    table: str,
-    tenant_id: UUID,
-    *,
-    limit: int,
-    cursor: str | None,
-    updated_since: datetime | None,
-    kind: str | None = None,
-) -> Response[Any]:
-    """A page of `table`'s rows of the tenant, oldest first (see `list_records`); `kind`
-    names its cursors (the table's name by default)."""
-    kind = kind or table
-    where = ["tenant_id = %s"]
-    params: list[Any] = [tenant_id]
-    if cursor is not None:
-        created_at, last_id = list_position(services, kind, tenant_id, cursor, 2)
-        where.append("(created_at, id) > (%s::timestamptz, %s::uuid)")
-        params += [created_at, last_id]
-    if updated_since is not None:
-        where.append("updated_at >= %s")
-        params.append(updated_since)
-    params.append(limit + 1)
-    query = (
-        f"SELECT data::text, created_at, id FROM {table} WHERE {' AND '.join(where)}"
-        " ORDER BY created_at, id LIMIT %s"
-    )
-    with services.pool.connection() as conn:
-        rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
-    return page_response(services, kind, tenant_id, rows[:limit], has_more=len(rows) > limit)
-
-
 def page_response(
     services: ApiServices,
     kind: str,

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from api.access_tokens import AccessTokenStore
 from api.auth import AUTH_CHANNEL, Authenticator
+from api.auth_sync import AuthSync, settle
 from api.clock import Clock
 from api.rate_limit import RateLimiter
 from delivery.secret_box import SecretBox
@@ -43,6 +44,7 @@ class ApiServices:
     authenticator: Authenticator = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     change_listener: ChangeListener = field(init=False)
+    auth_sync: AuthSync = field(init=False)
 
     def __post_init__(self) -> None:
         self.access_tokens = AccessTokenStore(self.pool, self.access_token_lifetime)
@@ -54,19 +56,30 @@ class ApiServices:
             now=self.clock.database_now,
             monotonic=self.clock.monotonic,
         )
+        self.auth_sync = AuthSync(self.pool, self.authenticator)
         self.change_listener = ChangeListener(
             str(self.pool.conninfo),
             channels={AUTH_CHANNEL: self._credential_changed},
             on_connection=self.authenticator.listening,
+            on_session=self.auth_sync.register,
         )
 
     def _credential_changed(self, payload: str) -> None:
+        """`<aggregate id> <auth epoch>`: drop what the cache holds about it, then record
+        the epoch as applied by this process."""
+        changed, _, epoch = payload.partition(" ")
         try:
-            changed = UUID(payload)
+            aggregate_id, applied = UUID(changed), int(epoch or 0)
         except ValueError:
             log.warning("ignored a malformed %s notification", AUTH_CHANNEL)
             return
-        self.authenticator.invalidate(changed)
+        self.authenticator.invalidate(aggregate_id)
+        self.auth_sync.applied(applied)
+
+    def settle_auth(self) -> None:
+        """After an operator's credential or tenant change: return once every API process
+        has applied it (api.auth_sync)."""
+        settle(self.pool)
 
 
 def provide_services(state: State) -> ApiServices:

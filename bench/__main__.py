@@ -13,6 +13,7 @@ from bench.harness import Figure, bench_env
 SCENARIOS = [
     "bench.writes",
     "bench.rate_limit",
+    "bench.auth",
     "bench.catchup",
     "bench.feed",
     "bench.longpoll",

@@ -13,8 +13,10 @@ from psycopg_pool import ConnectionPool
 
 from delivery.outbox import NewDelivery, enqueue
 from delivery.subscriber import new_delivery, render_event
+from delivery.subscriptions_view import SubscriptionsView
 from domain.events import public_type, type_matches
 from projections.cursor import CursorCodec
+from projections.events.log import EventLog
 from projections.events.projection import EventLogProjection
 from projections.tracking import read_position
 
@@ -45,15 +47,10 @@ def replay(
     the end of each record's queue. The tenant's events are read page by page from the event
     log, each page enqueued in its own transaction.
     """
-    with pool.connection() as conn:
-        row = conn.execute(
-            "SELECT event_types, created_position FROM webhook_subscriptions"
-            " WHERE id = %s AND tenant_id = %s AND status = 'active'",
-            (subscription_id, tenant_id),
-        ).fetchone()
-    if row is None:  # not yet seen by the subscriber: nothing was committed after it
+    target = SubscriptionsView(pool).replay_target(tenant_id, subscription_id)
+    if target is None:  # not yet seen by the subscriber: nothing was committed after it
         return 0
-    patterns, created_position = list(row[0]), int(row[1])
+    patterns, created_position = target.event_types, target.created_position
     # Only this tenant's events are read: the event log is indexed by (tenant, position), so
     # the work is bounded by the tenant's own history, not by every tenant's. It replays up
     # to what the event log holds now.
@@ -77,27 +74,25 @@ def replay(
         "SELECT notification_id, originator_id, originator_version, topic, state"
         " FROM {}.{} WHERE notification_id = ANY(%s) ORDER BY notification_id"
     ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
+    log = EventLog(pool)
     while True:
-        with pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT position, type, entity_id FROM event_log"
-                " WHERE tenant_id = %s AND position > %s AND position <= %s"
-                " ORDER BY position LIMIT %s",
-                (tenant_id, position, head, PAGE),
-            ).fetchall()
-            if not rows:
-                break
-            position = rows[-1][0]
-            wanted = [
-                pos
-                for pos, event_type, entity_id in rows
-                if (
-                    entity_id == subscription_id
-                    if event_type == "webhook.ping"
-                    else type_matches(patterns, event_type)
-                )
-            ]
-            stored = conn.execute(select_events, (wanted,)).fetchall() if wanted else []
+        rows = log.index(tenant_id, after=position, until=head, limit=PAGE)
+        if not rows:
+            break
+        position = rows[-1][0]
+        wanted = [
+            pos
+            for pos, event_type, entity_id in rows
+            if (
+                entity_id == subscription_id
+                if event_type == "webhook.ping"
+                else type_matches(patterns, event_type)
+            )
+        ]
+        stored = []
+        if wanted:
+            with pool.connection() as conn:
+                stored = conn.execute(select_events, (wanted,)).fetchall()
         page: list[NewDelivery] = []
         for nid, originator_id, version, topic, state in stored:
             notification = Notification(

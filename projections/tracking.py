@@ -34,6 +34,17 @@ def read_position(pool: ConnectionPool, name: str) -> int:
     return int(row[0]) if row else 0
 
 
+def states(pool: ConnectionPool, *, timeout: float) -> list[tuple[str, int, float | None]]:
+    """Every projection's `(name, position, seconds failing or None)`, by name; waits at most
+    `timeout` seconds for a connection."""
+    with pool.connection(timeout=timeout) as conn:
+        rows = conn.execute(
+            "SELECT name, position, extract(epoch FROM now() - failing_since)"
+            " FROM projection_tracking ORDER BY name"
+        ).fetchall()
+    return [(str(n), int(p), None if f is None else float(f)) for n, p, f in rows]
+
+
 def ensure_tracking(pool: ConnectionPool, name: str) -> None:
     """Give projection `name` its row (at position 0) if it has none."""
     with pool.connection() as conn:

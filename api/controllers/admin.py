@@ -20,7 +20,7 @@ from api.credentials import (
 )
 from api.errors import ProblemError
 from api.openapi_docs import documented
-from api.parameters import list_position
+from api.parameters import list_position, page_cursor
 from api.records import correlation_id
 from api.schemas.admin import (
     ApiKeyCreate,
@@ -41,6 +41,7 @@ from api.services import ApiServices
 from domain.context import Actor, Context
 from domain.credential import ApiKey, OAuthClient
 from domain.credential import Credential as CredentialRecord
+from projections.tenants.view import TenantsView
 
 OPERATOR = Actor("operator", "admin")
 ADMIN_NAMESPACE = UUID(int=0)
@@ -110,31 +111,17 @@ class AdminController(Controller):
         self, services: ApiServices, limit: Limit = 100, cursor: CursorParam | None = None
     ) -> TenantList:
         """List tenants, oldest first."""
-        params: list[Any] = []
-        where = ""
+        after = None
         if cursor is not None:
-            created_at, last_id = list_position(services, "tenants", ADMIN_NAMESPACE, cursor, 2)
-            where = "WHERE (created_at, id) > (%s::timestamptz, %s::uuid)"
-            params += [created_at, last_id]
-        with services.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT id, name, created_at, status FROM tenants {where}"
-                " ORDER BY created_at, id LIMIT %s",
-                [*params, limit + 1],
-            ).fetchall()
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = (
-            services.cursors.encode(
-                "tenants", ADMIN_NAMESPACE, [rows[-1][2].isoformat(), str(rows[-1][0])]
-            )
-            if has_more
-            else None
-        )
+            after = list_position(services, "tenants", ADMIN_NAMESPACE, cursor, 2)
+        page = TenantsView(services.pool).tenants(after=after, limit=limit)
         return TenantList(
-            data=[Tenant(id=r[0], name=r[1], created_at=r[2], status=r[3]) for r in rows],
-            next_cursor=next_cursor,
-            has_more=has_more,
+            data=[
+                Tenant(id=t.id, name=t.name, created_at=t.created_at, status=t.status)  # type: ignore[arg-type]
+                for t in page.items
+            ],
+            next_cursor=page_cursor(services, "tenants", ADMIN_NAMESPACE, page),
+            has_more=page.has_more,
         )
 
     @get(
@@ -194,10 +181,12 @@ class AdminController(Controller):
     def suspend_tenant(
         self, tenant_id: UUID, request: Request[Any, Any, Any], services: ApiServices
     ) -> Tenant:
-        """Suspend a tenant: every credential of it stops working (within 5 seconds on every
-        API process) until it is reactivated. Nothing is deleted."""
+        """Suspend a tenant: every credential of it stops working until it is reactivated,
+        on every API process from the moment this call returns. Nothing is deleted."""
         ctx = Context(tenant_id, OPERATOR, correlation_id(request))
-        return tenant_view(services.app.suspend_tenant(ctx))
+        tenant = services.app.suspend_tenant(ctx)
+        services.settle_auth()
+        return tenant_view(tenant)
 
     @post(
         "/tenants/{tenant_id:uuid}/reactivate",
@@ -213,7 +202,9 @@ class AdminController(Controller):
     ) -> Tenant:
         """Reactivate a suspended tenant; its unrevoked, unexpired credentials work again."""
         ctx = Context(tenant_id, OPERATOR, correlation_id(request))
-        return tenant_view(services.app.reactivate_tenant(ctx))
+        tenant = services.app.reactivate_tenant(ctx)
+        services.settle_auth()
+        return tenant_view(tenant)
 
     @get(
         "/tenants/{tenant_id:uuid}/credentials",
@@ -279,10 +270,11 @@ class AdminController(Controller):
     def update_api_key(
         self, key: str, data: ScopesUpdate, request: Request[Any, Any, Any], services: ApiServices
     ) -> Credential:
-        """Replace an API key's scopes; takes effect on every API process within 5 seconds."""
+        """Replace an API key's scopes; in effect on every API process once this returns."""
         updated = services.app.change_credential_scopes(
             ApiKey, OPERATOR, correlation_id(request), credential_id(key, "key"), list(data.scopes)
         )
+        services.settle_auth()
         return credential_view(services, updated)
 
     @delete(
@@ -297,11 +289,12 @@ class AdminController(Controller):
     def revoke_api_key(
         self, key: str, request: Request[Any, Any, Any], services: ApiServices
     ) -> None:
-        """Revoke an API key (by id or prefix). It stops working on every API process within
-        5 seconds. Revoking it again changes nothing."""
+        """Revoke an API key (by id or prefix). It stops working on every API process before
+        this call returns. Revoking it again changes nothing."""
         services.app.revoke_credential(
             ApiKey, OPERATOR, correlation_id(request), credential_id(key, "key")
         )
+        services.settle_auth()
 
     @post(
         "/tenants/{tenant_id:uuid}/oauth-clients",
@@ -338,11 +331,12 @@ class AdminController(Controller):
         self, client: str, request: Request[Any, Any, Any], services: ApiServices
     ) -> IssuedOAuthClient:
         """Give an OAuth client a new secret (shown only in this answer). The old secret and
-        every access token minted with it stop working at once (within 5 seconds on every
-        API process)."""
+        every access token minted with it stop working on every API process before this
+        call returns."""
         rotated, secret = services.app.rotate_oauth_client(
             OPERATOR, correlation_id(request), credential_id(client, "client")
         )
+        services.settle_auth()
         return issued_oauth_client(rotated, secret)
 
     @patch(
@@ -368,6 +362,7 @@ class AdminController(Controller):
             credential_id(client, "client"),
             list(data.scopes),
         )
+        services.settle_auth()
         return credential_view(services, updated)
 
     @delete(
@@ -383,7 +378,8 @@ class AdminController(Controller):
         self, client: str, request: Request[Any, Any, Any], services: ApiServices
     ) -> None:
         """Revoke an OAuth client (by id or `cli_…`): its secret and access tokens stop working
-        on every API process within 5 seconds. Revoking it again changes nothing."""
+        on every API process before this call returns. Revoking it again changes nothing."""
         services.app.revoke_credential(
             OAuthClient, OPERATOR, correlation_id(request), credential_id(client, "client")
         )
+        services.settle_auth()

@@ -9,6 +9,7 @@ from litestar import Controller, Response, get
 
 from api.openapi_docs import ApiOperation
 from api.services import ApiServices
+from projections import tracking
 from projections.lag import measure_lag
 
 log = logging.getLogger(__name__)
@@ -47,14 +48,11 @@ class HealthController(Controller):
         SYNCLINE_LAG_ALERT_SECONDS (`lagging`: that wait in seconds), as /metrics shows;
         `ready` otherwise (`lag_error` names what stopped lag being measured, if anything).
         `projections` holds each projection's position. `auth_cache` is
-        `notified` while credential changes reach this process as they commit, `timed`
-        while its listening session is down (then they take up to 5 s)."""
+        `notified` while credential changes reach this process as they commit (an
+        operator's change returns once this process has applied it), `timed` while its
+        listening session is down (then a change takes up to 5 s to reach it)."""
         try:
-            with services.pool.connection(timeout=2) as conn:
-                rows = conn.execute(
-                    "SELECT name, position, extract(epoch FROM now() - failing_since)"
-                    " FROM projection_tracking ORDER BY name"
-                ).fetchall()
+            rows = tracking.states(services.pool, timeout=2)
         except Exception as exc:  # any failure to reach the database means not ready
             return Response({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
         failing = {name: round(float(since), 3) for name, _, since in rows if since is not None}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
@@ -14,9 +13,9 @@ from litestar.params import Parameter
 from api.auth import Principal, scoped
 from api.errors import ProblemError
 from api.openapi_docs import header
-from api.parameters import change_position, invalid, list_position
-from api.records import changes_of, correlation_id, list_page
-from api.responses import json_response
+from api.parameters import change_position, invalid, list_position, page_cursor
+from api.records import changes_of, correlation_id
+from api.responses import json_response, page_response
 from api.schemas.common import CursorParam, Limit
 from api.schemas.webhooks import (
     DeliveryList,
@@ -32,26 +31,15 @@ from api.schemas.webhooks import (
 )
 from api.services import ApiServices
 from delivery import ssrf
-from delivery.history import WITH_STATE
+from delivery.history import DeliveryHistory
 from delivery.replay import EventLogBehindError, replay
 from domain.envelope import envelope
 from domain.errors import InvalidFieldError
 from domain.webhook import check_url
 from projections.changes.cursor import encode_change_cursor
+from projections.webhooks.view import CURSOR_KIND, WebhooksView
 
 MANAGE = "webhooks:manage"
-
-DELIVERIES = f"""
-SELECT d.id, d.public_id, d.event_id, d.event_type, d.created_at, s.state, d.origin,
-    p.next_attempt_at, c.cancelled_at, c.reason
-FROM {WITH_STATE}
-WHERE d.subscription_id = %s AND d.tenant_id = %s {{where}}
-ORDER BY d.id DESC LIMIT %s
-"""
-ATTEMPTS = """
-SELECT delivery_id, attempted_at, outcome, status_code, latency_ms, error
-FROM webhook_attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, id
-"""
 
 
 def guard_url(services: ApiServices, url: str) -> None:
@@ -63,35 +51,6 @@ def guard_url(services: ApiServices, url: str) -> None:
         ssrf.check_url(url)
     except (ssrf.ForbiddenTargetError, ssrf.UnresolvableHostError) as exc:
         raise InvalidFieldError("url", str(exc)) from None
-
-
-def delivery_representation(row: Sequence[Any], attempts: list[dict[str, Any]]) -> dict[str, Any]:
-    """A `Delivery`: its derived state, and what its attempts (or its cancellation) say."""
-    _, public_id, event_id, event_type, occurred_at, state, origin, next_attempt_at = row[:8]
-    cancelled_at, reason = row[8:]
-    last = attempts[-1] if attempts else None
-    finished_at = None
-    if state == "delivered":
-        finished_at = next(
-            (a["attempted_at"] for a in attempts if a["outcome"] == "delivered"), None
-        )
-    elif state == "failed" and last is not None:
-        finished_at = last["attempted_at"]
-    elif state == "cancelled":
-        finished_at = cancelled_at
-    return {
-        "id": public_id,
-        "event_id": event_id,
-        "event_type": event_type,
-        "occurred_at": occurred_at,
-        "status": state,
-        "replay": origin != "log",
-        "attempt_count": len(attempts),
-        "next_attempt_at": next_attempt_at if state == "pending" else None,
-        "finished_at": finished_at,
-        "last_error": reason if state == "cancelled" else (last["error"] if last else None),
-        "attempts": attempts,
-    }
 
 
 class WebhookController(Controller):
@@ -148,15 +107,13 @@ class WebhookController(Controller):
         cursor: CursorParam | None = None,
     ) -> Response[WebhookList]:
         """List your webhooks, oldest first (secrets are never listed)."""
-        return list_page(
-            services,
-            "webhooks",
-            request.user.tenant_id,
-            limit=limit,
-            cursor=cursor,
-            updated_since=None,
-            kind="webhook_subscriptions",  # the cursors' kind, as first issued
-        )
+        tenant_id = request.user.tenant_id
+        after = None
+        if cursor is not None:
+            after = list_position(services, CURSOR_KIND, tenant_id, cursor, 2)
+        page = WebhooksView(services.pool).page(tenant_id, after=after, limit=limit)
+        next_cursor = page_cursor(services, CURSOR_KIND, tenant_id, page)
+        return page_response(page.items, next_cursor, page.has_more)
 
     @get(
         "/{webhook_id:uuid}",
@@ -273,45 +230,22 @@ class WebhookController(Controller):
         (time, outcome, HTTP status, latency, error)."""
         tenant_id = request.user.tenant_id
         services.app.get_webhook(request.user.context(correlation_id(request)), webhook_id)
-        where = ""
-        params: list[Any] = [webhook_id, tenant_id]
+        before = None
         if cursor is not None:
             owner, before = list_position(services, "deliveries", tenant_id, cursor, 2)
             if owner != str(webhook_id):
                 raise invalid(
                     "cursor", "belongs to another webhook's deliveries", slug="invalid-cursor"
                 )
-            where += " AND d.id < %s"
-            params.append(before)
-        if status is not None:
-            where += " AND s.state = %s"
-            params.append(status)
-        with services.pool.connection() as conn, conn.transaction():
-            # One snapshot for both reads: retention may purge a delivery and its attempts
-            # between two statements, leaving a "delivered" row without its attempts.
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            rows = conn.execute(
-                DELIVERIES.format(where=where),  # type: ignore[arg-type]
-                [*params, limit + 1],
-            ).fetchall()
-            rows, has_more = rows[:limit], len(rows) > limit
-            attempts: dict[int, list[dict[str, Any]]] = {row[0]: [] for row in rows}
-            for delivery_id, *attempt in conn.execute(ATTEMPTS, ([r[0] for r in rows],)):
-                attempts[delivery_id].append(
-                    dict(
-                        zip(
-                            ("attempted_at", "outcome", "status_code", "latency_ms", "error"),
-                            attempt,
-                            strict=True,
-                        )
-                    )
-                )
-        data = [delivery_representation(row, attempts[row[0]]) for row in rows]
-        next_cursor = (
-            services.cursors.encode("deliveries", tenant_id, [str(webhook_id), rows[-1][0]])
-            if has_more
-            else None
+        page = DeliveryHistory(services.pool).page(
+            tenant_id, webhook_id, before=before, status=status, limit=limit
         )
+        next_cursor = None
+        if page.next_key is not None:
+            next_cursor = services.cursors.encode(
+                "deliveries", tenant_id, [str(webhook_id), *page.next_key]
+            )
+        data, has_more = page.items, page.has_more
         return msgspec.convert(
             {"data": data, "next_cursor": next_cursor, "has_more": has_more}, DeliveryList
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import psycopg
@@ -35,9 +35,11 @@ class ChangeListener:
         conninfo: str,
         channels: Mapping[str, Callable[[str], None]] | None = None,
         on_connection: Callable[[bool], None] | None = None,
+        on_session: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None = None,
     ) -> None:
         """`channels`: other channels to listen on, each with what to call per payload;
-        `on_connection(True/False)` when the session comes up or goes down."""
+        `on_connection(True/False)` when the session comes up or goes down; `on_session`
+        awaited with the session once it listens, before `on_connection(True)`."""
         self.conninfo = conninfo
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -46,6 +48,7 @@ class ChangeListener:
             **(channels or {}),
         }
         self._on_connection = on_connection or (lambda connected: None)
+        self._on_session = on_session
         self.connected = False
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
@@ -92,6 +95,8 @@ class ChangeListener:
                     self._conn = conn
                     for channel in self._handlers:
                         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    if self._on_session is not None:
+                        await self._on_session(conn)
                     self._connected(True)
                     # Changes may have committed while we were not listening.
                     self._wake_everyone()

@@ -71,3 +71,17 @@ class EventLog:
                 (tenant_id, event_id),
             ).fetchone()
         return (int(row[0]), str(row[1])) if row else None
+
+    def index(
+        self, tenant_id: UUID, *, after: int, until: int, limit: int
+    ) -> list[tuple[int, str, UUID]]:
+        """`(position, type, entity id)` of up to `limit` of the tenant's events after
+        position `after` and up to `until`, in log order (what a replay selects from)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT position, type, entity_id FROM event_log"
+                " WHERE tenant_id = %s AND position > %s AND position <= %s"
+                " ORDER BY position LIMIT %s",
+                (tenant_id, after, until, limit),
+            ).fetchall()
+        return [(int(p), str(t), e) for p, t, e in rows]

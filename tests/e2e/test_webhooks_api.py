@@ -13,7 +13,9 @@ from standardwebhooks import Webhook
 from api.app import create_app
 from syncline.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, ServerThread, TenantClient, provision
-from tests.support.webhooks import subscribe
+from tests.support.poll import wait_until
+from tests.support.receiver import Receiver
+from tests.support.webhooks import contact, deliveries, subscribe
 
 HOOK = "https://hooks.example/in"
 
@@ -232,3 +234,30 @@ def test_registration_refuses_private_targets(guarded_api: str, url: str) -> Non
         assert patched.status_code == 422
     finally:
         tenant.client.close()
+
+
+def test_the_delivery_list_pages_newest_first_once_each(
+    hooks_tenant: TenantClient, receiver: Receiver
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url + "/paged", ["contact.created"])
+    other = subscribe(hooks_tenant, receiver.url + "/other", ["contact.created"])
+    for n in range(3):
+        contact(hooks_tenant, f"paged-{n}@example.com")
+    assert wait_until(lambda: len(deliveries(hooks_tenant, hook["id"])) == 3)
+    everything = [d["id"] for d in deliveries(hooks_tenant, hook["id"])]
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 2}
+    while True:
+        response = hooks_tenant.get(f"/v1/webhooks/{hook['id']}/deliveries", params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        seen += [d["id"] for d in page["data"]]
+        if not page["has_more"]:
+            assert page["next_cursor"] is None
+            break
+        params = {"limit": 2, "cursor": page["next_cursor"]}
+        foreign = hooks_tenant.get(f"/v1/webhooks/{other['id']}/deliveries", params=params)
+        assert foreign.status_code == 400
+        assert "another webhook" in foreign.json()["detail"]
+    assert seen == everything
+    assert len(set(seen)) == 3

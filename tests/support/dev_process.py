@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT
+from tests.conftest import ADMIN_TOKEN, ROOT
+from tests.support.poll import wait_until
 
 LABELS = ("Admin token", "Demo tenant", "API key", "client_id", "client_secret")
 
@@ -52,3 +55,41 @@ def start_dev(
 def stop_dev(process: subprocess.Popen[str]) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+
+
+@contextmanager
+def serve(database_url: str, cwd: Path, port: int, workers: int = 2) -> Iterator[str]:
+    """`syncline serve --workers N` on `database_url` as an operator runs it (admin token
+    ADMIN_TOKEN, no rate limit worth hitting); answers its URL once /healthz is 200."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PYTHONPATH": str(ROOT),
+        "SYNCLINE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "SYNCLINE_DATA_DIR": str(cwd / "data"),
+        "SYNCLINE_LOG_LEVEL": "WARNING",
+        "SYNCLINE_RATE_LIMIT_PER_SECOND": "1000000",
+        "SYNCLINE_RATE_LIMIT_BURST": "1000000",
+    }
+    args = ("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syncline.cli", "serve", *args], cwd=cwd, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: _healthy(url), timeout=180), "syncline serve did not start"
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
