@@ -56,7 +56,7 @@ def history_response(
     """Every event of one record, oldest first (a deleted record's too), as a list page."""
     services.app.get_record(kind, ctx, record_id, version=1)  # 404 unless the tenant's
     after = 0 if cursor is None else change_position(services, ctx.tenant_id, cursor, "cursor")
-    page = EventLog(services.pool).page(
+    page = EventLog(services.pool, services.app).page(
         ctx.tenant_id, after=after, limit=limit, entity_id=record_id, entity_type=kind.RESOURCE
     )
     next_cursor = (

@@ -42,4 +42,3 @@ def test_ids_made_by_threads_at_once_are_unique_and_each_threads_increase() -> N
     every = [made for result in results for made in result]
     assert len(set(every)) == len(every)
     assert all(result == sorted(result) for result in results)
-
