@@ -22,6 +22,7 @@ from projections.audit.verify import ChainVerifier
 from projections.audit.view import AuditView
 from projections.changes.cursor import decode_change_cursor, encode_change_cursor
 from projections.changes.feed import ChangeFeed
+from projections.changes.projection import _UPSERT as changes_upsert
 from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.log import EventLog
@@ -82,6 +83,17 @@ class EventLogBefore0008(PreparingProjection):
         cur.execute("TRUNCATE event_log")
 
 
+class ChangesBefore0008(ChangesProjection):
+    """The change feed as it was written before migration 0008: keyed by (tenant, id)."""
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: Any) -> None:
+        if prepared is not None:
+            cur.execute(
+                changes_upsert.replace("ON CONFLICT (id)", "ON CONFLICT (tenant_id, id)"),
+                prepared.parameters,
+            )
+
+
 def migrate_before(url: str, version: int) -> None:
     """Apply the migrations numbered below `version`, as `migrate` applies each."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -132,7 +144,7 @@ def before_0008(fresh_database: str) -> Any:
     pool = open_pool(fresh_database, max_size=4, name="before-0008")
     try:
         tenant = history(app, pool)
-        project(app, pool, AuditChainProjection(), ChangesProjection(), EventLogBefore0008())
+        project(app, pool, AuditChainProjection(), ChangesBefore0008(), EventLogBefore0008())
         yield fresh_database, app, pool, tenant
     finally:
         pool.close()
@@ -162,7 +174,7 @@ def test_a_database_written_before_0008_reads_the_same_after_it(before_0008: Any
     feed_before = feed.page(tenant, middle, 1000)
     export_before = list(AuditView(pool).export(codec, tenant, app=app))
 
-    assert [str(m) for m in migrate(url)] == ["0008_lean_event_log"]
+    assert [str(m) for m in migrate(url)] == ["0008_lean_storage"]
 
     log = EventLog(pool, app)
     page = log.page(tenant, limit=1000)
@@ -181,13 +193,18 @@ def test_a_database_written_before_0008_reads_the_same_after_it(before_0008: Any
     report = ChainVerifier(app, pool).verify()
     assert report.intact, report
 
-    # The migrated rows are the rows the projection writes today.
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrated = conn.execute("SELECT * FROM event_log ORDER BY position").fetchall()
-        conn.execute("TRUNCATE event_log")
-        conn.execute("UPDATE projection_tracking SET position = 0 WHERE name = 'events'")
-    project(app, pool, EventLogProjection())
-    with psycopg.connect(url) as conn:
-        rebuilt = conn.execute("SELECT * FROM event_log ORDER BY position").fetchall()
-    assert rebuilt == migrated
-    assert len(rebuilt) == len(stored)  # one tenant: every public event is its
+    # The migrated rows are the rows the projections write today.
+    for name, table, projection in [
+        ("events", "event_log", EventLogProjection()),
+        ("changes", "changes", ChangesProjection()),
+    ]:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrated = conn.execute(f"SELECT * FROM {table} ORDER BY position").fetchall()
+            conn.execute(f"TRUNCATE {table}")
+            conn.execute("UPDATE projection_tracking SET position = 0 WHERE name = %s", (name,))
+        project(app, pool, projection)
+        with psycopg.connect(url) as conn:
+            rebuilt = conn.execute(f"SELECT * FROM {table} ORDER BY position").fetchall()
+        assert rebuilt == migrated
+        assert rebuilt
+    assert feed.page(tenant, middle, 1000) == feed_before

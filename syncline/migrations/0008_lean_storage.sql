@@ -29,3 +29,9 @@ ALTER TABLE event_log ADD CONSTRAINT event_log_pkey PRIMARY KEY (tenant_id, posi
 CREATE INDEX event_log_event_key ON event_log (event_key);
 CREATE INDEX event_log_tenant_type ON event_log (tenant_id, type, position);
 CREATE INDEX event_log_tenant_occurred ON event_log (tenant_id, occurred_at, position);
+
+-- A record's id is unique across tenants (it is the event store's aggregate id), so the
+-- change feed's upsert needs no tenant in its key: half the key, and with time-ordered ids
+-- (UUIDv7, domain/ids.py) new keys land on the index's right-hand page.
+ALTER TABLE changes DROP CONSTRAINT changes_pkey;
+ALTER TABLE changes ADD CONSTRAINT changes_pkey PRIMARY KEY (id);
