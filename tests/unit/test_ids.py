@@ -42,3 +42,22 @@ def test_ids_made_by_threads_at_once_are_unique_and_each_threads_increase() -> N
     every = [made for result in results for made in result]
     assert len(set(every)) == len(every)
     assert all(result == sorted(result) for result in results)
+
+
+def test_records_tenants_and_credentials_get_version_7_ids_in_creation_order() -> None:
+    from domain.contact import Contact
+    from domain.context import Context
+    from tests.support.events import ACTOR, memory_app
+
+    app = memory_app()
+    tenant, api_key, _, client, _ = app.provision_tenant(
+        Context(new_id(), ACTOR, "t"), "T", ["records:read"]
+    )
+    ctx = Context(tenant.id, ACTOR, "t")
+    first, _ = app.create_record(Contact, ctx, {"email": "a@example.com"})
+    second, _ = app.create_record(Contact, ctx, {"email": "b@example.com"})
+    made = [tenant.id, api_key.id, client.id, first.id, second.id]
+    assert [m.version for m in made] == [7] * 5
+    assert first.id < second.id
+    keyed, _ = app.create_record(Contact, ctx, {"email": "c@example.com"}, idempotency_key="k")
+    assert keyed.id.version == 5  # derived from the key, so a retry finds the first answer
