@@ -27,7 +27,9 @@ from projections.events.projection import event_key
 
 _encode = msgspec.json.Encoder().encode
 # One decoder per application (its Mapper), kept for the process: it memoizes event classes.
+# A process has one application; tests make many, so past a few the memo starts again.
 _decoders: dict[int, tuple[Any, EventDecoder]] = {}
+_DECODERS = 8
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class EnvelopeRenderer:
         mapper = app.mapper
         found = _decoders.get(id(mapper))
         if found is None or found[0] is not mapper:
+            if len(_decoders) >= _DECODERS:
+                _decoders.clear()
             found = _decoders[id(mapper)] = (mapper, EventDecoder(mapper))
         self.decoder = found[1]
 
