@@ -1,6 +1,6 @@
 """EventLogProjection: the index of every public event of a tenant, in log order.
 
-A row holds what the event log's filters need (type, record, time, the event id's key), not
+A row holds what the event log's filters need (time, the event id's key, record, type), not
 the envelope: the event store holds the event, and the envelope is rendered from it when it
 is read (projections.events.log), so an event's JSON is stored once, in the event store.
 """
@@ -22,9 +22,9 @@ from projections.protocol import PreparingProjection
 CURSOR_PLACEHOLDER = '"cursor":""'
 
 _INSERT = """
-    INSERT INTO event_log (tenant_id, position, type, entity_id, occurred_at, event_key)
+    INSERT INTO event_log (tenant_id, position, occurred_at, event_key, entity_id, type)
     SELECT * FROM unnest(
-        %s::uuid[], %s::int8[], %s::text[], %s::uuid[], %s::timestamptz[], %s::int8[]
+        %s::uuid[], %s::int8[], %s::timestamptz[], %s::int8[], %s::uuid[], %s::text[]
     )
 """
 
@@ -58,10 +58,10 @@ class EventLogProjection(PreparingProjection):
                 (
                     event.meta["tenant_id"],
                     position,
-                    event_type,
-                    event.originator_id,
                     isoformat(event.timestamp),  # the timestamp as text (see array_literal)
                     event_key(event_id(event.originator_id, event.originator_version)),
+                    event.originator_id,
+                    event_type,
                 )
             )
         if not rows:
