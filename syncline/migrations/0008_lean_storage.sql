@@ -9,8 +9,8 @@
 -- (originator_id, originator_version), so `event_log_tenant_entity` goes too.
 --
 -- The rows move to a new table (a dropped column's bytes stay until the table is
--- rewritten), loaded before its indexes are built: on a million events, seconds with the
--- tables locked. Stop the processes of the previous version first: their event log
+-- rewritten), loaded before its indexes are built, with the table locked throughout.
+-- Stop the processes of the previous version first: their event log
 -- projection writes, and their API reads, the columns that go.
 -- The eight-byte columns come before the text one, so a row needs no alignment padding.
 CREATE TABLE event_log_lean (
