@@ -45,7 +45,7 @@ WINDOW = float(os.environ.get("BENCH_STORAGE_WINDOW", "60"))  # seconds of stead
 CHECKPOINT_AT = 10.0  # seconds into the window
 RATE = float(os.environ.get("BENCH_STORAGE_RATE", "300"))  # creates/s in the window
 WRITERS = 4  # threads sharing that rate
-TOP = 14  # relations listed with the size
+TOP = 20  # relations listed with the size
 
 
 def caught_up(runtime: Runtime, timeout: float = 900.0) -> None:
