@@ -93,6 +93,34 @@ class EventLog:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> EventPage:
+        query, params = self.page_query(
+            tenant_id,
+            after=after,
+            limit=limit,
+            types=types,
+            entity_id=entity_id,
+            entity_type=entity_type,
+            since=since,
+            until=until,
+        )
+        with self.pool.connection() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return EventPage(items=self.renderer.rows(rows[:limit]), has_more=len(rows) > limit)
+
+    def page_query(
+        self,
+        tenant_id: UUID,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        types: Sequence[str] | None = None,
+        entity_id: UUID | None = None,
+        entity_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[sql.Composed, list[object]]:
+        """The page query for `limit` events after `after` (one more, to tell `has_more`):
+        rows of (position, originator_id, originator_version, topic, state)."""
         where: list[sql.Composable] = [sql.SQL("e.tenant_id = %s AND e.position > %s")]
         params: list[object] = [tenant_id, after]
         if types is not None:
@@ -125,9 +153,7 @@ class EventLog:
             " CROSS JOIN LATERAL (SELECT * FROM {} s WHERE s.notification_id = e.position) s"
             " ORDER BY e.position"
         ).format(sql.SQL(" AND ").join(where), self.events)
-        with self.pool.connection() as conn:
-            rows = conn.execute(query, params).fetchall()
-        return EventPage(items=self.renderer.rows(rows[:limit]), has_more=len(rows) > limit)
+        return query, params
 
     def get(self, tenant_id: UUID, event_id: str) -> tuple[int, str] | None:
         """One event by its public id (`evt_…`), or None."""
