@@ -22,6 +22,8 @@ SCENARIOS = [
     "bench.audit",
     "bench.read_your_writes",
 ]
+# Run only when named (`python -m bench storage`): each takes many minutes.
+ON_REQUEST = ["bench.storage"]
 
 
 def main() -> int:
@@ -29,8 +31,8 @@ def main() -> int:
     figures: list[Figure] = []
     with bench_env() as env:
         print(f"database: {env.database_url.split('@')[-1]}  cores: {os.cpu_count()}", flush=True)
-        for name in SCENARIOS:
-            if only and name.split(".")[-1] not in only:
+        for name in SCENARIOS + ON_REQUEST:
+            if (only or name in ON_REQUEST) and name.split(".")[-1] not in only:
                 continue
             started = time.monotonic()
             print(f"== {name}", flush=True)

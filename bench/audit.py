@@ -81,7 +81,7 @@ def export_child(database_url: str, tenant: str) -> None:
     lines = 0
     started = time.monotonic()
     with open(os.devnull, "wb") as sink:
-        for line in AuditView(runtime.pool).export(runtime.cursors, UUID(tenant)):
+        for line in AuditView(runtime.pool).export(runtime.cursors, UUID(tenant), app=runtime.app):
             sink.write(line)
             lines += 1
     seconds = time.monotonic() - started

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from bench.harness import BenchEnv
 from domain.contact import Contact
 from domain.context import Actor, Context
+from domain.ids import new_id
 from syncline.config import Settings
 from syncline.runtime import Runtime
 
@@ -37,7 +38,7 @@ def append_contacts(runtime: Runtime, tenants: list[UUID], count: int) -> float:
                         "tags": ["customer", "bench"],
                         "custom_fields": {"plan": "pro", "seats": 12},
                     },
-                    id=uuid4(),
+                    id=new_id(),
                 )
                 for i in range(n)
             )

@@ -74,7 +74,7 @@ def replay(
         "SELECT notification_id, originator_id, originator_version, topic, state"
         " FROM {}.{} WHERE notification_id = ANY(%s) ORDER BY notification_id"
     ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
-    log = EventLog(pool)
+    log = EventLog(pool, app)
     while True:
         rows = log.index(tenant_id, after=position, until=head, limit=PAGE)
         if not rows:

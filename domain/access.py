@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from domain.context import Actor, Context
 from domain.credential import ApiKey, Credential, OAuthClient
 from domain.errors import RecordNotFoundError
+from domain.ids import new_id
 from domain.retry import retrying_conflicts
 from domain.tenant import Tenant
 
@@ -28,7 +29,7 @@ class AccessCommands(Application[UUID]):
     ) -> tuple[Tenant, ApiKey, str, OAuthClient, str]:
         """A tenant with a fresh API key and OAuth client, saved atomically."""
         # The tenant's own id goes into every event's metadata, its creation included.
-        tenant_ctx = Context(uuid4(), ctx.actor, ctx.correlation_id)
+        tenant_ctx = Context(new_id(), ctx.actor, ctx.correlation_id)
         tenant = Tenant.create(tenant_ctx, name, id=tenant_ctx.tenant_id)
         api_key, key_secret = ApiKey.issue(tenant_ctx, scopes)
         client, client_secret = OAuthClient.issue(tenant_ctx, scopes)

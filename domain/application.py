@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -22,6 +22,7 @@ from domain.errors import (
     RecordNotFoundError,
 )
 from domain.events import check_event_types
+from domain.ids import new_id
 from domain.record import Record
 from domain.resources import RESOURCES, Resource, resource_of
 from domain.retry import retrying_conflicts
@@ -52,7 +53,7 @@ class Syncline(AccessCommands, Application[UUID]):
         uniqueness constraint makes a retried request return the first answer atomically.
         """
         if idempotency_key is None:
-            record_id = uuid4()
+            record_id = new_id()
         else:
             record_id = uuid5(
                 IDEMPOTENCY_NAMESPACE, f"{ctx.tenant_id}/{kind.RESOURCE}/{idempotency_key}"
@@ -88,7 +89,7 @@ class Syncline(AccessCommands, Application[UUID]):
         """A new record with its Created event pending, not yet saved. Reads nothing, so
         only for records that reference no other (see `references`)."""
         record: R = kind.create(  # type: ignore[attr-defined]
-            ctx, fields, id=id or uuid4(), request_hash=request_hash
+            ctx, fields, id=id or new_id(), request_hash=request_hash
         )
         return record
 
@@ -240,7 +241,7 @@ class Syncline(AccessCommands, Application[UUID]):
         secret = new_webhook_secret()
         subscription = WebhookSubscription.create(
             ctx,
-            id=uuid4(),
+            id=new_id(),
             url=url,
             event_types=check_event_types(event_types),
             description=description,

@@ -7,12 +7,13 @@ import hmac
 import secrets
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.context import Context
 from domain.errors import ConflictError, InvalidFieldError
+from domain.ids import new_id
 
 SCOPES = ("records:read", "records:write", "webhooks:manage", "events:read")
 API_KEY_PREFIX = "sk_"
@@ -119,7 +120,7 @@ class Credential(Aggregate):
         secret = new_secret()
         credential = cls._create(
             cls.Created,
-            id=uuid4(),
+            id=new_id(),
             tenant_id=ctx.tenant_id,
             secret_hash=hash_secret(secret),
             scopes=check_scopes(scopes),

@@ -105,7 +105,9 @@ def export(
         except InvalidCursorError as exc:
             print(f"syncline export: --after {exc}", file=err)
             return UNKNOWN_TENANT
-    lines = AuditView(runtime.pool).export(runtime.cursors, tenant, after_position=position)
+    lines = AuditView(runtime.pool).export(
+        runtime.cursors, tenant, app=runtime.app, after_position=position
+    )
     if output is None:
         for line in lines:
             sys.stdout.buffer.write(line)

@@ -104,7 +104,7 @@ class EventController(Controller):
         end = None if until is None else timestamp(until, "until")
         if start is not None and end is not None and start >= end:
             raise invalid("until", "must be later than since")
-        page = EventLog(services.pool).page(
+        page = EventLog(services.pool, services.app).page(
             tenant_id,
             after=position,
             limit=limit,
@@ -158,7 +158,7 @@ class EventController(Controller):
         if position is not None:
             require_not_ahead(services, position, "after")
         lines = AuditView(services.pool).export(
-            services.cursors, tenant_id, after_position=position
+            services.cursors, tenant_id, app=services.app, after_position=position
         )
         return Stream(chunks(lines), media_type="application/x-ndjson")
 
@@ -175,7 +175,7 @@ class EventController(Controller):
     ) -> Response[EventEnvelope]:
         """One event by its id (`evt_…`)."""
         tenant_id = request.user.tenant_id
-        found = EventLog(services.pool).get(tenant_id, event_id)
+        found = EventLog(services.pool, services.app).get(tenant_id, event_id)
         if found is None:
             raise ProblemError(404, f"no event {event_id}", slug="not-found")
         position, stored = found

@@ -9,12 +9,15 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from eventsourcing.application import Application
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections.audit.chain import GENESIS
 from projections.audit.signing import key_document
 from projections.changes.cursor import encode_change_cursor
 from projections.cursor import CursorCodec
+from projections.events.log import EnvelopeRenderer, event_store_table
 from projections.events.projection import CURSOR_PLACEHOLDER
 
 EXPORT_FETCH = 2000  # rows per round trip of the export's server-side cursor
@@ -80,17 +83,20 @@ class AuditView:
         return (int(row[0]), bytes(row[1])) if row else (0, GENESIS)
 
     def export(
-        self, cursors: CursorCodec, tenant_id: UUID, *, after_position: int | None = None
+        self,
+        cursors: CursorCodec,
+        tenant_id: UUID,
+        *,
+        app: Application[Any],
+        after_position: int | None = None,
     ) -> Iterator[bytes]:
         """NDJSON lines of a tenant's export: a start line (after a cursor), then every
         chained event's envelope with `sequence` and `chain_hash`, then the checkpoints
-        of the exported range. One snapshot, read through a server-side cursor."""
+        of the exported range. One snapshot, read through a server-side cursor; each
+        envelope is rendered from the event store's row, as /v1/events renders it."""
+        renderer = EnvelopeRenderer(app)
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            row = conn.execute(
-                "SELECT position FROM projection_tracking WHERE name = 'events'"
-            ).fetchone()
-            logged = int(row[0]) if row else 0  # the event log's envelopes reach this far
             start, previous = 0, GENESIS
             if after_position is not None:
                 row = conn.execute(
@@ -113,17 +119,19 @@ class AuditView:
             with conn.cursor(name="audit_export") as cur:
                 cur.itersize = EXPORT_FETCH
                 cur.execute(
-                    "SELECT c.sequence, c.position, c.chain_hash, e.envelope::text"
-                    " FROM audit_chain c JOIN event_log e"
-                    " ON e.tenant_id = c.tenant_id AND e.position = c.position"
-                    " WHERE c.tenant_id = %s AND c.sequence > %s AND c.position <= %s"
-                    " ORDER BY c.sequence",
-                    (tenant_id, start, logged),
+                    sql.SQL(
+                        "SELECT c.sequence, c.position, c.chain_hash, s.originator_id,"
+                        " s.originator_version, s.topic, s.state"
+                        " FROM audit_chain c JOIN {} s ON s.notification_id = c.position"
+                        " WHERE c.tenant_id = %s AND c.sequence > %s ORDER BY c.sequence"
+                    ).format(event_store_table(app)),
+                    (tenant_id, start),
                 )
-                for sequence, position, chain_hash, stored in cur:
+                for sequence, position, chain_hash, *event in cur:
                     if sequence != end + 1:
-                        break  # the event log has not yet written this one: stop before
+                        break  # a chain is gapless: never export past a missing link
                     end = sequence
+                    stored = renderer.render(*event)
                     cursor = encode_change_cursor(cursors, tenant_id, position)
                     text = stored.replace(CURSOR_PLACEHOLDER, f'"cursor":"{cursor}"', 1)
                     yield (

@@ -27,7 +27,7 @@ _UPSERT = """
         %s::uuid[], %s::uuid[], %s::text[], %s::int8[], %s::bool[], %s::text[],
         %s::text[], %s::int8[], %b::text[]::json[]
     )
-    ON CONFLICT (tenant_id, id) DO UPDATE SET
+    ON CONFLICT (id) DO UPDATE SET
         version = excluded.version, deleted = excluded.deleted,
         changed_at = excluded.changed_at, event_type = excluded.event_type,
         data = excluded.data, position = excluded.position

@@ -1,32 +1,43 @@
-"""EventLogProjection: every public event of a tenant with its envelope, in log order."""
+"""EventLogProjection: the index of every public event of a tenant, in log order.
+
+A row holds what the event log's filters need (time, the event id's key, record, type), not
+the envelope: the event store holds the event, and the envelope is rendered from it when it
+is read (projections.events.log), so an event's JSON is stored once, in the event store.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 import psycopg
 
-from domain.envelope import envelope_text
+from domain.envelope import event_id, isoformat
 from domain.events import public_type
 from projections.json import array_literal
 from projections.protocol import PreparingProjection
-from projections.rendering import event_text
 
-# The envelope is stored with an empty cursor; readers put the tenant's cursor for the
-# row's position in its place (the cursor needs the API's key, which the worker lacks).
+# A rendered envelope has an empty cursor; readers put the tenant's cursor for the event's
+# position in its place (the cursor needs the API's key).
 CURSOR_PLACEHOLDER = '"cursor":""'
 
 _INSERT = """
-    INSERT INTO event_log (tenant_id, position, event_id, type, entity_type, entity_id,
-                           entity_version, occurred_at, envelope)
+    INSERT INTO event_log (tenant_id, position, occurred_at, event_key, entity_id, type)
     SELECT * FROM unnest(
-        %s::uuid[], %s::int8[], %s::text[], %s::text[], %s::text[], %s::uuid[], %s::int8[],
-        %s::timestamptz[], %b::text[]::json[]
+        %s::uuid[], %s::int8[], %s::timestamptz[], %s::int8[], %s::uuid[], %s::text[]
     )
 """
-_encoder = msgspec.json.Encoder()
+
+
+def event_key(public_id: str) -> int | None:
+    """The index key of an event id (`evt_` and 32 hex digits): its first 64 bits, as a
+    signed bigint; None for text that is not an event id."""
+    if len(public_id) != 36 or not public_id.startswith("evt_"):
+        return None
+    try:
+        return int.from_bytes(bytes.fromhex(public_id[4:20]), "big", signed=True)
+    except ValueError:
+        return None
 
 
 class EventLogProjection(PreparingProjection):
@@ -43,27 +54,19 @@ class EventLogProjection(PreparingProjection):
             event_type = public_type(event)
             if event_type is None:
                 continue
-            text = event_text(event)
-            public = envelope_text(
-                event, event_type, "", text.record_id, text.occurred_at, text.representation_raw()
-            )
             rows.append(
                 (
                     event.meta["tenant_id"],
                     position,
-                    public["id"],
-                    event_type,
-                    event_type.split(".")[0],
+                    isoformat(event.timestamp),  # the timestamp as text (see array_literal)
+                    event_key(event_id(event.originator_id, event.originator_version)),
                     event.originator_id,
-                    event.originator_version,
-                    text.occurred_at,  # the timestamp as text (see array_literal)
-                    _encoder.encode(public).decode(),
+                    event_type,
                 )
             )
         if not rows:
             return None
-        *columns, envelopes = (list(column) for column in zip(*rows, strict=True))
-        return [*map(array_literal, columns), envelopes]
+        return [array_literal(list(column)) for column in zip(*rows, strict=True)]
 
     def write(self, cur: psycopg.Cursor[Any], prepared: list[Any] | None) -> None:
         if prepared is not None:

@@ -20,7 +20,7 @@ def test_each_tenant_has_its_own_chain_of_canonical_envelopes(runtime: Runtime) 
     for tenant, count in ((first, 5), (second, 3)):
         rows = chain_rows(runtime, tenant)
         assert [r[0] for r in rows] == list(range(1, count + 1))
-        page = EventLog(runtime.pool).page(tenant, limit=100)
+        page = EventLog(runtime.pool, runtime.app).page(tenant, limit=100)
         assert [p for p, _ in page.items] == [r[1] for r in rows]
         previous = GENESIS
         for (_, _, event_id, chain_hash), (_, stored) in zip(rows, page.items, strict=True):
