@@ -4,7 +4,9 @@ page's SQL run directly (the raw limit). Target: p99 < 200 ms.
 
 The deliveries are bulk-inserted with SQL (a read benchmark: how they got there does not
 matter), spread over 30 days, five event types and 50,000 records: 2% failed after two
-attempts, the newest 500 pending, the rest delivered at the first attempt. The deep page's
+attempts, the newest 500 pending, the rest delivered at the first attempt. Another
+tenant's webhook gets a fifth as many, interleaved, so the table is not one webhook's
+(the planner then reads it as it would in production). The deep page's
 cursor is made with the deployment's cursor key (walking 5,000 pages to get there would
 be the benchmark's own cost). Times are measured by a keep-alive client on the same
 machine, one request at a time: the server's time plus a loopback round trip.
@@ -38,6 +40,8 @@ CHUNK = 100_000
 PENDING = 500
 TYPES = ["contact.created", "contact.updated", "order.created", "order.placed", "order.paid"]
 SPAN = timedelta(days=30)
+NOISE_TENANT = UUID("00000000-0000-4000-8000-00000000000a")
+NOISE_WEBHOOK = UUID("00000000-0000-4000-8000-00000000000b")
 
 INSERT_DELIVERIES = """
 INSERT INTO webhook_deliveries (public_id, subscription_id, tenant_id, entity_id, position,
@@ -78,24 +82,31 @@ SELECT subscription_id, entity_id, min(next_attempt_at) FROM p GROUP BY 1, 2
 
 
 def build(database_url: str, tenant: UUID, webhook: UUID, start: datetime) -> float:
-    """Insert the deliveries, their attempts and the pending backlog; answers seconds."""
+    """Insert the deliveries, their attempts and the pending backlog, and another tenant's
+    deliveries in between; answers seconds."""
     began = time.monotonic()
     last_settled = DELIVERIES - PENDING
     with psycopg.connect(database_url, autocommit=True) as conn:
         for low in range(1, DELIVERIES + 1, CHUNK):
-            params = {
-                "sub": webhook,
-                "tenant": tenant,
-                "types": TYPES,
-                "start": start,
-                "step": SPAN.total_seconds() / DELIVERIES,
-                "low": low,
-                "high": min(low + CHUNK - 1, DELIVERIES),
-                "last_settled": last_settled,
-            }
-            conn.execute(INSERT_DELIVERIES, params)
-            conn.execute(INSERT_ATTEMPTS, params)
-            print(f"   {params['high']:,} deliveries", flush=True)
+            high = min(low + CHUNK - 1, DELIVERIES)
+            step = SPAN.total_seconds() / DELIVERIES
+            for sub, owner, low_i, high_i, step_i in [
+                (webhook, tenant, low, high, step),
+                (NOISE_WEBHOOK, NOISE_TENANT, (low - 1) // 5 + 1, high // 5, step * 5),
+            ]:
+                params = {
+                    "types": TYPES,
+                    "start": start,
+                    "step": step_i,
+                    "sub": sub,
+                    "tenant": owner,
+                    "low": low_i,
+                    "high": high_i,
+                    "last_settled": last_settled if sub == webhook else DELIVERIES,
+                }
+                conn.execute(INSERT_DELIVERIES, params)
+                conn.execute(INSERT_ATTEMPTS, params)
+            print(f"   {high:,} deliveries", flush=True)
         conn.execute(INSERT_PENDING, {"sub": webhook, "last_settled": last_settled})
         for table in ("webhook_deliveries", "webhook_attempts", "webhook_pending"):
             conn.execute(f"VACUUM (ANALYZE) {table}")
