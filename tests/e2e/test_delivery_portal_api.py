@@ -5,6 +5,7 @@ pages, replay since a time; each refusing foreign ids and bad input."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -166,8 +167,8 @@ def test_delivery_routes_answer_404_for_foreign_or_unknown_ids(
     contact(hooks_tenant, "mine@example.com")
     contact(other_tenant, "theirs@example.com")
     assert receiver.wait_count(2)
-    eventually(lambda: deliveries(other_tenant, theirs["id"]), "their delivery is listed")
-    eventually(lambda: deliveries(hooks_tenant, mine["id"]), "my delivery is listed")
+    eventually(settled_as(other_tenant, theirs, "delivered", 1), "theirs was delivered")
+    eventually(settled_as(hooks_tenant, mine, "delivered", 1), "mine was delivered")
     my_delivery = deliveries(hooks_tenant, mine["id"])[0]["id"]
     their_delivery = deliveries(other_tenant, theirs["id"])[0]["id"]
 
@@ -352,11 +353,14 @@ def test_replay_needs_exactly_one_of_after_and_since(
     assert deliveries(hooks_tenant, hook["id"]) == []
 
 
-def test_the_admin_list_searches_tenants_by_name_or_id_prefix(admin: httpx.Client) -> None:
+def test_the_admin_list_searches_tenants_by_name_or_id_prefix(
+    admin: httpx.Client, caught_up: Callable[[], None]
+) -> None:
     word = f"Zq{uuid4().hex[:8]}"
     made = [provision(admin, f"{word} {suffix}") for suffix in ("Alpha", "Beta", "Gamma")]
     provision(admin, f"x{word}")  # contains the word, does not start with it
     provision(admin, "100%_real")
+    caught_up()  # the tenants' read model has them
 
     def names(**params: Any) -> list[str]:
         response = admin.get("/admin/tenants", params=params)
