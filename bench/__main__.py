@@ -21,6 +21,7 @@ SCENARIOS = [
     "bench.cost",
     "bench.audit",
     "bench.read_your_writes",
+    "bench.portal",
 ]
 # Run only when named (`python -m bench storage`): each takes many minutes.
 ON_REQUEST = ["bench.storage"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -31,7 +31,7 @@ from api.schemas.webhooks import (
 )
 from api.services import ApiServices
 from delivery import ssrf
-from delivery.history import DeliveryHistory
+from delivery.listing import DeliveryFilter, list_deliveries
 from delivery.replay import EventLogBehindError, replay
 from domain.envelope import envelope
 from domain.errors import InvalidFieldError
@@ -225,11 +225,34 @@ class WebhookController(Controller):
             Literal["pending", "delivered", "failed", "cancelled"] | None,
             Parameter(description="Only deliveries in this state."),
         ] = None,
+        event_type: Annotated[
+            str | None,
+            Parameter(
+                min_length=1, max_length=64, description="Only deliveries of this event type."
+            ),
+        ] = None,
+        occurred_after: Annotated[
+            datetime | None,
+            Parameter(description="Only events that occurred at or after this time (ISO 8601)."),
+        ] = None,
+        occurred_before: Annotated[
+            datetime | None,
+            Parameter(description="Only events that occurred before this time (ISO 8601)."),
+        ] = None,
     ) -> DeliveryList:
         """Deliveries to this webhook, newest first, each with every attempt made
-        (time, outcome, HTTP status, latency, error)."""
+        (time, outcome, HTTP status, latency, error); filters combine. Pages are keyset
+        pages without a total count, as fast on the millionth delivery as on the first.
+        `GET …/deliveries/{id}` adds what the endpoint answered."""
         tenant_id = request.user.tenant_id
         services.app.get_webhook(request.user.context(correlation_id(request)), webhook_id)
+        # A time without an offset is UTC (as everywhere in the API).
+        occurred_after, occurred_before = (
+            t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+            for t in (occurred_after, occurred_before)
+        )
+        if occurred_after and occurred_before and occurred_after >= occurred_before:
+            raise invalid("occurred_before", "must be later than occurred_after")
         before = None
         if cursor is not None:
             owner, before = list_position(services, "deliveries", tenant_id, cursor, 2)
@@ -237,17 +260,22 @@ class WebhookController(Controller):
                 raise invalid(
                     "cursor", "belongs to another webhook's deliveries", slug="invalid-cursor"
                 )
-        page = DeliveryHistory(services.pool).page(
-            tenant_id, webhook_id, before=before, status=status, limit=limit
+        page = list_deliveries(
+            services.pool,
+            tenant_id=tenant_id,
+            subscription_id=webhook_id,
+            limit=limit,
+            before=before,
+            filters=DeliveryFilter(status, event_type, occurred_after, occurred_before),
         )
-        next_cursor = None
-        if page.next_key is not None:
-            next_cursor = services.cursors.encode(
-                "deliveries", tenant_id, [str(webhook_id), *page.next_key]
-            )
-        data, has_more = page.items, page.has_more
+        next_cursor = (
+            services.cursors.encode("deliveries", tenant_id, [str(webhook_id), page.last_id])
+            if page.has_more
+            else None
+        )
         return msgspec.convert(
-            {"data": data, "next_cursor": next_cursor, "has_more": has_more}, DeliveryList
+            {"data": page.data, "next_cursor": next_cursor, "has_more": page.has_more},
+            DeliveryList,
         )
 
     @post(
@@ -266,8 +294,9 @@ class WebhookController(Controller):
         request: Request[Principal, Any, Any],
         services: ApiServices,
     ) -> ReplayStarted:
-        """Send again every matching event committed after a cursor (and after the webhook
-        was created), up to now. Replayed deliveries keep their `webhook-id`. Answers 503
+        """Send again every matching event committed after a cursor (`after`), or that
+        occurred at or after a time (`since`), and after the webhook was created, up to now.
+        Replayed deliveries keep their `webhook-id`. Answers 503
         with `Retry-After`, replaying nothing, while the event log the replay reads is more
         than a few seconds behind the log (a worker is down or catching up)."""
         tenant_id = request.user.tenant_id
@@ -278,7 +307,18 @@ class WebhookController(Controller):
             raise ProblemError(
                 409, f"webhook {webhook_id} is disabled; enable it first", slug="conflict"
             )
-        after = change_position(services, tenant_id, data.after, "after")
+        if (data.after is None) == (data.since is None):
+            raise ProblemError(
+                422,
+                "give exactly one of after (a cursor) and since (a time)",
+                slug="validation-error",
+                errors=[
+                    {"field": "after", "source": "body", "message": "exactly one of after, since"}
+                ],
+            )
+        after = (
+            0 if data.after is None else change_position(services, tenant_id, data.after, "after")
+        )
         replay_id = uuid4()
         try:
             enqueued = replay(
@@ -289,6 +329,7 @@ class WebhookController(Controller):
                 subscription_id=webhook_id,
                 after=after,
                 replay_id=replay_id,
+                since=data.since,
             )
         except EventLogBehindError as exc:
             raise ProblemError(

@@ -175,14 +175,14 @@ class EventLog:
 
     def index(
         self, tenant_id: UUID, *, after: int, until: int, limit: int
-    ) -> list[tuple[int, str, UUID]]:
-        """`(position, type, entity id)` of up to `limit` of the tenant's events after
+    ) -> list[tuple[int, str, UUID, datetime]]:
+        """`(position, type, entity id, occurred at)` of up to `limit` of the tenant's events after
         position `after` and up to `until`, in log order (what a replay selects from)."""
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT position, type, entity_id FROM event_log"
+                "SELECT position, type, entity_id, occurred_at FROM event_log"
                 " WHERE tenant_id = %s AND position > %s AND position <= %s"
                 " ORDER BY position LIMIT %s",
                 (tenant_id, after, until, limit),
             ).fetchall()
-        return [(int(p), str(t), e) for p, t, e in rows]
+        return [(int(p), str(t), e, at) for p, t, e, at in rows]

@@ -11,6 +11,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from projections.paging import Keyset, Page, Row, keyset_page
+from projections.tenants.search import tenant_match
 
 # Both listings page oldest first; a key is `[created_at (ISO 8601), id]`.
 OLDEST_FIRST = Keyset(("created_at::timestamptz", "id::uuid"))
@@ -50,12 +51,22 @@ class TenantsView:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 
-    def tenants(self, *, after: Sequence[Any] | None = None, limit: int) -> Page[TenantRow]:
+    def tenants(
+        self, *, query: str | None = None, after: Sequence[Any] | None = None, limit: int
+    ) -> Page[TenantRow]:
+        """Tenants, all or those matching `query` (a name or id prefix: search.py)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if query is not None:
+            condition, params = tenant_match(query)
+            where.append(condition)
         with self.pool.connection() as conn:
             page = keyset_page(
                 conn,
                 "SELECT id, name, created_at, status FROM tenants",
                 OLDEST_FIRST,
+                where=where,
+                params=params,
                 after=after,
                 limit=limit,
                 key=lambda row: _created_key(row[2], row[0]),
