@@ -16,6 +16,7 @@ from api.controllers.admin import AdminController
 from api.controllers.audit import AuditController
 from api.controllers.changes import ChangeController
 from api.controllers.contacts import ContactController
+from api.controllers.deliveries import DeliveryController
 from api.controllers.event_types import EventTypeController
 from api.controllers.events import EventController
 from api.controllers.health import HealthController
@@ -164,6 +165,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
             EventController,
             AuditController,
             WebhookController,
+            DeliveryController,
             EventTypeController,
             PortalSessionController,
             *(extra_routers or []),

@@ -190,6 +190,57 @@ EXAMPLES: dict[str, Any] = {
             "attempts": [ATTEMPT],
         }
     ),
+    "DeliveryDetail": {
+        "id": "6e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+        "event_id": EVENT["id"],
+        "event_type": "order.paid",
+        "occurred_at": PAID,
+        "status": "delivered",
+        "replay": False,
+        "attempt_count": 2,
+        "next_attempt_at": None,
+        "finished_at": "2026-11-29T16:20:08.912004Z",
+        "last_error": None,
+        "attempts": [
+            {
+                **ATTEMPT,
+                "outcome": "http_error",
+                "status_code": 503,
+                "latency_ms": 31.7,
+                "error": "HTTP 503",
+                "response_headers": {"Content-Type": "application/json", "Retry-After": "5"},
+                "response_body": '{"error":"maintenance"}',
+                "response_body_truncated": False,
+            },
+            {
+                **ATTEMPT,
+                "attempted_at": "2026-11-29T16:20:08.912004Z",
+                "response_headers": {"Content-Type": "text/plain", "Content-Length": "2"},
+                "response_body": "ok",
+                "response_body_truncated": False,
+            },
+        ],
+        "request_body": f'{{"id":"{EVENT["id"]}","type":"order.paid",…}}',
+    },
+    "WebhookStats": {
+        "window_start": "2026-11-28T16:20:00Z",
+        "window_end": "2026-11-29T16:20:00Z",
+        "attempts": 1204,
+        "delivered": 1190,
+        "success_rate": 0.9884,
+        "latency_p50_ms": 84.2,
+        "latency_p99_ms": 412.9,
+        "hourly": [
+            {
+                "hour": "2026-11-29T15:00:00Z",
+                "attempts": 52,
+                "delivered": 50,
+                "success_rate": 0.9615,
+                "latency_p50_ms": 80.1,
+                "latency_p99_ms": 398.4,
+            }
+        ],
+    },
     "ReplayRequest": {"after": CURSOR},
     "ReplayStarted": {"id": "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d", "enqueued": 42},
     "EventTypeList": page(

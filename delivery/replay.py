@@ -1,8 +1,9 @@
-"""Replay: enqueue again every event since a cursor that a subscription asks for."""
+"""Replay: enqueue again every event since a cursor, or a time, that a subscription asks for."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -36,10 +37,13 @@ def replay(
     subscription_id: UUID,
     after: int,
     replay_id: UUID,
+    since: datetime | None = None,
     wait: float = EVENT_LOG_WAIT_SECONDS,
 ) -> int:
     """Enqueue the matching events committed after position `after` (and after the
     subscription's creation) up to the event log's current position; answer how many.
+    With `since`, only events that occurred at or after that time (the log's
+    `(tenant, occurred_at)` index finds the first).
 
     Replayed deliveries keep their event's `webhook-id` (receivers deduplicate on it) and join
     the end of each record's queue. The tenant's events are read page by page from the event
@@ -70,6 +74,15 @@ def replay(
             )
         time.sleep(0.01)
     position = max(after, created_position)
+    if since is not None:
+        with pool.connection() as conn:
+            first = conn.execute(
+                "SELECT min(position) FROM event_log WHERE tenant_id = %s AND occurred_at >= %s",
+                (tenant_id, since),
+            ).fetchone()
+        if first is None or first[0] is None:
+            return 0
+        position = max(position, int(first[0]) - 1)
     origin = f"replay:{replay_id}"
     total = 0
     recorder: Any = app.recorder
@@ -80,7 +93,7 @@ def replay(
     while True:
         with pool.connection() as conn:
             rows = conn.execute(
-                "SELECT position, type, entity_id FROM event_log"
+                "SELECT position, type, entity_id, occurred_at FROM event_log"
                 " WHERE tenant_id = %s AND position > %s AND position <= %s"
                 " ORDER BY position LIMIT %s",
                 (tenant_id, position, head, PAGE),
@@ -90,8 +103,9 @@ def replay(
             position = rows[-1][0]
             wanted = [
                 pos
-                for pos, event_type, entity_id in rows
-                if (
+                for pos, event_type, entity_id, occurred_at in rows
+                if (since is None or occurred_at >= since)
+                and (
                     entity_id == subscription_id
                     if event_type == "webhook.ping"
                     else type_matches(patterns, event_type)

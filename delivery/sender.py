@@ -2,7 +2,8 @@
 
 One aiohttp session per worker (keep-alive connection reuse), with the SSRF guard on the
 addresses it connects to unless private targets are allowed. The request is bounded by the
-timeout; redirects are not followed; at most 64 KiB of an answer is read, then dropped.
+timeout; redirects are not followed; at most 64 KiB of an answer is read, and its headers
+and first 4 KiB are kept with the attempt (`delivery.response`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from delivery import outcome
 from delivery.headers import delivery_headers
 from delivery.outcome import Outcome, Verdict
 from delivery.queue import Claim
+from delivery.response import MAX_BODY_BYTES as MAX_KEPT_BYTES
+from delivery.response import Answer, capture, read_body
 from delivery.retry import parse_retry_after
 from delivery.secret_box import SecretBox, SecretUnavailableError
 from delivery.signing import InvalidSecretError
@@ -37,6 +40,7 @@ class Attempt(msgspec.Struct, frozen=True):
     status_code: int | None = None
     error: str | None = None
     retry_after: float | None = None
+    answer: Answer | None = None  # what the endpoint answered, capped
 
     @property
     def finished_at(self) -> datetime:
@@ -98,7 +102,9 @@ class Sender:
         attempted_at = self.now()
         started = time.perf_counter()
 
-        def attempt(verdict: Verdict, retry_after: float | None = None) -> Attempt:
+        def attempt(
+            verdict: Verdict, retry_after: float | None = None, answer: Answer | None = None
+        ) -> Attempt:
             return Attempt(
                 claim,
                 attempted_at,
@@ -107,6 +113,7 @@ class Sender:
                 verdict.status_code,
                 verdict.error,
                 retry_after,
+                answer,
             )
 
         if claim.url is None or claim.secret is None:
@@ -125,8 +132,11 @@ class Sender:
             async with self._session.post(
                 claim.url, data=claim.body, headers=headers, allow_redirects=False
             ) as response:
-                await response.content.read(MAX_RESPONSE_BYTES)
+                data = await read_body(response.content)
+                if len(data) > MAX_KEPT_BYTES:  # read on a little, so the connection is reused
+                    await response.content.read(MAX_RESPONSE_BYTES)
                 status = response.status
+                answer = capture(response.headers.items(), data)
                 retry_header = None if status < 300 else response.headers.get("Retry-After")
             retry_after = (
                 None if retry_header is None else parse_retry_after(retry_header, self.now())
@@ -137,4 +147,5 @@ class Sender:
                 raise
             return attempt(verdict)
         verdict = outcome.of_status(status)
-        return attempt(verdict, retry_after if verdict.outcome == "http_error" else None)
+        retry_after = retry_after if verdict.outcome == "http_error" else None
+        return attempt(verdict, retry_after, answer)

@@ -341,6 +341,9 @@ class DeliveryWorker:
                     latency_ms=round(a.latency * 1000, 3),
                     error=a.error,
                     retry_at=retry_at,
+                    response_headers=a.answer.headers if a.answer else None,
+                    response_body=a.answer.body if a.answer else None,
+                    response_truncated=a.answer.truncated if a.answer else None,
                 )
             )
         increments = metrics.increments(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import Example
+from litestar.params import Parameter
 
 from api.auth import bearer_token
 from api.credentials import (
@@ -41,6 +43,7 @@ from api.services import ApiServices
 from domain.context import Actor, Context
 from domain.credential import ApiKey, OAuthClient
 from domain.credential import Credential as CredentialRecord
+from projections.tenants.search import MAX_QUERY, search_tenants
 
 OPERATOR = Actor("operator", "admin")
 ADMIN_NAMESPACE = UUID(int=0)
@@ -107,23 +110,27 @@ class AdminController(Controller):
         **documented(400, 401),
     )
     def list_tenants(
-        self, services: ApiServices, limit: Limit = 100, cursor: CursorParam | None = None
+        self,
+        services: ApiServices,
+        limit: Limit = 100,
+        cursor: CursorParam | None = None,
+        q: Annotated[
+            str | None,
+            Parameter(
+                min_length=1,
+                max_length=MAX_QUERY,
+                pattern=r"^[^\x00]*\S[^\x00]*$",
+                description="Only tenants whose name starts with this, ignoring case, or whose"
+                " id starts with it (hex digits; dashes optional).",
+                examples=[Example(value="acme")],
+            ),
+        ] = None,
     ) -> TenantList:
-        """List tenants, oldest first."""
-        params: list[Any] = []
-        where = ""
+        """List tenants, oldest first; `q` searches them by name or id prefix."""
+        after = None
         if cursor is not None:
-            created_at, last_id = list_position(services, "tenants", ADMIN_NAMESPACE, cursor, 2)
-            where = "WHERE (created_at, id) > (%s::timestamptz, %s::uuid)"
-            params += [created_at, last_id]
-        with services.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT id, name, created_at, status FROM tenants {where}"
-                " ORDER BY created_at, id LIMIT %s",
-                [*params, limit + 1],
-            ).fetchall()
-        has_more = len(rows) > limit
-        rows = rows[:limit]
+            after = list_position(services, "tenants", ADMIN_NAMESPACE, cursor, 2)
+        rows, has_more = search_tenants(services.pool, q, limit=limit, after=after)
         next_cursor = (
             services.cursors.encode(
                 "tenants", ADMIN_NAMESPACE, [rows[-1][2].isoformat(), str(rows[-1][0])]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -32,7 +31,7 @@ from api.schemas.webhooks import (
 )
 from api.services import ApiServices
 from delivery import ssrf
-from delivery.history import WITH_STATE
+from delivery.listing import DeliveryFilter, list_deliveries
 from delivery.replay import EventLogBehindError, replay
 from domain.envelope import envelope
 from domain.errors import InvalidFieldError
@@ -40,18 +39,6 @@ from domain.webhook import check_url
 from projections.changes.cursor import encode_change_cursor
 
 MANAGE = "webhooks:manage"
-
-DELIVERIES = f"""
-SELECT d.id, d.public_id, d.event_id, d.event_type, d.created_at, s.state, d.origin,
-    p.next_attempt_at, c.cancelled_at, c.reason
-FROM {WITH_STATE}
-WHERE d.subscription_id = %s AND d.tenant_id = %s {{where}}
-ORDER BY d.id DESC LIMIT %s
-"""
-ATTEMPTS = """
-SELECT delivery_id, attempted_at, outcome, status_code, latency_ms, error
-FROM webhook_attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, id
-"""
 
 
 def guard_url(services: ApiServices, url: str) -> None:
@@ -63,35 +50,6 @@ def guard_url(services: ApiServices, url: str) -> None:
         ssrf.check_url(url)
     except (ssrf.ForbiddenTargetError, ssrf.UnresolvableHostError) as exc:
         raise InvalidFieldError("url", str(exc)) from None
-
-
-def delivery_representation(row: Sequence[Any], attempts: list[dict[str, Any]]) -> dict[str, Any]:
-    """A `Delivery`: its derived state, and what its attempts (or its cancellation) say."""
-    _, public_id, event_id, event_type, occurred_at, state, origin, next_attempt_at = row[:8]
-    cancelled_at, reason = row[8:]
-    last = attempts[-1] if attempts else None
-    finished_at = None
-    if state == "delivered":
-        finished_at = next(
-            (a["attempted_at"] for a in attempts if a["outcome"] == "delivered"), None
-        )
-    elif state == "failed" and last is not None:
-        finished_at = last["attempted_at"]
-    elif state == "cancelled":
-        finished_at = cancelled_at
-    return {
-        "id": public_id,
-        "event_id": event_id,
-        "event_type": event_type,
-        "occurred_at": occurred_at,
-        "status": state,
-        "replay": origin != "log",
-        "attempt_count": len(attempts),
-        "next_attempt_at": next_attempt_at if state == "pending" else None,
-        "finished_at": finished_at,
-        "last_error": reason if state == "cancelled" else (last["error"] if last else None),
-        "attempts": attempts,
-    }
 
 
 class WebhookController(Controller):
@@ -267,52 +225,52 @@ class WebhookController(Controller):
             Literal["pending", "delivered", "failed", "cancelled"] | None,
             Parameter(description="Only deliveries in this state."),
         ] = None,
+        event_type: Annotated[
+            str | None,
+            Parameter(
+                min_length=1, max_length=64, description="Only deliveries of this event type."
+            ),
+        ] = None,
+        occurred_after: Annotated[
+            datetime | None,
+            Parameter(description="Only events that occurred at or after this time (ISO 8601)."),
+        ] = None,
+        occurred_before: Annotated[
+            datetime | None,
+            Parameter(description="Only events that occurred before this time (ISO 8601)."),
+        ] = None,
     ) -> DeliveryList:
         """Deliveries to this webhook, newest first, each with every attempt made
-        (time, outcome, HTTP status, latency, error)."""
+        (time, outcome, HTTP status, latency, error); filters combine. Pages are keyset
+        pages without a total count, as fast on the millionth delivery as on the first.
+        `GET …/deliveries/{id}` adds what the endpoint answered."""
         tenant_id = request.user.tenant_id
         services.app.get_webhook(request.user.context(correlation_id(request)), webhook_id)
-        where = ""
-        params: list[Any] = [webhook_id, tenant_id]
+        if occurred_after and occurred_before and occurred_after >= occurred_before:
+            raise invalid("occurred_before", "must be later than occurred_after")
+        before = None
         if cursor is not None:
             owner, before = list_position(services, "deliveries", tenant_id, cursor, 2)
             if owner != str(webhook_id):
                 raise invalid(
                     "cursor", "belongs to another webhook's deliveries", slug="invalid-cursor"
                 )
-            where += " AND d.id < %s"
-            params.append(before)
-        if status is not None:
-            where += " AND s.state = %s"
-            params.append(status)
-        with services.pool.connection() as conn, conn.transaction():
-            # One snapshot for both reads: retention may purge a delivery and its attempts
-            # between two statements, leaving a "delivered" row without its attempts.
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            rows = conn.execute(
-                DELIVERIES.format(where=where),  # type: ignore[arg-type]
-                [*params, limit + 1],
-            ).fetchall()
-            rows, has_more = rows[:limit], len(rows) > limit
-            attempts: dict[int, list[dict[str, Any]]] = {row[0]: [] for row in rows}
-            for delivery_id, *attempt in conn.execute(ATTEMPTS, ([r[0] for r in rows],)):
-                attempts[delivery_id].append(
-                    dict(
-                        zip(
-                            ("attempted_at", "outcome", "status_code", "latency_ms", "error"),
-                            attempt,
-                            strict=True,
-                        )
-                    )
-                )
-        data = [delivery_representation(row, attempts[row[0]]) for row in rows]
+        page = list_deliveries(
+            services.pool,
+            tenant_id=tenant_id,
+            subscription_id=webhook_id,
+            limit=limit,
+            before=before,
+            filters=DeliveryFilter(status, event_type, occurred_after, occurred_before),
+        )
         next_cursor = (
-            services.cursors.encode("deliveries", tenant_id, [str(webhook_id), rows[-1][0]])
-            if has_more
+            services.cursors.encode("deliveries", tenant_id, [str(webhook_id), page.last_id])
+            if page.has_more
             else None
         )
         return msgspec.convert(
-            {"data": data, "next_cursor": next_cursor, "has_more": has_more}, DeliveryList
+            {"data": page.data, "next_cursor": next_cursor, "has_more": page.has_more},
+            DeliveryList,
         )
 
     @post(
@@ -331,8 +289,9 @@ class WebhookController(Controller):
         request: Request[Principal, Any, Any],
         services: ApiServices,
     ) -> ReplayStarted:
-        """Send again every matching event committed after a cursor (and after the webhook
-        was created), up to now. Replayed deliveries keep their `webhook-id`. Answers 503
+        """Send again every matching event committed after a cursor (`after`), or that
+        occurred at or after a time (`since`), and after the webhook was created, up to now.
+        Replayed deliveries keep their `webhook-id`. Answers 503
         with `Retry-After`, replaying nothing, while the event log the replay reads is more
         than a few seconds behind the log (a worker is down or catching up)."""
         tenant_id = request.user.tenant_id
@@ -343,7 +302,18 @@ class WebhookController(Controller):
             raise ProblemError(
                 409, f"webhook {webhook_id} is disabled; enable it first", slug="conflict"
             )
-        after = change_position(services, tenant_id, data.after, "after")
+        if (data.after is None) == (data.since is None):
+            raise ProblemError(
+                422,
+                "give exactly one of after (a cursor) and since (a time)",
+                slug="validation-error",
+                errors=[
+                    {"field": "after", "source": "body", "message": "exactly one of after, since"}
+                ],
+            )
+        after = (
+            0 if data.after is None else change_position(services, tenant_id, data.after, "after")
+        )
         replay_id = uuid4()
         try:
             enqueued = replay(
@@ -354,6 +324,7 @@ class WebhookController(Controller):
                 subscription_id=webhook_id,
                 after=after,
                 replay_id=replay_id,
+                since=data.since,
             )
         except EventLogBehindError as exc:
             raise ProblemError(

@@ -146,15 +146,32 @@ class DeliveryList(Output):
 
 
 class ReplayRequest(Input):
-    after: Annotated[
-        str,
-        Meta(
-            min_length=1,
-            max_length=2048,
-            description="A cursor from the changes feed or an event's `cursor`: every matching"
-            " event committed after it is delivered again.",
-        ),
-    ]
+    """Where to replay from: `after` a cursor or `since` a time (exactly one)."""
+
+    after: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=2048,
+                description="A cursor from the changes feed or an event's `cursor`: every"
+                " matching event committed after it is delivered again.",
+            ),
+        ]
+        | None
+    ) = None
+    since: (
+        Annotated[
+            datetime,
+            Meta(
+                tz=True,
+                description="A time (RFC 3339, with an offset): every matching event that"
+                " occurred at or after it is delivered again.",
+                examples=["2026-11-29T16:00:00Z"],
+            ),
+        ]
+        | None
+    ) = None
 
 
 class ReplayStarted(Output):

@@ -30,13 +30,16 @@ class Received:
         return parsed
 
 
-Responder = Callable[[Received], "int | tuple[int, dict[str, str]]"]
+Responder = Callable[
+    [Received], "int | tuple[int, dict[str, str]] | tuple[int, dict[str, str], bytes]"
+]
 
 
 class Receiver:
     """A webhook endpoint (http.server, HTTP/1.1 keep-alive) recording every request.
 
-    `respond` decides each answer (status, or status and headers); 200 by default.
+    `respond` decides each answer (status; status and headers; or status, headers and
+    body, `ok` when not given); 200 by default.
     """
 
     def __init__(self, respond: Responder | None = None) -> None:
@@ -56,16 +59,18 @@ class Receiver:
                     self.rfile.read(length),
                 )
                 answer = receiver.respond(request)
-                status, headers = answer if isinstance(answer, tuple) else (answer, {})
+                if not isinstance(answer, tuple):
+                    answer = (answer, {})
+                status, headers, body = (*answer, b"ok")[:3]
                 with receiver._changed:
                     receiver.received.append(dataclasses.replace(request, status=status))
                     receiver._changed.notify_all()
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(body)
 
             def log_message(self, *_: Any) -> None:
                 pass
