@@ -1,4 +1,4 @@
-"""What the operator console reads across tenants: tenants by name, projection lag and
+"""What the operator console reads across tenants: tenants by name or id prefix, projection lag and
 failure state, the delivery backlog, and the endpoints failing longest."""
 
 from __future__ import annotations
@@ -9,14 +9,10 @@ from typing import Any
 
 from api.services import ApiServices
 from projections.lag import Lag, measure_lag
+from projections.tenants.search import MAX_QUERY, search_tenants
 
 TENANT_PAGE = 100
 FAILING_SHOWN = 20
-TENANTS = """
-SELECT id, name, status, created_at FROM tenants
-WHERE %(search)s::text IS NULL OR name ILIKE %(pattern)s OR id::text = %(search)s
-ORDER BY created_at, id LIMIT %(limit)s
-"""
 ERRORS = "SELECT name, last_error FROM projection_tracking"
 BACKLOG = """
 SELECT count(*), count(*) FILTER (WHERE next_attempt_at <= %s), min(next_attempt_at),
@@ -35,21 +31,13 @@ ORDER BY h.failing_since, h.subscription_id LIMIT %s
 """
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def tenants(services: ApiServices, search: str | None) -> tuple[list[dict[str, Any]], bool]:
-    """Tenants whose name holds `search` (or whose id it is), oldest first; whether more
-    than a page matched."""
-    search = (search or "").strip()[:200] or None
-    with services.pool.connection() as conn:
-        rows = conn.execute(
-            TENANTS,
-            {"search": search, "pattern": _like(search or ""), "limit": TENANT_PAGE + 1},
-        ).fetchall()
-    found = [{"id": str(r[0]), "name": r[1], "status": r[2], "created_at": r[3]} for r in rows]
-    return found[:TENANT_PAGE], len(found) > TENANT_PAGE
+    """Tenants whose name or id starts with `search` (the search of `GET /admin/tenants?q=`),
+    oldest first; whether more than a page matched."""
+    query = (search or "").strip()[:MAX_QUERY] or None
+    rows, more = search_tenants(services.pool, query, limit=TENANT_PAGE)
+    found = [{"id": str(r[0]), "name": r[1], "created_at": r[2], "status": r[3]} for r in rows]
+    return found, more
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,16 @@
-"""An endpoint's health over the last 24 hours: attempts per hour, success rate and latency
-(p50, p99), and the same as an inline SVG chart (no script, no chart library)."""
+"""An endpoint's health over the last 24 hours (delivery/stats.py, as the API's
+`/stats` answers it): attempts per hour, success rate and latency (p50, p99), drawn as an
+inline SVG chart (no script, no chart library)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from typing import Any
 from uuid import UUID
 
 from api.services import ApiServices
-
-WINDOW = timedelta(hours=24)
-HOURLY = """
-SELECT date_trunc('hour', a.attempted_at) AS hour, count(*),
-    count(*) FILTER (WHERE a.outcome = 'delivered'),
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY a.latency_ms),
-    percentile_cont(0.99) WITHIN GROUP (ORDER BY a.latency_ms)
-FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
-WHERE a.subscription_id = %(webhook)s AND d.tenant_id = %(tenant)s
-    AND a.attempted_at >= %(since)s
-GROUP BY 1 ORDER BY 1
-"""
-TOTAL = """
-SELECT count(*), count(*) FILTER (WHERE a.outcome = 'delivered'),
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY a.latency_ms),
-    percentile_cont(0.99) WITHIN GROUP (ORDER BY a.latency_ms)
-FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
-WHERE a.subscription_id = %(webhook)s AND d.tenant_id = %(tenant)s
-    AND a.attempted_at >= %(since)s
-"""
+from delivery.stats import endpoint_stats
 
 
 @dataclass(frozen=True)
@@ -58,12 +39,20 @@ class Health:
         return self.delivered / self.attempts if self.attempts else None
 
 
-def endpoint_health(services: ApiServices, tenant_id: UUID, webhook_id: UUID) -> Health:
-    params = {"webhook": webhook_id, "tenant": tenant_id, "since": services.clock.now() - WINDOW}
-    with services.pool.connection() as conn:
-        hours = [Hour(*row) for row in conn.execute(HOURLY, params)]
-        total: Any = conn.execute(TOTAL, params).fetchone()
-    return Health(total[0], total[1], total[2], total[3], hours)
+def endpoint_health(services: ApiServices, webhook_id: UUID) -> Health:
+    """The figures of `GET /v1/webhooks/{id}/stats` (the caller checks the tenant owns it)."""
+    found = endpoint_stats(services.pool, subscription_id=webhook_id, now=services.clock.now())
+    hours = [
+        Hour(h["hour"], h["attempts"], h["delivered"], h["latency_p50_ms"], h["latency_p99_ms"])
+        for h in found["hourly"]
+    ]
+    return Health(
+        found["attempts"],
+        found["delivered"],
+        found["latency_p50_ms"],
+        found["latency_p99_ms"],
+        hours,
+    )
 
 
 def chart(health: Health, now: datetime) -> str:
@@ -71,7 +60,7 @@ def chart(health: Health, now: datetime) -> str:
     line, with a text title and description for screen readers."""
     width, height, bar = 480, 120, 20
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
-    by_hour = {h.start.replace(tzinfo=start.tzinfo): h for h in health.hours}
+    by_hour = {h.start: h for h in health.hours}  # aware: equal instants are equal keys
     peak = max((h.attempts for h in health.hours), default=0) or 1
     slowest = max((h.p99_ms for h in health.hours), default=0.0) or 1.0
     parts = []

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from anyio import to_thread
 from litestar import MediaType, Request, Response
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.exceptions import HTTPException
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig

@@ -1,7 +1,7 @@
 """A portal session reaches its own tenant's data only, and every form needs its CSRF token.
 
 Every portal route that takes an endpoint id is tried with another tenant's endpoint, and
-every one that takes a delivery number with another tenant's delivery: each answers 404
+every one that takes a delivery id with another tenant's delivery: each answers 404
 and changes nothing. The routes come from the running app, so a new page is covered."""
 
 from __future__ import annotations
@@ -17,18 +17,26 @@ from tests.support.poll import eventually
 from tests.support.portal import BrowserClient, opened, portal_link
 from tests.support.webhooks import subscribe
 
-FORM = {"url": "http://127.0.0.1:9/hook", "event_types": ["contact.created"], "after": "x"}
+FORM = {
+    "url": "http://127.0.0.1:9/hook",
+    "event_types": ["contact.created"],
+    "since": "2026-01-01T00:00",
+}
 
 
-def first_delivery(browser: BrowserClient, hook_id: str) -> int:
-    """The number of the endpoint's newest delivery, once its page lists one."""
+def first_delivery(browser: BrowserClient, hook_id: str) -> str:
+    """The id of the endpoint's newest delivery, once its page lists one."""
+    found: list[str] = []
 
-    def listed() -> int | None:
+    def listed() -> bool:
         page = browser.get(f"/portal/endpoints/{hook_id}/deliveries")
-        found = re.search(rf"/portal/endpoints/{hook_id}/deliveries/(\d+)", page.text)
-        return int(found.group(1)) if found else None
+        found[:] = re.findall(
+            rf"/portal/endpoints/{hook_id}/deliveries/([0-9a-f-]{{36}})", page.text
+        )
+        return bool(found)
 
-    return eventually(listed, "the delivery is listed", 30)  # type: ignore[no-any-return]
+    eventually(listed, "the delivery is listed", 30)
+    return found[0]
 
 
 def portal_routes(server: ServerThread) -> list[tuple[str, str]]:
@@ -43,15 +51,13 @@ def portal_routes(server: ServerThread) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def foreign(
-    api_server: ServerThread, other_tenant: TenantClient
-) -> dict[str, Any]:
+def foreign(api_server: ServerThread, other_tenant: TenantClient) -> dict[str, Any]:
     hook = subscribe(other_tenant, "http://127.0.0.1:9/hook", ["contact.created"])
     assert other_tenant.post(f"/v1/webhooks/{hook['id']}/test").status_code == 202
     browser = opened(api_server.url, portal_link(other_tenant.client))
-    number = first_delivery(browser, hook["id"])
+    delivery_id = first_delivery(browser, hook["id"])
     browser.close()
-    return {"hook": hook, "number": number}
+    return {"hook": hook, "delivery": delivery_id}
 
 
 def test_every_page_and_action_with_a_foreign_id_is_not_found(
@@ -67,10 +73,10 @@ def test_every_page_and_action_with_a_foreign_id_is_not_found(
     tried = []
     for method, template in portal_routes(api_server):
         for hook_id in (foreign["hook"]["id"], own_hook["id"]):
-            if hook_id == own_hook["id"] and "{number" not in template:
-                continue  # own endpoint: only a foreign delivery number is foreign
+            if hook_id == own_hook["id"] and "{delivery_id" not in template:
+                continue  # own endpoint: only a foreign delivery id is foreign
             path = re.sub(r"\{webhook_id:uuid\}", hook_id, template)
-            path = re.sub(r"\{number:int\}", str(foreign["number"]), path)
+            path = re.sub(r"\{delivery_id:uuid\}", foreign["delivery"], path)
             if "{" in path:
                 continue  # not an endpoint route (none today)
             answer = (
@@ -81,7 +87,7 @@ def test_every_page_and_action_with_a_foreign_id_is_not_found(
             assert answer.status_code == 404, (method, path, answer.status_code)
             assert foreign["hook"]["url"] not in answer.text
             tried.append((method, template))
-    assert len(set(tried)) >= 9, tried  # every endpoint and delivery page and action
+    assert len(set(tried)) >= 10, tried  # every endpoint and delivery page and action
     after = other_tenant.get(f"/v1/webhooks/{foreign['hook']['id']}").json()
     assert after == before  # not edited, disabled, rotated or deleted
     deliveries = other_tenant.get(f"/v1/webhooks/{foreign['hook']['id']}/deliveries").json()
@@ -109,9 +115,7 @@ def test_a_post_without_its_sessions_csrf_token_is_refused(
     made = browser.post("/portal/endpoints", create, token=token)
     assert made.status_code == 200, made.text
     assert "whsec_" in made.text  # the secret, shown once
-    with_header = browser.http.post(
-        "/portal/logout", headers={"X-CSRFToken": token}
-    )
+    with_header = browser.http.post("/portal/logout", headers={"X-CSRFToken": token})
     assert with_header.status_code == 200
     browser.close()
     other.close()
