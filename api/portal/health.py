@@ -58,7 +58,7 @@ def endpoint_health(services: ApiServices, webhook_id: UUID) -> Health:
 def chart(health: Health, now: datetime) -> str:
     """24 hourly bars (height: attempts; green share: delivered) and the p99 latency as a
     line, with a text title and description for screen readers."""
-    width, height, bar = 480, 120, 20
+    width, height, bar, axis = 480, 120, 20, 16
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     by_hour = {h.start: h for h in health.hours}  # aware: equal instants are equal keys
     peak = max((h.attempts for h in health.hours), default=0) or 1
@@ -94,10 +94,14 @@ def chart(health: Health, now: datetime) -> str:
     summary = f"Last 24 hours: {health.attempts} attempts, {rate}"
     return (
         f'<svg role="img" aria-labelledby="health-title health-desc" viewBox="0 0 {width}'
-        f' {height}" width="{width}" height="{height}" class="chart">'
+        f' {height + axis}" width="{width}" height="{height + axis}" class="chart">'
         f'<title id="health-title">Delivery attempts per hour, last 24 hours</title>'
         f'<desc id="health-desc">{escape(summary)}. Bars: attempts per hour, green the'
         " delivered share, red the failed. Line: p99 latency.</desc>"
         f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" stroke="#888"/>'
-        f"{''.join(parts)}{line}</svg>"
+        f"{''.join(parts)}{line}"
+        f'<text x="2" y="{height + 12}" font-size="10" fill="#555">{start:%H}:00</text>'
+        f'<text x="{width - 2}" y="{height + 12}" font-size="10" fill="#555"'
+        ' text-anchor="end">now</text>'
+        f'<text x="2" y="10" font-size="10" fill="#555">{peak} attempts</text></svg>'
     )

@@ -175,6 +175,12 @@ def test_subscriber_debugs_an_endpoint_and_the_operator_suspends_the_tenant(
         assert receiver.received[-1].status == 200
         screens.take(page, "portal-delivery-retried")
 
+        page.goto(endpoint_url)  # health: 3 attempts (delivered, 503, retried), drawn
+        assert "3 attempts, 66.7% delivered" in page.locator("main").inner_text()
+        chart = page.get_by_role("img", name="Delivery attempts per hour, last 24 hours")
+        assert chart.locator("rect").count() == 2  # one hour: attempts and delivered bars
+        screens.take(page, "portal-endpoint-health")
+
         page.goto(f"{api_server.url}/portal/event-types")
         check_keyboard(page)
         screens.take(page, "portal-event-catalog")
