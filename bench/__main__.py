@@ -19,6 +19,7 @@ SCENARIOS = [
     "bench.webhooks",
     "bench.cost",
     "bench.audit",
+    "bench.portal",
 ]
 
 

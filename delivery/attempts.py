@@ -96,18 +96,27 @@ def delivery_representation(row: Sequence[Any], attempts: list[dict[str, Any]]) 
     }
 
 
+def read_delivery(
+    conn: psycopg.Connection[Any], *, tenant_id: UUID, subscription_id: UUID, public_id: UUID
+) -> dict[str, Any] | None:
+    """`get_delivery` on a connection the caller holds (in its transaction)."""
+    params = {"public_id": public_id, "subscription_id": subscription_id, "tenant_id": tenant_id}
+    row = conn.execute(ONE_DELIVERY, params).fetchone()
+    if row is None:
+        return None
+    attempts = attempts_of(conn, [row[0]], responses=True)[row[0]]
+    body = bytes(row[10])
+    return {**delivery_representation(row, attempts), "request_body": body.decode()}
+
+
 def get_delivery(
     pool: ConnectionPool, *, tenant_id: UUID, subscription_id: UUID, public_id: UUID
 ) -> dict[str, Any] | None:
     """One delivery of the tenant's webhook with every attempt and what its endpoint
     answered, and the body it sends (`request_body`); None if there is no such delivery."""
-    params = {"public_id": public_id, "subscription_id": subscription_id, "tenant_id": tenant_id}
     with pool.connection() as conn, conn.transaction():
         # One snapshot: retention may purge a delivery and its attempts between statements.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        row = conn.execute(ONE_DELIVERY, params).fetchone()
-        if row is None:
-            return None
-        attempts = attempts_of(conn, [row[0]], responses=True)[row[0]]
-    body = bytes(row[10])
-    return {**delivery_representation(row, attempts), "request_body": body.decode()}
+        return read_delivery(
+            conn, tenant_id=tenant_id, subscription_id=subscription_id, public_id=public_id
+        )

@@ -72,15 +72,22 @@ def page_query(filters: DeliveryFilter, before: int | None) -> str:
     if candidates is None:
         if before is not None:
             where.append("d.id < %(before)s")
+        # Ordered by (subscription_id, id), with the webhook as a one-value range rather
+        # than an equality (which the planner would drop from the order): only the
+        # webhook's own indexes give that order. Ordered by the id alone, the planner
+        # takes the primary key backwards when one webhook has most of the rows, and may
+        # filter its way through every newer delivery of the others.
+        where[0] = "d.subscription_id BETWEEN %(subscription_id)s AND %(subscription_id)s"
         return f"""SELECT {DELIVERY_COLUMNS} FROM {WITH_STATE}
-WHERE {" AND ".join(where)} ORDER BY d.id DESC LIMIT %(limit)s"""
+WHERE {" AND ".join(where)} ORDER BY d.subscription_id DESC, d.id DESC LIMIT %(limit)s"""
     # Driven by the candidates, newest first: each is looked up by key and kept if it
-    # matches, until the page is full.
+    # matches, until the page is full. `OFFSET 0` keeps the lookup a nested loop (pulled
+    # up, it becomes a join over every delivery of the webhook).
     bound = "AND delivery_id < %(before)s" if before is not None else ""
     return f"""SELECT x.* FROM ({candidates.format(before=bound)}) f
 CROSS JOIN LATERAL (
     SELECT {DELIVERY_COLUMNS} FROM {WITH_STATE}
-    WHERE d.id = f.delivery_id AND {" AND ".join(where)}
+    WHERE d.id = f.delivery_id AND {" AND ".join(where)} OFFSET 0
 ) x
 ORDER BY f.delivery_id DESC LIMIT %(limit)s"""
 

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
-from delivery.attempts import get_delivery
+from delivery.attempts import read_delivery
 from delivery.outbox import DELIVERY_CHANNEL
 
 # Attempts counted for a delivery queued again by hand: more than any schedule has, so a
@@ -76,7 +76,8 @@ def retry_now(
     now: datetime,
 ) -> dict[str, Any] | None:
     """Make the delivery due at `now` (see the module's rules) and wake the workers; answer
-    the delivery as it is then (pending), or None if the webhook has no such delivery.
+    the delivery as it is at the commit (pending), or None if the webhook has no such
+    delivery.
 
     The caller checks that the webhook is active: a disabled one sends nothing."""
     params: dict[str, Any] = {
@@ -99,7 +100,8 @@ def retry_now(
         if conn.execute(HURRY_PENDING, params).fetchone() is None:
             conn.execute(REQUEUE, params)
         conn.execute(QUEUE_DUE, params)
-        conn.execute("SELECT pg_notify(%s, '')", (DELIVERY_CHANNEL,))
-    return get_delivery(
-        pool, tenant_id=tenant_id, subscription_id=subscription_id, public_id=public_id
-    )
+        conn.execute("SELECT pg_notify(%s, '')", (DELIVERY_CHANNEL,))  # sent at commit
+        # Read before the commit: a worker may deliver it as soon as it is committed.
+        return read_delivery(
+            conn, tenant_id=tenant_id, subscription_id=subscription_id, public_id=public_id
+        )

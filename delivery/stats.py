@@ -19,15 +19,15 @@ from psycopg_pool import ConnectionPool
 WINDOW = timedelta(hours=24)
 
 STATS = """
-SELECT date_trunc('hour', attempted_at) AS hour, count(*) AS attempts,
+SELECT date_trunc('hour', attempted_at, 'UTC') AS hour, count(*) AS attempts,
     count(*) FILTER (WHERE outcome = 'delivered') AS delivered,
     percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50,
     percentile_disc(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99,
-    GROUPING(date_trunc('hour', attempted_at)) = 1 AS total
+    GROUPING(date_trunc('hour', attempted_at, 'UTC')) = 1 AS total
 FROM webhook_attempts
 WHERE subscription_id = %(subscription_id)s
     AND attempted_at > %(start)s AND attempted_at <= %(end)s
-GROUP BY ROLLUP (date_trunc('hour', attempted_at))
+GROUP BY ROLLUP (date_trunc('hour', attempted_at, 'UTC'))
 ORDER BY total, hour
 """
 
@@ -44,7 +44,7 @@ def figures(attempts: int, delivered: int, p50: float | None, p99: float | None)
 
 def endpoint_stats(pool: ConnectionPool, *, subscription_id: UUID, now: datetime) -> dict[str, Any]:
     """The endpoint's attempts in (now - 24 h, now]: totals, and each hour that had any
-    (`hourly`, oldest first, each hour's start). The caller checks the tenant owns it."""
+    (`hourly`, oldest first, each by its start in UTC). The caller checks the tenant owns it."""
     start = now - WINDOW
     params = {"subscription_id": subscription_id, "start": start, "end": now}
     with pool.connection() as conn:

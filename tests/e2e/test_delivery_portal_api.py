@@ -5,13 +5,17 @@ pages, replay since a time; each refusing foreign ids and bad input."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+import httpx
+
 from delivery.response import MAX_BODY_BYTES
 from delivery.retry import RetrySchedule
-from tests.conftest import TenantClient
+from syncline.runtime import Runtime
+from tests.conftest import TenantClient, provision
 from tests.support.poll import eventually
 from tests.support.problems import assert_problem
 from tests.support.receiver import Received, Receiver
@@ -163,8 +167,8 @@ def test_delivery_routes_answer_404_for_foreign_or_unknown_ids(
     contact(hooks_tenant, "mine@example.com")
     contact(other_tenant, "theirs@example.com")
     assert receiver.wait_count(2)
-    eventually(lambda: deliveries(other_tenant, theirs["id"]), "their delivery is listed")
-    eventually(lambda: deliveries(hooks_tenant, mine["id"]), "my delivery is listed")
+    eventually(settled_as(other_tenant, theirs, "delivered", 1), "theirs was delivered")
+    eventually(settled_as(hooks_tenant, mine, "delivered", 1), "mine was delivered")
     my_delivery = deliveries(hooks_tenant, mine["id"])[0]["id"]
     their_delivery = deliveries(other_tenant, theirs["id"])[0]["id"]
 
@@ -258,3 +262,127 @@ def test_bad_filters_are_400_problems(hooks_tenant: TenantClient, receiver: Rece
         problem = assert_problem(hooks_tenant.get(path, params=params), 400)
         assert named in problem["detail"] or named in str(problem.get("errors")), problem
     assert_problem(hooks_tenant.post(f"{path}/not-a-uuid/retry"), 404)
+
+
+def test_stats_are_the_last_24_hours_of_attempts(
+    hooks_tenant: TenantClient, receiver: Receiver, runtime: Runtime
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
+    other = subscribe(hooks_tenant, receiver.url + "/other", ["contact.created"])
+    now = datetime.now(UTC)
+    # Ten attempts in the window, 7 delivered, latencies 10…100 ms; one a day old and one
+    # of another webhook, which do not count.
+    attempts = [
+        (
+            hook["id"],
+            now - timedelta(minutes=5 + i),
+            "delivered" if i < 7 else "http_error",
+            10.0 * (i + 1),
+        )
+        for i in range(10)
+    ]
+    attempts += [
+        (hook["id"], now - timedelta(hours=25), "http_error", 5000.0),
+        (other["id"], now - timedelta(minutes=1), "http_error", 9000.0),
+    ]
+    with runtime.pool.connection() as conn:
+        conn.cursor().executemany(
+            "INSERT INTO webhook_attempts (delivery_id, subscription_id, attempted_at, outcome,"
+            " latency_ms) VALUES (%s, %s, %s, %s, %s)",
+            [(-(i + 1), *a) for i, a in enumerate(attempts)],
+        )
+    response = hooks_tenant.get(f"/v1/webhooks/{hook['id']}/stats")
+    assert response.status_code == 200, response.text
+    stats = response.json()
+    assert (stats["attempts"], stats["delivered"], stats["success_rate"]) == (10, 7, 0.7)
+    # Nearest rank: p50 is the 5th of 10 latencies, p99 the 10th.
+    assert (stats["latency_p50_ms"], stats["latency_p99_ms"]) == (50.0, 100.0)
+    assert sum(hour["attempts"] for hour in stats["hourly"]) == 10
+    assert sum(hour["delivered"] for hour in stats["hourly"]) == 7
+    hours = [datetime.fromisoformat(hour["hour"]) for hour in stats["hourly"]]
+    assert hours == sorted(hours)
+    assert all(h.minute == 0 for h in hours)
+    window = datetime.fromisoformat(stats["window_end"]) - datetime.fromisoformat(
+        stats["window_start"]
+    )
+    assert window == timedelta(hours=24)
+
+    quiet = subscribe(hooks_tenant, receiver.url + "/quiet", ["contact.created"])
+    empty = hooks_tenant.get(f"/v1/webhooks/{quiet['id']}/stats").json()
+    assert (empty["attempts"], empty["success_rate"], empty["latency_p99_ms"]) == (0, None, None)
+    assert empty["hourly"] == []
+
+
+def test_replay_since_a_time_resends_what_occurred_from_then(
+    hooks_tenant: TenantClient, receiver: Receiver, workers: Workers
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
+    workers.start()
+    ids = [contact(hooks_tenant, f"since{i}@example.com")["id"] for i in range(3)]
+    assert receiver.wait_count(3)
+    by_record = {e["entity"]["id"]: e for e in receiver.events()}
+    second = by_record[ids[1]]
+
+    response = hooks_tenant.post(
+        f"/v1/webhooks/{hook['id']}/replay", json={"since": second["occurred_at"]}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["enqueued"] == 2
+    assert receiver.wait_count(5)
+    replayed = {e["entity"]["id"] for e in receiver.events()[3:]}
+    assert replayed == set(ids[1:])
+
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    response = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/replay", json={"since": later})
+    assert (response.status_code, response.json()["enqueued"]) == (202, 0)
+
+
+def test_replay_needs_exactly_one_of_after_and_since(
+    hooks_tenant: TenantClient, receiver: Receiver
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
+    path = f"/v1/webhooks/{hook['id']}/replay"
+    for body in (
+        {},
+        {"after": "x", "since": "2026-12-06T00:00:00Z"},
+        {"since": "yesterday"},
+        {"since": "2026-12-06T00:00:00"},  # no offset: ambiguous
+        {"since": None},
+    ):
+        assert_problem(hooks_tenant.post(path, json=body), 422)
+    assert deliveries(hooks_tenant, hook["id"]) == []
+
+
+def test_the_admin_list_searches_tenants_by_name_or_id_prefix(
+    admin: httpx.Client, caught_up: Callable[[], None]
+) -> None:
+    word = f"Zq{uuid4().hex[:8]}"
+    made = [provision(admin, f"{word} {suffix}") for suffix in ("Alpha", "Beta", "Gamma")]
+    provision(admin, f"x{word}")  # contains the word, does not start with it
+    provision(admin, "100%_real")
+    caught_up()  # the tenants' read model has them
+
+    def names(**params: Any) -> list[str]:
+        response = admin.get("/admin/tenants", params=params)
+        assert response.status_code == 200, response.text
+        return [t["name"] for t in response.json()["data"]]
+
+    assert names(q=word.upper()) == [f"{word} Alpha", f"{word} Beta", f"{word} Gamma"]
+    assert names(q=f"{word.lower()} b") == [f"{word} Beta"]
+    gamma = made[2].id
+    assert names(q=gamma[:8]) == [f"{word} Gamma"]
+    assert names(q=gamma.upper()) == [f"{word} Gamma"]
+    assert names(q=gamma.replace("-", "")[:13]) == [f"{word} Gamma"]
+    # LIKE's wildcards are plain characters.
+    assert names(q="100%_") == ["100%_real"]
+    assert all(name.startswith("%") for name in names(q="%"))
+    # Keyset pages of a search.
+    first = admin.get("/admin/tenants", params={"q": word, "limit": 2}).json()
+    assert first["has_more"]
+    rest = admin.get(
+        "/admin/tenants", params={"q": word, "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    assert [t["name"] for t in first["data"] + rest["data"]] == names(q=word)
+    assert rest["has_more"] is False
+    for bad in ("", "   ", "a\x00b", "x" * 201):
+        assert_problem(admin.get("/admin/tenants", params={"q": bad}), 400)
