@@ -14,6 +14,7 @@ from tests.conftest import ServerThread, TenantClient
 from tests.support.clock import FakeClock
 from tests.support.credentials import api_server as api_server_of
 from tests.support.credentials import issue_api_key, key_prefix
+from tests.support.poll import eventually
 from tests.support.portal import BrowserClient, admin_link, opened, portal_link
 
 CLIENT_SIDE_LOGGERS = ("httpx", "httpcore", "uvicorn.access")
@@ -136,6 +137,8 @@ def test_a_suspended_tenants_sessions_end_for_good(
     refused = admin.post(f"/admin/tenants/{tenant.id}/portal-sessions")
     assert refused.status_code == 409
     assert admin.post(f"/admin/tenants/{tenant.id}/reactivate").status_code == 200
+    # The key works again once the API's credential cache hears it (within 5 s).
+    eventually(lambda: tenant.get("/v1/webhooks").status_code == 200, "the key works", 6)
     assert own.get("/portal/").status_code == 401
     assert opened(api_server.url, portal_link(tenant.client)).get("/portal/").status_code == 200
 
