@@ -20,6 +20,7 @@ SCENARIOS = [
     "bench.cost",
     "bench.audit",
     "bench.portal",
+    "bench.portal_pages",
 ]
 
 

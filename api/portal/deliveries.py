@@ -87,7 +87,7 @@ class DeliveryPages(Controller):
         self, webhook_id: UUID, request: Request[Any, Any, Any], session: BrowserSession
     ) -> Template:
         services = services_of(request)
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
         subscription = await run(services.app.get_webhook, ctx, webhook_id)
         error = None
         try:
@@ -130,7 +130,7 @@ class DeliveryPages(Controller):
         session: BrowserSession,
     ) -> Template:
         services = services_of(request)
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
         subscription = await run(services.app.get_webhook, ctx, webhook_id)
         found = await run(readers.delivery, services, ctx.tenant_id, webhook_id, delivery_id)
         if found is None:
@@ -158,7 +158,7 @@ class DeliveryPages(Controller):
         session: BrowserSession,
     ) -> Response[Any]:
         services = services_of(request)
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
 
         def retry() -> dict[str, Any] | None:
             subscription = services.app.get_webhook(ctx, webhook_id)
@@ -188,7 +188,7 @@ class DeliveryPages(Controller):
         form = await request.form()
         after = str(form.get("after") or "").strip()
         since = _when(str(form.get("since") or "").strip(), "since")
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
 
         def start() -> int:
             subscription = services.app.get_webhook(ctx, webhook_id)

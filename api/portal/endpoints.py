@@ -55,7 +55,7 @@ class EndpointPages(Controller):
     async def create(self, request: Request[Any, Any, Any], session: BrowserSession) -> Any:
         services = services_of(request)
         values = _form_fields(await request.form())
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
 
         def create() -> tuple[Any, str]:
             guard_url(services, values["url"])
@@ -91,7 +91,7 @@ class EndpointPages(Controller):
         self, webhook_id: UUID, request: Request[Any, Any, Any], session: BrowserSession
     ) -> Template:
         services = services_of(request)
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
         subscription = await run(services.app.get_webhook, ctx, webhook_id)
         stats = await run(health.endpoint_health, services, webhook_id)
         endpoint = {**subscription.representation(), "id": str(webhook_id)}
@@ -115,7 +115,7 @@ class EndpointPages(Controller):
     ) -> Any:
         services = services_of(request)
         values = _form_fields(await request.form())
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
 
         def update() -> None:
             services.app.get_webhook(ctx, webhook_id)  # a foreign id: 404 before the URL check
@@ -148,7 +148,7 @@ class EndpointPages(Controller):
         status = (await request.form()).get("status")
         if status not in ("active", "disabled"):
             raise InvalidFieldError("status", "must be active or disabled")
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
         await run(services.app.update_webhook, ctx, webhook_id, {}, status)
         return see_other(f"/portal/endpoints/{webhook_id}")
 
@@ -157,7 +157,7 @@ class EndpointPages(Controller):
         self, webhook_id: UUID, request: Request[Any, Any, Any], session: BrowserSession
     ) -> Response[Any]:
         services = services_of(request)
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
         await run(services.app.change_webhook, ctx, webhook_id, lambda s: s.delete(ctx))
         return see_other("/portal/")
 
@@ -166,7 +166,7 @@ class EndpointPages(Controller):
         self, webhook_id: UUID, request: Request[Any, Any, Any], session: BrowserSession
     ) -> Template:
         services = services_of(request)
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
 
         def rotate() -> tuple[Any, str]:
             return services.app.rotate_webhook_secret(
@@ -191,7 +191,7 @@ class EndpointPages(Controller):
         self, webhook_id: UUID, request: Request[Any, Any, Any], session: BrowserSession
     ) -> Response[Any]:
         services = services_of(request)
-        ctx = await run(tenant_context, services, session, request)
+        ctx = tenant_context(services, session, request)
         await run(services.app.change_webhook, ctx, webhook_id, lambda s: s.ping(ctx))
         return see_other(f"/portal/endpoints/{webhook_id}/deliveries?sent=test")
 

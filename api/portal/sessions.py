@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID, uuid4
 
 from api.services import ApiServices
+from domain.context import Actor
+from domain.credential import ApiKey, OAuthClient
 from domain.errors import RecordNotFoundError
 
 Kind = Literal["portal", "console"]
@@ -27,6 +29,7 @@ SESSION_LIFETIME = timedelta(hours=1)
 LINK_PREFIX = "psl_"  # redacted in logs (api/redaction.py)
 SESSION_PREFIX = "pss_"
 MANAGE = "webhooks:manage"
+OPERATOR = Actor("operator", "admin")
 COOKIES: dict[str, str] = {"portal": "syncline_portal", "console": "syncline_console"}
 # Rows past this age are neither links nor sessions any more: deleted as links are issued.
 KEEP = timedelta(days=1)
@@ -72,6 +75,7 @@ class BrowserSession:
     credential_id: UUID | None
     expires_at: datetime
     token: str
+    actor: Actor = OPERATOR  # who changes made in the session are recorded as made by
 
     @property
     def csrf_token(self) -> str:
@@ -125,7 +129,8 @@ def exchange(services: ApiServices, kind: Kind, link_token: str) -> BrowserSessi
     if row is None:
         return None
     session = BrowserSession(row[0], kind, row[1], row[2], expires_at, token)
-    return session if still_allowed(services, session) else None
+    actor = allowed_actor(services, session)
+    return None if actor is None else replace(session, actor=actor)
 
 
 def find(services: ApiServices, kind: Kind, token: str | None) -> BrowserSession | None:
@@ -138,10 +143,11 @@ def find(services: ApiServices, kind: Kind, token: str | None) -> BrowserSession
     if row is None or services.clock.now() >= row[3]:
         return None
     session = BrowserSession(row[0], kind, row[1], row[2], row[3], token)
-    if not still_allowed(services, session):
+    actor = allowed_actor(services, session)
+    if actor is None:
         end(services, session)  # for good: reactivating the tenant does not revive it
         return None
-    return session
+    return replace(session, actor=actor)
 
 
 def end(services: ApiServices, session: BrowserSession) -> None:
@@ -149,25 +155,32 @@ def end(services: ApiServices, session: BrowserSession) -> None:
         conn.execute(END, [services.clock.now(), session.id])
 
 
-def still_allowed(services: ApiServices, session: BrowserSession) -> bool:
-    """Whether whoever opened the session still may: the operator's console needs an admin
-    token configured; a portal needs its tenant active and, when a credential opened it,
-    that credential live and holding `webhooks:manage`."""
+def allowed_actor(services: ApiServices, session: BrowserSession) -> Actor | None:
+    """Who the session acts as, if whoever opened it still may: the operator's console
+    needs an admin token configured; a portal needs its tenant active and, when a
+    credential opened it, that credential live and holding `webhooks:manage` (its changes
+    are then recorded as the credential's). None: the session must end."""
     if session.kind == "console":
-        return bool(services.admin_token)
+        return OPERATOR if services.admin_token else None
     if session.tenant_id is None:
-        return False
+        return None
     try:
         if services.app.get_tenant(session.tenant_id).status != "active":
-            return False
+            return None
     except RecordNotFoundError:
-        return False
+        return None
     if session.credential_id is None:
-        return True  # opened by the operator for the tenant
+        return OPERATOR  # opened by the operator for the tenant
     credential = services.app.get_credential(session.credential_id)
-    return (
-        credential is not None
-        and credential.tenant_id == session.tenant_id
-        and credential.is_live(services.clock.now())
-        and MANAGE in credential.scopes
-    )
+    if (
+        credential is None
+        or credential.tenant_id != session.tenant_id
+        or not credential.is_live(services.clock.now())
+        or MANAGE not in credential.scopes
+    ):
+        return None
+    if isinstance(credential, ApiKey):
+        return Actor("api_key", credential.prefix)
+    if isinstance(credential, OAuthClient):
+        return Actor("oauth_client", credential.client_id)
+    return None

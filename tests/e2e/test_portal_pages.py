@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerThread, TenantClient
+from tests.support.credentials import key_prefix
 from tests.support.portal import BrowserClient, opened, portal_link
 from tests.support.webhooks import subscribe
 
@@ -113,6 +114,8 @@ def test_the_endpoint_actions_do_what_they_say(
     replayed = browser.post(f"{base}/replay", {"since": "2026-01-01T00:00"}, token=token)
     assert replayed.status_code == 303
     assert "sent=replay-" in replayed.headers["location"]
+    events = tenant.get("/v1/events", params={"entity_id": hook["id"]}).json()["data"]
+    assert events[-1]["actor"] == {"type": "api_key", "id": key_prefix(tenant.api_key)}
     assert browser.post(f"{base}/delete", token=token).status_code == 303
     assert tenant.get(f"/v1/webhooks/{hook['id']}").status_code == 404
     assert browser.get(base).status_code == 404
