@@ -27,6 +27,10 @@ SELECT date_trunc('hour', attempted_at, 'UTC') AS hour, count(*) AS attempts,
 FROM webhook_attempts
 WHERE subscription_id = %(subscription_id)s
     AND attempted_at > %(start)s AND attempted_at <= %(end)s
+    AND EXISTS (
+        SELECT 1 FROM webhook_subscriptions
+        WHERE id = %(subscription_id)s AND tenant_id = %(tenant_id)s
+    )
 GROUP BY ROLLUP (date_trunc('hour', attempted_at, 'UTC'))
 ORDER BY total, hour
 """
@@ -42,11 +46,19 @@ def figures(attempts: int, delivered: int, p50: float | None, p99: float | None)
     }
 
 
-def endpoint_stats(pool: ConnectionPool, *, subscription_id: UUID, now: datetime) -> dict[str, Any]:
+def endpoint_stats(
+    pool: ConnectionPool, *, tenant_id: UUID, subscription_id: UUID, now: datetime
+) -> dict[str, Any]:
     """The endpoint's attempts in (now - 24 h, now]: totals, and each hour that had any
-    (`hourly`, oldest first, each by its start in UTC). The caller checks the tenant owns it."""
+    (`hourly`, oldest first, each by its start in UTC). Another tenant's webhook has none
+    (the API answers 404 for it before asking)."""
     start = now - WINDOW
-    params = {"subscription_id": subscription_id, "start": start, "end": now}
+    params = {
+        "subscription_id": subscription_id,
+        "tenant_id": tenant_id,
+        "start": start,
+        "end": now,
+    }
     with pool.connection() as conn:
         rows = conn.execute(STATS, params).fetchall()
     hourly = [

@@ -122,6 +122,9 @@ class DeliveryController(Controller):
         in all and for each hour that had attempts. Timeouts count with the time they took."""
         services.app.get_webhook(request.user.context(correlation_id(request)), webhook_id)
         figures = endpoint_stats(
-            services.pool, subscription_id=webhook_id, now=services.clock.now()
+            services.pool,
+            tenant_id=request.user.tenant_id,
+            subscription_id=webhook_id,
+            now=services.clock.now(),
         )
         return msgspec.convert(figures, WebhookStats)
