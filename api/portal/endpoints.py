@@ -93,7 +93,7 @@ class EndpointPages(Controller):
         services = services_of(request)
         ctx = tenant_context(services, session, request)
         subscription = await run(services.app.get_webhook, ctx, webhook_id)
-        stats = await run(health.endpoint_health, services, webhook_id)
+        stats = await run(health.endpoint_health, services, ctx.tenant_id, webhook_id)
         endpoint = {**subscription.representation(), "id": str(webhook_id)}
         return page(
             "portal/endpoint.html",

@@ -39,9 +39,11 @@ class Health:
         return self.delivered / self.attempts if self.attempts else None
 
 
-def endpoint_health(services: ApiServices, webhook_id: UUID) -> Health:
-    """The figures of `GET /v1/webhooks/{id}/stats` (the caller checks the tenant owns it)."""
-    found = endpoint_stats(services.pool, subscription_id=webhook_id, now=services.clock.now())
+def endpoint_health(services: ApiServices, tenant_id: UUID, webhook_id: UUID) -> Health:
+    """The figures of `GET /v1/webhooks/{id}/stats` (none for another tenant's webhook)."""
+    found = endpoint_stats(
+        services.pool, tenant_id=tenant_id, subscription_id=webhook_id, now=services.clock.now()
+    )
     hours = [
         Hour(h["hour"], h["attempts"], h["delivered"], h["latency_p50_ms"], h["latency_p99_ms"])
         for h in found["hourly"]
