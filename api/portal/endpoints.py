@@ -152,6 +152,23 @@ class EndpointPages(Controller):
         await run(services.app.update_webhook, ctx, webhook_id, {}, status)
         return see_other(f"/portal/endpoints/{webhook_id}")
 
+    @get("/endpoints/{webhook_id:uuid}/delete")
+    async def confirm_delete(
+        self, webhook_id: UUID, request: Request[Any, Any, Any], session: BrowserSession
+    ) -> Template:
+        """A page that asks before deleting (a plain form: no script needed)."""
+        services = services_of(request)
+        ctx = tenant_context(services, session, request)
+        subscription = await run(services.app.get_webhook, ctx, webhook_id)
+        return page(
+            "portal/confirm_delete.html",
+            {
+                "session": session,
+                "kind": "portal",
+                "endpoint": {**subscription.representation(), "id": str(webhook_id)},
+            },
+        )
+
     @post("/endpoints/{webhook_id:uuid}/delete")
     async def remove(
         self, webhook_id: UUID, request: Request[Any, Any, Any], session: BrowserSession

@@ -116,6 +116,10 @@ def test_the_endpoint_actions_do_what_they_say(
     assert "sent=replay-" in replayed.headers["location"]
     events = tenant.get("/v1/events", params={"entity_id": hook["id"]}).json()["data"]
     assert events[-1]["actor"] == {"type": "api_key", "id": key_prefix(tenant.api_key)}
+    confirm = browser.get(f"{base}/delete")  # the page asks first
+    assert confirm.status_code == 200
+    assert "Delete this endpoint?" in confirm.text
+    assert tenant.get(f"/v1/webhooks/{hook['id']}").status_code == 200
     assert browser.post(f"{base}/delete", token=token).status_code == 303
     assert tenant.get(f"/v1/webhooks/{hook['id']}").status_code == 404
     assert browser.get(base).status_code == 404
