@@ -174,3 +174,11 @@ def test_signing_out_ends_the_session(api_server: ServerThread, tenant: TenantCl
     with httpx.Client(base_url=api_server.url, cookies={"syncline_portal": cookie}) as replayed:
         assert replayed.get("/portal/").status_code == 401
     browser.close()
+
+
+def test_over_https_the_cookie_is_secure(api_server: ServerThread, tenant: TenantClient) -> None:
+    # A TLS-terminating proxy on 127.0.0.1 (uvicorn trusts its X-Forwarded-Proto).
+    link = portal_link(tenant.client)
+    exchanged = httpx.get(link["url"], headers={"X-Forwarded-Proto": "https"})
+    assert exchanged.status_code == 303
+    assert "Secure" in exchanged.headers["set-cookie"]
