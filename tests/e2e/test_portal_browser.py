@@ -143,6 +143,13 @@ def test_subscriber_debugs_an_endpoint_and_the_operator_suspends_the_tenant(
         assert receiver.events()[0]["type"] == "webhook.ping"
         check_keyboard(page)
         screens.take(page, "portal-deliveries")
+        # With JavaScript on, the filter swaps the table in place (htmx) and keeps the URL.
+        page.evaluate("window.__kept = true")  # gone if the whole page reloaded
+        page.get_by_label("State").select_option("failed")
+        page.get_by_role("button", name="Filter").click()
+        page.get_by_text("No deliveries match these filters").wait_for(timeout=10_000)
+        assert "state=failed" in page.url
+        assert page.evaluate("window.__kept === true")
 
         receiver.respond = lambda _: (
             503,
