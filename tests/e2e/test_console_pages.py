@@ -70,3 +70,31 @@ def test_the_operator_manages_tenants_and_credentials_from_the_console(
     assert operations.status_code == 200
     assert "Delivery backlog" in operations.text
     console.close()
+
+
+def test_bad_console_input_is_a_4xx_page_that_changes_nothing(
+    admin: httpx.Client, api_server: ServerThread
+) -> None:
+    tenant = provision(admin, "Umbrella")
+    console = opened(api_server.url, admin_link(admin, "/admin/console-sessions"))
+    token = console.csrf("/console/")
+    unknown = uuid4()
+    for path, form, status in (
+        (f"/console/tenants/{unknown}/status", {"status": "suspended"}, 404),
+        (f"/console/tenants/{tenant.id}/status", {"status": "paused"}, 422),
+        (f"/console/tenants/{tenant.id}/credentials/{unknown}/revoke", {}, 404),
+        (f"/console/tenants/{unknown}/portal", {}, 404),
+        ("/console/tenants", {"name": "   "}, 422),
+        ("/console/tenants", {"name": "x" * 201}, 422),
+    ):
+        answer = console.post(path, form, token=token)
+        assert answer.status_code == status, (path, answer.text[:300])
+        assert "text/html" in answer.headers["content-type"]
+    assert console.get(f"/console/tenants/{unknown}").status_code == 404
+    assert console.get("/console/", params={"q": "%_\\" * 100}).status_code == 200
+    suspend = f"/console/tenants/{tenant.id}/status"
+    assert console.post(suspend, {"status": "suspended"}, token=token).status_code == 303
+    again = console.post(suspend, {"status": "suspended"}, token=token)
+    assert again.status_code == 409
+    assert admin.get(f"/admin/tenants/{tenant.id}").json()["status"] == "suspended"
+    console.close()
