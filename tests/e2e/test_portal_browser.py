@@ -188,6 +188,11 @@ def test_subscriber_debugs_an_endpoint_and_the_operator_suspends_the_tenant(
         assert chart.locator("rect").count() == 2  # one hour: attempts and delivered bars
         screens.take(page, "portal-endpoint-health")
 
+        page.goto(f"{api_server.url}/portal/")  # the list follows the read model
+        reload_until(page, "main", f"{receiver.url}/hook")
+        check_keyboard(page)
+        screens.take(page, "portal-endpoints")
+
         page.goto(f"{api_server.url}/portal/event-types")
         check_keyboard(page)
         screens.take(page, "portal-event-catalog")
