@@ -17,7 +17,7 @@ attempts. The plans stay small however long the history (1,000,000 deliveries in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -55,6 +55,11 @@ class DeliveryPage:
     data: list[dict[str, Any]]
     last_id: int | None  # the keyset of the next page, when there is one
     has_more: bool
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """A time without an offset is UTC (not the database session's time zone)."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def page_query(filters: DeliveryFilter, before: int | None) -> str:
@@ -109,8 +114,8 @@ def list_deliveries(
         "tenant_id": tenant_id,
         "before": before,
         "event_type": filters.event_type,
-        "occurred_after": filters.occurred_after,
-        "occurred_before": filters.occurred_before,
+        "occurred_after": utc(filters.occurred_after),
+        "occurred_before": utc(filters.occurred_before),
         "status": filters.status,
         "limit": limit + 1,
     }

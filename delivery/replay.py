@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -75,6 +75,7 @@ def replay(
         time.sleep(0.01)
     position = max(after, created_position)
     if since is not None:
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)  # no offset: UTC
         with pool.connection() as conn:
             first = conn.execute(
                 "SELECT min(position) FROM event_log WHERE tenant_id = %s AND occurred_at >= %s",

@@ -9,7 +9,8 @@ state, except while its record's queue is in flight:
   and its body, as one more attempt: if that fails, the delivery is failed again, with no
   further automatic retries (its schedule is not restarted). It takes its place in its
   record's queue by log order, so it goes before the record's later deliveries still
-  pending.
+  pending; once it is settled, the queue moves on at once (a later delivery that was
+  waiting out a retry delay is tried then: the queue's time is its head's).
 - **in flight** (a worker holds its record's queue: a delivery of that record is being
   sent): refused, `RetryRefusedError`; the request can be made again in a moment.
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -246,6 +246,11 @@ class WebhookController(Controller):
         `GET …/deliveries/{id}` adds what the endpoint answered."""
         tenant_id = request.user.tenant_id
         services.app.get_webhook(request.user.context(correlation_id(request)), webhook_id)
+        # A time without an offset is UTC (as everywhere in the API).
+        occurred_after, occurred_before = (
+            t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+            for t in (occurred_after, occurred_before)
+        )
         if occurred_after and occurred_before and occurred_after >= occurred_before:
             raise invalid("occurred_before", "must be later than occurred_after")
         before = None

@@ -262,6 +262,11 @@ def test_bad_filters_are_400_problems(hooks_tenant: TenantClient, receiver: Rece
         problem = assert_problem(hooks_tenant.get(path, params=params), 400)
         assert named in problem["detail"] or named in str(problem.get("errors")), problem
     assert_problem(hooks_tenant.post(f"{path}/not-a-uuid/retry"), 404)
+    # A time without an offset is UTC: compared with one that has an offset, not a 500.
+    naive = {"occurred_after": "2026-12-06T10:00:00", "occurred_before": "2026-12-06T10:30:00Z"}
+    assert hooks_tenant.get(path, params=naive).status_code == 200
+    backwards = {**naive, "occurred_before": "2026-12-06T09:30:00Z"}
+    assert_problem(hooks_tenant.get(path, params=backwards), 400, "occurred_before")
 
 
 def test_stats_are_the_last_24_hours_of_attempts(
