@@ -7,6 +7,7 @@ and changes nothing. The routes come from the running app, so a new page is cove
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -65,6 +66,7 @@ def test_every_page_and_action_with_a_foreign_id_is_not_found(
     tenant: TenantClient,
     other_tenant: TenantClient,
     foreign: dict[str, Any],
+    caught_up: Callable[[], None],
 ) -> None:
     own_hook = subscribe(tenant, "http://127.0.0.1:9/own", ["contact.created"])
     browser = opened(api_server.url, portal_link(tenant.client))
@@ -90,13 +92,17 @@ def test_every_page_and_action_with_a_foreign_id_is_not_found(
     assert len(set(tried)) >= 10, tried  # every endpoint and delivery page and action
     after = other_tenant.get(f"/v1/webhooks/{foreign['hook']['id']}").json()
     assert after == before  # not edited, disabled, rotated or deleted
+    caught_up()  # a test event or replay would be enqueued by now
     deliveries = other_tenant.get(f"/v1/webhooks/{foreign['hook']['id']}/deliveries").json()
     assert len(deliveries["data"]) == 1  # no test event or replay was added
     browser.close()
 
 
 def test_a_post_without_its_sessions_csrf_token_is_refused(
-    api_server: ServerThread, tenant: TenantClient, other_tenant: TenantClient
+    api_server: ServerThread,
+    tenant: TenantClient,
+    other_tenant: TenantClient,
+    caught_up: Callable[[], None],
 ) -> None:
     browser = opened(api_server.url, portal_link(tenant.client))
     other = opened(api_server.url, portal_link(other_tenant.client))
@@ -106,6 +112,7 @@ def test_a_post_without_its_sessions_csrf_token_is_refused(
         refused = browser.post("/portal/endpoints", create, token=token)
         assert refused.status_code == 403, token
         assert "CSRF" in refused.text
+    caught_up()  # the barrier: everything committed so far is in the read models
     assert tenant.get("/v1/webhooks").json()["data"] == []  # nothing was created
     cookie = browser.http.cookies["syncline_portal"]
     with httpx.Client(base_url=api_server.url, cookies={"syncline_portal": cookie}) as bare:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -56,7 +57,7 @@ def test_a_bad_filter_is_a_422_page_that_names_it(
 
 
 def test_bad_forms_are_answered_as_pages_and_change_nothing(
-    browser: BrowserClient, tenant: TenantClient
+    browser: BrowserClient, tenant: TenantClient, caught_up: Callable[[], None]
 ) -> None:
     hook = subscribe(tenant, "http://127.0.0.1:9/f", ["contact.created"])
     base = f"/portal/endpoints/{hook['id']}"
@@ -79,6 +80,7 @@ def test_bad_forms_are_answered_as_pages_and_change_nothing(
     after = tenant.get(f"/v1/webhooks/{hook['id']}").json()
     assert after["url"] == hook["url"]
     assert after["status"] == "active"
+    caught_up()  # the list reads the read model
     assert len(tenant.get("/v1/webhooks").json()["data"]) == 1
 
 
