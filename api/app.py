@@ -28,6 +28,9 @@ from api.errors import EXCEPTION_HANDLERS
 from api.observability import ObservabilityMiddleware
 from api.openapi_docs import RATE_LIMIT_HEADERS, header
 from api.openapi_webhooks import webhook_deliveries
+from api.portal.access import AdminSessionController, PortalSessionController
+from api.portal.routes import console_router, portal_router
+from api.portal.web import static_files, template_config
 from api.rate_limit import RateLimitMiddleware
 from api.request_guard import (
     RequestGuardMiddleware,
@@ -162,6 +165,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
             WebhookController,
             DeliveryController,
             EventTypeController,
+            PortalSessionController,
             *(extra_routers or []),
         ],
         middleware=[BearerAuthMiddleware, RateLimitMiddleware],
@@ -172,11 +176,17 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
         route_handlers=[
             v1,
             AdminController,
+            AdminSessionController,
             OAuthController,
             HealthController,
             MetricsController,
             docs_assets(),
+            # The webhook portal and operator console: pages behind a session cookie.
+            portal_router(),
+            console_router(),
+            static_files(),
         ],
+        template_config=template_config(),
         # One ApiServices per app: resolved once, not per request.
         dependencies={"services": Provide(provide_services, sync_to_thread=False, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,

@@ -248,8 +248,19 @@ examples(
     }
 )
 
+# A one-time portal or console link (api/portal/access.py); the token is an example.
+PORTAL_LINK = {
+    "url": "https://api.example.com/portal/session?token=psl_Xq2v9LbT0mWc4rHs7nJe1kYd5uAg8pZf3oRi6wQtE0s",
+    "expires_at": "2026-11-29T16:21:14.123456Z",
+}
+examples(SessionLink=PORTAL_LINK)
+
 # By operation id: success answers without a component of their own.
 OPERATION_EXAMPLES: dict[str, Any] = {
+    "CreateConsoleSession": {
+        **PORTAL_LINK,
+        "url": PORTAL_LINK["url"].replace("/portal/", "/console/"),
+    },
     "TestWebhook": {
         **EVENT,
         "id": "evt_73892c952358536296813ef7e066b63c",

@@ -22,6 +22,7 @@ SCENARIOS = [
     "bench.audit",
     "bench.read_your_writes",
     "bench.portal",
+    "bench.portal_pages",
 ]
 # Run only when named (`python -m bench storage`): each takes many minutes.
 ON_REQUEST = ["bench.storage"]

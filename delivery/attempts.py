@@ -120,3 +120,16 @@ def get_delivery(
         return read_delivery(
             conn, tenant_id=tenant_id, subscription_id=subscription_id, public_id=public_id
         )
+
+
+def correlation_of(
+    pool: ConnectionPool, *, tenant_id: UUID, subscription_id: UUID, public_id: UUID
+) -> str | None:
+    """The correlation id of the write behind one delivery of the tenant's webhook."""
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT correlation_id FROM webhook_deliveries"
+            " WHERE public_id = %s AND subscription_id = %s AND tenant_id = %s",
+            [public_id, subscription_id, tenant_id],
+        ).fetchone()
+    return None if row is None else str(row[0] or "")

@@ -118,3 +118,10 @@ def wait_for_position(pool: ConnectionPool, name: str, position: int, timeout: f
             return True
         time.sleep(0.01)
     return False
+
+
+def last_errors(pool: ConnectionPool) -> dict[str, str | None]:
+    """Each projection's last recorded error (None once a batch got through), by name."""
+    with pool.connection() as conn:
+        rows = conn.execute("SELECT name, last_error FROM projection_tracking").fetchall()
+    return {str(name): error for name, error in rows}

@@ -13,6 +13,7 @@ STORES = {
     "rate_limit_buckets": "api/rate_limit.py",
     "auth_epoch": "api/auth_sync.py",
     "auth_listeners": "api/auth_sync.py",
+    "portal_sessions": "api/portal/sessions.py",
 }
 CREATED = re.compile(r"CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I)
 

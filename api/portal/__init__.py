@@ -1,0 +1,1 @@
+"""The webhook portal (one tenant) and the operator console: server-rendered pages."""
