@@ -18,19 +18,19 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import psycopg
 
-from delivery import metrics
-from delivery.health import endpoint_health
-from delivery.outcome import DELIVERED, GONE, moves_on
-from delivery.queue import Claim, DeliveryQueue, MetricIncrement, Result
+from delivery.outcome import GONE
+from delivery.queue import BreakerPolicy, Claim, DeliveryQueue
 from delivery.retry import RetrySchedule
 from delivery.secret_box import SecretBox
 from delivery.sender import Attempt, Sender
+from delivery.settlement import settlement
 from projections.connection import connection_lost
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ OnGone = Callable[[UUID, UUID], object]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def default_endpoint_concurrency(concurrency: int) -> int:
+    """The in-flight limit of one endpoint when none is set: a quarter of the senders."""
+    return max(1, concurrency // 4)
 
 
 # Claimed deliveries waiting for a sender, with the time by which they must start.
@@ -77,6 +82,8 @@ class DeliveryWorker:
         schedule: RetrySchedule | None = None,
         now: Callable[[], datetime] = utcnow,
         concurrency: int = 32,
+        endpoint_concurrency: int | None = None,
+        breaker: BreakerPolicy | None = None,
         timeout: float = 10.0,
         poll_interval: float = 1.0,
         linger: float = 0.01,
@@ -90,6 +97,11 @@ class DeliveryWorker:
         self.schedule = schedule or RetrySchedule()
         self.now = now
         self.concurrency = concurrency
+        # One endpoint's share of the senders: by default a quarter of them.
+        self.endpoint_concurrency = endpoint_concurrency or default_endpoint_concurrency(
+            concurrency
+        )
+        self.breaker = breaker or BreakerPolicy()
         self.timeout = timeout
         # The lease must outlast a request, or a slow endpoint would be sent a duplicate.
         self.lease = timedelta(seconds=timeout + max(1.0, timeout / 2))
@@ -104,6 +116,8 @@ class DeliveryWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._busy = 0  # senders in the middle of a request
+        # Deliveries claimed by this worker and not yet sent, by endpoint (subscription).
+        self._in_flight: Counter[UUID] = Counter()
 
     # -- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
@@ -143,6 +157,7 @@ class DeliveryWorker:
         ready: Ready = asyncio.Queue()
         done: list[Attempt] = []
         self._busy = 0
+        self._in_flight = Counter()
         senders = [
             asyncio.create_task(self._sender(sender, ready, done)) for _ in range(self.concurrency)
         ]
@@ -216,6 +231,7 @@ class DeliveryWorker:
             if time.monotonic() > start_by:
                 # Waited so long its lease could end mid-request: let the lease run out and
                 # the queue be claimed afresh, rather than risk two workers sending it.
+                self._done_with(claim)
                 continue
             self._busy += 1
             try:
@@ -224,8 +240,17 @@ class DeliveryWorker:
                 log.exception("sending a delivery failed unexpectedly")
             finally:
                 self._busy -= 1
+                self._done_with(claim)
                 if self._coordinator_wanted(ready, len(done)):
                     self._wake.set()
+
+    def _done_with(self, claim: Claim) -> None:
+        """A claimed delivery no longer holds a place under its endpoint's limit."""
+        left = self._in_flight[claim.subscription_id] - 1
+        if left > 0:
+            self._in_flight[claim.subscription_id] = left
+        else:
+            del self._in_flight[claim.subscription_id]
 
     def _coordinator_wanted(self, ready: Ready, finished: int) -> bool:
         """Whether a finished send gives the coordinator something to do now: a first result
@@ -301,61 +326,37 @@ class DeliveryWorker:
 
     # -- claim and settle -------------------------------------------------------------------
     async def _claim(self, queue: DeliveryQueue, limit: int) -> list[Claim]:
+        """Claim up to `limit` due deliveries, fairly across endpoints and within each
+        endpoint's room under `endpoint_concurrency`; each counts as in flight for its
+        endpoint until its sender is done with it."""
         now = self.now()
-        claims = await queue.claim(now=now, lease_until=now + self.lease, limit=limit)
+        claims = await queue.claim(
+            now=now,
+            lease_until=now + self.lease,
+            limit=limit,
+            per_endpoint=self.endpoint_concurrency,
+            busy=self._in_flight,
+        )
         empty = [c for c in claims if c.delivery_id is None]
         if empty:
             # A queue emptied by a cancellation: settling nothing drops it.
             await self._settle(queue, [], empty)
-        return [c for c in claims if c.delivery_id is not None]
-
-    def _retry_at(self, a: Attempt) -> datetime | None:
-        """When to try the delivery again; None: it is delivered or given up (after its
-        last retry, or a 410), and its queue moves on. The schedule counts from the end of
-        the attempt: a timeout is an attempt like any other failure."""
-        if moves_on(a.outcome):
-            return None
-        return self.schedule.retry_at(
-            a.claim.attempts + 1, a.finished_at, retry_after=a.retry_after, rand=self.rand
-        )
+        claimed = [c for c in claims if c.delivery_id is not None]
+        for c in claimed:
+            self._in_flight[c.subscription_id] += 1
+        return claimed
 
     async def _settle(
         self, queue: DeliveryQueue, attempts: list[Attempt], empty: Sequence[Claim] = ()
     ) -> None:
         """Record a batch of attempts and move their queues on (or retry them later), in one
-        transaction; `empty` queues (their deliveries were cancelled) are dropped. A 410 is
-        then reported to `on_gone`, which disables the webhook."""
+        transaction, and step the endpoints' circuit breakers; `empty` queues (their
+        deliveries were cancelled) are dropped. A 410 is then reported to `on_gone`, which
+        disables the webhook."""
         now = self.now()
-        results = [Result(c.subscription_id, c.entity_id, moved_on=True) for c in empty]
-        for a in attempts:
-            retry_at = self._retry_at(a)
-            results.append(
-                Result(
-                    subscription_id=a.claim.subscription_id,
-                    entity_id=a.claim.entity_id,
-                    moved_on=retry_at is None,
-                    delivery_id=a.claim.delivery_id,
-                    attempted_at=a.attempted_at,
-                    outcome=a.outcome,
-                    status_code=a.status_code,
-                    latency_ms=round(a.latency * 1000, 3),
-                    error=a.error,
-                    retry_at=retry_at,
-                )
-            )
-        increments = metrics.increments(
-            [a.outcome for a in attempts],
-            [a.latency for a in attempts],
-            [
-                (now - a.claim.created_at).total_seconds()
-                for a in attempts
-                if a.outcome == DELIVERED and a.claim.created_at is not None
-            ],
-        )
+        rows = settlement(attempts, empty, now=now, schedule=self.schedule, rand=self.rand)
         await queue.settle(
-            results,
-            endpoint_health(attempts),
-            [MetricIncrement(name, label, value) for name, label, value in increments],
+            rows.results, rows.health, rows.metrics, rows.breaker, now=now, policy=self.breaker
         )
         for a in attempts:
             if a.outcome == GONE and a.claim.tenant_id is not None:
