@@ -37,11 +37,15 @@ class Receiver:
     """A webhook endpoint (http.server, HTTP/1.1 keep-alive) recording every request.
 
     `respond` decides each answer (status, or status and headers); 200 by default.
+    `in_flight` is the number of requests being answered now, `peak_in_flight` the most
+    at once (a request whose client gave up still counts until `respond` returns).
     """
 
     def __init__(self, respond: Responder | None = None) -> None:
         self.respond: Responder = respond or (lambda _: 200)
         self.received: list[Received] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._changed = threading.Condition(threading.RLock())
         receiver = self
 
@@ -55,7 +59,15 @@ class Receiver:
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length),
                 )
-                answer = receiver.respond(request)
+                with receiver._changed:
+                    receiver.in_flight += 1
+                    receiver.peak_in_flight = max(receiver.peak_in_flight, receiver.in_flight)
+                    receiver._changed.notify_all()
+                try:
+                    answer = receiver.respond(request)
+                finally:
+                    with receiver._changed:
+                        receiver.in_flight -= 1
                 status, headers = answer if isinstance(answer, tuple) else (answer, {})
                 with receiver._changed:
                     receiver.received.append(dataclasses.replace(request, status=status))
