@@ -25,8 +25,11 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0, 3600.0)
+# Endpoints of active webhooks only: a deleted webhook's breaker state is left behind.
 CIRCUITS = """
-SELECT circuit, count(*) FROM webhook_endpoint_state WHERE circuit <> 'closed' GROUP BY circuit
+SELECT e.circuit, count(*) FROM webhook_endpoint_state e
+JOIN webhook_subscriptions s ON s.id = e.subscription_id AND s.status = 'active'
+WHERE e.circuit <> 'closed' GROUP BY e.circuit
 """
 HISTOGRAMS = {"attempt_seconds": ATTEMPT_BUCKETS, "delivery_seconds": DELIVERY_BUCKETS}
 
