@@ -17,6 +17,7 @@ SCENARIOS = [
     "bench.feed",
     "bench.longpoll",
     "bench.webhooks",
+    "bench.webhook_fairness",
     "bench.cost",
     "bench.audit",
 ]

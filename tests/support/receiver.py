@@ -38,7 +38,8 @@ class Receiver:
 
     `respond` decides each answer (status, or status and headers); 200 by default.
     `in_flight` is the number of requests being answered now, `peak_in_flight` the most
-    at once (a request whose client gave up still counts until `respond` returns).
+    at once (a request whose client gave up still counts until `respond` returns);
+    `arrivals` the time each request came in (`time.monotonic()`), answered or not.
     """
 
     def __init__(self, respond: Responder | None = None) -> None:
@@ -46,6 +47,7 @@ class Receiver:
         self.received: list[Received] = []
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.arrivals: list[float] = []
         self._changed = threading.Condition(threading.RLock())
         receiver = self
 
@@ -60,6 +62,7 @@ class Receiver:
                     self.rfile.read(length),
                 )
                 with receiver._changed:
+                    receiver.arrivals.append(time.monotonic())
                     receiver.in_flight += 1
                     receiver.peak_in_flight = max(receiver.peak_in_flight, receiver.in_flight)
                     receiver._changed.notify_all()
