@@ -37,7 +37,8 @@ WITH RECURSIVE endpoints AS (
         WHERE q.subscription_id > e.subscription_id ORDER BY q.subscription_id LIMIT 1)
     FROM endpoints e WHERE e.subscription_id IS NOT NULL
 ), ready AS MATERIALIZED (
-    SELECT e.subscription_id, CASE WHEN s.circuit = 'closed' THEN r.room ELSE least(r.room, 1)
+    SELECT e.subscription_id,
+        CASE WHEN coalesce(s.circuit, 'closed') = 'closed' THEN r.room ELSE least(r.room, 1)
         END AS room
     FROM endpoints e
     LEFT JOIN webhook_endpoint_state s ON s.subscription_id = e.subscription_id
