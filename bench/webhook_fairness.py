@@ -24,7 +24,8 @@ import psycopg
 from bench.harness import BenchEnv, Figure
 from bench.webhooks import CONCURRENCY, _raw_posts, receiver_stats, start_receiver
 from delivery.queue import DeliveryQueue
-from delivery.worker import default_endpoint_concurrency, event_loop_factory
+from delivery.slots import default_endpoint_concurrency
+from delivery.worker import event_loop_factory
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.config import Settings

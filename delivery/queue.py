@@ -320,10 +320,11 @@ class DeliveryQueue:
         *,
         now: datetime | None = None,
         policy: BreakerPolicy = BreakerPolicy(),
-    ) -> None:
+    ) -> list[UUID]:
         """Record a batch of attempts and move their queues on (or release them for a retry),
         add to the endpoint health and the metrics, and step the endpoints' circuit breakers
-        (at `now`): one statement in autocommit, so one round trip and no BEGIN or COMMIT."""
+        (at `now`): one statement in autocommit, so one round trip and no BEGIN or COMMIT.
+        Answers the endpoints whose circuit this opened."""
         params = {
             "results": _encoder.encode(results).decode(),
             "health": _encoder.encode(health).decode(),
@@ -336,11 +337,12 @@ class DeliveryQueue:
         }
         for attempt in range(SETTLE_ATTEMPTS):
             try:
-                await self.conn.execute(SETTLE_CALL, params)
-                return
+                row = await (await self.conn.execute(SETTLE_CALL, params)).fetchone()
+                return list(row[1]) if row and row[1] else []
             except psycopg.errors.DeadlockDetected:
                 if attempt == SETTLE_ATTEMPTS - 1:
                     raise
+        raise AssertionError("unreachable")
 
     async def enqueued(self) -> AsyncIterator[None]:
         """Yield each time deliveries are enqueued (the subscriber's NOTIFY)."""

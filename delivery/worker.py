@@ -18,7 +18,6 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -31,6 +30,7 @@ from delivery.retry import RetrySchedule
 from delivery.secret_box import SecretBox
 from delivery.sender import Attempt, Sender
 from delivery.settlement import settlement
+from delivery.slots import EndpointSlots, default_endpoint_concurrency
 from projections.connection import connection_lost
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,6 @@ OnGone = Callable[[UUID, UUID], object]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def default_endpoint_concurrency(concurrency: int) -> int:
-    """The in-flight limit of one endpoint when none is set: a quarter of the senders."""
-    return max(1, concurrency // 4)
 
 
 # Claimed deliveries waiting for a sender, with the time by which they must start.
@@ -116,8 +111,12 @@ class DeliveryWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._busy = 0  # senders in the middle of a request
-        # Deliveries claimed by this worker and not yet sent, by endpoint (subscription).
-        self._in_flight: Counter[UUID] = Counter()
+        # Per endpoint (subscription): claimed, in flight, waiting for the endpoint's room.
+        self._slots: EndpointSlots[tuple[Claim, float]] = EndpointSlots(self.endpoint_concurrency)
+        # Endpoints whose circuit a settle of ours opened, until we claim of them again (a
+        # probe): what we claimed of them and have not sent is given back, unsent.
+        self._held: set[UUID] = set()
+        self._given_back: list[Claim] = []
 
     # -- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
@@ -157,7 +156,9 @@ class DeliveryWorker:
         ready: Ready = asyncio.Queue()
         done: list[Attempt] = []
         self._busy = 0
-        self._in_flight = Counter()
+        self._slots = EndpointSlots(self.endpoint_concurrency)
+        self._held.clear()
+        self._given_back.clear()
         senders = [
             asyncio.create_task(self._sender(sender, ready, done)) for _ in range(self.concurrency)
         ]
@@ -167,7 +168,7 @@ class DeliveryWorker:
                 return
             try:
                 # Stopping: finish what is in flight, hand back what was claimed but not sent.
-                unsent = []
+                unsent = [claim for claim, _ in self._slots.drain()]
                 while not ready.empty():
                     item = ready.get_nowait()
                     if item is not None:
@@ -225,32 +226,43 @@ class DeliveryWorker:
 
     async def _sender(self, sender: Sender, ready: Ready, done: list[Attempt]) -> None:
         """One of `concurrency` coroutines: send claimed deliveries one after another."""
-        assert self._wake is not None
         while (item := await ready.get()) is not None:
-            claim, start_by = item
-            if time.monotonic() > start_by:
-                # Waited so long its lease could end mid-request: let the lease run out and
-                # the queue be claimed afresh, rather than risk two workers sending it.
-                self._done_with(claim)
-                continue
-            self._busy += 1
-            try:
-                done.append(await sender.send(claim))
-            except Exception:  # a bug; the lease ends and the delivery is sent again
-                log.exception("sending a delivery failed unexpectedly")
-            finally:
-                self._busy -= 1
-                self._done_with(claim)
-                if self._coordinator_wanted(ready, len(done)):
-                    self._wake.set()
+            next_item: tuple[Claim, float] | None = item
+            while next_item is not None:
+                next_item = await self._send(sender, next_item, ready, done)
 
-    def _done_with(self, claim: Claim) -> None:
-        """A claimed delivery no longer holds a place under its endpoint's limit."""
-        left = self._in_flight[claim.subscription_id] - 1
-        if left > 0:
-            self._in_flight[claim.subscription_id] = left
-        else:
-            del self._in_flight[claim.subscription_id]
+    async def _send(
+        self, sender: Sender, item: tuple[Claim, float], ready: Ready, done: list[Attempt]
+    ) -> tuple[Claim, float] | None:
+        """Send one claimed delivery, unless its endpoint is at its in-flight limit (then it
+        waits in the endpoint's line). Answers the endpoint's next delivery in line, which
+        this sender sends next (its request freed the place)."""
+        assert self._wake is not None
+        claim, start_by = item
+        endpoint = claim.subscription_id
+        if time.monotonic() > start_by:
+            # Waited so long its lease could end mid-request: let the lease run out and
+            # the queue be claimed afresh, rather than risk two workers sending it.
+            self._slots.drop(endpoint)
+            self._wake.set()  # room to claim again
+            return self._slots.next_in_line(endpoint)
+        if endpoint in self._held:  # its circuit opened since the claim: not an attempt
+            self._slots.drop(endpoint)
+            self._given_back.append(claim)
+            return None
+        if not self._slots.start(endpoint, item):
+            return None
+        self._busy += 1
+        try:
+            done.append(await sender.send(claim))
+        except Exception:  # a bug; the lease ends and the delivery is sent again
+            log.exception("sending a delivery failed unexpectedly")
+        finally:
+            self._busy -= 1
+            self._slots.finish(endpoint)
+            if self._coordinator_wanted(ready, len(done)):
+                self._wake.set()
+        return self._slots.next_in_line(endpoint)
 
     def _coordinator_wanted(self, ready: Ready, finished: int) -> bool:
         """Whether a finished send gives the coordinator something to do now: a first result
@@ -326,16 +338,16 @@ class DeliveryWorker:
 
     # -- claim and settle -------------------------------------------------------------------
     async def _claim(self, queue: DeliveryQueue, limit: int) -> list[Claim]:
-        """Claim up to `limit` due deliveries, fairly across endpoints and within each
-        endpoint's room under `endpoint_concurrency`; each counts as in flight for its
-        endpoint until its sender is done with it."""
+        """Claim up to `limit` due deliveries, fairly across endpoints, each endpoint
+        within its allowance (`EndpointSlots`: twice its in-flight limit, less what this
+        worker has claimed of it and not finished)."""
         now = self.now()
         claims = await queue.claim(
             now=now,
             lease_until=now + self.lease,
             limit=limit,
-            per_endpoint=self.endpoint_concurrency,
-            busy=self._in_flight,
+            per_endpoint=self._slots.allowance,
+            busy=self._slots.claimed,
         )
         empty = [c for c in claims if c.delivery_id is None]
         if empty:
@@ -343,7 +355,8 @@ class DeliveryWorker:
             await self._settle(queue, [], empty)
         claimed = [c for c in claims if c.delivery_id is not None]
         for c in claimed:
-            self._in_flight[c.subscription_id] += 1
+            self._slots.claimed_one(c.subscription_id)
+            self._held.discard(c.subscription_id)  # a half-open probe
         return claimed
 
     async def _settle(
@@ -351,13 +364,19 @@ class DeliveryWorker:
     ) -> None:
         """Record a batch of attempts and move their queues on (or retry them later), in one
         transaction, and step the endpoints' circuit breakers; `empty` queues (their
-        deliveries were cancelled) are dropped. A 410 is then reported to `on_gone`, which
+        deliveries were cancelled) are dropped, and deliveries given back unsent (their
+        endpoint's circuit opened) released. A 410 is then reported to `on_gone`, which
         disables the webhook."""
         now = self.now()
+        empty = [*empty, *self._given_back]
+        self._given_back.clear()
         rows = settlement(attempts, empty, now=now, schedule=self.schedule, rand=self.rand)
-        await queue.settle(
+        opened = await queue.settle(
             rows.results, rows.health, rows.metrics, rows.breaker, now=now, policy=self.breaker
         )
+        for endpoint in opened:
+            self._held.add(endpoint)
+            self._given_back += [claim for claim, _ in self._slots.take_line(endpoint)]
         for a in attempts:
             if a.outcome == GONE and a.claim.tenant_id is not None:
                 await asyncio.to_thread(self.on_gone, a.claim.tenant_id, a.claim.subscription_id)

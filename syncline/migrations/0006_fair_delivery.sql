@@ -30,9 +30,10 @@ CREATE TABLE webhook_endpoint_state (
 -- `p_threshold`, or when the probe of a half-open endpoint fails: it is then held for
 -- `p_hold` seconds, doubled each time it opens again in a row, at most `p_max_hold`. A
 -- success closes it. Failures of requests sent before it opened do not extend the hold.
+-- Answers the endpoints it opened (the worker gives back what it claimed of them unsent).
 CREATE FUNCTION syncline_webhook_breaker(
     p_endpoints json, p_now timestamptz, p_threshold integer, p_hold float8, p_max_hold float8
-) RETURNS void LANGUAGE sql VOLATILE
+) RETURNS uuid[] LANGUAGE sql VOLATILE
 AS $body$
 INSERT INTO webhook_endpoint_state (subscription_id)
 SELECT e.subscription_id FROM json_to_recordset(p_endpoints) AS e(subscription_id uuid)
@@ -50,7 +51,7 @@ WITH e AS (
     FROM webhook_endpoint_state s JOIN e USING (subscription_id)
     ORDER BY s.subscription_id
     FOR UPDATE OF s
-)
+), stepped AS (
 UPDATE webhook_endpoint_state s SET
     circuit = CASE WHEN n.trip THEN 'open' WHEN n.recovered THEN 'closed' ELSE s.circuit END,
     failures = CASE WHEN n.trip THEN 0 ELSE n.failures END,
@@ -60,5 +61,9 @@ UPDATE webhook_endpoint_state s SET
         WHEN n.trip THEN p_now + make_interval(secs => least(p_max_hold, p_hold * 2 ^ s.opened))
         WHEN n.recovered THEN NULL
         ELSE s.held_until END
-FROM n WHERE s.subscription_id = n.subscription_id;
+FROM n WHERE s.subscription_id = n.subscription_id
+RETURNING s.subscription_id, n.trip
+)
+SELECT coalesce(array_agg(subscription_id ORDER BY subscription_id), '{}') FROM stepped
+WHERE trip;
 $body$;
