@@ -220,3 +220,16 @@ def test_the_breaker_holds_a_failing_endpoint_without_attempts_then_probes_and_c
 
     statuses = [d["status"] for d in deliveries(hooks_tenant, hook["id"])]
     assert statuses == ["delivered"] * 20
+
+
+def test_endpoint_health_is_the_owners_only(
+    hooks_tenant: TenantClient, other_tenant: TenantClient, receiver: Receiver
+) -> None:
+    hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
+    health = circuit(hooks_tenant, hook["id"])
+    assert health["webhook_id"] == hook["id"]
+    assert health["circuit"] == "closed"
+    assert health["pending"] == 0
+    response = other_tenant.get(f"/v1/webhooks/{hook['id']}/health")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
