@@ -5,9 +5,11 @@ Any number of workers (threads or processes) may run: they claim queues with
 `FOR UPDATE SKIP LOCKED` and lease them for longer than a request may take, so a worker
 killed mid-request loses nothing; its deliveries are sent again when the lease runs out
 (at-least-once). Each worker keeps one HTTP session (`delivery.sender`) and up to
-`concurrency` requests in flight, and wakes on NOTIFY with a polling fallback. Everything it
-reads and writes goes through the queue's gateway (`delivery.queue.DeliveryQueue`). A 410
-is reported to `on_gone` (the composition root disables the webhook there).
+`concurrency` requests in flight, at most `endpoint_concurrency` of them to one endpoint
+(`delivery.slots`), claims fairly across endpoints and skips those whose circuit breaker is
+open, and wakes on NOTIFY with a polling fallback. Everything it reads and writes goes
+through the queue's gateway (`delivery.queue.DeliveryQueue`). A 410 is reported to
+`on_gone` (the composition root disables the webhook there).
 """
 
 from __future__ import annotations
