@@ -32,7 +32,7 @@ from delivery.retry import RetrySchedule
 from delivery.secret_box import SecretBox
 from delivery.sender import Attempt, Sender
 from delivery.settlement import settlement
-from delivery.slots import EndpointSlots, default_endpoint_concurrency
+from delivery.slots import FairQueue, default_endpoint_concurrency
 from projections.connection import connection_lost
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def utcnow() -> datetime:
 
 
 # Claimed deliveries waiting for a sender, with the time by which they must start.
-Ready = asyncio.Queue[tuple[Claim, float] | None]
+Ready = FairQueue[tuple[Claim, float]]
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -114,7 +114,8 @@ class DeliveryWorker:
         self._wake: asyncio.Event | None = None
         self._busy = 0  # senders in the middle of a request
         # Per endpoint (subscription): claimed, in flight, waiting for the endpoint's room.
-        self._slots: EndpointSlots[tuple[Claim, float]] = EndpointSlots(self.endpoint_concurrency)
+        # Claimed deliveries waiting for a sender, by endpoint (`delivery.slots`).
+        self._ready: Ready = FairQueue(self.endpoint_concurrency)
         # Endpoints whose circuit a settle of ours opened, until we claim of them again (a
         # probe): what we claimed of them and have not sent is given back, unsent.
         self._held: set[UUID] = set()
@@ -155,10 +156,10 @@ class DeliveryWorker:
             allow_private=self.allow_private,
         )
         sender.open()
-        ready: Ready = asyncio.Queue()
+        ready: Ready = FairQueue(self.endpoint_concurrency)
+        self._ready = ready
         done: list[Attempt] = []
         self._busy = 0
-        self._slots = EndpointSlots(self.endpoint_concurrency)
         self._held.clear()
         self._given_back.clear()
         senders = [
@@ -170,13 +171,8 @@ class DeliveryWorker:
                 return
             try:
                 # Stopping: finish what is in flight, hand back what was claimed but not sent.
-                unsent = [claim for claim, _ in self._slots.drain()]
-                while not ready.empty():
-                    item = ready.get_nowait()
-                    if item is not None:
-                        unsent.append(item[0])
-                for _ in senders:
-                    ready.put_nowait(None)
+                unsent = [claim for claim, _ in ready.drain()]
+                ready.stop(len(senders))
                 await asyncio.wait(senders, timeout=self.timeout + 1)
                 await self._settle(queue, done[:], unsent)
             finally:
@@ -227,44 +223,33 @@ class DeliveryWorker:
         return min(delay * 2, MAX_RECONNECT_DELAY)
 
     async def _sender(self, sender: Sender, ready: Ready, done: list[Attempt]) -> None:
-        """One of `concurrency` coroutines: send claimed deliveries one after another."""
-        while (item := await ready.get()) is not None:
-            next_item: tuple[Claim, float] | None = item
-            while next_item is not None:
-                next_item = await self._send(sender, next_item, ready, done)
-
-    async def _send(
-        self, sender: Sender, item: tuple[Claim, float], ready: Ready, done: list[Attempt]
-    ) -> tuple[Claim, float] | None:
-        """Send one claimed delivery, unless its endpoint is at its in-flight limit (then it
-        waits in the endpoint's line). Answers the endpoint's next delivery in line, which
-        this sender sends next (its request freed the place)."""
+        """One of `concurrency` coroutines: send claimed deliveries one after another, as
+        the fair queue hands them out (round-robin across endpoints, each within its
+        in-flight limit)."""
         assert self._wake is not None
-        claim, start_by = item
-        endpoint = claim.subscription_id
-        if time.monotonic() > start_by:
-            # Waited so long its lease could end mid-request: let the lease run out and
-            # the queue be claimed afresh, rather than risk two workers sending it.
-            self._slots.drop(endpoint)
-            self._wake.set()  # room to claim again
-            return self._slots.next_in_line(endpoint)
-        if endpoint in self._held:  # its circuit opened since the claim: not an attempt
-            self._slots.drop(endpoint)
-            self._given_back.append(claim)
-            return None
-        if not self._slots.start(endpoint, item):
-            return None
-        self._busy += 1
-        try:
-            done.append(await sender.send(claim))
-        except Exception:  # a bug; the lease ends and the delivery is sent again
-            log.exception("sending a delivery failed unexpectedly")
-        finally:
-            self._busy -= 1
-            self._slots.finish(endpoint)
-            if self._coordinator_wanted(ready, len(done)):
-                self._wake.set()
-        return self._slots.next_in_line(endpoint)
+        while (item := await ready.get()) is not None:
+            claim, start_by = item
+            endpoint = claim.subscription_id
+            if time.monotonic() > start_by:
+                # Waited so long its lease could end mid-request: let the lease run out and
+                # the queue be claimed afresh, rather than risk two workers sending it.
+                ready.finish(endpoint)
+                self._wake.set()  # room to claim again
+                continue
+            if endpoint in self._held:  # its circuit opened since the claim: no attempt
+                ready.finish(endpoint)
+                self._given_back.append(claim)
+                continue
+            self._busy += 1
+            try:
+                done.append(await sender.send(claim))
+            except Exception:  # a bug; the lease ends and the delivery is sent again
+                log.exception("sending a delivery failed unexpectedly")
+            finally:
+                self._busy -= 1
+                ready.finish(endpoint)
+                if self._coordinator_wanted(ready, len(done)):
+                    self._wake.set()
 
     def _coordinator_wanted(self, ready: Ready, finished: int) -> bool:
         """Whether a finished send gives the coordinator something to do now: a first result
@@ -322,7 +307,7 @@ class DeliveryWorker:
             if wanted >= batch_size or idle:
                 start_by = time.monotonic() + self.lease.total_seconds() - self.timeout
                 for claim in await self._claim(queue, wanted):
-                    ready.put_nowait((claim, start_by))
+                    ready.put(claim.subscription_id, (claim, start_by))
             timeout = self.poll_interval
             if linger_until is not None:
                 timeout = max(0.0, linger_until - loop.time())
@@ -341,15 +326,15 @@ class DeliveryWorker:
     # -- claim and settle -------------------------------------------------------------------
     async def _claim(self, queue: DeliveryQueue, limit: int) -> list[Claim]:
         """Claim up to `limit` due deliveries, fairly across endpoints, each endpoint
-        within its allowance (`EndpointSlots`: twice its in-flight limit, less what this
+        within its allowance (`FairQueue`: twice its in-flight limit, less what this
         worker has claimed of it and not finished)."""
         now = self.now()
         claims = await queue.claim(
             now=now,
             lease_until=now + self.lease,
             limit=limit,
-            per_endpoint=self._slots.allowance,
-            busy=self._slots.claimed,
+            per_endpoint=self._ready.allowance,
+            busy=self._ready.claimed(),
         )
         empty = [c for c in claims if c.delivery_id is None]
         if empty:
@@ -357,7 +342,6 @@ class DeliveryWorker:
             await self._settle(queue, [], empty)
         claimed = [c for c in claims if c.delivery_id is not None]
         for c in claimed:
-            self._slots.claimed_one(c.subscription_id)
             self._held.discard(c.subscription_id)  # a half-open probe
         return claimed
 
@@ -378,7 +362,7 @@ class DeliveryWorker:
         )
         for endpoint in opened:
             self._held.add(endpoint)
-            self._given_back += [claim for claim, _ in self._slots.take_line(endpoint)]
+            self._given_back += [claim for claim, _ in self._ready.take_line(endpoint)]
         for a in attempts:
             if a.outcome == GONE and a.claim.tenant_id is not None:
                 await asyncio.to_thread(self.on_gone, a.claim.tenant_id, a.claim.subscription_id)
