@@ -52,6 +52,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# A claim made because deliveries were enqueued takes at least this many.
+FRESH_CLAIM = 8
+
 # Claimed deliveries waiting for a sender, with the time by which they must start.
 Ready = FairQueue[tuple[Claim, float]]
 
@@ -113,6 +116,7 @@ class DeliveryWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._busy = 0  # senders in the middle of a request
+        self._enqueued = False  # NOTIFY heard since the last claim
         # Per endpoint (subscription): claimed, in flight, waiting for the endpoint's room.
         # Claimed deliveries waiting for a sender, by endpoint (`delivery.slots`).
         self._ready: Ready = FairQueue(self.endpoint_concurrency)
@@ -304,9 +308,13 @@ class DeliveryWorker:
                     linger_until = None
                     await self._settle(queue, batch)
             wanted = self._wanted(ready.qsize())
-            if wanted >= batch_size or idle:
+            # New deliveries were enqueued: claim at once even when busy (a few, least
+            # recently served endpoints first), so a quiet endpoint's event does not wait
+            # for the busy ones' claimed deliveries to drain below a batch.
+            fresh, self._enqueued = self._enqueued, False
+            if wanted >= batch_size or idle or fresh:
                 start_by = time.monotonic() + self.lease.total_seconds() - self.timeout
-                for claim in await self._claim(queue, wanted):
+                for claim in await self._claim(queue, max(wanted, FRESH_CLAIM)):
                     ready.put(claim.subscription_id, (claim, start_by))
             timeout = self.poll_interval
             if linger_until is not None:
@@ -319,6 +327,7 @@ class DeliveryWorker:
         assert self._wake is not None
         try:
             async for _ in queue.enqueued():
+                self._enqueued = True
                 self._wake.set()
         finally:
             self._wake.set()  # ended (the session was lost): the coordinator reconnects
