@@ -1,10 +1,9 @@
 """Fair webhook delivery: one tenant's endpoint hangs until the timeout with 1,000 deliveries
-queued, while healthy endpoints drain a backlog and another tenant writes 10 events/s.
-
-Figures: that tenant's latency from the API's 201 to receipt (p50, p99), the healthy
-endpoints' deliveries/s against the bare aiohttp client's POSTs/s at the same concurrency
-(the webhooks scenario's raw limit, measured here in the same run), and the cost of one
-claim with 1,000,000 queued rows against a trivial round trip.
+queued. First another tenant writes 10 events/s: its latency from the API's 201 to receipt
+(p50, p99). Then, the hanging backlog still there, healthy endpoints drain a backlog: their
+deliveries/s against the bare aiohttp client's POSTs/s at the same concurrency (the webhooks
+scenario's raw limit, measured here in the same run). Last, the cost of one claim with
+1,000,000 queued rows against a trivial round trip.
 
 `python -m bench webhook_fairness` runs it alone.
 """
@@ -13,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -41,19 +41,15 @@ CLAIM_ROWS = 1_000_000
 CLAIM_ENDPOINTS = 1_000
 
 
-def enqueue_backlogs(env: BenchEnv, healthy: str, hanging: str) -> None:
-    """With no worker running: a tenant whose webhook hangs, with HANGING deliveries queued,
-    and HEALTHY_ENDPOINTS tenants sharing HEALTHY_BACKLOG deliveries to healthy endpoints."""
+def enqueue(env: BenchEnv, targets: list[tuple[str, int]]) -> None:
+    """With no worker running: per (url, n), a tenant with a webhook to that URL and n
+    deliveries queued for it."""
     settings = Settings(
         database_url=env.database_url, allow_private_webhooks=True, log_level="WARNING"
     )
     runtime = Runtime.open(settings)
     try:
         operator = Context(uuid4(), Actor("operator", "bench"), "bench")
-        targets = [(f"{hanging}/hang", HANGING)] + [
-            (f"{healthy}/healthy-{i}", HEALTHY_BACKLOG // HEALTHY_ENDPOINTS)
-            for i in range(HEALTHY_ENDPOINTS)
-        ]
         for url, count in targets:
             tenant, *_ = runtime.app.provision_tenant(operator, "Fair", ["webhooks:manage"])
             ctx = Context(tenant.id, Actor("api_key", "bench"), "bench")
@@ -97,9 +93,9 @@ async def _paced_creates(api: str, key: str, seconds: float) -> dict[str, float]
     return answered
 
 
-def neighbour(env: BenchEnv, healthy: str, latency_receiver: str) -> tuple[list[float], float]:
-    """Start the API and a worker on the backlogs; the measured tenant writes RATE events/s
-    for DURATION. Answers (its latencies, the healthy endpoints' deliveries/s)."""
+def neighbour(env: BenchEnv, receiver: str, latency_receiver: str) -> list[float]:
+    """Start the API and a worker on the hanging endpoint's backlog; the measured tenant
+    writes RATE events/s for DURATION while it hangs. Answers that tenant's latencies."""
     api = env.start_api()
     key = env.provision(api, "Neighbour")
     response = httpx.post(
@@ -108,22 +104,42 @@ def neighbour(env: BenchEnv, healthy: str, latency_receiver: str) -> tuple[list[
         headers={"Authorization": f"Bearer {key}"},
     )
     response.raise_for_status()
-    env.spawn("worker", SYNCLINE_WEBHOOK_TIMEOUT_SECONDS=TIMEOUT)
+    worker = env.spawn("worker", SYNCLINE_WEBHOOK_TIMEOUT_SECONDS=TIMEOUT)
     # The hanging endpoint holds its share of the senders before the measurement starts.
     deadline = time.monotonic() + 60
-    while receiver_stats(healthy)["hanging"] == 0 and time.monotonic() < deadline:
+    while receiver_stats(receiver)["hanging"] == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     answered = asyncio.run(_paced_creates(api, key, DURATION))
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         arrivals = receiver_stats(latency_receiver, arrivals=True)["arrivals"]
-        done = receiver_stats(healthy)["count"] >= HEALTHY_BACKLOG
-        if done and all(i in arrivals for i in answered):
+        if all(i in arrivals for i in answered):
             break
-        time.sleep(0.5)
-    stats = receiver_stats(healthy)
-    rate = (stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9)
-    return sorted(arrivals[i] - t for i, t in answered.items() if i in arrivals), rate
+        time.sleep(0.2)
+    assert receiver_stats(receiver)["count"] == 0, "the hanging endpoint answered"
+    stop(env, worker)
+    return sorted(arrivals[i] - t for i, t in answered.items() if i in arrivals)
+
+
+def drain(env: BenchEnv, receiver: str) -> float:
+    """Queue HEALTHY_BACKLOG deliveries to HEALTHY_ENDPOINTS healthy endpoints (the hanging
+    one still has its backlog), start a worker, and answer the healthy deliveries/s."""
+    share = HEALTHY_BACKLOG // HEALTHY_ENDPOINTS
+    enqueue(env, [(f"{receiver}/healthy-{i}", share) for i in range(HEALTHY_ENDPOINTS)])
+    worker = env.spawn("worker", SYNCLINE_WEBHOOK_TIMEOUT_SECONDS=TIMEOUT)
+    deadline = time.monotonic() + 600
+    while receiver_stats(receiver)["count"] < share * HEALTHY_ENDPOINTS:
+        assert time.monotonic() < deadline, "the healthy backlog did not drain"
+        time.sleep(0.2)
+    stop(env, worker)
+    stats = receiver_stats(receiver)
+    return float((stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9))
+
+
+def stop(env: BenchEnv, process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+    env.processes.remove(process)
 
 
 async def _claim_cost(database_url: str) -> tuple[float, float]:
@@ -168,11 +184,12 @@ def percentile(values: list[float], p: float) -> float:
 def run(env: BenchEnv) -> list[Figure]:
     healthy = start_receiver(env)
     latency_receiver = start_receiver(env)
-    enqueue_backlogs(env, healthy, healthy)
+    enqueue(env, [(f"{healthy}/hang", HANGING)])
+    delays = neighbour(env, healthy, latency_receiver)
+    rate = drain(env, healthy)
     with psycopg.connect(env.database_url) as conn:
         row = conn.execute("SELECT avg(length(body)) FROM webhook_deliveries").fetchone()
         body_size = int(row[0]) if row and row[0] else 700
-    delays, rate = neighbour(env, healthy, latency_receiver)
     env.stop_all()
     # The bare client on the worker's event loop, to a fresh receiver, with the same body.
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
