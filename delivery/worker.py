@@ -117,6 +117,8 @@ class DeliveryWorker:
         self._wake: asyncio.Event | None = None
         self._busy = 0  # senders in the middle of a request
         self._enqueued = False  # NOTIFY heard since the last claim
+        self._short_claim = False  # the last claim got fewer than it asked for
+        self._sent_since_claim = 0
         # Per endpoint (subscription): claimed, in flight, waiting for the endpoint's room.
         # Claimed deliveries waiting for a sender, by endpoint (`delivery.slots`).
         self._ready: Ready = FairQueue(self.endpoint_concurrency)
@@ -251,6 +253,7 @@ class DeliveryWorker:
                 log.exception("sending a delivery failed unexpectedly")
             finally:
                 self._busy -= 1
+                self._sent_since_claim += 1
                 ready.finish(endpoint)
                 if self._coordinator_wanted(ready, len(done)):
                     self._wake.set()
@@ -263,9 +266,15 @@ class DeliveryWorker:
         return (
             finished == 1
             or finished >= self.batch
-            or self._wanted(waiting) >= self.batch
+            or (self._wanted(waiting) >= self.batch and self._claim_due())
             or (self._busy == 0 and waiting == 0)
         )
+
+    def _claim_due(self) -> bool:
+        """Whether claiming is worth a round trip: after a claim that came back short (the
+        endpoints' allowances, not the senders, were the limit), only once a few sends
+        have finished since; else every finished send would make a claim of one or two."""
+        return not self._short_claim or self._sent_since_claim >= self.batch // 4
 
     def _wanted(self, waiting: int) -> int:
         """How many more deliveries to claim: enough for every sender and two batches ahead,
@@ -312,9 +321,12 @@ class DeliveryWorker:
             # recently served endpoints first), so a quiet endpoint's event does not wait
             # for the busy ones' claimed deliveries to drain below a batch.
             fresh, self._enqueued = self._enqueued, False
-            if wanted >= batch_size or idle or fresh:
+            if (wanted >= batch_size and self._claim_due()) or idle or fresh:
                 start_by = time.monotonic() + self.lease.total_seconds() - self.timeout
-                for claim in await self._claim(queue, max(wanted, FRESH_CLAIM)):
+                asked = max(wanted, FRESH_CLAIM)
+                claims = await self._claim(queue, asked)
+                self._short_claim, self._sent_since_claim = len(claims) < asked, 0
+                for claim in claims:
                     ready.put(claim.subscription_id, (claim, start_by))
             timeout = self.poll_interval
             if linger_until is not None:
@@ -322,6 +334,8 @@ class DeliveryWorker:
             if not self._wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
+                if not self._wake.is_set():  # a timer ran out: look for due work again
+                    self._short_claim = False
 
     async def _listen(self, queue: DeliveryQueue) -> None:
         assert self._wake is not None
