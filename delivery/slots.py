@@ -18,7 +18,7 @@ from uuid import UUID
 
 T = TypeVar("T")
 
-AHEAD = 2  # claimed per endpoint, at most, in multiples of its limit
+AHEAD = 4  # claimed per endpoint, at most, in multiples of its limit
 
 
 def default_endpoint_concurrency(concurrency: int) -> int:

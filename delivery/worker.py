@@ -349,7 +349,7 @@ class DeliveryWorker:
     # -- claim and settle -------------------------------------------------------------------
     async def _claim(self, queue: DeliveryQueue, limit: int) -> list[Claim]:
         """Claim up to `limit` due deliveries, fairly across endpoints, each endpoint
-        within its allowance (`FairQueue`: twice its in-flight limit, less what this
+        within its allowance (`FairQueue`: four times its in-flight limit, less what this
         worker has claimed of it and not finished)."""
         now = self.now()
         claims = await queue.claim(

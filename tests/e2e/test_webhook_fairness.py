@@ -18,6 +18,7 @@ import pytest
 
 from delivery.queue import BreakerPolicy
 from delivery.retry import RetrySchedule
+from delivery.slots import AHEAD
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.runtime import Runtime
@@ -197,8 +198,8 @@ def test_the_breaker_holds_a_failing_endpoint_without_attempts_then_probes_and_c
         assert [t for t in arrivals if opened_at + 0.2 < t < held_until] == []
         before = [t for t in arrivals if t < held_until]
         # Three failures opened it; the requests claimed ahead of that settle went too (at
-        # most the worker's allowance for the endpoint, twice its limit).
-        assert 3 <= len(before) <= 3 + 2 * worker.endpoint_concurrency
+        # most the worker's allowance for the endpoint, AHEAD times its limit).
+        assert 3 <= len(before) <= 3 + AHEAD * worker.endpoint_concurrency
         # The probe failed: open again, for twice as long.
         assert wait_until(lambda: health()["opened_times"] == 2)
         reopened = health()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from uuid import uuid4
 
-from delivery.slots import FairQueue, default_endpoint_concurrency
+from delivery.slots import AHEAD, FairQueue, default_endpoint_concurrency
 
 
 def test_round_robin_across_endpoints_within_each_limit() -> None:
@@ -17,7 +17,7 @@ def test_round_robin_across_endpoints_within_each_limit() -> None:
             queue.put(busy, f"b{i}")
         queue.put(quiet, "q0")  # claimed after six of the busy endpoint's
         assert queue.claimed() == {busy: 6, quiet: 1}
-        assert queue.allowance == 4
+        assert queue.allowance == AHEAD * 2
         taken = [await queue.get() for _ in range(3)]
         # The newcomer's delivery goes within one round, not after the busy backlog.
         assert taken == ["b0", "q0", "b1"]
