@@ -22,6 +22,7 @@ from api.controllers.events import EventController
 from api.controllers.health import HealthController
 from api.controllers.oauth import OAuthController
 from api.controllers.orders import OrderController
+from api.controllers.webhook_health import WebhookHealthController
 from api.controllers.webhooks import WebhookController
 from api.docs_ui import docs_assets, docs_page
 from api.errors import EXCEPTION_HANDLERS
@@ -164,6 +165,7 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
             AuditController,
             WebhookController,
             DeliveryController,
+            WebhookHealthController,
             EventTypeController,
             PortalSessionController,
             *(extra_routers or []),

@@ -123,6 +123,18 @@ examples(
         "Webhook": WEBHOOK,
         "WebhookWithSecret": {**WEBHOOK, "secret": WEBHOOK_SECRET},
         "WebhookList": page(WEBHOOK, more=False),
+        "WebhookHealth": {
+            "webhook_id": WEBHOOK_ID,
+            "circuit": "open",
+            "held_until": "2026-11-29T16:21:03.481220Z",
+            "opened_at": "2026-11-29T16:20:33.481220Z",
+            "opened_times": 1,
+            "consecutive_failures": 0,
+            "pending": 160,
+            "failing_since": "2026-11-29T16:20:03.481220Z",
+            "last_success_at": CREATED,
+            "last_failure_at": "2026-11-29T16:20:33.481220Z",
+        },
         "SecretRotation": {"grace_period_seconds": 86400},
         "RotatedSecret": {
             "id": WEBHOOK_ID,

@@ -18,6 +18,7 @@ SCENARIOS = [
     "bench.feed",
     "bench.longpoll",
     "bench.webhooks",
+    "bench.webhook_fairness",
     "bench.cost",
     "bench.audit",
     "bench.read_your_writes",

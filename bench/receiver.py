@@ -1,11 +1,14 @@
 """A fast webhook receiver for benchmarks: answers 200, notes when each entity arrived.
 
 `python -m bench.receiver PORT`; `GET /stats` answers the count and the first and last
-arrival (wall-clock seconds), `GET /stats?arrivals` also `{entity_id: arrival}`.
+arrival (wall-clock seconds), `GET /stats?arrivals` also `{entity_id: arrival}`. A POST to
+a path under `/hang` is never answered (an endpoint that hangs until the sender's timeout);
+it is counted in `hanging` only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 import time
@@ -14,7 +17,8 @@ import msgspec
 from aiohttp import web
 
 arrivals: dict[str, float] = {}
-stats = {"count": 0, "first": 0.0, "last": 0.0}
+stats = {"count": 0, "first": 0.0, "last": 0.0, "hanging": 0}
+HANG_SECONDS = 3600.0
 
 
 class Entity(msgspec.Struct):
@@ -30,6 +34,9 @@ decode = msgspec.json.Decoder(Envelope).decode
 
 async def receive(request: web.Request) -> web.Response:
     body = await request.read()
+    if request.path.startswith("/hang"):
+        stats["hanging"] += 1
+        await asyncio.sleep(HANG_SECONDS)
     now = time.time()
     stats["count"] += 1
     stats["first"] = stats["first"] or now

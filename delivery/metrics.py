@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 
 ATTEMPT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0, 3600.0)
+# Endpoints of active webhooks only: a deleted webhook's breaker state is left behind.
+CIRCUITS = """
+SELECT e.circuit, count(*) FROM webhook_endpoint_state e
+JOIN webhook_subscriptions s ON s.id = e.subscription_id AND s.status = 'active'
+WHERE e.circuit <> 'closed' GROUP BY e.circuit
+"""
 HISTOGRAMS = {"attempt_seconds": ATTEMPT_BUCKETS, "delivery_seconds": DELIVERY_BUCKETS}
 
 
@@ -59,7 +65,8 @@ def increments(
 
 
 class DeliveryMetricsCollector(Collector):
-    """`syncline_webhook_*`: backlog, attempts by outcome, attempt and delivery latency."""
+    """`syncline_webhook_*`: backlog, endpoints held by their circuit breaker, attempts by
+    outcome, attempt and delivery latency."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
@@ -69,6 +76,7 @@ class DeliveryMetricsCollector(Collector):
             with self.pool.connection(timeout=2) as conn:
                 backlog = conn.execute("SELECT count(*) FROM webhook_pending").fetchone()
                 rows = conn.execute("SELECT name, label, value FROM webhook_metrics").fetchall()
+                circuits: dict[str, int] = dict(conn.execute(CIRCUITS).fetchall())
         except Exception:  # a scrape must not fail because the database is away
             log.warning("delivery metrics unavailable", exc_info=True)
             return
@@ -77,6 +85,15 @@ class DeliveryMetricsCollector(Collector):
             "Webhook deliveries waiting to be sent or retried.",
             value=backlog[0] if backlog else 0,
         )
+        endpoints = GaugeMetricFamily(
+            "syncline_webhook_endpoints_held",
+            "Webhook endpoints whose circuit breaker is open (deliveries held) or half-open"
+            " (one probe in flight).",
+            labels=["circuit"],
+        )
+        for state in ("open", "half_open"):
+            endpoints.add_metric([state], circuits.get(state, 0))
+        yield endpoints
         values = {(name, label): value for name, label, value in rows}
         attempts = CounterMetricFamily(
             "syncline_webhook_attempts",

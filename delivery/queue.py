@@ -8,8 +8,8 @@ A new column is a field here and a name in one statement.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Self
 from uuid import UUID
 
@@ -21,20 +21,54 @@ from psycopg.rows import class_row
 from delivery.outbox import DELIVERY_CHANNEL
 from delivery.outcome import Outcome
 
-# Due queues, leased until `lease_until`, with their head delivery and its endpoint. Queues
-# in flight are due too (their lease hides them), so the scan passes over them: a few
-# windows of rows per worker, cheaper than moving every leased row in the index.
+# The fair claim (docs/internals/webhook-delivery.md, "Fair scheduling"). Endpoints with
+# queued work are found by skipping through the queues' key index (one probe per endpoint,
+# not per queued row); those whose breaker holds them, or that have no room left under their
+# in-flight limit, are passed over; the rest are served least recently served first, each
+# given its oldest due queues up to its room (one while half-open), until `limit`. Each
+# endpoint served moves to the back of the round-robin; an open breaker whose hold ran out
+# lets one probe through (half-open, held for the probe's lease).
+# `busy`: this worker's deliveries in flight per endpoint (`[{subscription_id, n}]`).
 CLAIM = """
-WITH due AS (
-    SELECT subscription_id, entity_id FROM webhook_queues
-    WHERE next_attempt_at <= %(now)s AND (leased_until IS NULL OR leased_until <= %(now)s)
-    ORDER BY next_attempt_at
+WITH RECURSIVE endpoints AS (
+    (SELECT subscription_id FROM webhook_queues ORDER BY subscription_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT q.subscription_id FROM webhook_queues q
+        WHERE q.subscription_id > e.subscription_id ORDER BY q.subscription_id LIMIT 1)
+    FROM endpoints e WHERE e.subscription_id IS NOT NULL
+), ready AS MATERIALIZED (
+    SELECT e.subscription_id,
+        CASE WHEN coalesce(s.circuit, 'closed') = 'closed' THEN r.room ELSE least(r.room, 1)
+        END AS room
+    FROM endpoints e
+    LEFT JOIN webhook_endpoint_state s ON s.subscription_id = e.subscription_id
+    LEFT JOIN json_to_recordset(%(busy)s::json) AS b(subscription_id uuid, n integer)
+        ON b.subscription_id = e.subscription_id
+    CROSS JOIN LATERAL (SELECT %(per_endpoint)s::integer - coalesce(b.n, 0) AS room) r
+    WHERE e.subscription_id IS NOT NULL AND r.room > 0
+        AND (s.held_until IS NULL OR s.held_until <= %(now)s)
+    ORDER BY s.last_served_at NULLS FIRST, e.subscription_id
+), due AS (
+    SELECT q.subscription_id, q.entity_id FROM ready r
+    CROSS JOIN LATERAL (
+        SELECT q.subscription_id, q.entity_id FROM webhook_queues q
+        WHERE q.subscription_id = r.subscription_id AND q.next_attempt_at <= %(now)s
+            AND (q.leased_until IS NULL OR q.leased_until <= %(now)s)
+        ORDER BY q.next_attempt_at
+        LIMIT r.room
+        FOR UPDATE SKIP LOCKED
+    ) q
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
 ), leased AS (
     UPDATE webhook_queues q SET leased_until = %(lease_until)s
     FROM due WHERE q.subscription_id = due.subscription_id AND q.entity_id = due.entity_id
     RETURNING q.subscription_id, q.entity_id
+), served AS (
+    INSERT INTO webhook_endpoint_state AS s (subscription_id, last_served_at)
+    SELECT DISTINCT subscription_id, %(now)s::timestamptz FROM due ORDER BY 1
+    ON CONFLICT (subscription_id) DO UPDATE SET last_served_at = excluded.last_served_at,
+        circuit = CASE WHEN s.circuit = 'closed' THEN 'closed' ELSE 'half_open' END,
+        held_until = CASE WHEN s.circuit = 'closed' THEN NULL ELSE %(lease_until)s END
 )
 SELECT l.subscription_id, l.entity_id, d.id AS delivery_id, d.tenant_id, d.event_id, d.event_type,
     d.correlation_id, d.body, p.attempts, d.created_at,
@@ -137,7 +171,12 @@ UPDATE webhook_queues q SET leased_until = NULL,
     next_attempt_at = coalesce(r.retry_at, q.next_attempt_at)
 FROM {RESULTS} WHERE q.subscription_id = r.subscription_id AND q.entity_id = r.entity_id
 """
-SETTLE_CALL = "SELECT syncline_webhook_settle(%(results)s, %(health)s, %(metrics)s)"
+# With the circuit breaker's step (`syncline_webhook_breaker()`, migration 0006) in the same
+# statement: still one round trip and one transaction.
+SETTLE_CALL = """
+SELECT syncline_webhook_settle(%(results)s, %(health)s, %(metrics)s),
+    syncline_webhook_breaker(%(breaker)s, %(now)s, %(threshold)s, %(hold)s, %(max_hold)s)
+"""
 
 
 SETTLE_ATTEMPTS = 3  # a settle that hits a deadlock is tried again, this many times in all
@@ -198,6 +237,25 @@ class EndpointHealth(msgspec.Struct):
     last_failure_at: datetime | None = None
 
 
+class EndpointFailures(msgspec.Struct):
+    """One endpoint's row of a settlement for its circuit breaker: the failed attempts after
+    its last success in the batch, and whether any attempt succeeded."""
+
+    subscription_id: UUID
+    failures: int
+    recovered: bool
+
+
+class BreakerPolicy(msgspec.Struct, frozen=True):
+    """When an endpoint's circuit opens (`failures` failed attempts in a row, or a failed
+    half-open probe) and how long it is held: `hold` seconds, doubled each time it opens
+    again in a row, at most `max_hold`."""
+
+    failures: int = 5
+    hold: float = 30.0
+    max_hold: float = 600.0
+
+
 class MetricIncrement(msgspec.Struct):
     """One `webhook_metrics` row to add to (`delivery.metrics.increments`)."""
 
@@ -231,15 +289,31 @@ class DeliveryQueue:
         await self.conn.close()
         await self.listener.close()
 
-    async def claim(self, *, now: datetime, lease_until: datetime, limit: int) -> list[Claim]:
-        """Lease up to `limit` due queues until `lease_until`; answer them with their heads.
+    async def claim(
+        self,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        per_endpoint: int,
+        busy: Mapping[UUID, int] | None = None,
+    ) -> list[Claim]:
+        """Lease up to `limit` due queues until `lease_until`, fairly across endpoints, at
+        most `per_endpoint` less `busy[endpoint]` (this worker's in flight) per endpoint;
+        answer them with their heads.
 
         One statement, so atomic on its own: no BEGIN/COMMIT round trips. Binary results:
         bodies, ids and times load without parsing their text forms."""
+        in_flight = [{"subscription_id": k, "n": n} for k, n in (busy or {}).items() if n > 0]
+        params = {
+            "now": now,
+            "lease_until": lease_until,
+            "limit": limit,
+            "per_endpoint": per_endpoint,
+            "busy": _encoder.encode(in_flight).decode(),
+        }
         async with self.conn.cursor(row_factory=class_row(Claim)) as cur:
-            await cur.execute(
-                CLAIM, {"now": now, "lease_until": lease_until, "limit": limit}, binary=True
-            )
+            await cur.execute(CLAIM, params, binary=True)
             return await cur.fetchall()
 
     async def settle(
@@ -247,22 +321,33 @@ class DeliveryQueue:
         results: Sequence[Result],
         health: Sequence[EndpointHealth] = (),
         metrics: Sequence[MetricIncrement] = (),
-    ) -> None:
+        breaker: Sequence[EndpointFailures] = (),
+        *,
+        now: datetime | None = None,
+        policy: BreakerPolicy = BreakerPolicy(),
+    ) -> list[UUID]:
         """Record a batch of attempts and move their queues on (or release them for a retry),
-        add to the endpoint health and the metrics: one statement in autocommit, so one
-        round trip and no BEGIN or COMMIT."""
+        add to the endpoint health and the metrics, and step the endpoints' circuit breakers
+        (at `now`): one statement in autocommit, so one round trip and no BEGIN or COMMIT.
+        Answers the endpoints whose circuit this opened."""
         params = {
             "results": _encoder.encode(results).decode(),
             "health": _encoder.encode(health).decode(),
             "metrics": _encoder.encode(metrics).decode(),
+            "breaker": _encoder.encode(breaker).decode(),
+            "now": now or datetime.now(UTC),
+            "threshold": policy.failures,
+            "hold": policy.hold,
+            "max_hold": policy.max_hold,
         }
         for attempt in range(SETTLE_ATTEMPTS):
             try:
-                await self.conn.execute(SETTLE_CALL, params)
-                return
+                row = await (await self.conn.execute(SETTLE_CALL, params)).fetchone()
+                return list(row[1]) if row and row[1] else []
             except psycopg.errors.DeadlockDetected:
                 if attempt == SETTLE_ATTEMPTS - 1:
                     raise
+        raise AssertionError("unreachable")
 
     async def enqueued(self) -> AsyncIterator[None]:
         """Yield each time deliveries are enqueued (the subscriber's NOTIFY)."""

@@ -5,9 +5,11 @@ Any number of workers (threads or processes) may run: they claim queues with
 `FOR UPDATE SKIP LOCKED` and lease them for longer than a request may take, so a worker
 killed mid-request loses nothing; its deliveries are sent again when the lease runs out
 (at-least-once). Each worker keeps one HTTP session (`delivery.sender`) and up to
-`concurrency` requests in flight, and wakes on NOTIFY with a polling fallback. Everything it
-reads and writes goes through the queue's gateway (`delivery.queue.DeliveryQueue`). A 410
-is reported to `on_gone` (the composition root disables the webhook there).
+`concurrency` requests in flight, at most `endpoint_concurrency` of them to one endpoint
+(`delivery.slots`), claims fairly across endpoints and skips those whose circuit breaker is
+open, and wakes on NOTIFY with a polling fallback. Everything it reads and writes goes
+through the queue's gateway (`delivery.queue.DeliveryQueue`). A 410 is reported to
+`on_gone` (the composition root disables the webhook there).
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from uuid import UUID
 
 import psycopg
 
-from delivery import metrics
-from delivery.health import endpoint_health
-from delivery.outcome import DELIVERED, GONE, moves_on
-from delivery.queue import Claim, DeliveryQueue, MetricIncrement, Result
+from delivery.outcome import GONE
+from delivery.queue import BreakerPolicy, Claim, DeliveryQueue
 from delivery.retry import RetrySchedule
 from delivery.secret_box import SecretBox
 from delivery.sender import Attempt, Sender
+from delivery.settlement import settlement
+from delivery.slots import FairQueue, default_endpoint_concurrency
 from projections.connection import connection_lost
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# A claim made because deliveries were enqueued takes at least this many.
+FRESH_CLAIM = 8
+
 # Claimed deliveries waiting for a sender, with the time by which they must start.
-Ready = asyncio.Queue[tuple[Claim, float] | None]
+Ready = FairQueue[tuple[Claim, float]]
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -77,6 +82,8 @@ class DeliveryWorker:
         schedule: RetrySchedule | None = None,
         now: Callable[[], datetime] = utcnow,
         concurrency: int = 32,
+        endpoint_concurrency: int | None = None,
+        breaker: BreakerPolicy | None = None,
         timeout: float = 10.0,
         poll_interval: float = 1.0,
         linger: float = 0.01,
@@ -90,6 +97,11 @@ class DeliveryWorker:
         self.schedule = schedule or RetrySchedule()
         self.now = now
         self.concurrency = concurrency
+        # One endpoint's share of the senders: by default a quarter of them.
+        self.endpoint_concurrency = endpoint_concurrency or default_endpoint_concurrency(
+            concurrency
+        )
+        self.breaker = breaker or BreakerPolicy()
         self.timeout = timeout
         # The lease must outlast a request, or a slow endpoint would be sent a duplicate.
         self.lease = timedelta(seconds=timeout + max(1.0, timeout / 2))
@@ -104,6 +116,16 @@ class DeliveryWorker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._busy = 0  # senders in the middle of a request
+        self._enqueued = False  # NOTIFY heard since the last claim
+        self._short_claim = False  # the last claim got fewer than it asked for
+        self._sent_since_claim = 0
+        # Per endpoint (subscription): claimed, in flight, waiting for the endpoint's room.
+        # Claimed deliveries waiting for a sender, by endpoint (`delivery.slots`).
+        self._ready: Ready = FairQueue(self.endpoint_concurrency)
+        # Endpoints whose circuit a settle of ours opened, until we claim of them again (a
+        # probe): what we claimed of them and have not sent is given back, unsent.
+        self._held: set[UUID] = set()
+        self._given_back: list[Claim] = []
 
     # -- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
@@ -140,9 +162,12 @@ class DeliveryWorker:
             allow_private=self.allow_private,
         )
         sender.open()
-        ready: Ready = asyncio.Queue()
+        ready: Ready = FairQueue(self.endpoint_concurrency)
+        self._ready = ready
         done: list[Attempt] = []
         self._busy = 0
+        self._held.clear()
+        self._given_back.clear()
         senders = [
             asyncio.create_task(self._sender(sender, ready, done)) for _ in range(self.concurrency)
         ]
@@ -152,13 +177,8 @@ class DeliveryWorker:
                 return
             try:
                 # Stopping: finish what is in flight, hand back what was claimed but not sent.
-                unsent = []
-                while not ready.empty():
-                    item = ready.get_nowait()
-                    if item is not None:
-                        unsent.append(item[0])
-                for _ in senders:
-                    ready.put_nowait(None)
+                unsent = [claim for claim, _ in ready.drain()]
+                ready.stop(len(senders))
                 await asyncio.wait(senders, timeout=self.timeout + 1)
                 await self._settle(queue, done[:], unsent)
             finally:
@@ -209,13 +229,22 @@ class DeliveryWorker:
         return min(delay * 2, MAX_RECONNECT_DELAY)
 
     async def _sender(self, sender: Sender, ready: Ready, done: list[Attempt]) -> None:
-        """One of `concurrency` coroutines: send claimed deliveries one after another."""
+        """One of `concurrency` coroutines: send claimed deliveries one after another, as
+        the fair queue hands them out (round-robin across endpoints, each within its
+        in-flight limit)."""
         assert self._wake is not None
         while (item := await ready.get()) is not None:
             claim, start_by = item
+            endpoint = claim.subscription_id
             if time.monotonic() > start_by:
                 # Waited so long its lease could end mid-request: let the lease run out and
                 # the queue be claimed afresh, rather than risk two workers sending it.
+                ready.finish(endpoint)
+                self._wake.set()  # room to claim again
+                continue
+            if endpoint in self._held:  # its circuit opened since the claim: no attempt
+                ready.finish(endpoint)
+                self._given_back.append(claim)
                 continue
             self._busy += 1
             try:
@@ -224,6 +253,8 @@ class DeliveryWorker:
                 log.exception("sending a delivery failed unexpectedly")
             finally:
                 self._busy -= 1
+                self._sent_since_claim += 1
+                ready.finish(endpoint)
                 if self._coordinator_wanted(ready, len(done)):
                     self._wake.set()
 
@@ -235,9 +266,15 @@ class DeliveryWorker:
         return (
             finished == 1
             or finished >= self.batch
-            or self._wanted(waiting) >= self.batch
+            or (self._wanted(waiting) >= self.batch and self._claim_due())
             or (self._busy == 0 and waiting == 0)
         )
+
+    def _claim_due(self) -> bool:
+        """Whether claiming is worth a round trip: after a claim that came back short (the
+        endpoints' allowances, not the senders, were the limit), only once a few sends
+        have finished since; else every finished send would make a claim of one or two."""
+        return not self._short_claim or self._sent_since_claim >= self.batch // 4
 
     def _wanted(self, waiting: int) -> int:
         """How many more deliveries to claim: enough for every sender and two batches ahead,
@@ -280,86 +317,75 @@ class DeliveryWorker:
                     linger_until = None
                     await self._settle(queue, batch)
             wanted = self._wanted(ready.qsize())
-            if wanted >= batch_size or idle:
+            # New deliveries were enqueued: claim at once even when busy (a few, least
+            # recently served endpoints first), so a quiet endpoint's event does not wait
+            # for the busy ones' claimed deliveries to drain below a batch.
+            fresh, self._enqueued = self._enqueued, False
+            if (wanted >= batch_size and self._claim_due()) or idle or fresh:
                 start_by = time.monotonic() + self.lease.total_seconds() - self.timeout
-                for claim in await self._claim(queue, wanted):
-                    ready.put_nowait((claim, start_by))
+                asked = max(wanted, FRESH_CLAIM)
+                claims = await self._claim(queue, asked)
+                self._short_claim, self._sent_since_claim = len(claims) < asked, 0
+                for claim in claims:
+                    ready.put(claim.subscription_id, (claim, start_by))
             timeout = self.poll_interval
             if linger_until is not None:
                 timeout = max(0.0, linger_until - loop.time())
             if not self._wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
+                if not self._wake.is_set():  # a timer ran out: look for due work again
+                    self._short_claim = False
 
     async def _listen(self, queue: DeliveryQueue) -> None:
         assert self._wake is not None
         try:
             async for _ in queue.enqueued():
+                self._enqueued = True
                 self._wake.set()
         finally:
             self._wake.set()  # ended (the session was lost): the coordinator reconnects
 
     # -- claim and settle -------------------------------------------------------------------
     async def _claim(self, queue: DeliveryQueue, limit: int) -> list[Claim]:
+        """Claim up to `limit` due deliveries, fairly across endpoints, each endpoint
+        within its allowance (`FairQueue`: four times its in-flight limit, less what this
+        worker has claimed of it and not finished)."""
         now = self.now()
-        claims = await queue.claim(now=now, lease_until=now + self.lease, limit=limit)
+        claims = await queue.claim(
+            now=now,
+            lease_until=now + self.lease,
+            limit=limit,
+            per_endpoint=self._ready.allowance,
+            busy=self._ready.claimed(),
+        )
         empty = [c for c in claims if c.delivery_id is None]
         if empty:
             # A queue emptied by a cancellation: settling nothing drops it.
             await self._settle(queue, [], empty)
-        return [c for c in claims if c.delivery_id is not None]
-
-    def _retry_at(self, a: Attempt) -> datetime | None:
-        """When to try the delivery again; None: it is delivered or given up (after its
-        last retry, or a 410), and its queue moves on. The schedule counts from the end of
-        the attempt: a timeout is an attempt like any other failure."""
-        if moves_on(a.outcome):
-            return None
-        return self.schedule.retry_at(
-            a.claim.attempts + 1, a.finished_at, retry_after=a.retry_after, rand=self.rand
-        )
+        claimed = [c for c in claims if c.delivery_id is not None]
+        for c in claimed:
+            self._held.discard(c.subscription_id)  # a half-open probe
+        return claimed
 
     async def _settle(
         self, queue: DeliveryQueue, attempts: list[Attempt], empty: Sequence[Claim] = ()
     ) -> None:
         """Record a batch of attempts and move their queues on (or retry them later), in one
-        transaction; `empty` queues (their deliveries were cancelled) are dropped. A 410 is
-        then reported to `on_gone`, which disables the webhook."""
+        transaction, and step the endpoints' circuit breakers; `empty` queues (their
+        deliveries were cancelled) are dropped, and deliveries given back unsent (their
+        endpoint's circuit opened) released. A 410 is then reported to `on_gone`, which
+        disables the webhook."""
         now = self.now()
-        results = [Result(c.subscription_id, c.entity_id, moved_on=True) for c in empty]
-        for a in attempts:
-            retry_at = self._retry_at(a)
-            results.append(
-                Result(
-                    subscription_id=a.claim.subscription_id,
-                    entity_id=a.claim.entity_id,
-                    moved_on=retry_at is None,
-                    delivery_id=a.claim.delivery_id,
-                    attempted_at=a.attempted_at,
-                    outcome=a.outcome,
-                    status_code=a.status_code,
-                    latency_ms=round(a.latency * 1000, 3),
-                    error=a.error,
-                    retry_at=retry_at,
-                    response_headers=a.answer.headers if a.answer else None,
-                    response_body=a.answer.body if a.answer else None,
-                    response_truncated=a.answer.truncated if a.answer else None,
-                )
-            )
-        increments = metrics.increments(
-            [a.outcome for a in attempts],
-            [a.latency for a in attempts],
-            [
-                (now - a.claim.created_at).total_seconds()
-                for a in attempts
-                if a.outcome == DELIVERED and a.claim.created_at is not None
-            ],
+        empty = [*empty, *self._given_back]
+        self._given_back.clear()
+        rows = settlement(attempts, empty, now=now, schedule=self.schedule, rand=self.rand)
+        opened = await queue.settle(
+            rows.results, rows.health, rows.metrics, rows.breaker, now=now, policy=self.breaker
         )
-        await queue.settle(
-            results,
-            endpoint_health(attempts),
-            [MetricIncrement(name, label, value) for name, label, value in increments],
-        )
+        for endpoint in opened:
+            self._held.add(endpoint)
+            self._given_back += [claim for claim, _ in self._ready.take_line(endpoint)]
         for a in attempts:
             if a.outcome == GONE and a.claim.tenant_id is not None:
                 await asyncio.to_thread(self.on_gone, a.claim.tenant_id, a.claim.subscription_id)

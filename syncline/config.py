@@ -30,6 +30,13 @@ class Settings:
     access_token_ttl_seconds: int = 3600
     webhook_timeout: float = 10.0
     webhook_concurrency: int = 32
+    # One endpoint's in-flight limit per worker; None: a quarter of `webhook_concurrency`.
+    webhook_endpoint_concurrency: int | None = None
+    # An endpoint's circuit opens after this many failed attempts in a row and is held
+    # this long (doubling while its probes fail, up to the maximum).
+    webhook_breaker_failures: int = 5
+    webhook_breaker_seconds: float = 30.0
+    webhook_breaker_max_seconds: float = 600.0
     # In a worker's backlog, the longest the records read model, the event log and tenants
     # wait per batch while the change feed and webhooks catch up (projections.priority);
     # 0: no order.
@@ -69,6 +76,11 @@ class Settings:
             access_token_ttl_seconds=int(get("SYNCLINE_ACCESS_TOKEN_TTL_SECONDS") or 3600),
             webhook_timeout=float(get("SYNCLINE_WEBHOOK_TIMEOUT_SECONDS") or 10.0),
             webhook_concurrency=int(get("SYNCLINE_WEBHOOK_CONCURRENCY") or 32),
+            webhook_endpoint_concurrency=int(get("SYNCLINE_WEBHOOK_ENDPOINT_CONCURRENCY") or 0)
+            or None,
+            webhook_breaker_failures=int(get("SYNCLINE_WEBHOOK_BREAKER_FAILURES") or 5),
+            webhook_breaker_seconds=float(get("SYNCLINE_WEBHOOK_BREAKER_SECONDS") or 30.0),
+            webhook_breaker_max_seconds=float(get("SYNCLINE_WEBHOOK_BREAKER_MAX_SECONDS") or 600.0),
             catch_up_wait_seconds=float(get("SYNCLINE_CATCH_UP_WAIT_SECONDS") or 5.0),
             cors_origins=tuple(
                 o.strip() for o in (get("SYNCLINE_CORS_ORIGINS") or "").split(",") if o.strip()

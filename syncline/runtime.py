@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 from api.services import ApiServices
 from delivery.jobs import DeliveryJobs
 from delivery.metrics import DeliveryMetricsCollector
+from delivery.queue import BreakerPolicy
 from delivery.secret_box import SecretBox
 from delivery.subscriber import DeliveryProjection
 from delivery.worker import DeliveryWorker
@@ -244,6 +245,12 @@ class Runtime:
             "allow_private": self.settings.allow_private_webhooks,
             "timeout": self.settings.webhook_timeout,
             "concurrency": self.settings.webhook_concurrency,
+            "endpoint_concurrency": self.settings.webhook_endpoint_concurrency,
+            "breaker": BreakerPolicy(
+                self.settings.webhook_breaker_failures,
+                self.settings.webhook_breaker_seconds,
+                self.settings.webhook_breaker_max_seconds,
+            ),
         }
         return DeliveryWorker(self.database_url, **{**defaults, **options})
 

@@ -40,11 +40,17 @@ class Receiver:
 
     `respond` decides each answer (status; status and headers; or status, headers and
     body, `ok` when not given); 200 by default.
+    `in_flight` is the number of requests being answered now, `peak_in_flight` the most
+    at once (a request whose client gave up still counts until `respond` returns);
+    `arrivals` the time each request came in (`time.monotonic()`), answered or not.
     """
 
     def __init__(self, respond: Responder | None = None) -> None:
         self.respond: Responder = respond or (lambda _: 200)
         self.received: list[Received] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.arrivals: list[float] = []
         self._changed = threading.Condition(threading.RLock())
         receiver = self
 
@@ -58,7 +64,16 @@ class Receiver:
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length),
                 )
-                answer = receiver.respond(request)
+                with receiver._changed:
+                    receiver.arrivals.append(time.monotonic())
+                    receiver.in_flight += 1
+                    receiver.peak_in_flight = max(receiver.peak_in_flight, receiver.in_flight)
+                    receiver._changed.notify_all()
+                try:
+                    answer = receiver.respond(request)
+                finally:
+                    with receiver._changed:
+                        receiver.in_flight -= 1
                 if not isinstance(answer, tuple):
                     answer = (answer, {})
                 status, headers, body = (*answer, b"ok")[:3]

@@ -1,0 +1,227 @@
+"""Fair webhook delivery: one tenant's endpoint hangs until the timeout with 1,000 deliveries
+queued. First another tenant writes 10 events/s: its latency from the API's 201 to receipt
+(p50, p99). Then, the hanging backlog still there, healthy endpoints drain a backlog: their
+deliveries/s against the bare aiohttp client's POSTs/s at the same concurrency (the webhooks
+scenario's raw limit, measured here in the same run). Last, the cost of one claim with
+1,000,000 queued rows against a trivial round trip.
+
+`python -m bench webhook_fairness` runs it alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import aiohttp
+import httpx
+import psycopg
+
+from bench.harness import BenchEnv, Figure
+from bench.webhooks import CONCURRENCY, _raw_posts, receiver_stats, start_receiver
+from delivery.queue import DeliveryQueue
+from delivery.slots import default_endpoint_concurrency
+from delivery.worker import event_loop_factory
+from domain.contact import Contact
+from domain.context import Actor, Context
+from syncline.config import Settings
+from syncline.runtime import Runtime
+
+DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
+HANGING = 1_000  # deliveries queued for the hanging endpoint
+HEALTHY_ENDPOINTS = 8
+HEALTHY_BACKLOG = int(os.environ.get("BENCH_FAIR_BACKLOG", "30000"))
+RATE = 10.0  # events/s of the tenant whose latency is measured
+TIMEOUT = "10"  # the worker's request timeout (the default), seconds
+CLAIM_ROWS = 1_000_000
+CLAIM_ENDPOINTS = 1_000
+
+
+def enqueue(env: BenchEnv, targets: list[tuple[str, int]]) -> None:
+    """With no worker running: per (url, n), a tenant with a webhook to that URL and n
+    deliveries queued for it."""
+    settings = Settings(
+        database_url=env.database_url, allow_private_webhooks=True, log_level="WARNING"
+    )
+    runtime = Runtime.open(settings)
+    try:
+        operator = Context(uuid4(), Actor("operator", "bench"), "bench")
+        for url, count in targets:
+            tenant, *_ = runtime.app.provision_tenant(operator, "Fair", ["webhooks:manage"])
+            ctx = Context(tenant.id, Actor("api_key", "bench"), "bench")
+            runtime.app.create_webhook(
+                ctx,
+                url=url,
+                event_types=["contact.created"],
+                description=None,
+                seal=runtime.secret_box.seal,
+            )
+            for start in range(0, count, 500):
+                contacts = [
+                    Contact.create(ctx, {"email": f"f{i}@example.com"}, id=uuid4())
+                    for i in range(start, min(start + 500, count))
+                ]
+                runtime.app.save(*contacts)
+        runtime.start_projections()
+        assert runtime.wait_for_projections(timeout=600), "projections did not catch up"
+    finally:
+        runtime.close()
+
+
+async def _paced_creates(api: str, key: str, seconds: float) -> dict[str, float]:
+    """Create contacts at RATE/s; answer {contact id: wall time its 201 arrived}."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    answered: dict[str, float] = {}
+
+    async def create(session: aiohttp.ClientSession, i: int) -> None:
+        body = f'{{"email": "y{i}@example.com"}}'
+        async with session.post(f"{api}/v1/contacts", data=body, headers=headers) as response:
+            payload = await response.json()
+            answered[payload["id"]] = time.time()
+
+    async with aiohttp.ClientSession() as session:
+        tasks = []
+        started = time.monotonic()
+        for i in range(int(seconds * RATE)):
+            await asyncio.sleep(max(0.0, started + i / RATE - time.monotonic()))
+            tasks.append(asyncio.create_task(create(session, i)))
+        await asyncio.gather(*tasks)
+    return answered
+
+
+def neighbour(env: BenchEnv, receiver: str, latency_receiver: str) -> list[float]:
+    """Start the API and a worker on the hanging endpoint's backlog; the measured tenant
+    writes RATE events/s for DURATION while it hangs. Answers that tenant's latencies."""
+    api = env.start_api()
+    key = env.provision(api, "Neighbour")
+    response = httpx.post(
+        f"{api}/v1/webhooks",
+        json={"url": f"{latency_receiver}/latency", "event_types": ["contact.created"]},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    response.raise_for_status()
+    worker = env.spawn("worker", SYNCLINE_WEBHOOK_TIMEOUT_SECONDS=TIMEOUT)
+    # The hanging endpoint holds its share of the senders before the measurement starts.
+    deadline = time.monotonic() + 60
+    while receiver_stats(receiver)["hanging"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    answered = asyncio.run(_paced_creates(api, key, DURATION))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        arrivals = receiver_stats(latency_receiver, arrivals=True)["arrivals"]
+        if all(i in arrivals for i in answered):
+            break
+        time.sleep(0.2)
+    assert receiver_stats(receiver)["count"] == 0, "the hanging endpoint answered"
+    stop(env, worker)
+    return sorted(arrivals[i] - t for i, t in answered.items() if i in arrivals)
+
+
+def drain(env: BenchEnv, receiver: str) -> float:
+    """Queue HEALTHY_BACKLOG deliveries to HEALTHY_ENDPOINTS healthy endpoints (the hanging
+    one still has its backlog), start a worker, and answer the healthy deliveries/s."""
+    share = HEALTHY_BACKLOG // HEALTHY_ENDPOINTS
+    enqueue(env, [(f"{receiver}/healthy-{i}", share) for i in range(HEALTHY_ENDPOINTS)])
+    worker = env.spawn("worker", SYNCLINE_WEBHOOK_TIMEOUT_SECONDS=TIMEOUT)
+    deadline = time.monotonic() + 600
+    while receiver_stats(receiver)["count"] < share * HEALTHY_ENDPOINTS:
+        assert time.monotonic() < deadline, "the healthy backlog did not drain"
+        time.sleep(0.2)
+    stop(env, worker)
+    stats = receiver_stats(receiver)
+    return float((stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9))
+
+
+def stop(env: BenchEnv, process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+    env.processes.remove(process)
+
+
+async def _claim_cost(database_url: str) -> tuple[float, float]:
+    """Median seconds of one claim of 64 with CLAIM_ROWS queued rows over CLAIM_ENDPOINTS
+    endpoints (the backlog stays: each claim's lease ends at once), and of a `SELECT 1`."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE webhook_queues, webhook_pending, webhook_endpoint_state")
+        per = CLAIM_ROWS // CLAIM_ENDPOINTS
+        conn.execute(
+            "INSERT INTO webhook_queues (subscription_id, entity_id, next_attempt_at)"
+            " SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(i / %(per)s), 12, '0'))::uuid,"
+            " gen_random_uuid(), now() - interval '1 hour' FROM generate_series(0, %(n)s - 1) i",
+            {"per": per, "n": CLAIM_ROWS},
+        )
+        conn.execute("VACUUM ANALYZE webhook_queues")
+    queue = await DeliveryQueue.connect(database_url)
+    try:
+        claims, trivial = [], []
+        per_endpoint = default_endpoint_concurrency(CONCURRENCY)
+        for _ in range(60):
+            now = datetime.now(UTC)
+            started = time.perf_counter()
+            # Leased until now: claimable again by the next round, as if settled.
+            await queue.claim(now=now, lease_until=now, limit=64, per_endpoint=per_endpoint)
+            claims.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await queue.conn.execute("SELECT 1")
+            trivial.append(time.perf_counter() - started)
+        claims.sort()
+        trivial.sort()
+        return claims[len(claims) // 2], trivial[len(trivial) // 2]
+    finally:
+        await queue.close()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("TRUNCATE webhook_queues, webhook_pending")
+
+
+def percentile(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(p * len(values)))]
+
+
+def run(env: BenchEnv) -> list[Figure]:
+    healthy = start_receiver(env)
+    latency_receiver = start_receiver(env)
+    enqueue(env, [(f"{healthy}/hang", HANGING)])
+    delays = neighbour(env, healthy, latency_receiver)
+    rate = drain(env, healthy)
+    with psycopg.connect(env.database_url) as conn:
+        row = conn.execute("SELECT avg(length(body)) FROM webhook_deliveries").fetchone()
+        body_size = int(row[0]) if row and row[0] else 700
+    env.stop_all()
+    # The bare client on the worker's event loop, to a fresh receiver, with the same body.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        healthy = start_receiver(env)
+        raw, _ = runner.run(_raw_posts(healthy, b"x" * body_size, CONCURRENCY))
+        claim, trivial = runner.run(_claim_cost(env.database_url))
+    label = f"1 endpoint hanging ({HANGING:,} queued)"
+    return [
+        Figure(
+            f"neighbour latency p50, 201 → receipt ({RATE:g}/s), {label}",
+            percentile(delays, 0.5) * 1000,
+            "ms",
+        ),
+        Figure(
+            f"neighbour latency p99, 201 → receipt ({RATE:g}/s), {label}",
+            percentile(delays, 0.99) * 1000,
+            "ms",
+            target="< 250 ms",
+        ),
+        Figure(
+            f"healthy deliveries/s, {HEALTHY_ENDPOINTS} endpoints, {label}",
+            rate,
+            "/s",
+            f"bare aiohttp POSTs/s ({CONCURRENCY} in flight)",
+            raw,
+            target=">= 0.5",
+        ),
+        Figure(
+            f"claim of 64 with {CLAIM_ROWS:,} queued ({CLAIM_ENDPOINTS:,} endpoints)",
+            claim * 1000,
+            "ms",
+            "SELECT 1 round trip",
+            trivial * 1000,
+        ),
+    ]
