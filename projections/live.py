@@ -163,10 +163,10 @@ class LiveGroup:
                 conn.cursor() as cur,
             ):
                 batch = self.reader.read_on(conn, min(m.position for m in members), self.batch_size)
-                if not batch or continues(batch, self.batch_size):
-                    return  # nothing new, or a backlog: handled below, after this commits
-                for member in members:
-                    _write(cur, member, batch)
+                # Nothing new, or a backlog (handled below, once this read-only one ends).
+                if batch and not continues(batch, self.batch_size):
+                    for member in members:
+                        _write(cur, member, batch)
         except Exception as exc:
             if connection_lost(exc):
                 log.warning("the live group lost a connection; retrying", extra={"error": str(exc)})
