@@ -54,7 +54,7 @@ def transactions(runtime: Runtime, projection: TxSeen, after: int) -> dict[int, 
         rows = conn.execute(
             f"SELECT position, tx FROM {projection.table} WHERE position > %s", (after,)
         ).fetchall()
-    return {position: tx for position, tx in rows}
+    return dict(rows)
 
 
 def failing_since(runtime: Runtime, name: str) -> Any:
