@@ -161,7 +161,8 @@ def test_one_shared_leader_session_holds_every_lock_and_comes_back_when_killed(
     group.start()
     assert wait_until(lambda: all(r.is_leader.is_set() for r in group.runners), timeout=10)
     pids = {runner.leader_pid for runner in group.runners}
-    assert len(pids) == 1 and None not in pids
+    assert len(pids) == 1
+    assert None not in pids
     with psycopg.connect(database_url, autocommit=True) as conn:
         named = conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE application_name LIKE %s",
@@ -200,14 +201,15 @@ def test_a_failing_projection_leaves_the_group_and_the_others_go_on(
     after = append_contacts(runtime, 2)
     assert wait_until(lambda: all(r.position() >= after for r in healthy_runners), timeout=10)
     together = [transactions(runtime, p, head) for p in healthy]
-    assert together[0] == together[1] and len(together[0]) == 2
+    assert together[0] == together[1]
+    assert len(together[0]) == 2
     head = after
 
     sick.poison_after = None  # cured: it catches up on its own and comes back to the group
     assert wait_until(lambda: group.runners[0].position() >= head, timeout=10)
     assert wait_until(group.all_live, timeout=10)
     assert failing_since(runtime, sick.name) is None
-    assert [p for p in seen_positions(runtime, sick)] == log_positions(runtime)
+    assert list(seen_positions(runtime, sick)) == log_positions(runtime)
 
 
 def test_a_backlog_hands_the_projections_back_to_catch_up_and_they_return(
