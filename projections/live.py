@@ -5,9 +5,10 @@ decode each of them and commit a transaction for every few: several transactions
 across a worker's projections. Every runner of a process that reaches the head hands its
 projection to the process's one LiveGroup instead, whose thread:
 
-* waits for a notification from the event store (or `poll_interval`), then lingers
-  `linger` seconds so that what arrives meanwhile joins the batch: batches grow with the
-  arrival rate, and an idle log costs nothing;
+* waits for a notification from the event store (or `poll_interval`), then, while events
+  keep coming (the last batch is less than BUSY seconds old), lingers `linger` seconds so
+  that what arrives meanwhile joins the batch: batches grow with the arrival rate, the
+  first event after a quiet spell goes at once, and an idle log costs nothing;
 * in ONE transaction reads the log after the lowest position of its members (decoding
   each event once for all of them), has each projection write the events after its own
   position, and moves every tracking row to the batch's end: one transaction per batch
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 # How long the group waits after a notification before it reads: what arrives meanwhile
 # joins the batch. Short against the change feed's latency target (long-poll p99 50 ms).
 DEFAULT_LINGER = 0.005
+# The linger applies while events keep coming (a batch committed this recently): the first
+# event after a quiet spell is written at once.
+BUSY = 0.1
 # After a lost connection, the group tries again after this long.
 RECONNECT_DELAY = 0.2
 
@@ -95,6 +99,7 @@ class LiveGroup:
         # Statistics (benchmarks, tests): combined batches, and retries one by one.
         self.batches = 0
         self.split = 0
+        self._last_batch = 0.0
 
     def wake(self) -> None:
         """The log may have grown (a notification on the event store's channel)."""
@@ -140,8 +145,8 @@ class LiveGroup:
                     self._thread = None
                     return
             woken = self._wake.wait(self.poll_interval)
-            if woken and self.linger > 0:
-                time.sleep(self.linger)
+            if woken and self.linger > 0 and time.monotonic() - self._last_batch < BUSY:
+                time.sleep(self.linger)  # a stream: let what follows join the batch
             self._wake.clear()
             with self._committing:
                 with self._lock:
@@ -189,6 +194,7 @@ class LiveGroup:
                 self._release(member)  # a backlog: each catches up in the CatchUpOrder
             return
         if batch:
+            self._last_batch = time.monotonic()
             self.batches += 1
             for member in members:
                 _advanced(member, batch)
