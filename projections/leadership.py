@@ -1,8 +1,10 @@
 """Leadership: one runner at a time leads a projection, by a session advisory lock.
 
-The leader holds `projection_lock(name)` on a dedicated session of its own, named for
-operators; standbys retry the lock every STANDBY_INTERVAL and take over once the leader's
-session ends (process exit, crash, lost connection). A rebuild holds the same lock.
+A process holds the locks of every projection it leads on ONE session (`Leadership`, one
+`Seat` per projection), named for operators, which also LISTENs for new events on their
+behalf; standbys retry the locks every STANDBY_INTERVAL and take over once the leader's
+session ends (process exit, crash, lost connection). A rebuild holds the same lock on a
+session of its own (`exclusive_session`).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class ProjectionBusyError(RuntimeError):
 
 @contextmanager
 def leader_session(conninfo: str, name: str) -> Iterator[psycopg.Connection[Any]]:
-    """A dedicated session for projection `name`'s lock (and LISTEN), named for operators."""
+    """A session for advisory locks (and LISTEN), named `syncline <name> <host>:<pid>`."""
     application = f"syncline {name} {socket.gethostname()}:{os.getpid()}"
     with psycopg.connect(conninfo, autocommit=True, application_name=application[:63]) as conn:
         for setting, value in LEADER_KEEPALIVES.items():

@@ -2,7 +2,8 @@
 
 The pieces it puts together live beside it: the position and failure record of each
 projection in projections.tracking, the advisory-lock leadership in
-projections.leadership, what a projection is in projections.protocol.
+projections.leadership, the live batches committed together in projections.live, what a
+projection is in projections.protocol.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ class ProjectionRunner:
     and take over once the leader's session ends (process exit, crash, lost connection).
     The tracking update is guarded by the position the batch started from, so even a
     leader that has not yet noticed it lost its session cannot apply a batch twice.
+
+    In a worker, the runners share the process's `Leadership` (one session for all their
+    locks) and its `LiveGroup` (at the head, one transaction per batch for all of them);
+    a runner built without them holds its lock on a session of its own and commits its
+    own live batches.
     """
 
     def __init__(
