@@ -83,6 +83,16 @@ BUDGETS = {
 }
 
 
+def pool_sizes(role: str, pool: int | None, event_store: int | None) -> tuple[int, int, int]:
+    """(our pool, the event store's pool, its overflow) for a process of `role`: the
+    configured sizes, else the role's budget; a role without one (dev, replay, audit,
+    tests) gets 10, and the event store as many again in overflow."""
+    budget = BUDGETS.get(role)
+    size = pool or (budget.pool if budget else 10)
+    store = event_store or (budget.event_store if budget else size)
+    return size, store, 0 if budget or event_store else store
+
+
 def eventsourcing_env(
     url: str, pool_size: int = 10, max_overflow: int | None = None
 ) -> dict[str, str]:

@@ -48,10 +48,10 @@ from projections.tenants.projection import TenantsProjection
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
 from syncline.database import (
-    BUDGETS,
     SiblingCheck,
     eventsourcing_env,
     open_pool,
+    pool_sizes,
     process_name,
     resolve_database_url,
     with_application_name,
@@ -183,10 +183,9 @@ class Runtime:
         SYNCLINE_DB_EVENT_STORE_POOL_SIZE override it); other roles (dev, replay, audit,
         tests) get pools of `pool_size` (10), as many again in the event store's overflow.
         Every session is named `syncline <role> <host>:<pid>` in pg_stat_activity."""
-        budget = BUDGETS.get(role)
-        size = pool_size or settings.db_pool_size or (budget.pool if budget else 10)
-        store_size = settings.db_event_store_pool_size or (budget.event_store if budget else size)
-        store_overflow = 0 if budget or settings.db_event_store_pool_size else store_size
+        size, store_size, store_overflow = pool_sizes(
+            role, pool_size or settings.db_pool_size, settings.db_event_store_pool_size
+        )
         url = with_application_name(
             resolve_database_url(settings.database_url, settings.data_dir), process_name(role)
         )
