@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LINGER = 0.005
 # The linger applies while events keep coming (a batch committed this recently): the first
 # event after a quiet spell is written at once.
-BUSY = 0.1
+BUSY = 0.02
 # After a lost connection, the group tries again after this long.
 RECONNECT_DELAY = 0.2
 
