@@ -198,7 +198,8 @@ class LiveGroup:
             self.batches += 1
             for member in members:
                 _advanced(member, batch)
-            self._wake.set()  # more may have arrived meanwhile
+            # What arrived meanwhile has woken the group already (its NOTIFY came after
+            # the wake-up was cleared, before this batch was read).
 
     def _one_by_one(self, members: list[_Seat], batch: Batch) -> None:
         for member in members:
