@@ -46,6 +46,9 @@ class Settings:
     # How long the worker's live projections wait after a new event for more to batch
     # with it (projections.live).
     live_linger_seconds: float = 0.005
+    # "by-rank": at the head, the change feed and webhooks commit each batch in one
+    # transaction, the other projections in a second; "together": all in one.
+    live_commit: str = "by-rank"
 
     @classmethod
     def from_env(
@@ -84,6 +87,7 @@ class Settings:
             db_pool_size=_positive(get("SYNCLINE_DB_POOL_SIZE")),
             db_event_store_pool_size=_positive(get("SYNCLINE_DB_EVENT_STORE_POOL_SIZE")),
             live_linger_seconds=float(get("SYNCLINE_LIVE_LINGER_SECONDS") or 0.005),
+            live_commit=_live_commit(get("SYNCLINE_LIVE_COMMIT") or "by-rank"),
         )
 
 
@@ -95,3 +99,9 @@ def _positive(value: str | None) -> int | None:
     if number < 1:
         raise ValueError(f"a pool size must be at least 1, not {number}")
     return number
+
+
+def _live_commit(value: str) -> str:
+    if value not in ("by-rank", "together"):
+        raise ValueError(f"SYNCLINE_LIVE_COMMIT is by-rank or together, not {value!r}")
+    return value

@@ -329,6 +329,7 @@ class Runtime:
                 batch_size=runner_options.get("batch_size", DEFAULT_BATCH),
                 linger=self.settings.live_linger_seconds,
                 poll_interval=runner_options.get("poll_interval", 1.0),
+                by_rank=self.settings.live_commit == "by-rank",
             )
         runner_options.setdefault("reader", self.log_reader)
         runner_options.setdefault("order", self.catch_up_order)

@@ -68,10 +68,20 @@ def failing_since(runtime: Runtime, name: str) -> Any:
 class Group:
     """Runners of TxSeen projections sharing one Leadership and one LiveGroup."""
 
-    def __init__(self, runtime: Runtime, count: int, batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        count: int,
+        batch_size: int = 1000,
+        *,
+        later: int = 0,
+        by_rank: bool = True,
+    ) -> None:
         label = f"test leader {secrets.token_hex(3)}"
         self.runtime = runtime
         self.projections = [TxSeen(f"live_{secrets.token_hex(4)}") for _ in range(count)]
+        for projection in self.projections[count - later :]:
+            projection.catches_up_later = True
         with runtime.pool.connection() as conn:
             for projection in self.projections:
                 for statement in projection.schema:
@@ -83,7 +93,9 @@ class Group:
         )
         self.label = label
         reader = LogReader(runtime.app)
-        self.group = LiveGroup(reader, runtime.pool, batch_size=batch_size, poll_interval=0.2)
+        self.group = LiveGroup(
+            reader, runtime.pool, batch_size=batch_size, poll_interval=0.2, by_rank=by_rank
+        )
         self.runners = [
             ProjectionRunner(
                 runtime.app,
@@ -118,9 +130,29 @@ class Group:
 
 @pytest.fixture
 def group(runtime: Runtime) -> Iterator[Group]:
-    made = Group(runtime, 3)
+    made = Group(runtime, 3, later=1, by_rank=False)
     yield made
     made.stop()
+
+
+def test_by_rank_the_feed_and_webhooks_commit_apart_from_the_later_read_models(
+    runtime: Runtime,
+) -> None:
+    made = Group(runtime, 3, later=1)
+    try:
+        made.start()
+        assert wait_until(made.all_live, timeout=10)
+        before = runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+        head = append_contacts(runtime, 20)
+        assert wait_until(lambda: all(r.position() >= head for r in made.runners), timeout=10)
+        first, second, later = (transactions(runtime, p, before) for p in made.projections)
+        assert len(first) == 20
+        assert first == second  # the first rank: one transaction together
+        assert len(set(first.values())) == 1
+        assert len(set(later.values())) == 1  # the later rank: one of its own
+        assert set(later.values()) != set(first.values())
+    finally:
+        made.stop()
 
 
 def test_live_batches_of_every_projection_commit_in_one_transaction(
