@@ -105,7 +105,7 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float, flo
     settings = Settings(
         database_url=env.database_url, allow_private_webhooks=True, log_level="WARNING"
     )
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, role="worker")  # a worker's connection budget
     try:
         operator = Context(uuid4(), Actor("operator", "bench"), "bench")
         tenant, *_ = runtime.app.provision_tenant(operator, "Webhooks", ["webhooks:manage"])

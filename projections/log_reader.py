@@ -8,6 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 from eventsourcing.application import Application
 from psycopg import sql
 from psycopg.rows import tuple_row
@@ -19,6 +20,7 @@ Batch = list[tuple[int, Any]]
 DEFAULT_BATCH = 1000  # events per batch (a runner's transaction)
 DEFAULT_CAPACITY = 8  # full batches kept: about 8,000 decoded events
 _GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
+_DEFAULT_PLAN = "SET LOCAL plan_cache_mode = DEFAULT"
 
 
 @dataclass
@@ -129,12 +131,23 @@ class LogReader:
         return None
 
     def _read(self, after: int, limit: int, stop: int | None) -> Batch:
-        with (
-            self._datastore.get_connection() as conn,
-            conn.transaction(),
-            # Binary rows: the stored state as it is, not hex text to be decoded back.
-            conn.cursor(row_factory=tuple_row, binary=True) as cur,
-        ):
+        with self._datastore.get_connection() as conn, conn.transaction():
+            return self.read_on(conn, after, limit, stop, reset=False)
+
+    def read_on(
+        self,
+        conn: psycopg.Connection[Any],
+        after: int,
+        limit: int,
+        stop: int | None = None,
+        *,
+        reset: bool = True,
+    ) -> Batch:
+        """`read`, uncached, on `conn` inside the caller's transaction (the live group
+        reads and writes a batch in one); `reset`: put the plan setting back afterwards,
+        for the statements that follow in the same transaction."""
+        # Binary rows: the stored state as it is, not hex text to be decoded back.
+        with conn.cursor(row_factory=tuple_row, binary=True) as cur:
             # A range of the log in id order is an index scan whatever the statistics say.
             # Left to plan each read with them, PostgreSQL reads the whole rest of a log it
             # has not analyzed yet (a fresh import, a backlog appended in bulk) and sorts it,
@@ -144,6 +157,8 @@ class LogReader:
                 self._select, (after, MAX_POSITION if stop is None else stop, limit), prepare=True
             )
             rows = cur.fetchall()
+            if reset:
+                cur.execute(_DEFAULT_PLAN)
         decode = self.decoder.decode
         with self._lock:
             self.read_count += 1

@@ -2,7 +2,8 @@
 
 The pieces it puts together live beside it: the position and failure record of each
 projection in projections.tracking, the advisory-lock leadership in
-projections.leadership, what a projection is in projections.protocol.
+projections.leadership, the live batches committed together in projections.live, what a
+projection is in projections.protocol.
 """
 
 from __future__ import annotations
@@ -13,20 +14,20 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-import psycopg
 from eventsourcing.application import Application
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from projections import tracking
 from projections.connection import connection_lost
 from projections.leadership import (
     STANDBY_INTERVAL,
+    Leadership,
+    Seat,
+    SessionLostError,
     exclusive_session,
-    leader_session,
-    still_leading,
-    try_lead,
 )
+from projections.live import LiveGroup
+from projections.locks import lock_event_store
 from projections.log_reader import DEFAULT_BATCH, Batch, LogReader, continues
 from projections.priority import CatchUpOrder
 from projections.protocol import Projection
@@ -57,6 +58,11 @@ class ProjectionRunner:
     and take over once the leader's session ends (process exit, crash, lost connection).
     The tracking update is guarded by the position the batch started from, so even a
     leader that has not yet noticed it lost its session cannot apply a batch twice.
+
+    In a worker, the runners share the process's `Leadership` (one session for all their
+    locks) and its `LiveGroup` (at the head, one transaction per batch for all of them);
+    a runner built without them holds its lock on a session of its own and commits its
+    own live batches.
     """
 
     def __init__(
@@ -72,6 +78,8 @@ class ProjectionRunner:
         reader: LogReader | None = None,
         order: CatchUpOrder | None = None,
         retry_delay: float = FIRST_RETRY_DELAY,
+        leadership: Leadership | None = None,
+        group: LiveGroup | None = None,
     ) -> None:
         self.app = app
         self.reader = reader or LogReader(app, capacity=0)
@@ -89,6 +97,10 @@ class ProjectionRunner:
         self.is_leader = threading.Event()
         self.leader_pid: int | None = None  # backend pid of the session holding the lock
         self._reconnect_delay = RECONNECT_DELAY
+        self._wake = threading.Event()
+        self.leadership = leadership
+        self.group = group
+        self.last_position = 0  # where the last process_available left the projection
 
     @property
     def name(self) -> str:
@@ -169,6 +181,7 @@ class ProjectionRunner:
                 done += len(batch)
                 # A short batch was the end of the log: the next NOTIFY brings us back.
                 batch, prepared = ahead.result() if ahead is not None else ([], None)
+            self.last_position = position
         finally:
             if reader is not None:
                 reader.shutdown(wait=True)
@@ -197,7 +210,7 @@ class ProjectionRunner:
         if self.position() != position:
             return False  # read as the group commit wrote them (checked before locking)
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            cur.execute(self._lock_event_store())
+            cur.execute(lock_event_store(self.app))
             if tracking.position_for_update(cur, self.name) != position:
                 return False
             self.projection.write(cur, prepared)
@@ -212,37 +225,66 @@ class ProjectionRunner:
             self.on_batch(self.name, count, last)
         return True
 
-    def _lock_event_store(self) -> sql.Composed:
-        """The group commit's lock (syncline_insert_events_inline takes it first)."""
-        recorder: Any = self.app.recorder
-        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
-        return sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table)
-
     # -- leading --------------------------------------------------------------------------
     def run(self) -> None:
-        """Lead when possible, process as events arrive, until `stop()`."""
+        """Lead when possible, process as events arrive, until `stop()`.
+
+        The lock is held by a `Leadership` session: the process's shared one when given
+        (one session for all its projections), else one of this runner's own."""
+        leadership = self.leadership or Leadership(
+            str(self.pool.conninfo),
+            self.app.recorder.channel_name,  # type: ignore[attr-defined]
+            label=self.name,
+            standby_interval=self.standby_interval,
+        )
+        seat = leadership.seat(self.name, self._woken)
         tracked = False
-        while not self._stop.is_set():
-            try:
-                if not tracked:
-                    self.ensure_tracking()
-                    tracked = True
-                self._lead()
-            except LeadershipLostError as exc:
-                # Another runner moved the position: it leads now; stand by.
-                log.warning(
-                    "projection runner lost its lead; standing by",
-                    extra={"projection": self.name, "error": str(exc)},
-                )
-                self._stop.wait(self.standby_interval)
-            except Exception as exc:
-                if connection_lost(exc):
-                    # The lock's session (or the server) went away: the lock went with it.
-                    # Lead again on a new session at once; a standby may win the lock.
-                    self._reconnect_pause("projection runner lost its session; leading again", exc)
+        try:
+            while not self._stop.is_set():
+                if not seat.leading.is_set():
+                    self._wake.wait(self.poll_interval)
+                    self._wake.clear()
                     continue
-                log.exception("projection runner failed; retrying", extra={"projection": self.name})
-                self._stop.wait(self.standby_interval)
+                try:
+                    if not tracked:
+                        self.ensure_tracking()
+                        tracked = True
+                    self.leader_pid = seat.leader_pid
+                    self.is_leader.set()
+                    self._reconnect_delay = RECONNECT_DELAY  # the session works
+                    self._follow(seat)
+                except SessionLostError:
+                    continue  # the session's thread connects again and takes the lock
+                except LeadershipLostError as exc:
+                    # Another runner moved the position: it leads now; stand by.
+                    log.warning(
+                        "projection runner lost its lead; standing by",
+                        extra={"projection": self.name, "error": str(exc)},
+                    )
+                    self._stop.wait(self.standby_interval)
+                except Exception as exc:
+                    if connection_lost(exc):
+                        self._reconnect_pause("projection runner lost a connection", exc)
+                        continue
+                    log.exception(
+                        "projection runner failed; retrying", extra={"projection": self.name}
+                    )
+                    self._stop.wait(self.standby_interval)
+                finally:
+                    self.is_leader.clear()
+                    self.leader_pid = None
+        finally:
+            leadership.leave(seat)
+
+    def _woken(self) -> None:
+        """A notification on the event store's channel (or a change of lead). An inline
+        projection is written with the events: it polls (every poll_interval) for being
+        behind, rather than waking at every commit."""
+        if self.projection.inline:
+            return
+        self._wake.set()
+        if self.group is not None:
+            self.group.wake()
 
     def _reconnect_pause(self, message: str, exc: BaseException) -> None:
         """Wait before reconnecting: RECONNECT_DELAY, doubling while it keeps failing."""
@@ -253,75 +295,66 @@ class ProjectionRunner:
         self._stop.wait(delay)
         self._reconnect_delay = min(delay * 2, MAX_RECONNECT_DELAY)
 
-    def _lead(self) -> None:
-        with leader_session(str(self.pool.conninfo), self.name) as conn:
-            while not try_lead(conn, self.name):
-                self._reconnect_delay = RECONNECT_DELAY  # the session works
-                if self._stop.wait(self.standby_interval):
-                    return
-            self._reconnect_delay = RECONNECT_DELAY
-            self.leader_pid = conn.info.backend_pid
-            self.is_leader.set()
-            log.info("projection leader", extra={"projection": self.name})
-            try:
-                if not self.projection.inline:
-                    # An inline projection is written with the events: it polls (every
-                    # poll_interval) for being behind, rather than waking at every commit.
-                    channel = self.app.recorder.channel_name  # type: ignore[attr-defined]
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                self._follow(conn)
-            finally:
-                self.is_leader.clear()
-                self.leader_pid = None
-
-    def _follow(self, conn: psycopg.Connection[Any]) -> None:
-        """As the leader on `conn`: process what arrives until `stop()`; a failure is
-        recorded and retried later, still holding the lock (standbys must not take turns
-        at the same event)."""
+    def _follow(self, seat: Seat) -> None:
+        """As the leader: process what arrives until `stop()`; a failure is recorded and
+        retried later, still holding the lock (standbys must not take turns at the same
+        event). At the head, a runner with a LiveGroup hands its live work to the group
+        until the group gives it back (a backlog, or a failure of this projection)."""
         # Whether a failure may be on record (another leader's, or this one's) that no
         # batch has cleared: it is cleared once a pass gets through.
         failed = True
         delay = self.first_retry_delay
         while not self._stop.is_set():
+            seat.check()
+            self._wake.clear()
+            error: Exception | None = None
             try:
-                self.process_available(still_leader=lambda: still_leading(conn))
-            except LeadershipLostError:
+                self.process_available(still_leader=seat.check)
+            except (LeadershipLostError, SessionLostError):
                 raise
             except Exception as exc:
-                if conn.closed or conn.broken:
-                    raise  # the lock's session ended: a standby may lead now
+                if not seat.leading.is_set():
+                    raise SessionLostError(str(exc)) from exc  # the lock went with the session
                 if connection_lost(exc):
                     # A pooled connection died (its backend terminated, the server
-                    # restarted): not this projection's failure. If the lock's session died
-                    # too, this round trip raises and run() leads again on a new one; else
-                    # the pool has replaced its connection: go on at once, still leading.
-                    still_leading(conn)
+                    # restarted): not this projection's failure. The pool replaces it.
                     self._reconnect_pause("projection runner lost a connection; retrying", exc)
                     continue
-                # It cannot get past an event (or the database refuses its batch): say so,
-                # and try again later.
-                log.exception(
-                    "projection runner failed; retrying",
-                    extra={"projection": self.name, "retry_in_seconds": delay},
-                )
-                tracking.record_failure(self.pool, self.name, exc)
-                failed = True
-                if self._stop.wait(delay):
-                    return
-                delay = min(delay * 2, max(MAX_RETRY_DELAY, self.first_retry_delay))
-                continue
-            delay = self.first_retry_delay
-            self._reconnect_delay = RECONNECT_DELAY
-            if failed:
-                tracking.clear_failure(self.pool, self.name)
-                failed = False
-            # Wake on NOTIFY from the event store, or poll as a fallback. NOTIFYs that
-            # arrived while processing are queued on the socket and end the wait at once.
-            for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
-                pass
+                error = exc
+            if error is None:
+                delay = self.first_retry_delay
+                self._reconnect_delay = RECONNECT_DELAY
+                if failed:
+                    tracking.clear_failure(self.pool, self.name)
+                    failed = False
+                if self.group is not None and not self.projection.inline:
+                    # Live: the group carries this projection until it gives it back (an
+                    # inline projection is carried by the group commit instead).
+                    error = self.group.follow(self, seat, self.last_position)
+                    if error is None:
+                        continue
+                else:
+                    # Wake on NOTIFY from the event store, or poll as a fallback.
+                    self._wake.wait(self.poll_interval)
+                    continue
+            # It cannot get past an event (or the database refuses its batch): say so, and
+            # try again later.
+            log.error(
+                "projection runner failed; retrying",
+                exc_info=error,
+                extra={"projection": self.name, "retry_in_seconds": delay},
+            )
+            tracking.record_failure(self.pool, self.name, error)
+            failed = True
+            if self._stop.wait(delay):
+                return
+            delay = min(delay * 2, max(MAX_RETRY_DELAY, self.first_retry_delay))
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+        if self.group is not None:
+            self.group.leave(self.name)
         if self.order is not None:
             self.order.wake()
 
@@ -341,7 +374,7 @@ class ProjectionRunner:
                 if self.projection.inline:
                     # Between two batches of the group commit, which writes it (and locks
                     # its tables after the event store's): cleared and reset at one head.
-                    cur.execute(self._lock_event_store())
+                    cur.execute(lock_event_store(self.app))
                 self.projection.clear(cur)
                 tracking.reset(cur, self.name)
             done = 0

@@ -16,7 +16,7 @@ def create() -> Litestar:
     """An API app with its own Runtime, closed when the server shuts down."""
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, role="api")
     app = create_app(runtime.api_services())
     app.on_shutdown.append(runtime.close)
     settle_api_process()

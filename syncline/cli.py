@@ -62,7 +62,7 @@ WORKER_SWITCH_INTERVAL = 0.0005
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1:
         return _serve_workers(args, settings)
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, role="api")
     try:
         serve(runtime, host=args.host, port=args.port)
     finally:
@@ -93,7 +93,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, role="worker")
     settle_heap()
     sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
     stop = threading.Event()
@@ -144,7 +144,7 @@ def replay(
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, role="replay")
     settle_heap()  # a replay decodes the whole log: as in a worker, keep the GC off start-up
     try:
         return replay(runtime, args.projection, batch_size=args.batch_size)

@@ -46,6 +46,16 @@ class Settings:
     # A projection whose oldest unprocessed event has waited longer is named as lagging by
     # /readyz (which then says "degraded").
     lag_alert_seconds: float = 30.0
+    # Connection budget (docs/internals/connections.md): the pool for Syncline's own SQL and
+    # the event store's pool, per process; None: the role's default (syncline.database).
+    db_pool_size: int | None = None
+    db_event_store_pool_size: int | None = None
+    # How long the worker's live projections wait after a new event for more to batch
+    # with it (projections.live).
+    live_linger_seconds: float = 0.005
+    # "by-rank": at the head, the change feed and webhooks commit each batch in one
+    # transaction, the other projections in a second; "together": all in one.
+    live_commit: str = "by-rank"
 
     @classmethod
     def from_env(
@@ -86,4 +96,24 @@ class Settings:
                 o.strip() for o in (get("SYNCLINE_CORS_ORIGINS") or "").split(",") if o.strip()
             ),
             lag_alert_seconds=float(get("SYNCLINE_LAG_ALERT_SECONDS") or 30.0),
+            db_pool_size=_positive(get("SYNCLINE_DB_POOL_SIZE")),
+            db_event_store_pool_size=_positive(get("SYNCLINE_DB_EVENT_STORE_POOL_SIZE")),
+            live_linger_seconds=float(get("SYNCLINE_LIVE_LINGER_SECONDS") or 0.005),
+            live_commit=_live_commit(get("SYNCLINE_LIVE_COMMIT") or "by-rank"),
         )
+
+
+def _positive(value: str | None) -> int | None:
+    """A pool size: a positive integer, or None (unset)."""
+    if value is None:
+        return None
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"a pool size must be at least 1, not {number}")
+    return number
+
+
+def _live_commit(value: str) -> str:
+    if value not in ("by-rank", "together"):
+        raise ValueError(f"SYNCLINE_LIVE_COMMIT is by-rank or together, not {value!r}")
+    return value

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +47,57 @@ def with_dbname(url: str, dbname: str) -> str:
     return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
 
 
-def eventsourcing_env(url: str, pool_size: int = 10) -> dict[str, str]:
-    """The `eventsourcing` library's environment for a PostgreSQL URL."""
+def with_application_name(url: str, name: str) -> str:
+    """The same URL, its sessions named `name` in `pg_stat_activity` (63 bytes at most),
+    unless the URL names them already (the operator's name wins)."""
+    params = conninfo_to_dict(url)
+    params.setdefault("application_name", name[:63])
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+
+
+def process_name(role: str) -> str:
+    """What a process's sessions are called: `syncline <role> <host>:<pid>`."""
+    return f"syncline {role} {socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The PostgreSQL sessions one process of a role holds at most (see
+    docs/internals/connections.md): `pool` for our SQL, `event_store` for the event
+    store's reads, and `fixed` for the sessions each role keeps one of (the group-commit
+    flusher; the API's listener; the worker's leader session and the delivery worker's two)."""
+
+    pool: int
+    event_store: int
+    fixed: int
+
+    @property
+    def total(self) -> int:
+        return self.pool + self.event_store + self.fixed
+
+
+# The defaults: ≤ 5 sessions per API process, ≤ 8 per worker.
+BUDGETS = {
+    "api": Budget(pool=2, event_store=1, fixed=2),  # + flusher, change listener
+    "worker": Budget(pool=3, event_store=1, fixed=4),  # + flusher, leader, delivery x 2
+}
+
+
+def pool_sizes(role: str, pool: int | None, event_store: int | None) -> tuple[int, int, int]:
+    """(our pool, the event store's pool, its overflow) for a process of `role`: the
+    configured sizes, else the role's budget; a role without one (dev, replay, audit,
+    tests) gets 10, and the event store as many again in overflow."""
+    budget = BUDGETS.get(role)
+    size = pool or (budget.pool if budget else 10)
+    store = event_store or (budget.event_store if budget else size)
+    return size, store, 0 if budget or event_store else store
+
+
+def eventsourcing_env(
+    url: str, pool_size: int = 10, max_overflow: int | None = None
+) -> dict[str, str]:
+    """The `eventsourcing` library's environment for a PostgreSQL URL: its pool holds
+    `pool_size` connections, and up to `max_overflow` more (as many again by default)."""
     params = conninfo_to_dict(url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -55,7 +107,7 @@ def eventsourcing_env(url: str, pool_size: int = 10) -> dict[str, str]:
         "POSTGRES_USER": str(params.get("user") or "postgres"),
         "POSTGRES_PASSWORD": str(params.get("password") or ""),
         "POSTGRES_POOL_SIZE": str(pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size if max_overflow is None else max_overflow),
         "POSTGRES_CONNECT_TIMEOUT": "30",
         # Check each connection as it leaves the pool: one whose backend was terminated is
         # replaced instead of failing a write.

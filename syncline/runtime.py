@@ -31,6 +31,8 @@ from projections.audit.signing import CheckpointSigner, seed_from_text
 from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
+from projections.leadership import Leadership
+from projections.live import LiveGroup
 from projections.locks import EVENT_STORE_LOCK
 from projections.log_reader import DEFAULT_BATCH, LogReader
 from projections.priority import (
@@ -44,33 +46,19 @@ from projections.records.projection import RecordsProjection
 from projections.runner import ProjectionRunner
 from projections.tenants.projection import TenantsProjection
 from projections.webhooks.projection import WebhooksProjection
+from syncline.app import GroupCommitSyncline
 from syncline.config import Settings
 from syncline.credential_expiry import CredentialExpiry
-from syncline.database import SiblingCheck, eventsourcing_env, open_pool, resolve_database_url
-from syncline.group_commit import GroupCommitRecorder, GroupCommitSaves
+from syncline.database import (
+    open_pool,
+    pool_sizes,
+    process_name,
+    resolve_database_url,
+    with_application_name,
+)
 from syncline.migrate import migrate
 
 log = logging.getLogger(__name__)
-
-
-class GroupCommitSyncline(GroupCommitSaves, Syncline):
-    """The application with group commit on the event store (see syncline.group_commit)."""
-
-    name = Syncline.name  # the events table is named after it: keep it stable
-
-    def __init__(
-        self, database_url: str, pool_size: int, inline: Sequence[Projection] = ()
-    ) -> None:
-        self.database_url = database_url
-        self.inline = inline  # the projections written with their events (syncline.inline)
-        super().__init__(env=eventsourcing_env(database_url, pool_size=pool_size))
-
-    def construct_recorder(self) -> Any:
-        recorder: Any = super().construct_recorder()
-        # Its pool checks connections at checkout (POSTGRES_PRE_PING), and all of them once
-        # one is found dead: the log reader is back at once after backends are terminated.
-        SiblingCheck().attach(recorder.datastore.pool)
-        return GroupCommitRecorder(recorder, self.database_url, self.inline)
 
 
 def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
@@ -157,13 +145,28 @@ class Runtime:
     workers: list[DeliveryWorker] = field(default_factory=list)
     scheduler: BackgroundScheduler | None = None
     signer: CheckpointSigner | None = None
+    role: str = "process"
+    leadership: Leadership | None = None
+    live_group: LiveGroup | None = None
     _delivery_jobs: bool = False
 
     @classmethod
-    def open(cls, settings: Settings, *, pool_size: int = 10) -> Runtime:
-        url = resolve_database_url(settings.database_url, settings.data_dir)
+    def open(
+        cls, settings: Settings, *, pool_size: int | None = None, role: str = "process"
+    ) -> Runtime:
+        """The adapters of a process of `role`: "api" and "worker" keep to their connection
+        budget (syncline.database.BUDGETS; SYNCLINE_DB_POOL_SIZE and
+        SYNCLINE_DB_EVENT_STORE_POOL_SIZE override it); other roles (dev, replay, audit,
+        tests) get pools of `pool_size` (10), as many again in the event store's overflow.
+        Every session is named `syncline <role> <host>:<pid>` in pg_stat_activity."""
+        size, store_size, store_overflow = pool_sizes(
+            role, pool_size or settings.db_pool_size, settings.db_event_store_pool_size
+        )
+        url = with_application_name(
+            resolve_database_url(settings.database_url, settings.data_dir), process_name(role)
+        )
         # The pool first: opening it waits (with backoff) for a database that is down or full.
-        pool = open_pool(url, max_size=pool_size, name="syncline")
+        pool = open_pool(url, max_size=size, name="syncline")
         migrate(url)  # our schema (syncline/migrations/); the event store makes its own
         cursors = CursorCodec(cursor_key(pool))
         projections = all_projections(cursors)
@@ -172,14 +175,18 @@ class Runtime:
         with pool.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (EVENT_STORE_LOCK,))
             try:
-                app = GroupCommitSyncline(url, pool_size, [p for p in projections if p.inline])
+                app = GroupCommitSyncline(
+                    url, store_size, store_overflow, [p for p in projections if p.inline]
+                )
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (EVENT_STORE_LOCK,))
         secret_box = SecretBox(settings.secret_key)
         if not secret_box.encrypts:
             log.warning("SYNCLINE_SECRET_KEY is not set: webhook secrets are stored unencrypted")
         signer = audit_signer(pool, settings.audit_signing_key)
-        return cls(settings, url, app, pool, projections, cursors, secret_box, signer=signer)
+        return cls(
+            settings, url, app, pool, projections, cursors, secret_box, signer=signer, role=role
+        )
 
     def checkpointer(self, **options: Any) -> Checkpointer:
         """Signs the tenants' audit chains (see projections.audit.checkpoints)."""
@@ -292,8 +299,26 @@ class Runtime:
             self.catch_up_order = CatchUpOrder(
                 self.settings.catch_up_wait_seconds, spread, elsewhere
             )
+        if self.leadership is None:
+            # One session holds the locks of every projection this process leads.
+            self.leadership = Leadership(
+                self.database_url,
+                self.app.recorder.channel_name,  # type: ignore[attr-defined]
+                label=f"{self.role} leader",
+            )
+        if self.live_group is None:
+            self.live_group = LiveGroup(
+                self.log_reader,
+                self.pool,
+                batch_size=runner_options.get("batch_size", DEFAULT_BATCH),
+                linger=self.settings.live_linger_seconds,
+                poll_interval=runner_options.get("poll_interval", 1.0),
+                by_rank=self.settings.live_commit == "by-rank",
+            )
         runner_options.setdefault("reader", self.log_reader)
         runner_options.setdefault("order", self.catch_up_order)
+        runner_options.setdefault("leadership", self.leadership)
+        runner_options.setdefault("group", self.live_group)
         runner = ProjectionRunner(self.app, self.pool, projection, **runner_options)
         runner.ensure_tracking()
         thread = threading.Thread(target=runner.run, name=f"projection-{runner.name}", daemon=True)
@@ -342,6 +367,8 @@ class Runtime:
             job.stop()
         for thread in self.threads:
             thread.join(timeout=10)
+        if self.leadership is not None:
+            self.leadership.stop()
         self.app.recorder.close()  # type: ignore[attr-defined]
         self.app.close()
         self.pool.close()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi.spec import Example
-from litestar.params import Parameter
 
 from api.auth import bearer_token
 from api.credentials import (
@@ -37,13 +35,13 @@ from api.schemas.admin import (
     Tenant,
     TenantCreate,
     TenantList,
+    TenantQuery,
 )
 from api.schemas.common import CursorParam, Limit
 from api.services import ApiServices
 from domain.context import Actor, Context
 from domain.credential import ApiKey, OAuthClient
 from domain.credential import Credential as CredentialRecord
-from projections.tenants.search import MAX_QUERY
 from projections.tenants.view import TenantsView
 
 OPERATOR = Actor("operator", "admin")
@@ -115,17 +113,7 @@ class AdminController(Controller):
         services: ApiServices,
         limit: Limit = 100,
         cursor: CursorParam | None = None,
-        q: Annotated[
-            str | None,
-            Parameter(
-                min_length=1,
-                max_length=MAX_QUERY,
-                pattern=r"^[^\x00]*\S[^\x00]*$",
-                description="Only tenants whose name starts with this, ignoring case, or whose"
-                " id starts with it (hex digits; dashes optional).",
-                examples=[Example(value="acme")],
-            ),
-        ] = None,
+        q: TenantQuery | None = None,
     ) -> TenantList:
         """List tenants, oldest first; `q` searches them by name or id prefix."""
         after = None

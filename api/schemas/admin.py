@@ -7,11 +7,14 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
+from litestar.openapi.spec import Example
+from litestar.params import Parameter
 from msgspec import Meta
 
 from api.schemas.common import HasMore, Input, NextCursor, Output
 from domain.credential import SCOPES
 from domain.tenant import MAX_NAME
+from projections.tenants.search import MAX_QUERY
 
 Scope = Literal["records:read", "records:write", "webhooks:manage", "events:read"]
 ALL_SCOPES: list[Scope] = ["records:read", "records:write", "webhooks:manage", "events:read"]
@@ -118,3 +121,17 @@ class CredentialHistory(Output):
     data: list[CredentialChange]
     next_cursor: NextCursor
     has_more: HasMore
+
+
+# `GET /admin/tenants?q=`: a name or id prefix (projections/tenants/search.py).
+TenantQuery = Annotated[
+    str,
+    Parameter(
+        min_length=1,
+        max_length=MAX_QUERY,
+        pattern=r"^[^\x00]*\S[^\x00]*$",
+        description="Only tenants whose name starts with this, ignoring case, or whose"
+        " id starts with it (hex digits; dashes optional).",
+        examples=[Example(value="acme")],
+    ),
+]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
@@ -20,6 +22,7 @@ from projections.changes.projection import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
 RECONNECT_DELAY = 1.0
+LISTENER_NAME = f"syncline change listener {socket.gethostname()}:{os.getpid()}"
 
 
 class ChangeListener:
@@ -88,8 +91,9 @@ class ChangeListener:
     async def _listen(self) -> None:
         while True:
             try:
+                # Named, as every session of the process, with its host and pid.
                 conn: psycopg.AsyncConnection[Any] = await psycopg.AsyncConnection.connect(
-                    self.conninfo, autocommit=True, application_name="syncline change listener"
+                    self.conninfo, autocommit=True, application_name=LISTENER_NAME[:63]
                 )
                 async with conn:
                     self._conn = conn

@@ -245,7 +245,8 @@ def test_long_polls_survive_the_listener_losing_its_session(
     with runtime.pool.connection() as conn:
         ended = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE application_name = 'syncline change listener' AND datname = current_database()"
+            " WHERE application_name LIKE 'syncline change listener%%'"
+            " AND datname = current_database()"
         ).fetchone()
     assert ended is not None
     assert ended[0] >= 1

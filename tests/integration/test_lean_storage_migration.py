@@ -31,9 +31,10 @@ from projections.json import array_literal
 from projections.protocol import PreparingProjection
 from projections.rendering import envelope_json
 from projections.runner import ProjectionRunner
+from syncline.app import GroupCommitSyncline
 from syncline.database import open_pool
 from syncline.migrate import VERSION_TABLE, migrate, migrations
-from syncline.runtime import GroupCommitSyncline, audit_signer
+from syncline.runtime import audit_signer
 from tests.support.events import ACTOR, record_lives
 
 LEAN = 8  # the migration under test

@@ -1,0 +1,260 @@
+"""LiveGroup and the shared leader session: a process's projections at the head commit each
+batch together in one transaction, under one session holding all their locks; a failing
+projection leaves the group and the others go on."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+import pytest
+
+from projections.leadership import Leadership
+from projections.live import LiveGroup
+from projections.log_reader import LogReader
+from projections.runner import ProjectionRunner
+from syncline.runtime import Runtime
+from tests.support.poll import wait_until
+from tests.support.projections import (
+    SeenProjection,
+    append_contacts,
+    log_positions,
+    seen_positions,
+    start,
+    stop_all,
+)
+
+
+class TxSeen(SeenProjection):
+    """Records each position with the id of the transaction that wrote it; fails on the
+    first event after `poison_after` while that is set (set before the event is appended,
+    so no batch gets past it before it is poisoned)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.schema = [
+            f"CREATE TABLE IF NOT EXISTS {name} (position bigint PRIMARY KEY, tx bigint NOT NULL)"
+        ]
+        self.poison_after: int | None = None
+
+    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
+        after = self.poison_after
+        if after is not None and any(position > after for position, _ in events):
+            raise ValueError(f"cannot project the event after {after}")
+        cur.executemany(
+            f"INSERT INTO {self.table} VALUES (%s, txid_current())", [(p,) for p, _ in events]
+        )
+
+
+def transactions(runtime: Runtime, projection: TxSeen, after: int) -> dict[int, int]:
+    with runtime.pool.connection() as conn:
+        rows = conn.execute(
+            f"SELECT position, tx FROM {projection.table} WHERE position > %s", (after,)
+        ).fetchall()
+    return dict(rows)
+
+
+def failing_since(runtime: Runtime, name: str) -> Any:
+    with runtime.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT failing_since FROM projection_tracking WHERE name = %s", (name,)
+        ).fetchone()
+    return row[0] if row else None
+
+
+class Group:
+    """Runners of TxSeen projections sharing one Leadership and one LiveGroup."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        count: int,
+        batch_size: int = 1000,
+        *,
+        later: int = 0,
+        by_rank: bool = True,
+    ) -> None:
+        label = f"test leader {secrets.token_hex(3)}"
+        self.runtime = runtime
+        self.projections = [TxSeen(f"live_{secrets.token_hex(4)}") for _ in range(count)]
+        for projection in self.projections[count - later :]:
+            projection.catches_up_later = True
+        with runtime.pool.connection() as conn:
+            for projection in self.projections:
+                for statement in projection.schema:
+                    conn.execute(statement)
+        self.leadership = Leadership(
+            str(runtime.pool.conninfo),
+            runtime.app.recorder.channel_name,  # type: ignore[attr-defined]
+            label=label,
+        )
+        self.label = label
+        reader = LogReader(runtime.app)
+        self.group = LiveGroup(
+            reader, runtime.pool, batch_size=batch_size, poll_interval=0.2, by_rank=by_rank
+        )
+        self.runners = [
+            ProjectionRunner(
+                runtime.app,
+                runtime.pool,
+                projection,
+                batch_size=batch_size,
+                reader=reader,
+                leadership=self.leadership,
+                group=self.group,
+                poll_interval=0.2,
+                retry_delay=0.1,
+            )
+            for projection in self.projections
+        ]
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for runner in self.runners:
+            runner.ensure_tracking()
+            self.threads.append(start(runner))
+
+    def all_live(self) -> bool:
+        return self.group.members() == sorted(p.name for p in self.projections)
+
+    def stop(self) -> None:
+        stop_all(self.runners, self.threads)
+        with self.runtime.pool.connection() as conn:
+            for projection in self.projections:
+                conn.execute(f"DROP TABLE {projection.table}")
+                conn.execute("DELETE FROM projection_tracking WHERE name = %s", (projection.name,))
+
+
+@pytest.fixture
+def group(runtime: Runtime) -> Iterator[Group]:
+    made = Group(runtime, 3, later=1, by_rank=False)
+    yield made
+    made.stop()
+
+
+def test_by_rank_the_feed_and_webhooks_commit_apart_from_the_later_read_models(
+    runtime: Runtime,
+) -> None:
+    made = Group(runtime, 3, later=1)
+    try:
+        made.start()
+        assert wait_until(made.all_live, timeout=10)
+        before = runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+        head = append_contacts(runtime, 20)
+        assert wait_until(lambda: all(r.position() >= head for r in made.runners), timeout=10)
+        first, second, later = (transactions(runtime, p, before) for p in made.projections)
+        assert len(first) == 20
+        assert first == second  # the first rank: one transaction together
+        assert len(set(first.values())) == 1
+        assert len(set(later.values())) == 1  # the later rank: one of its own
+        assert set(later.values()) != set(first.values())
+    finally:
+        made.stop()
+
+
+def test_live_batches_of_every_projection_commit_in_one_transaction(
+    runtime: Runtime, group: Group
+) -> None:
+    before = append_contacts(runtime, 5)  # a small backlog first: caught up one by one
+    group.start()
+    assert wait_until(group.all_live, timeout=10)
+    assert all(runner.position() >= before for runner in group.runners)
+
+    batches = group.group.batches
+    head = append_contacts(runtime, 40)  # one save: 40 events committed at once
+    assert wait_until(lambda: all(r.position() >= head for r in group.runners), timeout=10)
+    written = [transactions(runtime, p, before) for p in group.projections]
+    assert all(sorted(w) == [p for p in log_positions(runtime) if p > before] for w in written)
+    # One transaction wrote the 40 events of the save for all three projections.
+    assert len({tx for w in written for tx in w.values()}) == 1
+    assert group.group.batches == batches + 1
+    with runtime.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT xmin::text FROM projection_tracking WHERE name = ANY(%s)",
+            ([p.name for p in group.projections],),
+        ).fetchall()
+    assert len(rows) == 1, "the tracking rows moved in one transaction too"
+
+    # Many small saves: batches follow the arrival, each still one transaction for all.
+    for _ in range(10):
+        append_contacts(runtime, 1)
+    head = runtime.app.recorder.max_notification_id()  # type: ignore[attr-defined]
+    assert wait_until(lambda: all(r.position() >= head for r in group.runners), timeout=10)
+    later = [transactions(runtime, p, before) for p in group.projections]
+    assert later[0] == later[1] == later[2]
+
+
+def test_one_shared_leader_session_holds_every_lock_and_comes_back_when_killed(
+    runtime: Runtime, group: Group, database_url: str
+) -> None:
+    group.start()
+    assert wait_until(lambda: all(r.is_leader.is_set() for r in group.runners), timeout=10)
+    pids = {runner.leader_pid for runner in group.runners}
+    assert len(pids) == 1
+    assert None not in pids
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        named = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE %s",
+            (f"syncline {group.label} %",),
+        ).fetchall()
+        assert [row[0] for row in named] == list(pids)
+        conn.execute("SELECT pg_terminate_backend(%s)", (pids.pop(),))
+    assert wait_until(
+        lambda: (
+            len({r.leader_pid for r in group.runners} - {None} - {named[0][0]}) == 1
+            and all(r.is_leader.is_set() for r in group.runners)
+        ),
+        timeout=3,
+        interval=0.01,
+    ), "the locks were not taken again on a new session"
+    head = append_contacts(runtime, 3)
+    assert wait_until(lambda: all(r.position() >= head for r in group.runners), timeout=5)
+
+
+def test_a_failing_projection_leaves_the_group_and_the_others_go_on(
+    runtime: Runtime, group: Group
+) -> None:
+    group.start()
+    assert wait_until(group.all_live, timeout=10)
+    sick, *healthy = group.projections
+    sick.poison_after = runtime.app.recorder.max_notification_id()  # type: ignore[attr-defined]
+    poison = append_contacts(runtime, 1)
+    head = append_contacts(runtime, 2)
+    # The others got past the poison, together; the sick one says it is failing.
+    healthy_runners = [r for r in group.runners if r.projection is not sick]
+    assert wait_until(lambda: all(r.position() >= head for r in healthy_runners), timeout=10)
+    assert wait_until(lambda: failing_since(runtime, sick.name) is not None, timeout=10)
+    assert group.group.split >= 1
+    assert group.runners[0].position() < poison
+    # The batch holding the poison was retried one by one; the next is theirs together.
+    after = append_contacts(runtime, 2)
+    assert wait_until(lambda: all(r.position() >= after for r in healthy_runners), timeout=10)
+    together = [transactions(runtime, p, head) for p in healthy]
+    assert together[0] == together[1]
+    assert len(together[0]) == 2
+    head = after
+
+    sick.poison_after = None  # cured: it catches up on its own and comes back to the group
+    assert wait_until(lambda: group.runners[0].position() >= head, timeout=10)
+    assert wait_until(group.all_live, timeout=10)
+    assert failing_since(runtime, sick.name) is None
+    assert list(seen_positions(runtime, sick)) == log_positions(runtime)
+
+
+def test_a_backlog_hands_the_projections_back_to_catch_up_and_they_return(
+    runtime: Runtime,
+) -> None:
+    made = Group(runtime, 2, batch_size=10)
+    try:
+        made.start()
+        assert wait_until(made.all_live, timeout=10)
+        head = append_contacts(runtime, 35)  # more than a batch: a backlog
+        assert wait_until(lambda: all(r.position() >= head for r in made.runners), timeout=10)
+        assert wait_until(made.all_live, timeout=10)
+        for projection in made.projections:
+            assert seen_positions(runtime, projection) == log_positions(runtime)
+    finally:
+        made.stop()
