@@ -40,9 +40,7 @@ class Migration:
 
 
 def migrations() -> list[Migration]:
-    """Every migration shipped with this package, in order: the baseline is 1, and each
-    number is used once. A number may be missing: branches developed side by side are
-    each given theirs, and each is applied once whatever the order they land in."""
+    """Every migration shipped with this package, in order (numbered 1, 2, 3… without gaps)."""
     found = []
     for entry in resources.files("syncline").joinpath("migrations").iterdir():
         match = _FILE_NAME.match(entry.name)
@@ -53,8 +51,8 @@ def migrations() -> list[Migration]:
         found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
-    if not versions or versions[0] != 1 or len(set(versions)) != len(versions):
-        raise RuntimeError(f"migrations must start at 1 and use each number once: {versions}")
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1, 2, 3… without gaps: {versions}")
     return found
 
 

@@ -3,7 +3,7 @@
 An app (or the operator) asks the API for a one-time link; following it trades the link
 token for a session token in one statement (so a link works once), which the browser keeps
 in an HttpOnly cookie. Only SHA-256 digests of both tokens are stored (`portal_sessions`,
-migration 0010). A session is checked on every request: it ends when it expires, when its
+migration 0009). A session is checked on every request: it ends when it expires, when its
 tenant is suspended, and when the credential that asked for it is revoked, expires or loses
 the `webhooks:manage` scope.
 """
