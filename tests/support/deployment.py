@@ -86,6 +86,14 @@ def deployment(
                 return False
 
         assert wait_until(ready, timeout=180), "the API did not start"
+
+        def writes() -> bool:
+            # Every process (2 API processes and a worker: about 50 connections) has
+            # connected, and a write commits: a 503 means a connection is still missing.
+            with running.admin() as admin:
+                return admin.post("/admin/tenants", json={"name": "Ready"}).status_code == 201
+
+        assert wait_until(writes, timeout=60, interval=1), "the API could not write"
         yield running
     finally:
         for name in list(running.processes):
