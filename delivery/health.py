@@ -1,11 +1,15 @@
 """Endpoint health: each endpoint's successes and failures in a batch of attempts, as the
 rows a settlement adds to `webhook_endpoint_health` (read by the 5-day disable job) and the
-rows that step its circuit breaker (`webhook_endpoint_state`)."""
+rows that step its circuit breaker (`webhook_endpoint_state`); and one endpoint's health as
+the API shows it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
+
+from psycopg_pool import ConnectionPool
 
 from delivery.outcome import DELIVERED, GONE
 from delivery.queue import EndpointFailures, EndpointHealth
@@ -39,3 +43,33 @@ def endpoint_failures(attempts: Sequence[Attempt]) -> list[EndpointFailures]:
         elif a.outcome != GONE:
             row.failures += 1
     return sorted(rows.values(), key=lambda r: r.subscription_id)
+
+
+ENDPOINT_HEALTH = """
+SELECT coalesce(s.circuit, 'closed'), s.held_until, s.opened_at, coalesce(s.opened, 0),
+    coalesce(s.failures, 0),
+    (SELECT count(*) FROM webhook_pending p WHERE p.subscription_id = %(id)s),
+    h.failing_since, h.last_success_at, h.last_failure_at
+FROM (SELECT 1) one
+LEFT JOIN webhook_endpoint_state s ON s.subscription_id = %(id)s
+LEFT JOIN webhook_endpoint_health h ON h.subscription_id = %(id)s
+"""
+FIELDS = (
+    "circuit",
+    "held_until",
+    "opened_at",
+    "opened_times",
+    "consecutive_failures",
+    "pending",
+    "failing_since",
+    "last_success_at",
+    "last_failure_at",
+)
+
+
+def endpoint_health_of(pool: ConnectionPool, subscription_id: UUID) -> dict[str, Any]:
+    """One endpoint's circuit breaker, backlog and last outcomes, by FIELDS."""
+    with pool.connection() as conn:
+        row = conn.execute(ENDPOINT_HEALTH, {"id": subscription_id}).fetchone()
+    assert row is not None  # one row always (LEFT JOINs on a constant)
+    return dict(zip(FIELDS, row, strict=True))

@@ -113,7 +113,7 @@ class AdminController(Controller):
         services: ApiServices,
         limit: Limit = 100,
         cursor: CursorParam | None = None,
-        q: TenantQuery | None = None,
+        q: TenantQuery = None,
     ) -> TenantList:
         """List tenants, oldest first; `q` searches them by name or id prefix."""
         after = None

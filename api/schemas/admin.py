@@ -125,7 +125,7 @@ class CredentialHistory(Output):
 
 # `GET /admin/tenants?q=`: a name or id prefix (projections/tenants/search.py).
 TenantQuery = Annotated[
-    str,
+    str | None,
     Parameter(
         min_length=1,
         max_length=MAX_QUERY,

@@ -384,7 +384,6 @@ def test_the_admin_list_searches_tenants_by_name_or_id_prefix(
     assert names(q=gamma[:-4]) == [f"{word} Gamma"]
     assert names(q=gamma.upper()) == [f"{word} Gamma"]
     assert names(q=gamma.replace("-", "")[:-3]) == [f"{word} Gamma"]
-    assert set(names(q=gamma[:8])) >= {f"{word} Gamma"}  # a short prefix: a range of ids
     # LIKE's wildcards are plain characters.
     assert names(q="100%_") == ["100%_real"]
     assert all(name.startswith("%") for name in names(q="%"))
