@@ -428,3 +428,16 @@ def test_the_admin_list_searches_tenants_by_name_or_id_prefix(
     assert rest["has_more"] is False
     for bad in ("", "   ", "a\x00b", "x" * 201):
         assert_problem(admin.get("/admin/tenants", params={"q": bad}), 400)
+
+
+def test_an_attempt_never_sent_keeps_no_request_headers(
+    hooks_tenant: TenantClient, workers: Workers
+) -> None:
+    hook = subscribe(hooks_tenant, "http://127.0.0.1:9/private", ["contact.created"])
+    workers.start(schedule=ONE_TRY, allow_private=False)  # the SSRF guard refuses it
+    contact(hooks_tenant, "never-sent@example.com")
+    eventually(settled_as(hooks_tenant, hook, "failed", 1), "the address was refused")
+    [attempt] = detail(hooks_tenant, hook, only_delivery(hooks_tenant, hook)["id"])["attempts"]
+    assert attempt["outcome"] == "refused"
+    assert attempt["request_headers"] is None
+    assert attempt["response_headers"] is None
