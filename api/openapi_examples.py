@@ -4,11 +4,13 @@ modules): events, the feed, webhooks, credentials, problems (see api.schemas.exa
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from api.schemas.contacts import CONTACT_ID
 from api.schemas.examples import CREATED, PAID, TENANT, examples, page
 from api.schemas.orders import ORDER, ORDER_ID
+from delivery.headers import delivery_headers
 
 WEBHOOK_ID = "0d6f4b2a-9e8c-4a1b-b3d5-7f6e5d4c3b2a"
 KEY_ID = "c2a4e6f8-1b3d-4f5a-9c7e-0a2b4c6d8e0f"
@@ -18,8 +20,9 @@ CURSOR = "AgHaWE_5FEp1AiRGdTj1bUQw"  # a changes-feed / event-log cursor
 SCOPES = ["records:read", "records:write", "webhooks:manage", "events:read"]
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw6zRgTu6AoDE="  # noqa: S105
 
+EVENT_ID = "evt_e7498ab0dd495dfdabd2bb87851ff693"
 EVENT = {
-    "id": "evt_e7498ab0dd495dfdabd2bb87851ff693",
+    "id": EVENT_ID,
     "type": "order.paid",
     "occurred_at": PAID,
     "tenant_id": TENANT,
@@ -83,6 +86,21 @@ CHECKPOINT = {
     "signature": "u0Zk1m8xQ2pV7sYb3nH6cJ9tL4wR5eF0aD2gK7iO1qU8zX3vB6nM9yT4rE5wS2hC0fG7jP1lA8kQ3dZ6x"
     "V9bNw==",
 }
+DELIVERY_BODY = f'{{"id":"{EVENT["id"]}","type":"order.paid",…}}'
+
+
+def sent_headers(at: str) -> dict[str, str]:
+    """The headers an attempt at `at` sends, signed with the example secret."""
+    return delivery_headers(
+        secrets=[WEBHOOK_SECRET],
+        event_id=EVENT_ID,
+        event_type="order.paid",
+        correlation_id=REQUEST_ID,
+        timestamp=int(datetime.fromisoformat(at).timestamp()),
+        body=DELIVERY_BODY.encode(),
+    )
+
+
 ATTEMPT = {
     "attempted_at": PAID,
     "outcome": "delivered",
@@ -174,6 +192,7 @@ examples(
                     "status_code": 503,
                     "latency_ms": 31.7,
                     "error": "HTTP 503",
+                    "request_headers": sent_headers(PAID),
                     "response_headers": {"Content-Type": "application/json", "Retry-After": "5"},
                     "response_body": '{"error":"maintenance"}',
                     "response_body_truncated": False,
@@ -181,12 +200,13 @@ examples(
                 {
                     **ATTEMPT,
                     "attempted_at": "2026-11-29T16:20:08.912004Z",
+                    "request_headers": sent_headers("2026-11-29T16:20:08.912004Z"),
                     "response_headers": {"Content-Type": "text/plain", "Content-Length": "2"},
                     "response_body": "ok",
                     "response_body_truncated": False,
                 },
             ],
-            "request_body": f'{{"id":"{EVENT["id"]}","type":"order.paid",…}}',
+            "request_body": DELIVERY_BODY,
         },
         "WebhookStats": {
             "window_start": "2026-11-28T16:20:00Z",

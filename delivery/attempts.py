@@ -27,7 +27,7 @@ WHERE d.public_id = %(public_id)s AND d.subscription_id = %(subscription_id)s
     AND d.tenant_id = %(tenant_id)s
 """
 ATTEMPT_FIELDS = ("attempted_at", "outcome", "status_code", "latency_ms", "error")
-RESPONSE_FIELDS = ("response_headers", "response_body", "response_truncated")
+RESPONSE_FIELDS = ("request_headers", "response_headers", "response_body", "response_truncated")
 ATTEMPTS = f"""
 SELECT delivery_id, {", ".join(ATTEMPT_FIELDS)}
 FROM webhook_attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, id
@@ -38,16 +38,27 @@ FROM webhook_attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, id
 """
 
 
-def response_view(
-    headers: list[list[str]] | None, body: str | None, truncated: bool | None
-) -> dict[str, Any]:
-    """An attempt's answer as the API shows it: headers as an object (a repeated name's
-    values joined with ", "), the body's first 4 KiB as a string."""
+def headers_view(headers: list[list[str]] | None) -> dict[str, str] | None:
+    """Stored [[name, value], …] as an object, a repeated name's values joined with ", "."""
+    if headers is None:
+        return None
     joined: dict[str, str] = {}
-    for name, value in headers or []:
+    for name, value in headers:
         joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    return joined
+
+
+def response_view(
+    sent: list[list[str]] | None,
+    headers: list[list[str]] | None,
+    body: str | None,
+    truncated: bool | None,
+) -> dict[str, Any]:
+    """An attempt's request headers as sent and its answer as the API shows them: headers
+    as objects, the body's first 4 KiB as a string."""
     return {
-        "response_headers": joined if headers is not None else None,
+        "request_headers": headers_view(sent),
+        "response_headers": headers_view(headers),
         "response_body": body,
         "response_body_truncated": bool(truncated),
     }

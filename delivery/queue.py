@@ -117,9 +117,10 @@ SETTLE = f"""
 WITH r AS (SELECT * FROM {RESULTS}),
 attempts AS (
     INSERT INTO webhook_attempts (delivery_id, subscription_id, attempted_at, outcome,
-        status_code, latency_ms, error, response_headers, response_body, response_truncated)
+        status_code, latency_ms, error, request_headers, response_headers, response_body,
+        response_truncated)
     SELECT delivery_id, subscription_id, attempted_at, outcome, status_code, latency_ms, error,
-        response_headers, response_body, response_truncated
+        request_headers, response_headers, response_body, response_truncated
     FROM r WHERE delivery_id IS NOT NULL
 ),
 finished AS (
@@ -221,6 +222,8 @@ class Result(msgspec.Struct, omit_defaults=True):
     latency_ms: float | None = None
     error: str | None = None
     retry_at: datetime | None = None
+    # The headers the attempt was sent with (`delivery.headers`): [[name, value], …].
+    request_headers: list[tuple[str, str]] | None = None
     # What the endpoint answered, capped (`delivery.response`): [[name, value], …], text.
     response_headers: list[tuple[str, str]] | None = None
     response_body: str | None = None

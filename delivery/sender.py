@@ -3,7 +3,9 @@
 One aiohttp session per worker (keep-alive connection reuse), with the SSRF guard on the
 addresses it connects to unless private targets are allowed. The request is bounded by the
 timeout; redirects are not followed; at most 64 KiB of an answer is read, and its headers
-and first 4 KiB are kept with the attempt (`delivery.response`).
+and first 4 KiB are kept with the attempt (`delivery.response`), as are the headers it was
+sent with (those `delivery.headers` builds; aiohttp adds Host, Content-Length, Accept and
+Accept-Encoding, which are not kept).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Attempt(msgspec.Struct, frozen=True):
     error: str | None = None
     retry_after: float | None = None
     answer: Answer | None = None  # what the endpoint answered, capped
+    # The headers it was sent with (`delivery.headers`); None when it was never sent.
+    request_headers: list[tuple[str, str]] | None = None
 
     @property
     def finished_at(self) -> datetime:
@@ -101,6 +105,7 @@ class Sender:
         assert self._session is not None, "the sender is not open"
         attempted_at = self.now()
         started = time.perf_counter()
+        sent: list[tuple[str, str]] | None = None
 
         def attempt(
             verdict: Verdict, retry_after: float | None = None, answer: Answer | None = None
@@ -114,6 +119,7 @@ class Sender:
                 verdict.error,
                 retry_after,
                 answer,
+                sent,
             )
 
         if claim.url is None or claim.secret is None:
@@ -129,6 +135,7 @@ class Sender:
                 timestamp=int(attempted_at.timestamp()),
                 body=claim.body,
             )
+            sent = list(headers.items())
             async with self._session.post(
                 claim.url, data=claim.body, headers=headers, allow_redirects=False
             ) as response:

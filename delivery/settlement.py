@@ -63,6 +63,7 @@ def settlement(
                 latency_ms=round(a.latency * 1000, 3),
                 error=a.error,
                 retry_at=retry,
+                request_headers=a.request_headers,
                 response_headers=a.answer.headers if a.answer else None,
                 response_body=a.answer.body if a.answer else None,
                 response_truncated=a.answer.truncated if a.answer else None,

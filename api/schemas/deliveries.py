@@ -22,6 +22,18 @@ Percentile = Annotated[
 
 
 class DeliveryAttemptDetail(DeliveryAttempt):
+    request_headers: Annotated[
+        dict[str, str] | None,
+        Meta(
+            description="The headers the attempt was sent with: the Standard Webhooks"
+            " `webhook-id`, `webhook-timestamp` and `webhook-signature`, `X-Signature-256`"
+            " (HMACs: the signing secret itself is never stored or shown), `X-Event-Type`,"
+            " `X-Correlation-ID`, `Content-Type` and `User-Agent`; the HTTP client's own"
+            " `Host`, `Content-Length`, `Accept` and `Accept-Encoding` are not kept. Null"
+            " when nothing was sent (the address refused by the SSRF guard, no secret to"
+            " sign with)."
+        ),
+    ]
     response_headers: Annotated[
         dict[str, str] | None,
         Meta(

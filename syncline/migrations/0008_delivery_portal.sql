@@ -4,7 +4,11 @@
 -- What the endpoint answered, captured capped by the worker (delivery/response.py): its
 -- headers as [[name, value], …], the first 4 KiB of its body as text, and whether the body
 -- was longer. NULL for attempts without an answer (a timeout, a refused connection).
+-- And the headers the attempt was sent with (delivery/headers.py), [[name, value], …]: the
+-- signatures (HMACs, never the secret), timestamp, ids, content type, user agent. NULL for
+-- attempts never sent (the SSRF guard refused the address, no secret to sign with).
 ALTER TABLE webhook_attempts
+    ADD COLUMN request_headers json,
     ADD COLUMN response_headers json,
     ADD COLUMN response_body text,
     ADD COLUMN response_truncated boolean;
@@ -29,8 +33,9 @@ CREATE INDEX webhook_deliveries_type ON webhook_deliveries (subscription_id, eve
 -- The operator's tenant search: a case-insensitive name prefix (projections/tenants/search.py).
 CREATE INDEX tenants_name_prefix ON tenants (lower(name) text_pattern_ops);
 
--- The settle function records the answer with each attempt.
+-- The settle function records the request's headers and the answer with each attempt.
 ALTER TYPE webhook_settle_result
+    ADD ATTRIBUTE request_headers json,
     ADD ATTRIBUTE response_headers json,
     ADD ATTRIBUTE response_body text,
     ADD ATTRIBUTE response_truncated boolean;
@@ -51,9 +56,10 @@ FOR UPDATE OF q;
 WITH r AS (SELECT * FROM unnest(v_results) AS r),
 attempts AS (
     INSERT INTO webhook_attempts (delivery_id, subscription_id, attempted_at, outcome,
-        status_code, latency_ms, error, response_headers, response_body, response_truncated)
+        status_code, latency_ms, error, request_headers, response_headers, response_body,
+        response_truncated)
     SELECT delivery_id, subscription_id, attempted_at, outcome, status_code, latency_ms, error,
-        response_headers, response_body, response_truncated
+        request_headers, response_headers, response_body, response_truncated
     FROM r WHERE delivery_id IS NOT NULL
 ),
 finished AS (

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+from standardwebhooks import Webhook
 
 from delivery.response import MAX_BODY_BYTES
 from delivery.retry import RetrySchedule
@@ -35,6 +36,28 @@ def detail(tenant: TenantClient, hook: dict[str, Any], delivery_id: str) -> dict
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+SENT_HEADERS = (
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "X-Signature-256",
+    "X-Event-Type",
+    "X-Correlation-ID",
+    "Content-Type",
+    "User-Agent",
+)
+
+
+def assert_sent_as_received(sent: dict[str, str], received: Received) -> None:
+    """The request headers an attempt kept are the ones the receiver got, the signatures
+    included, and nothing else but what the HTTP client adds itself."""
+    assert set(sent) == set(SENT_HEADERS)
+    for name in SENT_HEADERS:
+        assert sent[name] == received.headers[name.lower()], name
+    assert sent["X-Signature-256"].startswith("sha256=")
+    assert sent["webhook-signature"].startswith("v1,")
 
 
 def settled_as(tenant: TenantClient, hook: dict[str, Any], status: str, attempts: int) -> Any:
@@ -74,6 +97,10 @@ def test_a_failed_delivery_retried_now_is_delivered_and_each_answer_is_kept_capp
         assert attempt["response_body"] == kept.decode(errors="replace").replace("\x00", "\ufffd")
         assert attempt["response_body"].startswith("<script>alert('x')</script>\ufffd\ufffd")
         assert shown["request_body"].encode() == endpoint.received[0].body
+        assert_sent_as_received(attempt["request_headers"], endpoint.received[0])
+        assert hook["secret"] not in str(shown)
+        # The kept signatures verify the kept body with the endpoint's secret.
+        Webhook(hook["secret"]).verify(shown["request_body"], attempt["request_headers"])
 
         response = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/deliveries/{failed['id']}/retry")
         assert response.status_code == 202, response.text
@@ -90,6 +117,9 @@ def test_a_failed_delivery_retried_now_is_delivered_and_each_answer_is_kept_capp
     assert (last["status_code"], last["response_body"]) == (200, "ok")
     assert last["response_body_truncated"] is False
     assert retried["finished_at"] == last["attempted_at"]
+    assert_sent_as_received(last["request_headers"], second)
+    # Each attempt is signed afresh: its own timestamp and signatures are what it kept.
+    assert retried["attempts"][0]["request_headers"] == attempt["request_headers"]
 
 
 def test_a_retry_that_fails_is_one_more_attempt_not_a_new_schedule(
@@ -397,3 +427,16 @@ def test_the_admin_list_searches_tenants_by_name_or_id_prefix(
     assert rest["has_more"] is False
     for bad in ("", "   ", "a\x00b", "x" * 201):
         assert_problem(admin.get("/admin/tenants", params={"q": bad}), 400)
+
+
+def test_an_attempt_never_sent_keeps_no_request_headers(
+    hooks_tenant: TenantClient, workers: Workers
+) -> None:
+    hook = subscribe(hooks_tenant, "http://127.0.0.1:9/private", ["contact.created"])
+    workers.start(schedule=ONE_TRY, allow_private=False)  # the SSRF guard refuses it
+    contact(hooks_tenant, "never-sent@example.com")
+    eventually(settled_as(hooks_tenant, hook, "failed", 1), "the address was refused")
+    [attempt] = detail(hooks_tenant, hook, only_delivery(hooks_tenant, hook)["id"])["attempts"]
+    assert attempt["outcome"] == "refused"
+    assert attempt["request_headers"] is None
+    assert attempt["response_headers"] is None

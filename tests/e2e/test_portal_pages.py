@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
@@ -11,8 +12,10 @@ import pytest
 
 from tests.conftest import ServerThread, TenantClient
 from tests.support.credentials import key_prefix
+from tests.support.poll import eventually
 from tests.support.portal import BrowserClient, opened, portal_link
-from tests.support.webhooks import subscribe
+from tests.support.receiver import Receiver
+from tests.support.webhooks import Workers, contact, deliveries, settled_all, subscribe
 
 
 @pytest.fixture
@@ -125,3 +128,23 @@ def test_the_endpoint_actions_do_what_they_say(
     assert browser.post(f"{base}/delete", token=token).status_code == 303
     assert tenant.get(f"/v1/webhooks/{hook['id']}").status_code == 404
     assert browser.get(base).status_code == 404
+
+
+def test_a_deliverys_page_shows_each_attempts_request_headers_as_sent(
+    browser: BrowserClient, tenant: TenantClient, workers: Workers
+) -> None:
+    with Receiver() as endpoint:
+        hook = subscribe(tenant, endpoint.url, ["contact.created"])
+        workers.start()
+        contact(tenant, "sent-headers@example.com")
+        eventually(lambda: settled_all(tenant, hook) and endpoint.received, "delivered")
+    [delivery] = deliveries(tenant, hook["id"])
+    page = browser.get(f"/portal/endpoints/{hook['id']}/deliveries/{delivery['id']}")
+    assert page.status_code == 200
+    assert "Request headers of attempt 1" in page.text
+    received = endpoint.received[0].headers
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature", "X-Signature-256"):
+        row = f'<th scope="row">{name}</th><td>{html.escape(received[name.lower()])}</td>'
+        assert row in page.text, name
+    assert hook["secret"] not in page.text
+    tenant.delete(f"/v1/webhooks/{hook['id']}")
