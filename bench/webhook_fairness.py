@@ -17,12 +17,17 @@ import time
 from datetime import UTC, datetime
 from uuid import uuid4
 
-import aiohttp
 import httpx
 import psycopg
 
 from bench.harness import BenchEnv, Figure
-from bench.webhooks import CONCURRENCY, _raw_posts, receiver_stats, start_receiver
+from bench.webhooks import (
+    CONCURRENCY,
+    _raw_posts,
+    paced_creates,
+    receiver_stats,
+    start_receiver,
+)
 from delivery.queue import DeliveryQueue
 from delivery.slots import default_endpoint_concurrency
 from delivery.worker import event_loop_factory
@@ -72,27 +77,6 @@ def enqueue(env: BenchEnv, targets: list[tuple[str, int]]) -> None:
         runtime.close()
 
 
-async def _paced_creates(api: str, key: str, seconds: float) -> dict[str, float]:
-    """Create contacts at RATE/s; answer {contact id: wall time its 201 arrived}."""
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    answered: dict[str, float] = {}
-
-    async def create(session: aiohttp.ClientSession, i: int) -> None:
-        body = f'{{"email": "y{i}@example.com"}}'
-        async with session.post(f"{api}/v1/contacts", data=body, headers=headers) as response:
-            payload = await response.json()
-            answered[payload["id"]] = time.time()
-
-    async with aiohttp.ClientSession() as session:
-        tasks = []
-        started = time.monotonic()
-        for i in range(int(seconds * RATE)):
-            await asyncio.sleep(max(0.0, started + i / RATE - time.monotonic()))
-            tasks.append(asyncio.create_task(create(session, i)))
-        await asyncio.gather(*tasks)
-    return answered
-
-
 def neighbour(env: BenchEnv, receiver: str, latency_receiver: str) -> list[float]:
     """Start the API and a worker on the hanging endpoint's backlog; the measured tenant
     writes RATE events/s for DURATION while it hangs. Answers that tenant's latencies."""
@@ -109,7 +93,7 @@ def neighbour(env: BenchEnv, receiver: str, latency_receiver: str) -> list[float
     deadline = time.monotonic() + 60
     while receiver_stats(receiver)["hanging"] == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    answered = asyncio.run(_paced_creates(api, key, DURATION))
+    answered = asyncio.run(paced_creates(api, key, DURATION, rate=RATE, prefix="y"))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         arrivals = receiver_stats(latency_receiver, arrivals=True)["arrivals"]

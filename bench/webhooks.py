@@ -154,13 +154,15 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float, flo
         runtime.close()
 
 
-async def _paced_creates(api: str, key: str, seconds: float) -> dict[str, float]:
-    """Create contacts at RATE/s; answer {contact id: wall time its 201 arrived}."""
+async def paced_creates(
+    api: str, key: str, seconds: float, *, rate: float = RATE, prefix: str = "lat"
+) -> dict[str, float]:
+    """Create contacts at `rate`/s; answer {contact id: wall time its 201 arrived}."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     answered: dict[str, float] = {}
 
     async def create(session: aiohttp.ClientSession, i: int) -> None:
-        body = f'{{"email": "lat{i}@example.com"}}'
+        body = f'{{"email": "{prefix}{i}@example.com"}}'
         async with session.post(f"{api}/v1/contacts", data=body, headers=headers) as response:
             payload = await response.json()
             answered[payload["id"]] = time.time()
@@ -168,8 +170,8 @@ async def _paced_creates(api: str, key: str, seconds: float) -> dict[str, float]
     async with aiohttp.ClientSession() as session:
         tasks = []
         started = time.monotonic()
-        for i in range(int(seconds * RATE)):
-            await asyncio.sleep(max(0.0, started + i / RATE - time.monotonic()))
+        for i in range(int(seconds * rate)):
+            await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
             tasks.append(asyncio.create_task(create(session, i)))
         await asyncio.gather(*tasks)
     return answered
@@ -196,7 +198,7 @@ def latency(env: BenchEnv, receiver: str) -> list[float]:
     deadline = time.monotonic() + 60
     while receiver_stats(receiver)["count"] == before and time.monotonic() < deadline:
         time.sleep(0.05)
-    answered = asyncio.run(_paced_creates(api, key, DURATION))
+    answered = asyncio.run(paced_creates(api, key, DURATION))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         arrivals = receiver_stats(receiver, arrivals=True)["arrivals"]

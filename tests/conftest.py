@@ -8,7 +8,6 @@ the end, so parallel runs never share state. Tests isolate from each other by te
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import threading
 from collections.abc import Iterator
@@ -17,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import uvicorn
 from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from syncline.config import Settings
-from syncline.database import resolve_database_url, with_dbname
+from syncline.database import resolve_database_url
 from syncline.runtime import Runtime
+from tests.support.databases import own_database
 from tests.support.poll import eventually
 
 pytest_plugins = ["tests.support.webhooks"]
@@ -51,25 +50,15 @@ def server_url() -> str:
 @pytest.fixture
 def fresh_database(server_url: str) -> Iterator[str]:
     """An empty database of the test's own (schema migrations start from an old shape)."""
-    name = f"syncline_migrate_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_dbname(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with own_database(server_url, "syncline_migrate") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A database of this test session's own, dropped afterwards."""
-    name = f"syncline_test_{os.getpid()}_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield with_dbname(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with own_database(server_url, f"syncline_test_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ Each check is a write, then at once (no wait, no retry) the read: a miss is a fa
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import uuid4
@@ -19,9 +18,9 @@ import pytest
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.config import Settings
-from syncline.database import with_dbname
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient, provision
+from tests.support.databases import own_database
 from tests.support.deployment import Deployment, deployment
 
 TIMES = 100
@@ -29,21 +28,15 @@ BACKLOG = 20_000
 
 
 @pytest.fixture(scope="module")
-def own_database(server_url: str) -> Iterator[str]:
+def module_database(server_url: str) -> Iterator[str]:
     """A database of this module's own: the tenant lists stay short to page through."""
-    name = f"syncline_ryw_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_dbname(server_url, name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with own_database(server_url, "syncline_ryw") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def running(own_database: str) -> Iterator[Deployment]:
-    with deployment(own_database, api_workers=2) as deployed:
+def running(module_database: str) -> Iterator[Deployment]:
+    with deployment(module_database, api_workers=2) as deployed:
         yield deployed
 
 
