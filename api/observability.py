@@ -15,10 +15,10 @@ import uuid
 from typing import Any
 
 from litestar._asgi.utils import wrap_in_exception_handler
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
+from api.message_headers import set_headers
 from api.redaction import redact_secrets
 
 log = logging.getLogger("syncline.access")
@@ -109,7 +109,7 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableScopeHeaders.from_message(message)["X-Request-ID"] = correlation_id
+                set_headers(message, [(b"x-request-id", correlation_id.encode("latin-1"))])
             await send(message)
 
         running.inc()

@@ -23,11 +23,11 @@ from datetime import datetime
 from typing import Any
 
 from anyio import to_thread
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from psycopg_pool import ConnectionPool
 
 from api.errors import ProblemError
+from api.message_headers import encode_headers, set_headers
 
 LEASE_MAX = 16
 LEASE_DIVISOR = 8
@@ -205,13 +205,11 @@ class RateLimitMiddleware:
             decision = await to_thread.run_sync(limiter.take, key)
         if not decision.allowed:
             raise over_limit(decision)
-        headers = decision.headers()
+        headers = encode_headers(decision.headers().items())
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                mutable = MutableScopeHeaders.from_message(message)
-                for name, value in headers.items():
-                    mutable[name] = value
+                set_headers(message, headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -22,10 +22,10 @@ from urllib.parse import unquote_to_bytes
 
 from litestar import Request
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ProblemError
+from api.message_headers import encode_headers, set_headers
 
 # Deep enough for every body the API takes (a contact's custom_fields may nest 32 levels);
 # far from where decoding would exhaust Python's recursion limit.
@@ -192,30 +192,27 @@ def response_headers(
     cors: CORSConfig | None,
 ) -> Callable[[Message, Scope], Awaitable[None]]:
     """A before-send hook adding the headers every answer carries (see the module)."""
-    preflight = _preflight_headers(cors) if cors else {}
-    simple = {"Access-Control-Expose-Headers": ", ".join(CORS_EXPOSE_HEADERS)}
+    preflight = encode_headers(_preflight_headers(cors).items()) if cors else []
+    simple = encode_headers([("Access-Control-Expose-Headers", ", ".join(CORS_EXPOSE_HEADERS))])
+    nosniff = (b"x-content-type-options", b"nosniff")
+    no_store = (b"cache-control", b"no-store")
 
     async def hook(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        headers = MutableScopeHeaders.from_message(message)
-        headers["X-Content-Type-Options"] = "nosniff"
+        headers = [nosniff]
         method: str = scope.get("method", "")  # type: ignore[assignment]
         handler = scope.get("route_handler")
         if getattr(handler, "operation_id", None) in NO_STORE_OPERATIONS:
-            headers["Cache-Control"] = "no-store"
-        if cors is None:
-            return
-        origin = _header(scope, b"origin")
-        if origin is None:
-            return
-        headers["Vary"] = "Origin"
-        if not cors.is_origin_allowed(origin):
-            return
-        headers["Access-Control-Allow-Origin"] = "*" if cors.is_allow_all_origins else origin
-        extra = preflight if method == "OPTIONS" else simple
-        for name, value in extra.items():
-            headers[name] = value
+            headers.append(no_store)
+        origin = _header(scope, b"origin") if cors is not None else None
+        if cors is not None and origin is not None:
+            headers.append((b"vary", b"Origin"))
+            if cors.is_origin_allowed(origin):
+                allowed = "*" if cors.is_allow_all_origins else origin
+                headers.append((b"access-control-allow-origin", allowed.encode("latin-1")))
+                headers += preflight if method == "OPTIONS" else simple
+        set_headers(message, headers)
 
     return hook
 
