@@ -16,6 +16,9 @@ library's path, so commit order and notification-id order still agree
 Each batch also writes the inline projections' rows (syncline.inline), in the same
 transaction: the insert is `syncline_insert_events_inline()`, which moves their tracking
 positions too. The save path hands the recorder the domain events with the stored ones.
+
+In the API process the batches are written on the event loop instead of a thread
+(`bind_loop()`, syncline.loop_commit).
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ class LoopCommitter:
         self._queue: list[_Save] = []
         self._task: asyncio.Task[None] | None = None
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._drained = False  # unbound: the session closes once nothing waits
 
     async def insert(
         self, events: Sequence[StoredEvent], domain_events: Sequence[Any] | None
@@ -87,8 +88,12 @@ class LoopCommitter:
 
     async def drain(self) -> None:
         """Wait for the saves already made, then close the session."""
+        self._drained = True
         while self._task is not None:
             await asyncio.shield(self._task)
+        await self._close()
+
+    async def _close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
@@ -105,6 +110,8 @@ class LoopCommitter:
                     batch.append(save)
                     size += len(save.events)
                 await self._flush(batch)
+            if self._drained:  # a save handed over as the loop was unbound: written
+                await self._close()
         finally:
             self._task = None
             for save in self._queue if self._queue else ():
