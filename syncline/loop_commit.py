@@ -179,10 +179,7 @@ class LoopCommitter:
     ) -> list[int]:
         """`InlineWriter.write`, on the async session."""
         writer = self.writer
-        work: list[tuple[Projection, Any]] = []
-        if domain_events is not None:
-            batch = [(0, event) for event in domain_events]
-            work = [(p, p.prepare(batch)) for p in writer.projections]
+        work = writer.work(domain_events)
         if not writer.behind or domain_events is None:
             try:
                 return await self._pipelined(conn, events, work)
@@ -203,7 +200,7 @@ class LoopCommitter:
             async with conn.pipeline():
                 await conn.execute("BEGIN")
                 inserted = await conn.execute(
-                    writer._call, writer._params(events, work), prepare=True
+                    writer.insert_sql, writer.parameters(events, work), prepare=True
                 )
                 for query, params in statements:
                     await conn.execute(query, params)
@@ -226,11 +223,11 @@ class LoopCommitter:
         writer = self.writer
         names = [p.name for p in writer.projections]
         async with conn.transaction(), conn.cursor() as cur:
-            await cur.execute(writer._lock)
-            await cur.execute(writer._at_head, (names,))
+            await cur.execute(writer.lock_sql)
+            await cur.execute(writer.at_head_sql, (names,))
             at_head = {row[0] for row in await cur.fetchall()}
             work = [(p, prepared) for p, prepared in work if p.name in at_head]
-            await cur.execute(writer._call, writer._params(events, work))
+            await cur.execute(writer.insert_sql, writer.parameters(events, work))
             ids = [row[0] for row in await cur.fetchall()]
             for query, params in _statements(work):
                 await cur.execute(query, params)
