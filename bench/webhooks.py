@@ -25,6 +25,7 @@ from delivery.worker import event_loop_factory
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.config import Settings
+from syncline.garbage_collection import settle_heap
 from syncline.runtime import Runtime
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
@@ -106,6 +107,7 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float, flo
         database_url=env.database_url, allow_private_webhooks=True, log_level="WARNING"
     )
     runtime = Runtime.open(settings, role="worker")  # a worker's connection budget
+    settle_heap()  # the garbage collector as `syncline worker` sets it
     try:
         operator = Context(uuid4(), Actor("operator", "bench"), "bench")
         tenant, *_ = runtime.app.provision_tenant(operator, "Webhooks", ["webhooks:manage"])

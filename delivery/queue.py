@@ -1,8 +1,9 @@
 """The delivery queue: the workers' claim and settle statements, their typed rows, and
 `DeliveryQueue`, the one gateway a worker calls (as procrastinate's `JobManager` is).
 
-Rows are built by column name: a claim's columns are `Claim`'s fields (psycopg's
-`class_row`), and a settlement's JSON objects are `Result`'s and `EndpointHealth`'s fields.
+Rows are built by column name: a claim's columns are `Claim`'s fields, in their order
+(`claim_row` checks), and a settlement's JSON objects are `Result`'s and `EndpointHealth`'s
+fields.
 A new column is a field here and a name in one statement.
 """
 
@@ -16,7 +17,7 @@ from uuid import UUID
 import msgspec
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row
+from psycopg.rows import RowMaker
 
 from delivery.outbox import DELIVERY_CHANNEL
 from delivery.outcome import Outcome
@@ -184,13 +185,15 @@ SETTLE_ATTEMPTS = 3  # a settle that hits a deadlock is tried again, this many t
 _encoder = msgspec.json.Encoder()
 
 
-class Claim(msgspec.Struct, frozen=True):
-    """A leased queue and its head delivery (`CLAIM`'s row, by column name). An empty queue
-    (its deliveries were cancelled) has no head: `delivery_id` is None, and so are the
-    head's columns.
+class Claim(msgspec.Struct, frozen=True, gc=False):
+    """A leased queue and its head delivery (`CLAIM`'s row: its columns in the order of these
+    fields). An empty queue (its deliveries were cancelled) has no head: `delivery_id` is
+    None, and so are the head's columns.
 
     msgspec Structs, not dataclasses, for the per-delivery objects: a frozen dataclass
-    spends microseconds in `__init__`, per delivery."""
+    spends microseconds in `__init__`, per delivery. They hold no container that could
+    refer back to them, so they are left out of the garbage collector's sight
+    (`gc=False`): the deliveries claimed ahead no longer count towards its collections."""
 
     subscription_id: UUID
     entity_id: UUID
@@ -208,7 +211,21 @@ class Claim(msgspec.Struct, frozen=True):
     previous_secret_expires_at: datetime | None
 
 
-class Result(msgspec.Struct, omit_defaults=True):
+def claim_row(cursor: Any) -> RowMaker[Claim]:
+    """psycopg row factory: `CLAIM`'s rows as `Claim`s, built by position once the result's
+    column names are checked against the fields (psycopg's `class_row` builds a dict of
+    names per row)."""
+    names = tuple(column.name for column in cursor.description or ())
+    if names != Claim.__struct_fields__:
+        raise TypeError(f"the claim's columns {names} are not Claim's fields")
+
+    def make(values: Sequence[Any]) -> Claim:
+        return Claim(*values)
+
+    return make
+
+
+class Result(msgspec.Struct, omit_defaults=True, gc=False):
     """One claimed queue's row of a settlement (`RESULTS`): its head's attempt, when it had
     one, and whether the queue moves on. Unset fields are left out of the JSON."""
 
@@ -230,7 +247,7 @@ class Result(msgspec.Struct, omit_defaults=True):
     response_truncated: bool | None = None
 
 
-class EndpointHealth(msgspec.Struct):
+class EndpointHealth(msgspec.Struct, gc=False):
     """One endpoint's row of a settlement: since when it has been failing (None after a
     success), and its last success and failure in the batch."""
 
@@ -240,7 +257,7 @@ class EndpointHealth(msgspec.Struct):
     last_failure_at: datetime | None = None
 
 
-class EndpointFailures(msgspec.Struct):
+class EndpointFailures(msgspec.Struct, gc=False):
     """One endpoint's row of a settlement for its circuit breaker: the failed attempts after
     its last success in the batch, and whether any attempt succeeded."""
 
@@ -259,7 +276,7 @@ class BreakerPolicy(msgspec.Struct, frozen=True):
     max_hold: float = 600.0
 
 
-class MetricIncrement(msgspec.Struct):
+class MetricIncrement(msgspec.Struct, gc=False):
     """One `webhook_metrics` row to add to (`delivery.metrics.increments`)."""
 
     name: str
@@ -306,7 +323,8 @@ class DeliveryQueue:
         answer them with their heads.
 
         One statement, so atomic on its own: no BEGIN/COMMIT round trips. Binary results:
-        bodies, ids and times load without parsing their text forms."""
+        bodies, ids and times load without parsing their text forms; each row becomes a
+        `Claim` by position (no dict of column names per row)."""
         in_flight = [{"subscription_id": k, "n": n} for k, n in (busy or {}).items() if n > 0]
         params = {
             "now": now,
@@ -315,7 +333,7 @@ class DeliveryQueue:
             "per_endpoint": per_endpoint,
             "busy": _encoder.encode(in_flight).decode(),
         }
-        async with self.conn.cursor(row_factory=class_row(Claim)) as cur:
+        async with self.conn.cursor(row_factory=claim_row) as cur:
             await cur.execute(CLAIM, params, binary=True)
             return await cur.fetchall()
 

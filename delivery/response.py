@@ -22,9 +22,9 @@ MAX_HEADER_VALUE = 1024
 REPLACEMENT = "\ufffd"
 
 
-class Answer(msgspec.Struct, frozen=True):
+class Answer(msgspec.Struct, frozen=True, gc=False):
     """An endpoint's answer as kept: headers in order (repeated names repeat), body text and
-    whether the body was longer than what is kept."""
+    whether the body was longer than what is kept. Untracked by the garbage collector."""
 
     headers: list[tuple[str, str]]
     body: str
@@ -61,4 +61,6 @@ async def read_body(content: aiohttp.StreamReader, limit: int = MAX_BODY_BYTES +
             break
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks)
+        if content.at_eof():  # all of it is in: no read (and loop turn) just to hear so
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

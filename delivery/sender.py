@@ -11,12 +11,14 @@ Accept-Encoding, which are not kept).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import aiohttp
 import msgspec
+from yarl import URL
 
 from delivery import outcome
 from delivery.headers import delivery_headers
@@ -32,8 +34,9 @@ from delivery.ssrf import GuardedResolver, check_literal_url
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
-class Attempt(msgspec.Struct, frozen=True):
-    """What one POST of a delivery came to."""
+class Attempt(msgspec.Struct, frozen=True, gc=False):
+    """What one POST of a delivery came to. Untracked by the garbage collector (`gc=False`:
+    it refers to no container that could refer back to it)."""
 
     claim: Claim
     attempted_at: datetime
@@ -50,6 +53,12 @@ class Attempt(msgspec.Struct, frozen=True):
     def finished_at(self) -> datetime:
         """When the attempt ended (a timeout ends when the timeout runs out)."""
         return self.attempted_at + timedelta(seconds=self.latency)
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed_url(url: str) -> URL:
+    """An endpoint's URL, parsed once: aiohttp would parse the string on every request."""
+    return URL(url)
 
 
 class Sender:
@@ -105,25 +114,10 @@ class Sender:
         assert self._session is not None, "the sender is not open"
         attempted_at = self.now()
         started = time.perf_counter()
-        sent: list[tuple[str, str]] | None = None
-
-        def attempt(
-            verdict: Verdict, retry_after: float | None = None, answer: Answer | None = None
-        ) -> Attempt:
-            return Attempt(
-                claim,
-                attempted_at,
-                verdict.outcome,
-                time.perf_counter() - started,
-                verdict.status_code,
-                verdict.error,
-                retry_after,
-                answer,
-                sent,
-            )
-
         if claim.url is None or claim.secret is None:
-            return attempt(Verdict("refused", error="the webhook no longer exists"))
+            verdict = Verdict("refused", error="the webhook no longer exists")
+            return _attempt(claim, attempted_at, started, verdict)
+        sent: list[tuple[str, str]] | None = None
         try:
             if not self.allow_private:
                 check_literal_url(claim.url)
@@ -137,7 +131,7 @@ class Sender:
             )
             sent = list(headers.items())
             async with self._session.post(
-                claim.url, data=claim.body, headers=headers, allow_redirects=False
+                parsed_url(claim.url), data=claim.body, headers=headers, allow_redirects=False
             ) as response:
                 data = await read_body(response.content)
                 if len(data) > MAX_KEPT_BYTES:  # read on a little, so the connection is reused
@@ -149,10 +143,33 @@ class Sender:
                 None if retry_header is None else parse_retry_after(retry_header, self.now())
             )
         except Exception as exc:
-            verdict = outcome.of_error(exc, self.timeout)
-            if verdict is None:
+            error = outcome.of_error(exc, self.timeout)
+            if error is None:
                 raise
-            return attempt(verdict)
+            return _attempt(claim, attempted_at, started, error, sent=sent)
         verdict = outcome.of_status(status)
         retry_after = retry_after if verdict.outcome == "http_error" else None
-        return attempt(verdict, retry_after, answer)
+        return _attempt(claim, attempted_at, started, verdict, retry_after, answer, sent)
+
+
+def _attempt(
+    claim: Claim,
+    attempted_at: datetime,
+    started: float,
+    verdict: Verdict,
+    retry_after: float | None = None,
+    answer: Answer | None = None,
+    sent: list[tuple[str, str]] | None = None,
+) -> Attempt:
+    """The attempt that started at `started` (`time.perf_counter()`) and ends now."""
+    return Attempt(
+        claim,
+        attempted_at,
+        verdict.outcome,
+        time.perf_counter() - started,
+        verdict.status_code,
+        verdict.error,
+        retry_after,
+        answer,
+        sent,
+    )
