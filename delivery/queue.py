@@ -56,7 +56,11 @@ WITH RECURSIVE endpoints AS (
         WHERE q.subscription_id = r.subscription_id AND q.next_attempt_at <= %(now)s
             AND (q.leased_until IS NULL OR q.leased_until <= %(now)s)
         ORDER BY q.next_attempt_at
-        LIMIT r.room
+        -- One claim's share of an endpoint: its room, but no more than an equal part of
+        -- the claim (and at least `share` in all): a claim spreads over the ready endpoints
+        -- instead of filling the first few, whose in-flight limits would leave senders idle.
+        LIMIT least(r.room, greatest(%(share)s::integer,
+            ceil(%(limit)s::numeric / (SELECT count(*) FROM ready))::integer))
         FOR UPDATE SKIP LOCKED
     ) q
     LIMIT %(limit)s
@@ -317,10 +321,12 @@ class DeliveryQueue:
         limit: int,
         per_endpoint: int,
         busy: Mapping[UUID, int] | None = None,
+        share: int | None = None,
     ) -> list[Claim]:
         """Lease up to `limit` due queues until `lease_until`, fairly across endpoints, at
-        most `per_endpoint` less `busy[endpoint]` (this worker's in flight) per endpoint;
-        answer them with their heads.
+        most `per_endpoint` less `busy[endpoint]` (this worker's in flight) per endpoint,
+        and of that no more than an equal part of `limit` or `share` (an endpoint's
+        in-flight limit), whichever is more; answer them with their heads.
 
         One statement, so atomic on its own: no BEGIN/COMMIT round trips. Binary results:
         bodies, ids and times load without parsing their text forms; each row becomes a
@@ -331,6 +337,7 @@ class DeliveryQueue:
             "lease_until": lease_until,
             "limit": limit,
             "per_endpoint": per_endpoint,
+            "share": per_endpoint if share is None else share,
             "busy": _encoder.encode(in_flight).decode(),
         }
         async with self.conn.cursor(row_factory=claim_row) as cur:

@@ -358,6 +358,7 @@ class DeliveryWorker:
             limit=limit,
             per_endpoint=self._ready.allowance,
             busy=self._ready.claimed(),
+            share=self.endpoint_concurrency,
         )
         empty = [c for c in claims if c.delivery_id is None]
         if empty:

@@ -36,6 +36,7 @@ def claim(
     busy: dict[UUID, int] | None = None,
     now: datetime = NOW,
     lease_until: datetime = LEASE,
+    share: int | None = None,
 ) -> Counter[UUID]:
     """Claims per endpoint."""
     params = {
@@ -43,6 +44,7 @@ def claim(
         "lease_until": lease_until,
         "limit": limit,
         "per_endpoint": per_endpoint,
+        "share": per_endpoint if share is None else share,
         "busy": json.dumps([{"subscription_id": str(k), "n": n} for k, n in (busy or {}).items()]),
     }
     return Counter(row[0] for row in conn.execute(CLAIM, params).fetchall())
@@ -76,6 +78,25 @@ def test_endpoints_are_served_round_robin_within_their_room(
         queue(conn, newcomer, 2, t1)
         t2 = NOW + timedelta(seconds=2)
         assert claim(conn, limit=1, now=t2, lease_until=t2) == Counter({newcomer: 1})
+        conn.rollback()
+
+
+def test_a_claim_spreads_over_the_ready_endpoints(runtime: Runtime, database_url: str) -> None:
+    """Each endpoint may hold four times its in-flight limit (32 of 8), but one claim takes
+    an equal part of itself from each ready endpoint (at least the in-flight limit), so a
+    claim of 64 keeps eight endpoints' senders busy rather than two endpoints' 32 each."""
+    endpoints = [uuid4() for _ in range(8)]
+    with psycopg.connect(database_url) as conn:
+        for endpoint in endpoints:
+            queue(conn, endpoint, 100, NOW - timedelta(minutes=1))
+        spread = claim(conn, limit=64, per_endpoint=32, share=8)
+        assert spread == Counter({endpoint: 8 for endpoint in endpoints})
+        conn.rollback()
+    alone = uuid4()
+    with psycopg.connect(database_url) as conn:
+        queue(conn, alone, 100, NOW - timedelta(minutes=1))
+        # One endpoint ready: its whole room, up to the claim's limit.
+        assert claim(conn, limit=64, per_endpoint=32, share=8) == Counter({alone: 32})
         conn.rollback()
 
 
@@ -116,6 +137,7 @@ def test_a_claim_reads_a_long_backlog_through_the_index(
             "lease_until": LEASE,
             "limit": 64,
             "per_endpoint": 8,
+            "share": 8,
             "busy": "[]",
         }
         plan = "\n".join(
