@@ -1,4 +1,5 @@
-"""RecordsView: pages of a tenant's live records of one resource, from the `records` table.
+"""RecordsView: pages of a tenant's live records of one resource, from the `records` table
+(tombstones of deleted records, which the change feed shows, are left out).
 
 The table is written inline (in the transaction of the events: syncline.inline), so a page
 read after a write returned includes it.
@@ -37,7 +38,7 @@ class RecordsView:
         A stable order for browsing; syncing is what the change feed is for (a slow
         concurrent create can land behind a page already read).
         """
-        where = ["tenant_id = %s", "resource = %s"]
+        where = ["tenant_id = %s", "resource = %s", "NOT deleted"]
         params: list[object] = [tenant_id, resource]
         if after is not None:
             where.append("(created_at, id) > (%s::timestamptz, %s::uuid)")

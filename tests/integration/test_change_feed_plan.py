@@ -20,10 +20,10 @@ ROWS = 60_000
 @pytest.mark.parametrize(
     ("types", "index"),
     [
-        (None, "changes_tenant_position"),
-        (["order"], "changes_tenant_type_position"),
-        (["contact"], "changes_tenant_type_position"),
-        (["contact", "order"], "changes_tenant_position"),  # every type: no filter at all
+        (None, "records_tenant_position"),
+        (["order"], "records_tenant_resource_position"),
+        (["contact"], "records_tenant_resource_position"),
+        (["contact", "order"], "records_tenant_position"),  # every type: no filter at all
     ],
     ids=["all", "orders", "contacts", "both types"],
 )
@@ -33,16 +33,16 @@ def test_a_page_is_an_index_range_scan(
     tenant, other = uuid4(), uuid4()
     with psycopg.connect(database_url) as conn:  # rolled back: nobody sees these rows
         conn.execute(
-            "INSERT INTO changes (tenant_id, id, resource_type, version, deleted, changed_at,"
-            " event_type, data, position)"
-            " SELECT CASE WHEN i %% 10 = 0 THEN %s ELSE %s END, gen_random_uuid(),"
-            " CASE WHEN i %% 3 = 0 THEN 'order' ELSE 'contact' END, 1, false,"
-            " '2026-11-30T00:00:00.000000Z', 'contact.created', '{}', 10000000000 + i"
+            "INSERT INTO records (id, tenant_id, version, position, created_at, updated_at,"
+            " deleted, resource, event_type, data)"
+            " SELECT gen_random_uuid(), CASE WHEN i %% 10 = 0 THEN %s ELSE %s END, 1,"
+            " 10000000000 + i, now(), now(), false,"
+            " CASE WHEN i %% 3 = 0 THEN 'order' ELSE 'contact' END, 'contact.created', '{}'"
             " FROM generate_series(1, %s) AS i",
             (other, tenant, ROWS),
         )
         # As autovacuum would see a feed this size (statistics roll back with the rows).
-        conn.execute("ANALYZE changes")
+        conn.execute("ANALYZE records")
         query, params = page_query(tenant, 10000000000 + ROWS // 2, 1000, types)
         plan = "\n".join(
             row[0]

@@ -1,0 +1,65 @@
+-- One table for a record's latest state: `records` serves the change feed as well as the
+-- record lists, so that state is stored once (the feed's `changes` table held it a second
+-- time). A row keeps the position of the record's last event and its type; a deleted
+-- record stays as a tombstone (`deleted`, no `data`, no `created_at`) for the feed, and the
+-- lists leave tombstones out. The records projection writes it inline, in the transaction
+-- of the events, with their positions, and sends the feed's per-tenant NOTIFY there.
+--
+-- The rows are the feed's, as far as the feed's projection had gone: every record's state
+-- (or tombstone) at the position of its last change. The records projection is moved to
+-- that position, so its runner (`syncline worker`) catches up whatever the group commit
+-- wrote after it; until then, lists may show the state at that position. Processes of the
+-- previous version must be stopped first: they write `changes` and the old `records`.
+
+ALTER TABLE records RENAME TO records_before_0010;
+ALTER INDEX records_pkey RENAME TO records_before_0010_pkey;
+DROP INDEX records_tenant_resource_created;
+DROP INDEX records_tenant_resource_updated;
+
+-- Fixed-width columns first (no alignment padding between them).
+CREATE TABLE records (
+    id uuid PRIMARY KEY,
+    tenant_id uuid NOT NULL,
+    version bigint NOT NULL,
+    position bigint NOT NULL,  -- the notification id of the record's last event
+    created_at timestamptz,  -- NULL on a tombstone
+    -- The time of the last event: `updated_at` of the representation and the feed's
+    -- `changed_at` (rendered in UTC with six fractional digits and a `Z`).
+    updated_at timestamptz NOT NULL,
+    deleted boolean NOT NULL,
+    resource text NOT NULL,  -- the resource name (`contact`, `order`): domain.resources
+    event_type text NOT NULL,  -- the public type of the last event (`contact.updated`)
+    data json,  -- NULL on a tombstone; json, not jsonb: keeps the representation byte for byte
+    CONSTRAINT records_tombstone CHECK (
+        CASE WHEN deleted THEN data IS NULL AND created_at IS NULL
+        ELSE data IS NOT NULL AND created_at IS NOT NULL END
+    )
+);
+
+INSERT INTO records
+    (id, tenant_id, version, position, created_at, updated_at, deleted, resource, event_type, data)
+SELECT id, tenant_id, version, position,
+    -- What the projection writes: the state's `created_at`, which the representation shows.
+    CASE WHEN NOT deleted THEN (data ->> 'created_at')::timestamptz END,
+    changed_at::timestamptz,  -- ISO 8601 with a `Z` (changes_changed_at_utc): exact
+    deleted, resource_type, event_type, data
+FROM changes
+ORDER BY position;
+
+UPDATE projection_tracking SET
+    position = coalesce((SELECT position FROM projection_tracking WHERE name = 'changes'), 0),
+    updated_at = now(), failing_since = NULL, last_error = NULL
+WHERE name = 'records';
+DELETE FROM projection_tracking WHERE name = 'changes';
+DROP TABLE records_before_0010;
+DROP TABLE changes;
+
+-- The feed: a page is a range of the first, or with one `resource_types`, of the second.
+CREATE UNIQUE INDEX records_tenant_position ON records (tenant_id, position);
+CREATE INDEX records_tenant_resource_position ON records (tenant_id, resource, position);
+-- The lists (keyset on created_at, id; `updated_since` pages when the filter is selective):
+-- live records only.
+CREATE INDEX records_tenant_resource_created ON records (tenant_id, resource, created_at, id)
+    WHERE NOT deleted;
+CREATE INDEX records_tenant_resource_updated ON records (tenant_id, resource, updated_at, id)
+    WHERE NOT deleted;
