@@ -30,6 +30,7 @@ PER_SAVE = 500
 
 LIST = (
     "SELECT data::text, created_at, id FROM records WHERE tenant_id = %s AND resource = %s"
+    " AND NOT deleted"
     " ORDER BY created_at, id LIMIT %s"
 )
 
