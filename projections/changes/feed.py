@@ -10,6 +10,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from domain.events import RESOURCE_TYPES
+from projections.records.keys import RESOURCE_KEY, TENANT_KEY
 from projections.tracking import read_position
 
 # PostgreSQL writes each item's JSON, less its opening brace and its cursor (which needs the
@@ -31,7 +32,7 @@ _PAGE = """
         '","event_type":"', event_type, '","data":', coalesce(data::text, 'null'), '}}'
     ), 'UTF8')
     FROM records
-    WHERE tenant_id = %s AND position > %s {filter}
+    WHERE {key} AND tenant_id = %s AND position > %s {filter}
     ORDER BY position
     LIMIT %s
 """
@@ -41,19 +42,20 @@ def page_query(
     tenant_id: UUID, after: int, limit: int, resource_types: Sequence[str] | None = None
 ) -> tuple[str, list[object]]:
     """The page query for `limit` changes after `after` (one more, to tell `has_more`)."""
-    params: list[object] = [tenant_id, after]
-    where = ""
     wanted = sorted(set(resource_types or ()))
     if len(wanted) == 1:
         # Equality, not ANY(): only then is the page a range of the (tenant, type,
         # position) index, and a rare type costs no more than a common one.
-        where = "AND resource = %s"
-        params.append(wanted[0])
-    elif wanted and not set(RESOURCE_TYPES) <= set(wanted):
-        where = "AND resource = ANY(%s)"  # a filter on the (tenant, position) range
-        params.append(wanted)
+        key, where = RESOURCE_KEY, "AND resource = %s"
+        params: list[object] = [tenant_id, wanted[0], tenant_id, after, wanted[0]]
+    else:
+        key, where = TENANT_KEY, ""
+        params = [tenant_id, tenant_id, after]
+        if wanted and not set(RESOURCE_TYPES) <= set(wanted):
+            where = "AND resource = ANY(%s)"  # a filter on the (tenant, position) range
+            params.append(wanted)
     params.append(limit + 1)
-    return _PAGE.format(filter=where), params
+    return _PAGE.format(key=key, filter=where), params
 
 
 @dataclass(frozen=True)
