@@ -16,10 +16,8 @@ from projections.tracking import read_position
 # PostgreSQL writes each item's JSON, less its opening brace and its cursor (which needs the
 # API's key): `"resource_type":"order",…,"data":{…}}`. Only `data` holds client text, and
 # it is stored as JSON already; the other members are identifiers, numbers, booleans and
-# the time of the last change, so plain concatenation is valid JSON — and cheaper than
-# row_to_json() (the page query is most of the cost of a page). `changed_at` is the text
-# domain.envelope.isoformat() writes: UTC, six fractional digits (`.US`: zeros included)
-# and a `Z`.
+# the time the projection wrote as ISO 8601 text (`changed_at`), so plain concatenation is
+# valid JSON — and cheaper than row_to_json() (the page query is most of the cost of a page).
 #
 # It comes as UTF-8 bytea in binary format: psycopg hands bytea over as `bytes` in C, the
 # items go into the response as they are, and the connection's client encoding does not
@@ -28,7 +26,7 @@ _PAGE = """
     SELECT position, convert_to(concat(
         '"resource_type":"', resource, '","id":"', id, '","version":', version,
         ',"deleted":', deleted::text,  -- 'true'/'false' (concat alone writes t/f)
-        ',"changed_at":"', to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        ',"changed_at":"', changed_at,
         '","event_type":"', event_type, '","data":', coalesce(data::text, 'null'), '}}'
     ), 'UTF8')
     FROM records

@@ -23,11 +23,12 @@ from projections.rendering import event_text
 CHANGES_CHANNEL = "syncline_changes"
 
 _COLUMNS = (
-    "id, tenant_id, version, position, created_at, updated_at, deleted, resource, event_type, data"
+    "id, tenant_id, version, position, created_at, updated_at, deleted, resource, event_type,"
+    " changed_at, data"
 )
 _ARRAYS = """
     %s::uuid[], %s::uuid[], %s::int8[], {position}, %s::timestamptz[], %s::timestamptz[],
-    %s::bool[], %s::text[], %s::text[], %b::text[]::json[]
+    %s::bool[], %s::text[], %s::text[], %s::text[], %b::text[]::json[]
 """
 # One statement per batch: arrays in binary format, unnested server-side; the tenants'
 # notifications go with it (a data-modifying WITH runs whatever the outer query reads).
@@ -38,7 +39,8 @@ _UPSERT = """
         ON CONFLICT (id) DO UPDATE SET
             version = excluded.version, position = excluded.position,
             created_at = excluded.created_at, updated_at = excluded.updated_at,
-            deleted = excluded.deleted, event_type = excluded.event_type, data = excluded.data
+            deleted = excluded.deleted, event_type = excluded.event_type,
+            changed_at = excluded.changed_at, data = excluded.data
         WHERE r.version < excluded.version
     )
     SELECT pg_notify(%s, t) FROM unnest(%s::text[]) AS t
@@ -54,10 +56,10 @@ _UPSERT_AT = _UPSERT.format(
 _UPSERT_INLINE = _UPSERT.format(
     columns=_COLUMNS,
     rows="SELECT u.id, u.tenant_id, u.version, e.notification_id,"
-    " u.created_at, u.updated_at, u.deleted, u.resource, u.event_type, u.data"
+    " u.created_at, u.updated_at, u.deleted, u.resource, u.event_type, u.changed_at, u.data"
     " FROM unnest(" + _ARRAYS.format(position="%s::int8[]") + ")"
     " AS u(id, tenant_id, version, position, created_at, updated_at, deleted, resource,"
-    " event_type, data)"
+    " event_type, changed_at, data)"
     " JOIN syncline_events AS e"
     " ON e.originator_id = u.id AND e.originator_version = u.version",
 )
@@ -131,6 +133,7 @@ def _row(position: int, event: Any, resource: str, event_type: str) -> tuple[Any
         data is None,
         resource,
         event_type,
+        updated_at,  # changed_at: the same time, as the text the feed serves (isoformat())
         data,  # last: JSON text, sent as a text[] (array_literal() is for the other columns)
     )
 

@@ -23,12 +23,14 @@ CREATE TABLE records (
     version bigint NOT NULL,
     position bigint NOT NULL,  -- the notification id of the record's last event
     created_at timestamptz,  -- NULL on a tombstone
-    -- The time of the last event: `updated_at` of the representation and the feed's
-    -- `changed_at` (rendered in UTC with six fractional digits and a `Z`).
-    updated_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,  -- the time of the last event (lists: `updated_since`)
     deleted boolean NOT NULL,
     resource text NOT NULL,  -- the resource name (`contact`, `order`): domain.resources
     event_type text NOT NULL,  -- the public type of the last event (`contact.updated`)
+    -- The same time as the text the feed serves (ISO 8601 in UTC, six fractional digits,
+    -- `Z`), written by the projection: a page formats nothing (to_char() of `updated_at`
+    -- costs about a fifth of a page query) for 28 bytes a record.
+    changed_at text NOT NULL CONSTRAINT records_changed_at_utc CHECK (changed_at LIKE '%Z'),
     data json,  -- NULL on a tombstone; json, not jsonb: keeps the representation byte for byte
     CONSTRAINT records_tombstone CHECK (
         CASE WHEN deleted THEN data IS NULL AND created_at IS NULL
@@ -37,12 +39,13 @@ CREATE TABLE records (
 );
 
 INSERT INTO records
-    (id, tenant_id, version, position, created_at, updated_at, deleted, resource, event_type, data)
+    (id, tenant_id, version, position, created_at, updated_at, deleted, resource, event_type,
+    changed_at, data)
 SELECT id, tenant_id, version, position,
     -- What the projection writes: the state's `created_at`, which the representation shows.
     CASE WHEN NOT deleted THEN (data ->> 'created_at')::timestamptz END,
     changed_at::timestamptz,  -- ISO 8601 with a `Z` (changes_changed_at_utc): exact
-    deleted, resource_type, event_type, data
+    deleted, resource_type, event_type, changed_at, data
 FROM changes
 ORDER BY position;
 
