@@ -52,16 +52,16 @@ _UPSERT_AT = _UPSERT.format(
 )
 # Inline (syncline.inline): the events were inserted a statement earlier in the same
 # transaction and have no positions in Python yet; each row takes its event's notification
-# id from the event store's primary key.
+# id from the event store's primary key (a subquery: less to plan than a join, and a row
+# whose event is missing fails the NOT NULL rather than vanishing).
 _UPSERT_INLINE = _UPSERT.format(
     columns=_COLUMNS,
-    rows="SELECT u.id, u.tenant_id, u.version, e.notification_id,"
+    rows="SELECT u.id, u.tenant_id, u.version, (SELECT e.notification_id FROM syncline_events"
+    " AS e WHERE e.originator_id = u.id AND e.originator_version = u.version),"
     " u.created_at, u.updated_at, u.deleted, u.resource, u.event_type, u.changed_at, u.data"
     " FROM unnest(" + _ARRAYS.format(position="%s::int8[]") + ")"
     " AS u(id, tenant_id, version, position, created_at, updated_at, deleted, resource,"
-    " event_type, changed_at, data)"
-    " JOIN syncline_events AS e"
-    " ON e.originator_id = u.id AND e.originator_version = u.version",
+    " event_type, changed_at, data)",
 )
 
 
