@@ -16,7 +16,7 @@ ALTER INDEX records_pkey RENAME TO records_before_0010_pkey;
 DROP INDEX records_tenant_resource_created;
 DROP INDEX records_tenant_resource_updated;
 
--- Fixed-width columns first (no alignment padding between them).
+-- Fixed-width columns first, `deleted` last: no alignment padding between them.
 CREATE TABLE records (
     id uuid PRIMARY KEY,
     tenant_id uuid NOT NULL,
@@ -24,7 +24,6 @@ CREATE TABLE records (
     position bigint NOT NULL,  -- the notification id of the record's last event
     created_at timestamptz,  -- NULL on a tombstone
     updated_at timestamptz NOT NULL,  -- the time of the last event (lists: `updated_since`)
-    deleted boolean NOT NULL,
     resource text NOT NULL,  -- the resource name (`contact`, `order`): domain.resources
     event_type text NOT NULL,  -- the public type of the last event (`contact.updated`)
     -- The same time as the text the feed serves (ISO 8601 in UTC, six fractional digits,
@@ -32,6 +31,7 @@ CREATE TABLE records (
     -- costs about a fifth of a page query) for 28 bytes a record.
     changed_at text NOT NULL CONSTRAINT records_changed_at_utc CHECK (changed_at LIKE '%Z'),
     data json,  -- NULL on a tombstone; json, not jsonb: keeps the representation byte for byte
+    deleted boolean NOT NULL,
     CONSTRAINT records_tombstone CHECK (
         CASE WHEN deleted THEN data IS NULL AND created_at IS NULL
         ELSE data IS NOT NULL AND created_at IS NOT NULL END
@@ -61,10 +61,9 @@ DROP TABLE changes;
 -- with entries of two 8-byte columns, a page split at a tenant's growing end leaves the
 -- page about 90% full instead of half (projections/records/keys.py); queries compare
 -- `tenant_id` and `resource` as well.
--- The feed: a page is a range of the first, or with one `resource_types`, of the second.
-CREATE UNIQUE INDEX records_tenant_position
-    ON records (uuid_hash_extended(tenant_id, 0), position);
-CREATE INDEX records_tenant_resource_position
+-- The feed: a page is a range of this index per resource type, merged in position order
+-- (projections/changes/feed.py).
+CREATE UNIQUE INDEX records_tenant_resource_position
     ON records (uuid_hash_extended(tenant_id, hashtext(resource)), position);
 -- The lists, live records only: a page is a range of the first in `created_at` order (ties,
 -- rare, sorted by id as they come: an incremental sort); `updated_since` pages use the
@@ -79,6 +78,5 @@ CREATE INDEX records_tenant_resource_updated
 -- statistics the planner takes the comparisons as independent, underestimates the rows a
 -- page's range holds, and may read a tenant's whole range and sort it instead.
 CREATE STATISTICS records_keys (dependencies)
-    ON tenant_id, resource, (uuid_hash_extended(tenant_id, 0)),
-    (uuid_hash_extended(tenant_id, hashtext(resource)))
+    ON tenant_id, resource, (uuid_hash_extended(tenant_id, hashtext(resource)))
     FROM records;
