@@ -154,6 +154,33 @@ def test_rebuilding_an_inline_projection_ends_at_the_live_head(idle_runtime: Run
     assert listed(rt, ctx.tenant_id)["after@example.com"] == 1
 
 
+def test_a_rebuild_ending_on_a_full_batch_takes_the_saves_made_meanwhile(
+    idle_runtime: Runtime,
+) -> None:
+    """The log's head at the rebuild's start ends a full batch: the saves made meanwhile
+    (without the projection, which is behind) are caught up under the lock all the same."""
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    for i in range(20):
+        rt.app.create_record(Contact, ctx, {"email": f"before{i}@example.com"})
+    saved: list[int] = []
+
+    def save_meanwhile(done: int, total: int) -> None:
+        if done and not saved:  # after the first batch
+            rt.app.create_record(Contact, ctx, {"email": "meanwhile@example.com"})
+            saved.append(done)
+
+    runner = ProjectionRunner(rt.app, rt.pool, rt.projection("records"), batch_size=10)
+    runner.rebuild(progress=save_meanwhile)
+    assert saved
+    assert positions(rt)["records"] == head(rt)
+    rt.app.create_record(Contact, ctx, {"email": "after@example.com"})  # inline again
+    assert set(listed(rt, ctx.tenant_id)) == {f"before{i}@example.com" for i in range(20)} | {
+        "meanwhile@example.com",
+        "after@example.com",
+    }
+
+
 def test_a_rebuild_with_saves_going_on_loses_and_doubles_nothing(idle_runtime: Runtime) -> None:
     rt = idle_runtime
     ctx = Context(uuid4(), Actor("test", "inline"), "inline")
