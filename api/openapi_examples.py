@@ -310,7 +310,7 @@ OPERATION_EXAMPLES: dict[str, Any] = {
     "Healthz": {"status": "ok"},
     "Readyz": {
         "status": "ready",
-        "projections": {"records": 1204, "changes": 1204, "deliveries": 1204},
+        "projections": {"records": 1204, "events": 1204, "deliveries": 1204},
         "auth_cache": "notified",
     },
 }

@@ -14,7 +14,7 @@ import psycopg
 
 from bench.backlog import append_contacts, log_head, open_runtime
 from bench.harness import BenchEnv, Figure
-from projections.changes.projection import ChangesProjection
+from projections.records.projection import RecordsProjection
 from projections.runner import ProjectionRunner
 from syncline.garbage_collection import settle_heap
 from syncline.runtime import Runtime
@@ -25,15 +25,16 @@ BATCH = 1000
 # two-core machine one COPY run was seen anywhere from 38k to 97k rows/s.
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 # The read models a worker writes rows to for record events, and their rows' order: the
-# change feed, the records read model and the event log (tenants, credentials and the
-# webhook outbox get no rows from record events).
+# records table (the change feed and the lists read it) and the event log (tenants,
+# credentials and the webhook outbox get no rows from record events).
 WORKER_TABLES = {
-    "changes": "position",
-    "records": "created_at, id",
+    "records": "position",
     "event_log": "position",
 }
 # The projections whose rows those are: a worker has done that work when all are at the head.
-WORKER_WRITERS = ["changes", "records", "events"]
+WORKER_WRITERS = ["records", "events"]
+# The projection that writes the change feed's rows (the records table), and its table.
+FEED = "records"
 
 
 def reset(runtime: Runtime) -> None:
@@ -129,9 +130,9 @@ def fill_read_models(runtime: Runtime) -> None:
 
 
 def runner_alone(runtime: Runtime) -> float:
-    """The change feed's runner in this process, from an empty feed, as `syncline replay
-    changes` runs it (the heap settled): events/s."""
-    runner = ProjectionRunner(runtime.app, runtime.pool, ChangesProjection())
+    """The change feed's runner (the records projection's) in this process, from an empty
+    feed, as `syncline replay records` runs it (the heap settled): events/s."""
+    runner = ProjectionRunner(runtime.app, runtime.pool, RecordsProjection())
     runner.ensure_tracking()
     reset(runtime)
     started = time.monotonic()
@@ -157,11 +158,11 @@ def worker_catch_up(env: BenchEnv, runtime: Runtime, head: int, *workers: list[s
         started = feed_done = cpu = postgres = 0.0
         while time.monotonic() < deadline:
             if first == 0:
-                first = position(runtime, "changes")
+                first = position(runtime, FEED)
                 if first:
                     started = time.monotonic()
                     cpu, postgres = env.cpu_seconds(), env.postgres_cpu_seconds()
-            elif not feed_done and position(runtime, "changes") >= head:
+            elif not feed_done and position(runtime, FEED) >= head:
                 feed_done = time.monotonic()
             elif feed_done and all(position(runtime, n) >= head for n in WORKER_WRITERS):
                 events = head - first
@@ -191,9 +192,9 @@ def run(env: BenchEnv) -> list[Figure]:
         head = log_head(runtime)
         # The raw limits' data: every read model's rows for the backlog, as COPY text.
         fill_read_models(runtime)
-        feed_chunks = {"changes": copy_chunks(env, "changes")}
+        feed_chunks = {FEED: copy_chunks(env, FEED)}
         every_chunk = {table: copy_chunks(env, table) for table in WORKER_TABLES}
-        feed_rows = table_rows(runtime, "changes")  # one per record: here one per event
+        feed_rows = table_rows(runtime, FEED)  # one per record: here one per event
         events = table_rows(runtime, "event_log")  # one per record event
         settle_heap()  # for the runner alone, as `syncline replay` does
 
@@ -214,8 +215,8 @@ def run(env: BenchEnv) -> list[Figure]:
                     env,
                     runtime,
                     head,
-                    ["--projections", "changes"],
-                    ["--projections", "records,tenants,events,deliveries"],
+                    ["--projections", FEED],
+                    ["--projections", "tenants,events,deliveries"],
                 )
             )
             every_copies.append(events / copy_tables(env, every_chunk))

@@ -20,6 +20,7 @@ import psycopg
 from bench.harness import BenchEnv, Figure, provision
 from domain.contact import Contact
 from domain.context import Actor, Context
+from projections.records.view import list_query
 from syncline.config import Settings
 from syncline.runtime import Runtime
 
@@ -27,11 +28,6 @@ CONTACTS = int(os.environ.get("BENCH_RYW_CONTACTS", "10000"))
 BACKLOG = int(os.environ.get("BENCH_EVENTS", "50000"))
 TRIES = int(os.environ.get("BENCH_RYW_TRIES", "300"))
 PER_SAVE = 500
-
-LIST = (
-    "SELECT data::text, created_at, id FROM records WHERE tenant_id = %s AND resource = %s"
-    " ORDER BY created_at, id LIMIT %s"
-)
 
 
 def append(runtime: Runtime, tenant: UUID, count: int) -> None:
@@ -54,10 +50,11 @@ def percentile(values: list[float], share: float) -> float:
 def raw_list_seconds(env: BenchEnv, tenant: UUID, tries: int = 300) -> list[float]:
     """The same page, the same query, straight from PostgreSQL (one connection)."""
     times = []
+    query, params = list_query("contact", tenant, 100)  # the API's page of 100
     with psycopg.connect(env.database_url, autocommit=True) as conn:
         for _ in range(tries):
             started = time.perf_counter()
-            conn.execute(LIST, (tenant, "contact", 101), prepare=True).fetchall()
+            conn.execute(query, params, prepare=True).fetchall()  # type: ignore[arg-type]
             times.append(time.perf_counter() - started)
     return times
 

@@ -22,8 +22,10 @@ class Projection(Protocol):
     `inline = True`: the group commit (syncline.group_commit) writes it in the same
     transaction as the events it follows, so a read that starts after a write returned sees
     it. `prepare` then gets the batch before the events have positions (each is 0): an
-    inline projection must not use them. Its runner only catches up what the group commit
-    did not write (a database from before, a rebuild, a save that bypassed it).
+    inline projection must not use them (the records projection reads each event's
+    position in SQL, from the row inserted earlier in the transaction). Its runner only
+    catches up what the group commit did not write (a database from before, a rebuild, a
+    save that bypassed it).
 
     The runner calls `prepare` in its read-ahead thread and `write` in the batch's
     transaction; by default `prepare` answers the batch as it is and `write` is `process`.

@@ -152,7 +152,9 @@ class ProjectionRunner:
         order = self.order
         try:
             while batch and not self._stop.is_set() and (limit is None or done < limit):
-                more = continues(batch, self.batch_size)  # not the end of the log
+                # Not the end of the log (nor of the stretch asked for: a batch that ends at
+                # `stop` is its last, and an inline projection's last commits under the lock).
+                more = continues(batch, self.batch_size) and (stop is None or batch[-1][0] < stop)
                 if order is not None:
                     order.before_batch(
                         self.name, later=self.later, position=position, full=more, stop=self._stop

@@ -28,7 +28,6 @@ from domain.context import SYSTEM, Context
 from projections.audit.checkpoints import JOB_INTERVAL, Checkpointer
 from projections.audit.projection import AuditChainProjection
 from projections.audit.signing import CheckpointSigner, seed_from_text
-from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.projection import EventLogProjection
 from projections.leadership import Leadership
@@ -67,7 +66,6 @@ def all_projections(cursors: CursorCodec | None = None) -> list[Projection]:
     return [
         RecordsProjection(),
         TenantsProjection(),
-        ChangesProjection(),
         EventLogProjection(),
         AuditChainProjection(),
         DeliveryProjection(cursors),

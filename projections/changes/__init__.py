@@ -1,1 +1,2 @@
-"""The change feed: one row per record, its latest state, in log order."""
+"""The change feed: pages of the `records` table in log order (each record once, at its last
+change), its cursors, and the listener that wakes long-polls."""

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from projections.changes.projection import CHANGES_CHANNEL
+from projections.records.projection import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
 RECONNECT_DELAY = 1.0

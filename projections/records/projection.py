@@ -1,88 +1,141 @@
-"""RecordsProjection: one row per live record of every resource, with its latest state."""
+"""RecordsProjection: each record's latest state, once, for the record lists and the feed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
 
 import domain.events  # noqa: F401  (registers the record resources)
+from domain.envelope import isoformat
 from domain.event_classes import per_class
+from domain.events import public_type
 from domain.record import Record
 from domain.resources import resource_of
 from projections.json import array_literal
 from projections.protocol import PreparingProjection
 from projections.rendering import event_text
 
-# One statement per batch: arrays in binary format, unnested server-side.
-_UPSERT = """
-    INSERT INTO records AS r (resource, id, tenant_id, version, created_at, updated_at, data)
-    SELECT * FROM unnest(
-        %s::text[], %s::uuid[], %s::uuid[], %s::int8[], %s::timestamptz[], %s::timestamptz[],
-        %b::text[]::json[]
-    )
-    ON CONFLICT (id) DO UPDATE SET
-        version = excluded.version, updated_at = excluded.updated_at, data = excluded.data
-    WHERE r.version < excluded.version
+# Notified once per tenant per batch (payload: the tenant id), in the batch's transaction
+# (so on its commit): long-polling readers of that tenant's feed wake up, nobody else's do.
+CHANGES_CHANNEL = "syncline_changes"
+
+_COLUMNS = (
+    "id, tenant_id, version, position, created_at, updated_at, deleted, resource, event_type,"
+    " changed_at, data"
+)
+_ARRAYS = """
+    %s::uuid[], %s::uuid[], %s::int8[], {position}, %s::timestamptz[], %s::timestamptz[],
+    %s::bool[], %s::text[], %s::text[], %s::text[], %b::text[]::json[]
 """
-_DELETE = "DELETE FROM records WHERE id = ANY(%b::uuid[])"
+# One statement per batch: arrays in binary format, unnested server-side; the tenants'
+# notifications go with it (a data-modifying WITH runs whatever the outer query reads).
+_UPSERT = """
+    WITH written AS (
+        INSERT INTO records AS r ({columns})
+        {rows}
+        ON CONFLICT (id) DO UPDATE SET
+            version = excluded.version, position = excluded.position,
+            created_at = excluded.created_at, updated_at = excluded.updated_at,
+            deleted = excluded.deleted, event_type = excluded.event_type,
+            changed_at = excluded.changed_at, data = excluded.data
+        WHERE r.version < excluded.version
+    )
+    SELECT pg_notify(%s, t) FROM unnest(%s::text[]) AS t
+"""
+# Caught up by its runner: the positions come with the events.
+_UPSERT_AT = _UPSERT.format(
+    columns=_COLUMNS,
+    rows="SELECT * FROM unnest(" + _ARRAYS.format(position="%s::int8[]") + ")",
+)
+# Inline (syncline.inline): the events were inserted a statement earlier in the same
+# transaction and have no positions in Python yet; each row takes its event's notification
+# id from the event store's primary key (a subquery: less to plan than a join, and a row
+# whose event is missing fails the NOT NULL rather than vanishing).
+_UPSERT_INLINE = _UPSERT.format(
+    columns=_COLUMNS,
+    rows="SELECT u.id, u.tenant_id, u.version, (SELECT e.notification_id FROM syncline_events"
+    " AS e WHERE e.originator_id = u.id AND e.originator_version = u.version),"
+    " u.created_at, u.updated_at, u.deleted, u.resource, u.event_type, u.changed_at, u.data"
+    " FROM unnest(" + _ARRAYS.format(position="%s::int8[]") + ")"
+    " AS u(id, tenant_id, version, position, created_at, updated_at, deleted, resource,"
+    " event_type, changed_at, data)",
+)
+
+
+class _Upsert(NamedTuple):
+    statement: str
+    parameters: list[Any]
 
 
 class RecordsProjection(PreparingProjection):
-    """Live records by tenant and resource (the `records` table); a deleted record's row is
-    removed. Inline: the group commit writes it with the events (syncline.inline).
+    """Every record by tenant and resource (the `records` table): its latest state at the
+    position of its last change; a deleted record stays as a tombstone (`deleted`, no
+    data), which the lists leave out and the change feed shows. Inline: the group commit
+    writes it with the events (syncline.inline).
 
     A batch is compacted to each record's last event (every event carries the record's
-    full state), then written with one upsert and one delete.
+    full state), then written with one upsert, which also notifies the feed's long-polls.
     """
 
     name = "records"
     inline = True
-    # Behind (a rebuild, an older database), lists are for browsing: in a backlog the
-    # feed and webhooks go first (CatchUpOrder).
-    catches_up_later = True
+    # The change feed reads this table: in a backlog (a rebuild, an older database) it
+    # goes first with the webhooks (CatchUpOrder).
+    catches_up_later = False
 
-    def prepare(self, events: Sequence[tuple[int, Any]]) -> list[tuple[str, Any]]:
-        """The statements' SQL and parameters, in order (runs without the database)."""
-        latest: dict[UUID, tuple[str, Any]] = {}
-        for _, event in events:
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> _Upsert | None:
+        """The upsert and its parameters (runs without the database). Events without a
+        position (0: inline, before the insert) take theirs in SQL."""
+        latest: dict[UUID, tuple[int, Any, str, str]] = {}
+        for position, event in events:
             resource = _resource_changed(event)
-            if resource is not None:
-                latest[event.originator_id] = (resource, event)
-        upserts: list[tuple[Any, ...]] = []
-        deletes: list[UUID] = []
-        for resource, event in latest.values():
-            if isinstance(event, Record.Deleted):
-                deletes.append(event.originator_id)
-                continue
-            text = event_text(event)
-            upserts.append(
-                (
-                    resource,
-                    event.originator_id,
-                    event.meta["tenant_id"],
-                    event.originator_version,
-                    event.state.get("created_at"),  # as the representation shows it
-                    text.occurred_at,  # the timestamp as text (see array_literal)
-                    text.representation,
-                )
-            )
-        statements: list[tuple[str, Any]] = []
-        if upserts:
-            *columns, data = (list(c) for c in zip(*upserts, strict=True))
-            statements.append((_UPSERT, [*map(array_literal, columns), data]))
-        if deletes:
-            statements.append((_DELETE, (deletes,)))
-        return statements
+            event_type = public_type(event)
+            # A record's change with a public type: webhook.* events are in the event log.
+            if resource is not None and event_type is not None:
+                latest[event.originator_id] = (position, event, resource, event_type)
+        if not latest:
+            return None
+        rows = [_row(*change) for change in latest.values()]
+        *columns, data = (list(column) for column in zip(*rows, strict=True))
+        tenants = sorted({row[1] for row in rows})
+        inline = any(row[3] == 0 for row in rows)
+        statement = _UPSERT_INLINE if inline else _UPSERT_AT
+        parameters = [*map(array_literal, columns), data, CHANGES_CHANNEL, tenants]
+        return _Upsert(statement, parameters)
 
-    def write(self, cur: psycopg.Cursor[Any], prepared: list[tuple[str, Any]]) -> None:
-        for statement, parameters in prepared:
-            cur.execute(statement, parameters)
+    def write(self, cur: psycopg.Cursor[Any], prepared: _Upsert | None) -> None:
+        if prepared is not None:
+            cur.execute(prepared.statement, prepared.parameters)
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         cur.execute("TRUNCATE records")
+
+
+def _row(position: int, event: Any, resource: str, event_type: str) -> tuple[Any, ...]:
+    if isinstance(event, Record.Deleted):
+        # A tombstone: what the feed shows of a deleted record.
+        created_at, updated_at, data = None, isoformat(event.timestamp), None
+    else:
+        text = event_text(event)
+        # created_at as the representation shows it; timestamps as text (see array_literal)
+        created_at, updated_at = event.state.get("created_at"), text.occurred_at
+        data = text.representation
+    return (
+        event.originator_id,
+        event.meta["tenant_id"],  # text, cast by PostgreSQL: cheaper than UUID() here
+        event.originator_version,
+        position,
+        created_at,
+        updated_at,
+        data is None,
+        resource,
+        event_type,
+        updated_at,  # changed_at: the same time, as the text the feed serves (isoformat())
+        data,  # last: JSON text, sent as a text[] (array_literal() is for the other columns)
+    )
 
 
 def _resource_for(kind: type) -> str | None:

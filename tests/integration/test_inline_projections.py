@@ -8,13 +8,16 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
 from domain.contact import Contact
 from domain.context import Actor, Context
+from projections.changes.feed import ChangeFeed
+from projections.records.projection import CHANGES_CHANNEL
 from projections.runner import ProjectionRunner
 from syncline.config import Settings
 from syncline.runtime import Runtime
@@ -43,7 +46,8 @@ def positions(runtime: Runtime) -> dict[str, int]:
 def listed(runtime: Runtime, tenant_id: Any) -> dict[str, int]:
     with runtime.pool.connection() as conn:
         rows = conn.execute(
-            "SELECT data->>'email', version FROM records WHERE tenant_id = %s", (tenant_id,)
+            "SELECT data->>'email', version FROM records WHERE tenant_id = %s AND NOT deleted",
+            (tenant_id,),
         ).fetchall()
     return dict(rows)
 
@@ -70,6 +74,44 @@ def test_saves_write_the_records_table_and_its_position_with_no_worker(
     rt.app.update_record(Contact, ctx, contact.id, lambda c: c.delete(ctx))
     assert "sync@example.com" not in listed(rt, ctx.tenant_id)
     assert positions(rt)["records"] == head(rt)
+
+
+def test_an_inline_write_is_the_change_feed_at_its_events_positions_and_wakes_long_polls(
+    idle_runtime: Runtime,
+) -> None:
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    with psycopg.connect(rt.database_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANGES_CHANNEL}")
+        kept, _ = rt.app.create_record(Contact, ctx, {"email": "kept@example.com"})
+        gone, _ = rt.app.create_record(Contact, ctx, {"email": "gone@example.com"})
+
+        async def create_many() -> None:
+            records = [
+                rt.app.new_record(Contact, ctx, {"email": f"a{i}@example.com"}) for i in range(20)
+            ]
+            await asyncio.gather(*(rt.app.save_async(r) for r in records))
+
+        asyncio.run(create_many())
+        rt.app.update_record(Contact, ctx, kept.id, lambda c: c.update(ctx, {"name": "Ada"}))
+        rt.app.update_record(Contact, ctx, gone.id, lambda c: c.delete(ctx))
+        woken = {n.payload for n in listener.notifies(timeout=1.0, stop_after=1)}
+    assert woken == {str(ctx.tenant_id)}  # sent by the write itself: no worker runs
+
+    feed = ChangeFeed(rt.pool)
+    assert feed.head() == head(rt)
+    page = feed.page(ctx.tenant_id, 0, 100)
+    with rt.pool.connection() as conn:
+        last_events = conn.execute(
+            "SELECT max(notification_id) FROM syncline_events"
+            " WHERE originator_id = ANY(%s) GROUP BY originator_id ORDER BY 1",
+            ([UUID(str(item.split(b'"id":"')[1][:36], "ascii")) for _, item in page.items],),
+        ).fetchall()
+    assert [position for position, _ in page.items] == [row[0] for row in last_events]
+    assert len(page.items) == 22
+    assert b'"deleted":true' in page.items[-1][1]
+    assert b'"data":null' in page.items[-1][1]
+    assert b'"event_type":"contact.updated"' in page.items[-2][1]
 
 
 def test_a_projection_behind_is_left_to_its_runner_then_written_inline_again(
@@ -110,6 +152,33 @@ def test_rebuilding_an_inline_projection_ends_at_the_live_head(idle_runtime: Run
     assert positions(rt)["records"] == head(rt)
     rt.app.create_record(Contact, ctx, {"email": "after@example.com"})
     assert listed(rt, ctx.tenant_id)["after@example.com"] == 1
+
+
+def test_a_rebuild_ending_on_a_full_batch_takes_the_saves_made_meanwhile(
+    idle_runtime: Runtime,
+) -> None:
+    """The log's head at the rebuild's start ends a full batch: the saves made meanwhile
+    (without the projection, which is behind) are caught up under the lock all the same."""
+    rt = idle_runtime
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    for i in range(20):
+        rt.app.create_record(Contact, ctx, {"email": f"before{i}@example.com"})
+    saved: list[int] = []
+
+    def save_meanwhile(done: int, total: int) -> None:
+        if done and not saved:  # after the first batch
+            rt.app.create_record(Contact, ctx, {"email": "meanwhile@example.com"})
+            saved.append(done)
+
+    runner = ProjectionRunner(rt.app, rt.pool, rt.projection("records"), batch_size=10)
+    runner.rebuild(progress=save_meanwhile)
+    assert saved
+    assert positions(rt)["records"] == head(rt)
+    rt.app.create_record(Contact, ctx, {"email": "after@example.com"})  # inline again
+    assert set(listed(rt, ctx.tenant_id)) == {f"before{i}@example.com" for i in range(20)} | {
+        "meanwhile@example.com",
+        "after@example.com",
+    }
 
 
 def test_a_rebuild_with_saves_going_on_loses_and_doubles_nothing(idle_runtime: Runtime) -> None:

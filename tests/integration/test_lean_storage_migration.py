@@ -22,20 +22,20 @@ from projections.audit.verify import ChainVerifier
 from projections.audit.view import AuditView
 from projections.changes.cursor import decode_change_cursor, encode_change_cursor
 from projections.changes.feed import ChangeFeed
-from projections.changes.projection import _UPSERT as changes_upsert
-from projections.changes.projection import ChangesProjection
 from projections.cursor import CursorCodec
 from projections.events.log import EventLog
 from projections.events.projection import EventLogProjection
 from projections.json import array_literal
 from projections.protocol import PreparingProjection
+from projections.records.projection import RecordsProjection
 from projections.rendering import envelope_json
-from projections.runner import ProjectionRunner
 from syncline.app import GroupCommitSyncline
 from syncline.database import open_pool
-from syncline.migrate import VERSION_TABLE, migrate, migrations
+from syncline.migrate import migrate
 from syncline.runtime import audit_signer
+from tests.support.before_0010 import CHANGES_UPSERT, ChangesBefore0010, feed_page_before_0010
 from tests.support.events import ACTOR, record_lives
+from tests.support.migrations import migrate_before, project
 
 LEAN = 7  # the migration under test
 
@@ -84,35 +84,15 @@ class EventLogBefore0007(PreparingProjection):
         cur.execute("TRUNCATE event_log")
 
 
-class ChangesBefore0007(ChangesProjection):
+class ChangesBefore0007(ChangesBefore0010):
     """The change feed as it was written before migration 0007: keyed by (tenant, id)."""
 
     def write(self, cur: psycopg.Cursor[Any], prepared: Any) -> None:
         if prepared is not None:
             cur.execute(
-                changes_upsert.replace("ON CONFLICT (id)", "ON CONFLICT (tenant_id, id)"),
-                prepared.parameters,
+                CHANGES_UPSERT.replace("ON CONFLICT (id)", "ON CONFLICT (tenant_id, id)"),
+                prepared,
             )
-
-
-def migrate_before(url: str, version: int) -> None:
-    """Apply the migrations numbered below `version`, as `migrate` applies each."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        for migration in migrations():
-            if migration.version < version:
-                with conn.transaction():
-                    conn.execute(migration.sql.encode())
-                    conn.execute(
-                        f"INSERT INTO {VERSION_TABLE} (version, name) VALUES (%s, %s)",
-                        (migration.version, migration.name),
-                    )
-
-
-def project(app: Any, pool: Any, *projections: PreparingProjection) -> None:
-    for projection in projections:
-        runner = ProjectionRunner(app, pool, projection)
-        runner.ensure_tracking()
-        runner.process_available()
 
 
 def history(app: Any, pool: Any) -> UUID:
@@ -172,7 +152,7 @@ def test_a_database_written_before_0007_reads_the_same_after_it(before_0007: Any
         codec.encode("changes", tenant, [middle]),
         encode_change_cursor(codec, tenant, middle),
     ]
-    feed_before = feed.page(tenant, middle, 1000)
+    feed_before = feed_page_before_0010(url, tenant, middle, 1000)
     export_before = list(AuditView(pool).export(codec, tenant, app=app))
 
     applied = [str(m) for m in migrate(url)]
@@ -198,7 +178,7 @@ def test_a_database_written_before_0007_reads_the_same_after_it(before_0007: Any
     # The migrated rows are the rows the projections write today.
     for name, table, projection in [
         ("events", "event_log", EventLogProjection()),
-        ("changes", "changes", ChangesProjection()),
+        ("records", "records", RecordsProjection()),  # the feed's table since 0010
     ]:
         with psycopg.connect(url, autocommit=True) as conn:
             migrated = conn.execute(f"SELECT * FROM {table} ORDER BY position").fetchall()

@@ -128,12 +128,12 @@ def test_a_database_made_before_versioning_is_adopted_with_its_rows(fresh_databa
     baseline = migrations()[0]
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         conn.execute(baseline.sql.encode())  # the shape deployments had before versioning
-        conn.execute("INSERT INTO projection_tracking (name, position) VALUES ('changes', 42)")
+        conn.execute("INSERT INTO projection_tracking (name, position) VALUES ('events', 42)")
         conn.execute("DROP TABLE syncline_migrations")
     assert [m.version for m in migrate(fresh_database)] == [v for v, _ in ALL]
     assert describe(fresh_database) == SNAPSHOT.read_text()
     with psycopg.connect(fresh_database) as conn:
-        row = conn.execute("SELECT position FROM projection_tracking WHERE name = 'changes'")
+        row = conn.execute("SELECT position FROM projection_tracking WHERE name = 'events'")
         assert row.fetchone() == (42,)
 
 

@@ -15,7 +15,6 @@ from syncline.runtime import Runtime
 
 TABLES = {
     "records": {"records": "id"},
-    "changes": {"changes": "tenant_id, id"},
     "events": {"event_log": "tenant_id, position"},
 }
 

@@ -66,9 +66,8 @@ def test_the_read_models_the_api_lists_from_are_inline() -> None:
 def test_the_feed_and_the_subscriber_go_first_the_others_catch_up_later() -> None:
     later = {p.name: p.catches_up_later for p in all_projections()}
     assert later == {
-        "records": True,
+        "records": False,  # the change feed reads its table
         "tenants": True,
-        "changes": False,
         "events": True,
         "deliveries": False,
         "webhooks": True,
@@ -80,5 +79,5 @@ def test_every_advisory_lock_key_is_distinct() -> None:
     keys = [locks.MIGRATION_LOCK, locks.EVENT_STORE_LOCK]
     keys += [locks.projection_lock(p.name) for p in all_projections()]
     assert len(set(keys)) == len(keys)
-    assert locks.projection_lock("changes") == locks.projection_lock("changes")
-    assert locks.projection_lock("changes") != locks.projection_lock("records")
+    assert locks.projection_lock("events") == locks.projection_lock("events")
+    assert locks.projection_lock("events") != locks.projection_lock("records")

@@ -10,13 +10,13 @@ from syncline.cli import build_parser
 def test_a_worker_can_run_some_projections_only() -> None:
     parser = build_parser()
     assert parser.parse_args(["worker"]).projections is None
-    args = parser.parse_args(["worker", "--projections", "changes, events"])
-    assert args.projections == ["changes", "events"]
+    args = parser.parse_args(["worker", "--projections", "records, events"])
+    assert args.projections == ["records", "events"]
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["worker", "--projections", "changes,nope"], ["worker", "--projections", ","], ["replay"]],
+    [["worker", "--projections", "records,nope"], ["worker", "--projections", ","], ["replay"]],
 )
 def test_unknown_projections_are_refused(
     argv: list[str], capsys: pytest.CaptureFixture[str]

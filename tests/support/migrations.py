@@ -1,0 +1,32 @@
+"""Databases at an earlier migration, written by the projections of that day."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from projections.protocol import PreparingProjection
+from projections.runner import ProjectionRunner
+from syncline.migrate import VERSION_TABLE, migrations
+
+
+def migrate_before(url: str, version: int) -> None:
+    """Apply the migrations numbered below `version`, as `migrate` applies each."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for migration in migrations():
+            if migration.version < version:
+                with conn.transaction():
+                    conn.execute(migration.sql.encode())
+                    conn.execute(
+                        f"INSERT INTO {VERSION_TABLE} (version, name) VALUES (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+
+
+def project(app: Any, pool: Any, *projections: PreparingProjection) -> None:
+    """Run each projection's runner over the whole log."""
+    for projection in projections:
+        runner = ProjectionRunner(app, pool, projection)
+        runner.ensure_tracking()
+        runner.process_available()
