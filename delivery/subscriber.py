@@ -18,7 +18,7 @@ from uuid import UUID
 import psycopg
 
 from delivery.outbox import LOG, NewDelivery, cancel_pending, enqueue
-from domain.envelope import event_id, render_record
+from domain.envelope import render_record
 from domain.event_classes import instance_of
 from domain.events import public_type, type_matches
 from domain.webhook import WebhookSubscription
@@ -26,7 +26,7 @@ from projections.changes.cursor import encode_change_cursor
 from projections.cursor import CursorCodec
 from projections.json import json_text
 from projections.protocol import Projection
-from projections.rendering import envelope_json
+from projections.rendering import envelope_json, public_event_id
 
 UPSERT_SUBSCRIPTION = """
 INSERT INTO webhook_subscriptions (id, tenant_id, url, event_types, status, secret, version,
@@ -75,7 +75,7 @@ def new_delivery(
         position=position,
         enqueued_position=position if enqueued_position is None else enqueued_position,
         origin=origin,
-        event_id=event_id(event.originator_id, event.originator_version),
+        event_id=public_event_id(event),
         event_type=event_type,
         correlation_id=event.meta["correlation_id"],
         body=body,

@@ -10,7 +10,8 @@ from uuid import UUID
 import msgspec
 
 EVENT_ID_NAMESPACE = UUID("6f1c7a52-3d5e-4f7b-9c1a-2b8e5d4f6a10")
-_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+# SHA-1 with the namespace already fed in: each id copies it and adds its name.
+_NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -41,11 +42,9 @@ def event_id(originator_id: UUID | str, version: int) -> str:
     The hex of `uuid5(EVENT_ID_NAMESPACE, f"{originator_id}/{version}")`, computed without
     building UUID objects (every projected event needs one).
     """
-    digest = bytearray(
-        hashlib.sha1(  # UUIDv5 is SHA-1 by definition: an id, not a MAC
-            _NAMESPACE_BYTES + f"{originator_id}/{version}".encode(), usedforsecurity=False
-        ).digest()[:16]
-    )
+    sha1 = _NAMESPACE_SHA1.copy()  # UUIDv5 is SHA-1 by definition: an id, not a MAC
+    sha1.update(f"{originator_id}/{version}".encode())
+    digest = bytearray(sha1.digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     return "evt_" + digest.hex()
@@ -80,15 +79,23 @@ def envelope(event: Any, event_type: str, cursor: str) -> dict[str, Any]:
 
 
 def envelope_text(
-    event: Any, event_type: str, cursor: str, record_id: str, occurred_at: str, data: Any
+    event: Any,
+    event_type: str,
+    cursor: str,
+    record_id: str,
+    occurred_at: str,
+    data: Any,
+    *,
+    public_id: str | None = None,
 ) -> dict[str, Any]:
-    """`envelope` from parts already rendered: the record id and `occurred_at` as text, and
+    """`envelope` from parts already rendered: the record id and `occurred_at` as text,
     `data` (the record's representation, `render_record_text(record_id, event.state,
-    event.originator_version, occurred_at)`, or something that encodes as it does)."""
+    event.originator_version, occurred_at)`, or something that encodes as it does), and
+    the event's id (`event_id(record_id, event.originator_version)`) when known."""
     meta = event.meta
     previous = getattr(event, "previous", None) or {}
     return {
-        "id": event_id(record_id, event.originator_version),
+        "id": public_id or event_id(record_id, event.originator_version),
         "type": event_type,
         "occurred_at": occurred_at,
         "tenant_id": meta["tenant_id"],

@@ -19,7 +19,13 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, find_id_convertor
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    find_id_convertor,
+    pass_through_convertor,
+)
 from eventsourcing.utils import resolve_topic
 
 _json = msgspec.json.Decoder()
@@ -53,13 +59,16 @@ class EventDecoder:
         self._uuid_names = {
             name for name, transcoding in self.names.items() if transcoding.type is UUID
         }
-        self._classes: dict[tuple[str, type], tuple[type, Callable[[Any], Any], int]] = {}
+        # Per topic, the top-level members the transcoder wrote objects for last time (the
+        # timestamp, a tenant id): see `_transcode_state`.
+        self._plans: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._classes: dict[tuple[str, type], tuple[type, Callable[[Any], Any] | None, int]] = {}
 
     def decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
         if not self.fast:
             return self._mapper_decode(originator_id, version, topic, state)
         try:
-            event_state = self._transcode_state(_json.decode(state), state)
+            event_state = self._transcode_state(_json.decode(state), state, topic)
         except Exception:  # NaN, an unknown transcoding, …: the Mapper decides (or raises)
             return self._mapper_decode(originator_id, version, topic, state)
         key = (topic, type(originator_id))
@@ -67,7 +76,9 @@ class EventDecoder:
         if found is None:
             found = self._classes[key] = self._event_class(*key)
         cls, convert_id, class_version = found
-        event_state["originator_id"] = convert_id(originator_id)
+        event_state["originator_id"] = (
+            originator_id if convert_id is None else convert_id(originator_id)
+        )
         event_state["originator_version"] = version
         from_version = event_state.pop("class_version", 1)
         while from_version < class_version:
@@ -78,22 +89,46 @@ class EventDecoder:
         return event
 
     @staticmethod
-    def _event_class(topic: str, id_type: Any) -> tuple[type, Callable[[Any], Any], int]:
-        """A topic's event class, its originator id convertor and its class version."""
+    def _event_class(topic: str, id_type: Any) -> tuple[type, Callable[[Any], Any] | None, int]:
+        """A topic's event class, its originator id convertor (None: the id as it is) and
+        its class version."""
         cls = resolve_topic(topic)
-        return cls, find_id_convertor(cls, id_type), getattr(cls, "class_version", 1)
+        convert_id = find_id_convertor(cls, id_type)
+        # The pass-through convertor answers the id as it is: a call per event saved.
+        found = None if convert_id is pass_through_convertor else convert_id
+        return cls, found, getattr(cls, "class_version", 1)
 
     def _mapper_decode(self, originator_id: UUID, version: int, topic: str, state: bytes) -> Any:
         return self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
 
-    def _transcode_state(self, value: Any, state: bytes) -> Any:
+    def _transcode_state(self, value: Any, state: bytes, topic: str) -> Any:
         """`_transcode(value)`, visiting only the top level when that provably suffices.
 
         Each object the transcoder wrote has a `_type_` key, so the bytes hold at least as
         many `"_type_"` as there are such objects. If the top level's transcoded values
         (with scalar `_data_`) account for all of them, no other object needs decoding.
+        Events of one topic have the same such members: the ones found for a topic are
+        looked up first, and the others are not looked at when they account for all.
         """
-        if type(value) is not dict or _is_transcoded(value) or _ESCAPE in state:
+        if type(value) is not dict or _ESCAPE in state:
+            return self._transcode(value)
+        count = state.count(_TYPE_KEY)
+        plan = self._plans.get(topic)
+        if plan is not None and len(plan) == count:
+            found = []
+            for key, name in plan:
+                item = value.get(key)
+                if type(item) is not dict or len(item) != 2 or item.get("_type_") != name:
+                    break
+                data = item.get("_data_", item)  # absent: not a transcoded value
+                if type(data) is dict or type(data) is list:
+                    break
+                found.append((key, name, data))
+            else:
+                for key, name, data in found:
+                    value[key] = self._decode_value(name, data)
+                return value
+        if _is_transcoded(value):
             return self._transcode(value)
         found = []
         for key, item in value.items():
@@ -102,8 +137,9 @@ class EventDecoder:
                 if type(data) is dict or type(data) is list:
                     return self._transcode(value)  # a transcoded value holding others
                 found.append((key, item["_type_"], data))
-        if len(found) != state.count(_TYPE_KEY):
+        if len(found) != count:
             return self._transcode(value)
+        self._plans[topic] = tuple((key, name) for key, name, _ in found)
         for key, name, data in found:
             value[key] = self._decode_value(name, data)
         return value

@@ -14,10 +14,11 @@ with the same record id and version, and must not see each other's text.
 from __future__ import annotations
 
 from typing import Any, NamedTuple
+from uuid import UUID
 
 import msgspec
 
-from domain.envelope import envelope_text, isoformat, render_record_text, uuid_text
+from domain.envelope import envelope_text, event_id, isoformat, render_record_text, uuid_text
 
 _encoder = msgspec.json.Encoder()
 # Events memoized at most: a few of the LogReader's batches, which the runners of one
@@ -36,6 +37,7 @@ class EventText(NamedTuple):
 
 
 _memo: dict[int, tuple[Any, EventText]] = {}
+_ids: dict[int, tuple[Any, str]] = {}
 
 
 def event_text(event: Any) -> EventText:
@@ -56,11 +58,36 @@ def event_text(event: Any) -> EventText:
     return text
 
 
+def public_event_id(event: Any) -> str:
+    """`event_id(event.originator_id, event.originator_version)`, computed once per event
+    in a process: the event log, the audit chain (twice: its row and the envelope it
+    hashes) and webhook deliveries each need it. Memoized as `event_text` is."""
+    key = id(event)
+    hit = _ids.get(key)
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    originator_id = event.originator_id
+    text = event_id(
+        uuid_text(originator_id) if type(originator_id) is UUID else originator_id,
+        event.originator_version,
+    )
+    if len(_ids) >= CAPACITY:
+        _ids.clear()
+    _ids[key] = (event, text)
+    return text
+
+
 def envelope_json(event: Any, event_type: str, cursor: str) -> bytes:
     """`msgspec.json.encode(envelope(event, event_type, cursor))`, from the event's text."""
     text = event_text(event)
     return _encoder.encode(
         envelope_text(
-            event, event_type, cursor, text.record_id, text.occurred_at, text.representation_raw()
+            event,
+            event_type,
+            cursor,
+            text.record_id,
+            text.occurred_at,
+            text.representation_raw(),
+            public_id=public_event_id(event),
         )
     )

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from syncline import audit_cli, dev
 from syncline.config import Settings
-from syncline.garbage_collection import settle_heap
+from syncline.garbage_collection import CATCH_UP_YOUNG_THRESHOLD, settle_heap
 from syncline.logs import configure_logging
 from syncline.runtime import Runtime, all_projections
 
@@ -94,7 +94,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings, role="worker")
-    settle_heap()
+    settle_heap(CATCH_UP_YOUNG_THRESHOLD)
     sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
     stop = threading.Event()
     for sig in HANDLED_SIGNALS:
@@ -145,7 +145,8 @@ def replay(
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings, role="replay")
-    settle_heap()  # a replay decodes the whole log: as in a worker, keep the GC off start-up
+    # A replay decodes the whole log: as in a worker, keep the GC off start-up.
+    settle_heap(CATCH_UP_YOUNG_THRESHOLD)
     try:
         return replay(runtime, args.projection, batch_size=args.batch_size)
     finally:

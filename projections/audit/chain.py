@@ -10,10 +10,30 @@ import rfc8785
 
 from domain.envelope import envelope_text
 from domain.events import CHECKPOINT_TYPE, public_type
-from projections.rendering import event_text
+from projections.rendering import event_text, public_event_id
 
 GENESIS = bytes(32)  # the "previous hash" of a tenant's first event
 _decode = msgspec.json.Decoder().decode
+
+
+class _FloatFound(Exception):
+    """A JSON number with a fraction or an exponent (see `_decode_without_floats`)."""
+
+
+def _refuse_float(_: str) -> Any:
+    raise _FloatFound
+
+
+# Decodes JSON that holds no float, and raises _FloatFound on the first one.
+_decode_without_floats = msgspec.json.Decoder(float_hook=_refuse_float).decode
+# Every digit to "0", and every byte that starts a character beyond the Basic Multilingual
+# Plane in UTF-8 (0xF0-0xF4; 0xF5-0xFF never occur) to 0xFF: after translating JSON text
+# with this table, an integer beyond 2^53 - 1 (16 digits or more) shows as 16 zeros.
+_MARKS = bytes(
+    0x30 if 0x30 <= byte <= 0x39 else 0xFF if byte >= 0xF0 else byte for byte in range(256)
+)
+_SIXTEEN_DIGITS = b"0" * 16
+_BEYOND_BMP = b"\xff"
 
 
 def chained_type(event: Any) -> str | None:
@@ -27,7 +47,13 @@ def canonical_bytes(event: Any, event_type: str) -> bytes:
     `/v1/events` and webhooks show (the same rendering), less the one per-reader member."""
     text = event_text(event)
     public = envelope_text(
-        event, event_type, "", text.record_id, text.occurred_at, _decode(text.representation)
+        event,
+        event_type,
+        "",
+        text.record_id,
+        text.occurred_at,
+        _decode(text.representation),
+        public_id=public_event_id(event),
     )
     del public["cursor"]
     return canonical_json(public)
@@ -49,10 +75,34 @@ def canonical_json(value: Any) -> bytes:
     msgspec by code points). A value with none of those takes the fast path, at a tenth of
     the `rfc8785` package's cost; any other goes to `rfc8785` itself.
     `tests/unit/test_audit_canonical.py` checks the two agree on generated values.
+
+    Whether a value has none of those is read off msgspec's bytes (`_plain_encoding`),
+    in C; a walk of the value in Python (`_plain`) cost more than the encoding itself.
     """
+    try:
+        encoded = _sorted_encode(value)
+    except Exception:  # not JSON at all: rfc8785 decides (and raises)
+        encoded = None
+    if encoded is not None and _plain_encoding(value, encoded):
+        return encoded
     if _plain(value):
         return _sorted_encode(value)
     return bytes(rfc8785.dumps(value))
+
+
+def _plain_encoding(value: Any, encoded: bytes) -> bool:
+    """Whether `value`, which msgspec encoded as `encoded`, is plain (see `_plain`), judged
+    from the bytes: no float (decoding them meets none), nothing but JSON's own types
+    (they decode back to an equal value: a datetime, a UUID or a tuple would not), no
+    integer of 16 digits or more, no character beyond the Basic Multilingual Plane. A
+    false answer only means the value is walked."""
+    marked = encoded.translate(_MARKS)
+    if _SIXTEEN_DIGITS in marked or _BEYOND_BMP in marked:
+        return False
+    try:
+        return bool(_decode_without_floats(encoded) == value)
+    except _FloatFound:
+        return False
 
 
 def _plain(value: Any) -> bool:

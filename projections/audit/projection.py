@@ -10,17 +10,21 @@ from uuid import UUID
 import psycopg
 
 from domain.audit import AuditCheckpoint
-from domain.envelope import event_id
 from domain.event_classes import instance_of
 from projections.audit.chain import GENESIS, canonical_bytes, chained_type, next_hash
+from projections.json import array_literal
 from projections.protocol import Projection
+from projections.rendering import public_event_id
 
 _CHECKPOINT = instance_of(AuditCheckpoint.Created)
 
 _HEADS = "SELECT tenant_id, sequence, chain_hash FROM audit_heads WHERE tenant_id = ANY(%s)"
+# The columns as array literals (projections.json.array_literal), the hashes as hex text:
+# psycopg would dump a list of values element by element in Python.
 _INSERT_CHAIN = """
     INSERT INTO audit_chain (tenant_id, sequence, position, event_id, chain_hash)
-    SELECT * FROM unnest(%s::uuid[], %s::int8[], %s::int8[], %s::text[], %s::bytea[])
+    SELECT t, s, p, e, decode(h, 'hex')
+    FROM unnest(%s::uuid[], %s::int8[], %s::int8[], %s::text[], %s::text[]) AS u(t, s, p, e, h)
 """
 _UPSERT_HEADS = """
     INSERT INTO audit_heads AS h (tenant_id, sequence, chain_hash)
@@ -85,7 +89,7 @@ class AuditChainProjection(Projection):
             str(tenant): (int(sequence), bytes(chain_hash))
             for tenant, sequence, chain_hash in cur.execute(_HEADS, (tenants,)).fetchall()
         }
-        rows: list[tuple[str, int, int, str, bytes]] = []
+        rows: list[tuple[str, int, int, str, str]] = []
         for position, event, event_type in chained:
             tenant = event.meta["tenant_id"]
             sequence, previous = heads.get(tenant, (0, GENESIS))
@@ -96,11 +100,11 @@ class AuditChainProjection(Projection):
                     tenant,
                     sequence + 1,
                     position,
-                    event_id(event.originator_id, event.originator_version),
-                    chain_hash,
+                    public_event_id(event),
+                    chain_hash.hex(),
                 )
             )
-        columns = [list(column) for column in zip(*rows, strict=True)]
+        columns = [array_literal(list(column)) for column in zip(*rows, strict=True)]
         cur.execute(_INSERT_CHAIN, columns)
         cur.execute(
             _UPSERT_HEADS,

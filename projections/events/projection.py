@@ -12,10 +12,11 @@ from typing import Any
 
 import psycopg
 
-from domain.envelope import event_id, isoformat
+from domain.envelope import isoformat
 from domain.events import public_type
 from projections.json import array_literal
 from projections.protocol import PreparingProjection
+from projections.rendering import public_event_id
 
 # A rendered envelope has an empty cursor; readers put the tenant's cursor for the event's
 # position in its place (the cursor needs the API's key).
@@ -59,7 +60,7 @@ class EventLogProjection(PreparingProjection):
                     event.meta["tenant_id"],
                     position,
                     isoformat(event.timestamp),  # the timestamp as text (see array_literal)
-                    event_key(event_id(event.originator_id, event.originator_version)),
+                    event_key(public_event_id(event)),
                     event.originator_id,
                     event_type,
                 )

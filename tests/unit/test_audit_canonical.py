@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 import rfc8785
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.audit.chain import MAX_SAFE_INTEGER, canonical_json
+from domain.envelope import envelope
+from projections.audit.chain import MAX_SAFE_INTEGER, canonical_bytes, canonical_json
+from tests.support.events import JSON_VALUES, stored_contact
 
 scalars = (
     st.none()
@@ -54,3 +56,44 @@ def test_canonical_json_is_rfc8785(value: Any) -> None:
 )
 def test_edge_cases_match(value: Any) -> None:
     assert canonical_json(value) == bytes(rfc8785.dumps(value))
+
+
+def event_reference(event: Any, event_type: str) -> bytes | type[Exception]:
+    """RFC 8785 of the event's envelope without its cursor, as the `rfc8785` package
+    writes it (or the error it raises)."""
+    public = envelope(event, event_type, "")
+    del public["cursor"]
+    return reference(public)
+
+
+def assert_canonical_bytes_match(custom_fields: dict[str, Any]) -> None:
+    app, stored = stored_contact(custom_fields)
+    event = app.mapper.to_domain_event(stored)
+    expected = event_reference(event, "contact.created")
+    if isinstance(expected, bytes):
+        assert canonical_bytes(event, "contact.created") == expected
+    else:
+        with pytest.raises(expected):
+            canonical_bytes(event, "contact.created")
+
+
+@settings(max_examples=200, deadline=None)
+@given(custom_fields=st.dictionaries(st.text(max_size=10), JSON_VALUES, max_size=5))
+def test_an_events_canonical_bytes_are_rfc8785(custom_fields: dict[str, Any]) -> None:
+    assert_canonical_bytes_match(custom_fields)
+
+
+@pytest.mark.parametrize(
+    "custom_fields",
+    [
+        {"phone": "1234567890123456"},  # 16 digits in a string: walked, still plain
+        {"big": MAX_SAFE_INTEGER, "small": -MAX_SAFE_INTEGER},
+        {"too_big": MAX_SAFE_INTEGER + 1},  # RFC 8785 refuses it
+        {"too_small": -(2**60)},
+        {"\U0001f600": 1, "\ufb01": 2},  # a key beyond the BMP: RFC 8785's order
+        {"price": 1.5, "ratio": 1e21},
+        {"n\u00e9": "caf\u00e9"},
+    ],
+)
+def test_edge_cases_of_events_match(custom_fields: dict[str, Any]) -> None:
+    assert_canonical_bytes_match(custom_fields)

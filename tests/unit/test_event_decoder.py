@@ -27,9 +27,11 @@ from tests.support.events import (
 )
 
 
-def assert_decodes_alike(app: Syncline, stored: StoredEvent) -> Any:
+def assert_decodes_alike(
+    app: Syncline, stored: StoredEvent, decoder: EventDecoder | None = None
+) -> Any:
     expected = app.mapper.to_domain_event(stored)
-    decoded = EventDecoder(app.mapper).decode(
+    decoded = (decoder or EventDecoder(app.mapper)).decode(
         stored.originator_id, stored.originator_version, stored.topic, stored.state
     )
     assert type(decoded) is type(expected)
@@ -144,13 +146,18 @@ def test_lookalike_objects_decode_as_the_mapper_does(
     extra = app.mapper.transcoder.encode({"custom": custom_fields, **top})[1:-1]
     state = stored.state.replace(b'"tenant_id":{', extra + b',"tenant_id":{', 1)
     spliced = StoredEvent(stored.originator_id, 1, stored.topic, state)
-    try:
-        app.mapper.to_domain_event(spliced)
-    except Exception as mapper_error:
-        with pytest.raises(type(mapper_error)):
-            EventDecoder(app.mapper).decode(spliced.originator_id, 1, spliced.topic, spliced.state)
-        return
-    assert_decodes_alike(app, spliced)
+    # A decoder that has not seen the topic, and one that has (its plain event first).
+    seasoned = EventDecoder(app.mapper)
+    assert_decodes_alike(app, stored, seasoned)
+    for decoder in (EventDecoder(app.mapper), seasoned):
+        try:
+            app.mapper.to_domain_event(spliced)
+        except Exception as mapper_error:
+            with pytest.raises(type(mapper_error)):
+                decoder.decode(spliced.originator_id, 1, spliced.topic, spliced.state)
+            continue
+        assert_decodes_alike(app, spliced, decoder)
+        assert_decodes_alike(app, stored, decoder)  # and the plain one after it
 
 
 def test_a_plain_event_is_transcoded_at_its_top_level_only() -> None:
