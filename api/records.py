@@ -61,9 +61,15 @@ def if_match(request: Request[Any, Any, Any]) -> int | None:
     return int(match.group(1))
 
 
-def idempotency(request: Request[Any, Any, Any], body: msgspec.Struct) -> tuple[str | None, str]:
+def idempotency(
+    request: Request[Any, Any, Any], body: msgspec.Struct
+) -> tuple[str | None, str | None]:
+    """The request's Idempotency-Key and its body's fingerprint; (None, None) without a key
+    (a create without one is never compared with another, so nothing is remembered)."""
     key = request.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+    if key is None:
+        return None, None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise ProblemError(
             400,
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
