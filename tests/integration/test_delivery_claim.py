@@ -5,6 +5,7 @@ few rows per endpoint."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from uuid import UUID, uuid4
 import psycopg
 
 from delivery.queue import CLAIM
+from syncline.config import Settings
 from syncline.runtime import Runtime
 
 NOW = datetime.now(UTC)
@@ -81,19 +83,23 @@ def test_endpoints_are_served_round_robin_within_their_room(
         conn.rollback()
 
 
-def test_a_claim_spreads_over_the_ready_endpoints(runtime: Runtime, database_url: str) -> None:
+def test_a_claim_spreads_over_the_ready_endpoints(
+    fresh_database: str, test_settings: Settings
+) -> None:
     """Each endpoint may hold four times its in-flight limit (32 of 8), but one claim takes
     an equal part of itself from each ready endpoint (at least the in-flight limit), so a
-    claim of 64 keeps eight endpoints' senders busy rather than two endpoints' 32 each."""
+    claim of 64 keeps eight endpoints' senders busy rather than two endpoints' 32 each.
+    On a database of its own: the count of ready endpoints is the test's."""
+    Runtime.open(dataclasses.replace(test_settings, database_url=fresh_database)).close()
     endpoints = [uuid4() for _ in range(8)]
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(fresh_database) as conn:
         for endpoint in endpoints:
             queue(conn, endpoint, 100, NOW - timedelta(minutes=1))
         spread = claim(conn, limit=64, per_endpoint=32, share=8)
         assert spread == Counter(dict.fromkeys(endpoints, 8))
         conn.rollback()
     alone = uuid4()
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(fresh_database) as conn:
         queue(conn, alone, 100, NOW - timedelta(minutes=1))
         # One endpoint ready: its whole room, up to the claim's limit.
         assert claim(conn, limit=64, per_endpoint=32, share=8) == Counter({alone: 32})
