@@ -206,7 +206,12 @@ describe("actions", () => {
     expect(none.records).toHaveLength(0);
     expect(none.nextCursor).toBe(cursor);
 
-    const events = await run<{ data: { entity: { id: string }; type: string }[] }>(actions.listEvents, { entityId: contact.id });
+    // The feed is written with the record; the event log trails it by a moment (the worker).
+    type EventPage = { data: { entity: { id: string }; type: string }[] };
+    const events = await until(async () => {
+      const page = await run<EventPage>(actions.listEvents, { entityId: contact.id });
+      return page.data.length > 0 ? page : undefined;
+    }, "the contact's event in the event log");
     expect(events.data.map((e) => e.type)).toEqual(["contact.created"]);
 
     const picklist = (await invokeDataSource(eventTypes as never, { connection: apiKey } as never)) as { result: { key: string }[] };

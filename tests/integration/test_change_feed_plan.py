@@ -12,6 +12,7 @@ import pytest
 
 from projections.changes.feed import page_query
 from syncline.runtime import Runtime
+from tests.support.records import FIRST_POSITION, insert_records
 
 # Large enough that a page (1001 rows) is a small part of what follows the cursor, as in any
 # feed worth paging: at 20,000 rows a single type's remainder was ~3,000 rows, and a
@@ -34,19 +35,8 @@ def test_a_page_is_an_index_range_scan(
 ) -> None:
     tenant, other = uuid4(), uuid4()
     with psycopg.connect(database_url) as conn:  # rolled back: nobody sees these rows
-        conn.execute(
-            "INSERT INTO records (id, tenant_id, version, position, created_at, updated_at,"
-            " deleted, resource, event_type, changed_at, data)"
-            " SELECT gen_random_uuid(), CASE WHEN i %% 10 = 0 THEN %s ELSE %s END, 1,"
-            " 10000000000 + i, now(), now(), false,"
-            " CASE WHEN i %% 3 = 0 THEN 'order' ELSE 'contact' END, 'contact.created',"
-            " '2026-11-30T00:00:00.000000Z', '{}'"
-            " FROM generate_series(1, %s) AS i",
-            (other, tenant, ROWS),
-        )
-        # As autovacuum would see a feed this size (statistics roll back with the rows).
-        conn.execute("ANALYZE records")
-        query, params = page_query(tenant, 10000000000 + ROWS // 2, 1000, types)
+        insert_records(conn, tenant, other, ROWS)
+        query, params = page_query(tenant, FIRST_POSITION + ROWS // 2, 1000, types)
         plan = "\n".join(
             row[0]
             for row in conn.execute("EXPLAIN " + query, params).fetchall()  # type: ignore[arg-type]

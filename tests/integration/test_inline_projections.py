@@ -4,9 +4,7 @@ one that is behind is left to its runner, which brings it back to the head."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,18 +17,7 @@ from domain.context import Actor, Context
 from projections.changes.feed import ChangeFeed
 from projections.records.projection import CHANGES_CHANNEL
 from projections.runner import ProjectionRunner
-from syncline.config import Settings
 from syncline.runtime import Runtime
-
-
-@pytest.fixture
-def idle_runtime(fresh_database: str, test_settings: Settings) -> Iterator[Runtime]:
-    """Syncline on a database of its own, with no projection runner."""
-    runtime = Runtime.open(dataclasses.replace(test_settings, database_url=fresh_database))
-    try:
-        yield runtime
-    finally:
-        runtime.close()
 
 
 def head(runtime: Runtime) -> int:

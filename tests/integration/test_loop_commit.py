@@ -5,29 +5,15 @@ outcome, an inline projection behind is left to its runner, and a lost session i
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
-import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.contact import Contact
 from domain.context import Actor, Context
 from projections.runner import ProjectionRunner
-from syncline.config import Settings
 from syncline.runtime import Runtime
-
-
-@pytest.fixture
-def idle_runtime(fresh_database: str, test_settings: Settings) -> Iterator[Runtime]:
-    """Syncline on a database of its own, with no projection runner."""
-    runtime = Runtime.open(dataclasses.replace(test_settings, database_url=fresh_database))
-    try:
-        yield runtime
-    finally:
-        runtime.close()
 
 
 def context() -> Context:

@@ -12,6 +12,7 @@ import pytest
 
 from projections.records.view import list_query
 from syncline.runtime import Runtime
+from tests.support.records import insert_records
 
 ROWS = 60_000
 
@@ -22,17 +23,7 @@ def test_a_list_page_is_an_index_range_scan(
 ) -> None:
     tenant, other = uuid4(), uuid4()
     with psycopg.connect(database_url) as conn:  # rolled back: nobody sees these rows
-        conn.execute(
-            "INSERT INTO records (id, tenant_id, version, position, created_at, updated_at,"
-            " deleted, resource, event_type, changed_at, data)"
-            " SELECT gen_random_uuid(), CASE WHEN i %% 10 = 0 THEN %s ELSE %s END, 1,"
-            " 10000000000 + i, now() + i * interval '1 ms', now(), false,"
-            " CASE WHEN i %% 3 = 0 THEN 'order' ELSE 'contact' END, 'contact.created',"
-            " '2026-11-30T00:00:00.000000Z', '{}'"
-            " FROM generate_series(1, %s) AS i",
-            (other, tenant, ROWS),
-        )
-        conn.execute("ANALYZE records")
+        insert_records(conn, tenant, other, ROWS)
         after = (datetime.now(UTC), uuid4()) if cursor else None
         query, params = list_query("contact", tenant, 100, after)
         plan = "\n".join(
