@@ -200,8 +200,8 @@ def create_app(services: ApiServices, *, extra_routers: list[Any] | None = None)
         request_max_body_size=MAX_BODY_BYTES,
         debug=False,
         logging_config=None,  # syncline.logs configures JSON logging for the process
-        on_startup=[services.change_listener.start, *services.on_startup],
-        on_shutdown=[*services.on_shutdown, services.change_listener.stop],
+        on_startup=[services.change_listener.start],
+        on_shutdown=[services.change_listener.stop],
     )
     register_projection_lag(services.pool, services.app)
     app.state.services = services

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
@@ -42,10 +41,6 @@ class ApiServices:
     cors_origins: tuple[str, ...] = ()
     audit_key_id: str | None = None  # the key checkpoints are signed with now
     lag_alert_seconds: float = 30.0  # /readyz names a projection lagging longer
-    # Run when the app starts and stops, on its event loop (the composition root binds the
-    # group commit to the loop here).
-    on_startup: tuple[Callable[[], Awaitable[None]], ...] = ()
-    on_shutdown: tuple[Callable[[], Awaitable[None]], ...] = ()
     authenticator: Authenticator = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     change_listener: ChangeListener = field(init=False)

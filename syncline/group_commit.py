@@ -16,9 +16,6 @@ library's path, so commit order and notification-id order still agree
 Each batch also writes the inline projections' rows (syncline.inline), in the same
 transaction: the insert is `syncline_insert_events_inline()`, which moves their tracking
 positions too. The save path hands the recorder the domain events with the stored ones.
-
-In the API process the batches are written on the event loop instead of a thread
-(`bind_loop()`, syncline.loop_commit).
 """
 
 from __future__ import annotations
@@ -45,7 +42,6 @@ from eventsourcing.persistence import (
 
 from projections.protocol import Projection
 from syncline.inline import InlineWriter
-from syncline.loop_commit import LoopCommitter
 
 log = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 1000
@@ -71,9 +67,6 @@ class GroupCommitRecorder:
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self._closed = False
-        # The event loop's committer, while one is bound (the API process's loop).
-        self._committer: LoopCommitter | None = None
-        self._loop_thread: int | None = None
         # The batch's writer: the events, and the inline projections' rows with them.
         self._writer = InlineWriter(projections, inner.datastore.schema, inner.events_table_name)
 
@@ -92,18 +85,6 @@ class GroupCommitRecorder:
         if any(value is not None for value in kwargs.values()) or not stored_events:
             # Tracked (process-application) inserts keep the library's own transaction.
             return self._inner.insert_events(stored_events, **kwargs)
-        committer = self._committer
-        if (
-            committer is not None
-            and threading.get_ident() != self._loop_thread
-            and committer.loop.is_running()
-        ):
-            # Another thread of the API process (an update in a worker thread): the loop
-            # writes it with its next batch, on the process's one writing session.
-            handed = asyncio.run_coroutine_threadsafe(
-                committer.insert(stored_events, domain_events), committer.loop
-            )
-            return handed.result()
         done = threading.Event()
         answer: list[Any] = [None, None]
 
@@ -124,9 +105,6 @@ class GroupCommitRecorder:
         """`insert_events` for a caller on an event loop: it awaits its batch's commit
         instead of blocking a thread (no worker thread, no thread wake-up per save)."""
         loop = asyncio.get_running_loop()
-        committer = self._committer
-        if committer is not None and committer.loop is loop and stored_events:
-            return await committer.insert(stored_events, domain_events)
         future: asyncio.Future[Sequence[int]] = loop.create_future()
 
         def settle(ids: Sequence[int] | None, error: BaseException | None) -> None:
@@ -149,19 +127,6 @@ class GroupCommitRecorder:
             return inserted
         # Shielded: a cancelled request must not forget a save that may still commit.
         return await asyncio.shield(future)
-
-    async def bind_loop(self) -> None:
-        """Batch this loop's saves on the loop itself (`LoopCommitter`), and hand it the
-        saves of the process's other threads, until `unbind_loop()`."""
-        loop = asyncio.get_running_loop()
-        self._committer = LoopCommitter(self._writer, self._conninfo, loop, MAX_BATCH_EVENTS)
-        self._loop_thread = threading.get_ident()
-
-    async def unbind_loop(self) -> None:
-        """Back to the flusher thread, once the loop's saves are written."""
-        committer, self._committer = self._committer, None
-        if committer is not None:
-            await committer.drain()
 
     def _enqueue(self, pending: _Pending) -> bool:
         """Queue a save for the flusher; False once closed (the caller inserts itself)."""

@@ -214,7 +214,6 @@ class Runtime:
     def api_services(self, **overrides: Any) -> ApiServices:
         """The API's adapters; `overrides` replace ApiServices fields (tests pass a clock)."""
         register_delivery_metrics(self.pool)
-        recorder: Any = self.app.recorder
         return ApiServices(
             app=self.app,
             pool=self.pool,
@@ -229,9 +228,6 @@ class Runtime:
                 "cors_origins": self.settings.cors_origins,
                 "audit_key_id": self.signer.key_id if self.signer else None,
                 "lag_alert_seconds": self.settings.lag_alert_seconds,
-                # The process's saves are batched on the API's event loop.
-                "on_startup": (recorder.bind_loop,),
-                "on_shutdown": (recorder.unbind_loop,),
                 **overrides,
             },
         )
