@@ -205,8 +205,7 @@ def response_headers(
         handler = scope.get("route_handler")
         if getattr(handler, "operation_id", None) in NO_STORE_OPERATIONS:
             headers.append(no_store)
-        origin = _header(scope, b"origin") if cors is not None else None
-        if cors is not None and origin is not None:
+        if cors is not None and (origin := _header(scope, b"origin")) is not None:
             headers.append((b"vary", b"Origin"))
             if cors.is_origin_allowed(origin):
                 allowed = "*" if cors.is_allow_all_origins else origin

@@ -85,8 +85,8 @@ def canonical_json(value: Any) -> bytes:
         encoded = None
     if encoded is not None and _plain_encoding(value, encoded):
         return encoded
-    if _plain(value):
-        return _sorted_encode(value)
+    if _plain(value):  # msgspec's bytes are canonical after all: use them
+        return encoded if encoded is not None else _sorted_encode(value)
     return bytes(rfc8785.dumps(value))
 
 
