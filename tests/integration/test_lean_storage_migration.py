@@ -29,13 +29,11 @@ from projections.json import array_literal
 from projections.protocol import PreparingProjection
 from projections.records.projection import RecordsProjection
 from projections.rendering import envelope_json
-from syncline.app import GroupCommitSyncline
-from syncline.database import open_pool
 from syncline.migrate import migrate
 from syncline.runtime import audit_signer
 from tests.support.before_0010 import CHANGES_UPSERT, ChangesBefore0010, feed_page_before_0010
 from tests.support.events import ACTOR, record_lives
-from tests.support.migrations import migrate_before, project
+from tests.support.migrations import at_migration, project
 
 LEAN = 7  # the migration under test
 
@@ -120,16 +118,10 @@ def history(app: Any, pool: Any) -> UUID:
 @pytest.fixture
 def before_0007(fresh_database: str) -> Any:
     """A database at migration 7 with a history written by the projections of the day."""
-    migrate_before(fresh_database, LEAN)
-    app = GroupCommitSyncline(fresh_database, 4)
-    pool = open_pool(fresh_database, max_size=4, name="before-0007")
-    try:
+    with at_migration(fresh_database, LEAN, "before-0007") as (app, pool):
         tenant = history(app, pool)
         project(app, pool, AuditChainProjection(), ChangesBefore0007(), EventLogBefore0007())
         yield fresh_database, app, pool, tenant
-    finally:
-        pool.close()
-        app.close()
 
 
 def test_a_database_written_before_0007_reads_the_same_after_it(before_0007: Any) -> None:

@@ -21,12 +21,10 @@ from projections.records.projection import RecordsProjection
 from projections.records.view import RecordsView
 from projections.runner import ProjectionRunner
 from projections.tracking import read_position
-from syncline.app import GroupCommitSyncline
-from syncline.database import open_pool
 from syncline.migrate import migrate
 from tests.support.before_0010 import ChangesBefore0010, RecordsBefore0010, feed_page_before_0010
 from tests.support.events import ACTOR, record_lives
-from tests.support.migrations import migrate_before, project
+from tests.support.migrations import at_migration, project
 
 ONE_TABLE = 10  # the migration under test
 TYPES = [None, "contact", "order"]
@@ -61,10 +59,7 @@ def rows(url: str) -> list[tuple[Any, ...]]:
 def before_0010(fresh_database: str) -> Any:
     """A database at migration 9 with two tenants' histories written by the projections of
     the day; the feed's projection has processed the whole log."""
-    migrate_before(fresh_database, ONE_TABLE)
-    app = GroupCommitSyncline(fresh_database, 4)
-    pool = open_pool(fresh_database, max_size=4, name="before-0010")
-    try:
+    with at_migration(fresh_database, ONE_TABLE, "before-0010") as (app, pool):
         tenants = []
         for _ in range(2):
             tenant = UUID(bytes=secrets.token_bytes(16), version=4)
@@ -79,9 +74,6 @@ def before_0010(fresh_database: str) -> Any:
             tenants.append(tenant)
         project(app, pool, RecordsBefore0010(), ChangesBefore0010())
         yield fresh_database, app, pool, tenants
-    finally:
-        pool.close()
-        app.close()
 
 
 def test_a_database_written_before_0010_reads_the_same_after_it(before_0010: Any) -> None:
@@ -140,10 +132,7 @@ def test_a_feed_behind_the_lists_is_caught_up_by_the_records_runner(fresh_databa
     the feed's, the head is the feed's, and the records runner brings the rest, never
     showing a change below a position a reader has passed."""
     url = fresh_database
-    migrate_before(url, ONE_TABLE)
-    app = GroupCommitSyncline(url, 4)
-    pool = open_pool(url, max_size=4, name="behind-0010")
-    try:
+    with at_migration(url, ONE_TABLE, "behind-0010") as (app, pool):
         tenant = UUID(bytes=secrets.token_bytes(16), version=4)
         ctx = Context(tenant, ACTOR, "behind-0010")
         record_lives(app, ctx)
@@ -167,6 +156,3 @@ def test_a_feed_behind_the_lists_is_caught_up_by_the_records_runner(fresh_databa
         assert len(after) == 2  # the update and the create, above what was seen
         assert all(position > feed_head for position, _ in after)
         assert lists(pool, tenant) == lists_before
-    finally:
-        pool.close()
-        app.close()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 
 from projections.protocol import PreparingProjection
 from projections.runner import ProjectionRunner
+from syncline.app import GroupCommitSyncline
+from syncline.database import open_pool
 from syncline.migrate import VERSION_TABLE, migrations
 
 
@@ -30,3 +34,17 @@ def project(app: Any, pool: Any, *projections: PreparingProjection) -> None:
         runner = ProjectionRunner(app, pool, projection)
         runner.ensure_tracking()
         runner.process_available()
+
+
+@contextmanager
+def at_migration(url: str, version: int, name: str) -> Iterator[tuple[Any, Any]]:
+    """The database at `url` migrated below `version`, and an application and a pool
+    (named `name`) on it to write its history with; both closed after."""
+    migrate_before(url, version)
+    app = GroupCommitSyncline(url, 4)
+    pool = open_pool(url, max_size=4, name=name)
+    try:
+        yield app, pool
+    finally:
+        pool.close()
+        app.close()
