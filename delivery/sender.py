@@ -91,6 +91,9 @@ class Sender:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             trust_env=False,
+            # No cookies kept: one session sends every tenant's deliveries, so a cookie one
+            # endpoint set would go to every other endpoint on its host.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:

@@ -513,3 +513,32 @@ def test_delivery_status_is_derived_from_attempts_and_cancellations_and_filters(
     assert listed(hook["id"], "pending") == []
     assert listed(doomed["id"], "cancelled") == [cancelled["id"]]
     assert listed(doomed["id"], "failed") == []
+
+
+def test_a_cookie_one_endpoint_sets_is_never_sent_to_another(
+    hooks_tenant: TenantClient, other_tenant: TenantClient, workers: Workers
+) -> None:
+    """One HTTP session sends every tenant's deliveries: it must keep no cookies, or one
+    endpoint's cookie would reach another tenant's endpoint on the same host."""
+
+    def set_cookie(request: Any) -> tuple[int, dict[str, str]]:
+        if request.path == "/setter":
+            return 200, {"Set-Cookie": "session=of-the-setter; Path=/"}
+        return 200, {}
+
+    with Receiver(set_cookie) as shared:
+        # By name: a cookie jar keeps no cookies of a bare IP address.
+        host = shared.url.replace("127.0.0.1", "localhost")
+        subscribe(hooks_tenant, host + "/setter", ["contact.created"])
+        other = subscribe(other_tenant, host + "/other", ["contact.created"])
+        try:
+            workers.start()
+            contact(hooks_tenant, "sets-a-cookie@example.com")
+            assert shared.wait_count(1)
+            contact(other_tenant, "gets-no-cookie@example.com")
+            contact(hooks_tenant, "sets-it-again@example.com")
+            assert shared.wait_count(3)
+        finally:
+            other_tenant.delete(f"/v1/webhooks/{other['id']}")
+    assert sorted(r.path for r in shared.received) == ["/other", "/setter", "/setter"]
+    assert [r.headers.get("cookie") for r in shared.received] == [None, None, None]
