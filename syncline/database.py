@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import time
 import warnings
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import ConnStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 log = logging.getLogger(__name__)
@@ -116,9 +118,26 @@ def eventsourcing_env(
     }
 
 
+def heard_from_server(conn: Any) -> bool:
+    """Whether an idle connection's server has sent it anything since its last statement
+    (or the connection is not in a good state). A server that ends a session says so
+    first, or at least closes its socket (a terminated backend, a shutdown, a crash
+    restart, `idle_session_timeout`): the socket turns readable. One `poll()` with no
+    wait, instead of a round trip."""
+    if conn.closed or conn.broken or conn.pgconn.status != ConnStatus.OK:
+        return True
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class SiblingCheck:
-    """A pool's `check`: one empty statement on the connection leaving the pool, and when
-    it fails, the same check on every idle connection (`ConnectionPool.check`).
+    """A pool's `check`, run on the connection leaving the pool: one empty statement when
+    its server has sent it something while it sat idle (`heard_from_server`), and when
+    that fails, the same check on every idle connection (`ConnectionPool.check`). A
+    connection the server said nothing to goes out unchecked: checking every one cost a
+    round trip per request. (A connection silently cut off, with no word and no closed
+    socket, fails at its first statement instead: the request's answer is a 503.)
 
     Backends die together (an operator's `pg_terminate_backend` on the deployment, a
     failover, a server restart). psycopg_pool replaces a dead connection found at checkout
@@ -137,6 +156,8 @@ class SiblingCheck:
         pool._check = self
 
     def __call__(self, conn: Any) -> None:
+        if not heard_from_server(conn):
+            return
         try:
             ConnectionPool.check_connection(conn)
         except Exception:
@@ -161,12 +182,12 @@ def open_pool(
 ) -> ConnectionPool:
     """A psycopg connection pool for our own SQL (read models, outbox, tracking).
 
-    Each connection is checked as it leaves the pool (`SiblingCheck`: one empty
-    statement), so one whose backend was terminated is replaced instead of failing a
-    request, and its dead siblings with it. While the server is down or refuses
-    connections (too many clients, starting up), opening retries with backoff
-    (FIRST_RETRY_SECONDS doubling up to MAX_RETRY_SECONDS) for as long as it takes: a
-    process waits for its database rather than exiting."""
+    Each connection is checked as it leaves the pool (`SiblingCheck`: if its server sent
+    it anything while idle, one empty statement), so one whose backend was terminated is
+    replaced instead of failing a request, and its dead siblings with it. While the server
+    is down or refuses connections (too many clients, starting up), opening retries with
+    backoff (FIRST_RETRY_SECONDS doubling up to MAX_RETRY_SECONDS) for as long as it
+    takes: a process waits for its database rather than exiting."""
     delay = FIRST_RETRY_SECONDS
     while True:
         check = SiblingCheck()

@@ -14,7 +14,7 @@ from psycopg.conninfo import make_conninfo
 
 from projections.connection import connection_lost
 from projections.runner import ProjectionRunner
-from syncline.database import open_pool
+from syncline.database import heard_from_server, open_pool
 from syncline.runtime import Runtime
 from tests.support.poll import wait_until
 from tests.support.projections import (
@@ -84,6 +84,23 @@ def test_a_pool_whose_connections_all_died_answers_at_once(database_url: str) ->
         assert time.monotonic() - started < 0.9
     finally:
         pool.close()
+
+
+def test_an_idle_connection_is_checked_once_its_server_has_spoken(database_url: str) -> None:
+    """A pooled connection goes out unchecked (no round trip) while its server has said
+    nothing to it; a terminated backend's word (and closed socket) is heard at once."""
+    with (
+        psycopg.connect(database_url, autocommit=True) as conn,
+        psycopg.connect(database_url, autocommit=True) as admin,
+    ):
+        conn.execute("SELECT 1").fetchall()
+        assert not heard_from_server(conn)
+        time.sleep(0.2)
+        assert not heard_from_server(conn)  # idle is not suspect
+        admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        assert wait_until(lambda: heard_from_server(conn), timeout=5)
+        with pytest.raises(psycopg.OperationalError):
+            conn.execute("SELECT 1")
 
 
 class Cut(SeenProjection):
