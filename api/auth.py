@@ -224,7 +224,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         services = connection.app.state.services
         authenticator: Authenticator = services.authenticator
         # Changes that reached this process before the request did apply to it.
-        services.change_listener.poll()
+        await services.change_listener.catch_up()
         found, principal = authenticator.cached(token)
         if not found:
             principal = await to_thread.run_sync(authenticator.authenticate, token)

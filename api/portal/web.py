@@ -85,7 +85,7 @@ async def require_session(request: Request[Any, Any, Any], kind: Kind) -> Browse
     """The request's live session of `kind`, or SessionEndedError."""
     token = request.cookies.get(sessions.COOKIES[kind])
     services = services_of(request)
-    services.change_listener.poll()
+    await services.change_listener.catch_up()
     session = await run(sessions.find, services, kind, token)
     if session is None:
         raise SessionEndedError(detail=kind)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import select
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
@@ -22,6 +23,8 @@ from projections.records.projection import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
 RECONNECT_DELAY = 1.0
+# Turns of the event loop a request gives the listening task to read what has arrived.
+CATCH_UP_TURNS = 4
 LISTENER_NAME = f"syncline change listener {socket.gethostname()}:{os.getpid()}"
 
 
@@ -114,25 +117,24 @@ class ChangeListener:
             self._connected(False)
             await asyncio.sleep(RECONNECT_DELAY)
 
-    def poll(self) -> None:
-        """Handle the notifications already received, without waiting (on the loop's thread).
+    async def catch_up(self) -> None:
+        """Let the listening task handle the notifications already received (on the loop's
+        thread), before the caller acts.
 
         The listening task handles each notification on a later turn of the event loop; a
-        request that must not act on stale state (a credential revoked a moment ago) calls
+        request that must not act on stale state (a credential revoked a moment ago) awaits
         this first, so what reached the socket before the request did is handled before it.
+        While the socket holds nothing unread (nearly always) this returns at once; else it
+        yields a few turns of the loop, for the listening task to read it. It never reads
+        the socket itself: libpq closes a socket when it reads the end of a session (a
+        terminated backend), and the listening task's reader is registered with the event
+        loop on it; a socket closed under a registered reader made uvloop abort the process.
         """
-        conn = self._conn
-        if conn is None or conn.closed:
-            return
-        pgconn = conn.pgconn
-        try:
-            pgconn.consume_input()
-        except psycopg.Error:
-            return  # the listening task sees the broken session and reconnects
-        while (notify := pgconn.notifies()) is not None:
-            handler = self._handlers.get(notify.relname.decode())
-            if handler is not None:
-                handler(notify.extra.decode())
+        for _ in range(CATCH_UP_TURNS):
+            conn = self._conn
+            if conn is None or conn.closed or not _unread(conn):
+                return
+            await asyncio.sleep(0)
 
     def _connected(self, connected: bool) -> None:
         if not connected:
@@ -140,3 +142,14 @@ class ChangeListener:
         if connected != self.connected:
             self.connected = connected
             self._on_connection(connected)
+
+
+def _unread(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the session's socket holds something not yet read (a `poll()`, no wait)."""
+    try:
+        fd = conn.pgconn.socket
+    except psycopg.OperationalError:
+        return False  # closed: the listening task reconnects
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
