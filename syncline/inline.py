@@ -4,8 +4,9 @@ A projection that declares `inline = True` (projections.protocol) is prepared on
 the whole batch of saves and written, with its tracking position, in the same transaction
 as the batch's events, so the read that starts after a write returned sees the write.
 
-One batch is one pipeline (psycopg's pipeline mode: BEGIN, the insert, the projections'
-statements and COMMIT sent together, one round trip). `syncline_insert_events_inline()` (migration
+One batch is one pipeline (psycopg's pipeline mode: the insert and the projections'
+statements sent together, one round trip), which the server runs as one implicit
+transaction, committed at the pipeline's end. `syncline_insert_events_inline()` (migration
 0004) takes the event store's exclusive lock, inserts, and moves every inline projection
 from the head before the insert to the batch's last id: the lock makes commit order id
 order, so no other batch can commit between. A projection that is not at that head
@@ -60,8 +61,8 @@ class InlineWriter:
         """The flusher's connection. Only the insert is a prepared statement (`prepare=True`;
         nothing is prepared automatically): when a statement of a pipeline fails, the
         server skips the rest, their Parse messages too, and psycopg would go on naming
-        statements the server never prepared. The insert comes first after BEGIN, so its
-        Parse is always done."""
+        statements the server never prepared. The insert comes first, so its Parse is
+        always done."""
         conn = psycopg.connect(conninfo, autocommit=True)
         conn.prepare_threshold = 2**31 - 1
         return conn
@@ -107,18 +108,18 @@ class InlineWriter:
         events: Sequence[StoredEvent],
         work: list[tuple[Projection, Any]],
     ) -> list[int]:
-        # BEGIN and COMMIT are sent in the pipeline, not by conn.transaction() (which
-        # waits for each): the whole transaction is one round trip. A failed statement
-        # makes the server skip the rest, COMMIT included, up to the pipeline's sync.
+        # One transaction without BEGIN or COMMIT: the server runs the statements up to a
+        # pipeline's sync (here, its end) as one implicit transaction, committed at the
+        # sync, or rolled back with the rest skipped when one fails. So the whole batch is
+        # one round trip. Nothing in it may fetch a result before the end (psycopg would
+        # sync there, committing what came before): projections' `write` only executes.
         try:
             with conn.pipeline():
-                conn.execute("BEGIN")
                 params = self.parameters(events, work)
                 inserted = conn.execute(self.insert_sql, params, prepare=True)
                 with conn.cursor() as cur:
                     for projection, prepared in work:
                         projection.write(cur, prepared)
-                conn.execute("COMMIT")
         except BaseException:
             if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")

@@ -17,6 +17,7 @@ from domain.context import Actor, Context
 from projections.changes.feed import ChangeFeed
 from projections.records.projection import CHANGES_CHANNEL
 from projections.runner import ProjectionRunner
+from syncline.inline import InlineWriter
 from syncline.runtime import Runtime
 
 
@@ -222,3 +223,43 @@ def test_saves_after_conflicts_and_a_projection_behind_keep_working(
         rt.app.create_record(Contact, ctx, {"email": f"n{i}@example.com"})
     assert listed(rt, ctx.tenant_id)["c@example.com"] == 13
     assert positions(rt)["records"] == head(rt)
+
+
+def test_a_batch_whose_projection_write_fails_commits_none_of_it(idle_runtime: Runtime) -> None:
+    """A batch is one transaction: when a statement after the insert fails, neither its
+    events nor any projection's rows or position are committed, and the flusher's
+    connection goes on to commit the next batch."""
+    rt = idle_runtime
+    records = rt.projection("records")
+
+    class FailsAfterWriting:
+        name = records.name
+        inline = True
+
+        def prepare(self, events: Any) -> Any:
+            return records.prepare(events)
+
+        def write(self, cur: psycopg.Cursor[Any], prepared: Any) -> None:
+            records.write(cur, prepared)
+            cur.execute("SELECT 1 / 0")
+
+    recorder: Any = rt.app.recorder
+    schema, table = recorder.datastore.schema, recorder.events_table_name
+    failing = InlineWriter([FailsAfterWriting()], schema, table)  # type: ignore[list-item]
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    contact = Contact.create(ctx, {"email": "all-or-nothing@example.com"}, id=uuid4())
+    events = contact.collect_events()
+    stored = [rt.app.mapper.to_stored_event(e) for e in events]
+    before, position = head(rt), positions(rt)["records"]
+    with failing.connect(rt.settings.database_url) as conn:
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            failing.write(conn, stored, events)
+        assert (head(rt), positions(rt)["records"]) == (before, position)
+        assert listed(rt, ctx.tenant_id) == {}
+        ids = InlineWriter([records], schema, table).write(conn, stored, events)
+    # (The failed batch took a notification id: sequences are not rolled back.)
+    [inserted] = ids
+    assert inserted > before
+    assert head(rt) == inserted
+    assert positions(rt)["records"] == inserted
+    assert listed(rt, ctx.tenant_id) == {"all-or-nothing@example.com": 1}
