@@ -1,4 +1,5 @@
-"""Whether a database error is a lost connection: the session, not the work, failed.
+"""Whether a database error is a lost connection: the session, not the work, failed; and
+whether a connection's server has sent it something not yet read.
 
 A backend terminated by an operator or a failover (`pg_terminate_backend`, AdminShutdown),
 a server restarting or refusing connections, a socket that closed: retrying the same work
@@ -8,6 +9,9 @@ statement timeout, a bad value) is not one of these.
 """
 
 from __future__ import annotations
+
+import select
+from typing import Any
 
 import psycopg
 
@@ -36,3 +40,16 @@ def connection_lost(exc: BaseException) -> bool:
             return True  # the connection object is closed
         error = error.__cause__
     return False
+
+
+def unread_input(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the connection's socket holds something not yet read: one `poll()` with no
+    wait, which reads nothing (libpq closes a socket when it reads a session's end). A
+    connection without a socket (closed) has nothing to read."""
+    try:
+        fd = conn.pgconn.socket
+    except psycopg.OperationalError:
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import socket
 import time
 import warnings
@@ -15,6 +14,8 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import ConnStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
+
+from projections.connection import unread_input
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +127,7 @@ def heard_from_server(conn: Any) -> bool:
     wait, instead of a round trip."""
     if conn.closed or conn.broken or conn.pgconn.status != ConnStatus.OK:
         return True
-    poller = select.poll()
-    poller.register(conn.pgconn.socket, select.POLLIN)
-    return bool(poller.poll(0))
+    return unread_input(conn)
 
 
 class SiblingCheck:

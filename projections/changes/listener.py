@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import select
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from projections.connection import unread_input
 from projections.records.projection import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class ChangeListener:
         """
         for _ in range(CATCH_UP_TURNS):
             conn = self._conn
-            if conn is None or conn.closed or not _unread(conn):
+            if conn is None or conn.closed or not unread_input(conn):
                 return
             await asyncio.sleep(0)
 
@@ -142,14 +142,3 @@ class ChangeListener:
         if connected != self.connected:
             self.connected = connected
             self._on_connection(connected)
-
-
-def _unread(conn: psycopg.AsyncConnection[Any]) -> bool:
-    """Whether the session's socket holds something not yet read (a `poll()`, no wait)."""
-    try:
-        fd = conn.pgconn.socket
-    except psycopg.OperationalError:
-        return False  # closed: the listening task reconnects
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
