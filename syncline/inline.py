@@ -40,14 +40,14 @@ class InlineWriter:
         # Projections found behind at the last batch: the next one checks under the lock.
         self.behind: set[str] = set()
         schema_id = sql.Identifier(schema)
-        self.insert_sql = (
+        self._insert_sql = (
             sql.SQL("SELECT * FROM {}.syncline_insert_events_inline(%s, %s, %s, %s, %s)")
             .format(schema_id)
             .as_string()
         )
         events = sql.Identifier(schema, table)
-        self.lock_sql = sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(events).as_string()
-        self.at_head_sql = (
+        self._lock_sql = sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(events).as_string()
+        self._at_head_sql = (
             sql.SQL(
                 "SELECT name FROM projection_tracking WHERE name = ANY(%s)"
                 " AND position = (SELECT coalesce(max(notification_id), 0) FROM {})"
@@ -76,7 +76,7 @@ class InlineWriter:
         """Insert `events` and write the inline projections of `domain_events` (the same
         events, decoded) in one transaction; answers the notification ids. Without
         `domain_events` the projections are left behind, for their runners."""
-        work = self.work(domain_events)
+        work = self._work(domain_events)
         if not self.behind or domain_events is None:
             try:
                 return self._pipelined(conn, events, work)
@@ -85,7 +85,7 @@ class InlineWriter:
                     raise
         return self._at_the_head(conn, events, work)
 
-    def work(self, domain_events: Sequence[Any] | None) -> list[tuple[Projection, Any]]:
+    def _work(self, domain_events: Sequence[Any] | None) -> list[tuple[Projection, Any]]:
         """Each inline projection with its prepared rows for `domain_events` (a batch);
         none without them (the projections are then left to their runners)."""
         if domain_events is None:
@@ -93,7 +93,7 @@ class InlineWriter:
         batch = [(0, event) for event in domain_events]
         return [(p, p.prepare(batch)) for p in self.projections]
 
-    def parameters(self, events: Sequence[StoredEvent], work: list[tuple[Projection, Any]]) -> Any:
+    def _parameters(self, events: Sequence[StoredEvent], work: list[tuple[Projection, Any]]) -> Any:
         return (
             [e.originator_id for e in events],
             [e.originator_version for e in events],
@@ -115,8 +115,8 @@ class InlineWriter:
         # sync there, committing what came before): projections' `write` only executes.
         try:
             with conn.pipeline():
-                params = self.parameters(events, work)
-                inserted = conn.execute(self.insert_sql, params, prepare=True)
+                params = self._parameters(events, work)
+                inserted = conn.execute(self._insert_sql, params, prepare=True)
                 with conn.cursor() as cur:
                     for projection, prepared in work:
                         projection.write(cur, prepared)
@@ -136,10 +136,10 @@ class InlineWriter:
         """The batch with only the projections at the head, read under the lock."""
         names = [p.name for p in self.projections]
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(self.lock_sql)
-            at_head = {row[0] for row in cur.execute(self.at_head_sql, (names,))}
+            cur.execute(self._lock_sql)
+            at_head = {row[0] for row in cur.execute(self._at_head_sql, (names,))}
             work = [(p, prepared) for p, prepared in work if p.name in at_head]
-            ids = [row[0] for row in cur.execute(self.insert_sql, self.parameters(events, work))]
+            ids = [row[0] for row in cur.execute(self._insert_sql, self._parameters(events, work))]
             for projection, prepared in work:
                 projection.write(cur, prepared)
         self.behind = set(names) - at_head
