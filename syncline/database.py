@@ -136,7 +136,9 @@ class SiblingCheck:
     that fails, the same check on every idle connection (`ConnectionPool.check`). A
     connection the server said nothing to goes out unchecked: checking every one cost a
     round trip per request. (A connection silently cut off, with no word and no closed
-    socket, fails at its first statement instead: the request's answer is a 503.)
+    socket, fails at its first statement instead, and so does one taken in the instant
+    between its backend being told to end and its saying so: that request's answer is a
+    503 with Retry-After, and the requests after it find the socket readable.)
 
     Backends die together (an operator's `pg_terminate_backend` on the deployment, a
     failover, a server restart). psycopg_pool replaces a dead connection found at checkout

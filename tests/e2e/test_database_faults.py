@@ -21,15 +21,22 @@ from syncline.config import Settings
 from syncline.runtime import Runtime
 from tests.conftest import ServerThread, TenantClient
 
+# How long `pg_terminate_backend` waits for each backend to have exited (and so to have
+# told its client), in milliseconds. A request racing the termination itself may find its
+# connection still quiet and fail with a 503; these tests are about the requests after it.
+EXIT_WAIT_MS = 5000
+
 
 def terminate_backends(server_url: str, application_name: str) -> int:
-    """Terminate every backend connected as `application_name`; answer how many."""
+    """Terminate every backend connected as `application_name` and wait until each has
+    exited; answer how many."""
     with psycopg.connect(server_url, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pg_terminate_backend(pid, %s) FROM pg_stat_activity"
             " WHERE application_name = %s AND pid <> pg_backend_pid()",
-            (application_name,),
+            (EXIT_WAIT_MS, application_name),
         ).fetchall()
+    assert all(exited for (exited,) in rows), rows
     return len(rows)
 
 

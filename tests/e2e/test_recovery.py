@@ -25,10 +25,11 @@ BACKLOG = 1000  # events appended just before the termination
 
 
 def terminate_every_backend(database_url: str) -> int:
-    """Terminate every session of the test database but this one; answer how many."""
+    """Terminate every session of the test database but this one, wait until each has
+    exited (5 s at most), and answer how many."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()
     return len(rows)
