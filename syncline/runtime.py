@@ -355,8 +355,10 @@ class Runtime:
         return all(runner.wait_until(head, timeout) for runner in self.runners)
 
     def close(self) -> None:
+        # A scheduled job already running (a checkpoint, a purge) finishes before the pools
+        # it uses close: the jobs are short, and one cut off would only log failures.
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown(wait=True)
         for worker in self.workers:
             worker.stop()
         for runner in self.runners:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -142,3 +144,25 @@ def test_the_worker_schedules_the_checkpoints(test_settings: Settings) -> None:
         assert checkpointer.every_events == 1000
     finally:
         worker.close()
+
+
+def test_closing_waits_for_a_scheduled_job_that_is_running(test_settings: Settings) -> None:
+    worker = Runtime.open(test_settings, pool_size=2)
+    started, answers = threading.Event(), []
+
+    def job() -> None:  # a job that is still using the pool when the process stops
+        started.set()
+        time.sleep(0.3)
+        with worker.pool.connection() as conn:
+            answers.append(conn.execute("SELECT 1").fetchone())
+
+    try:
+        worker.start_audit_checkpoints()
+        assert worker.scheduler is not None
+        worker.scheduler.add_job(
+            job, "interval", hours=1, next_run_time=datetime.now(UTC), id="still-running"
+        )
+        assert started.wait(10)
+    finally:
+        worker.close()
+    assert answers == [(1,)]
