@@ -22,6 +22,7 @@ from projections.events.projection import EventLogProjection
 from projections.tracking import read_position
 
 PAGE = 1000
+PING = "webhook.ping"
 EVENT_LOG_WAIT_SECONDS = 5.0
 
 
@@ -47,9 +48,10 @@ def replay(
     With `since`, only events that occurred at or after that time (the log's
     `(tenant, occurred_at)` index finds the first).
 
-    Replayed deliveries keep their event's `webhook-id` (receivers deduplicate on it) and join
-    the end of each record's queue. The tenant's events are read page by page from the event
-    log, each page enqueued in its own transaction.
+    Pings (`POST /test`) are not replayed. Replayed deliveries keep their event's
+    `webhook-id` (receivers deduplicate on it) and join the end of each record's queue. The
+    tenant's events are read page by page from the event log, each page enqueued in its own
+    transaction.
     """
     target = SubscriptionsView(pool).replay_target(tenant_id, subscription_id)
     if target is None:  # not yet seen by the subscriber: nothing was committed after it
@@ -94,15 +96,13 @@ def replay(
         if not rows:
             break
         position = rows[-1][0]
+        # A ping is a test of one webhook, never one of the events it matches: not replayed.
         wanted = [
             pos
-            for pos, event_type, entity_id, occurred_at in rows
+            for pos, event_type, _entity_id, occurred_at in rows
             if (since is None or occurred_at >= since)
-            and (
-                entity_id == subscription_id
-                if event_type == "webhook.ping"
-                else type_matches(patterns, event_type)
-            )
+            and event_type != PING
+            and type_matches(patterns, event_type)
         ]
         stored = []
         if wanted:
