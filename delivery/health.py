@@ -33,14 +33,18 @@ def endpoint_health(attempts: Sequence[Attempt]) -> list[EndpointHealth]:
 
 def endpoint_failures(attempts: Sequence[Attempt]) -> list[EndpointFailures]:
     """Per endpoint, for its circuit breaker: failed attempts after its last success in the
-    batch, and whether one succeeded. A 410 is neither (it disables the webhook)."""
+    batch, whether one succeeded, and whether one was answered 410. A 410 is not counted as
+    a failure: it opens the circuit at once, until the webhook's disable (which the 410
+    causes) has cancelled its queued deliveries."""
     rows: dict[UUID, EndpointFailures] = {}
     for a in sorted(attempts, key=lambda a: a.finished_at):
         subscription_id = a.claim.subscription_id
         row = rows.setdefault(subscription_id, EndpointFailures(subscription_id, 0, False))
         if a.outcome == DELIVERED:
             row.failures, row.recovered = 0, True
-        elif a.outcome != GONE:
+        elif a.outcome == GONE:
+            row.gone = True
+        else:
             row.failures += 1
     return sorted(rows.values(), key=lambda r: r.subscription_id)
 

@@ -263,11 +263,13 @@ class EndpointHealth(msgspec.Struct, gc=False):
 
 class EndpointFailures(msgspec.Struct, gc=False):
     """One endpoint's row of a settlement for its circuit breaker: the failed attempts after
-    its last success in the batch, and whether any attempt succeeded."""
+    its last success in the batch, whether any attempt succeeded, and whether one was
+    answered 410 (which opens the circuit at once: migration 0011)."""
 
     subscription_id: UUID
     failures: int
     recovered: bool
+    gone: bool = False
 
 
 class BreakerPolicy(msgspec.Struct, frozen=True):

@@ -185,6 +185,32 @@ def test_410_gone_disables_the_webhook_and_says_so(
     assert hook["id"] not in [change["id"] for change in feed]
 
 
+def test_after_a_410_the_records_next_delivery_is_not_sent(
+    hooks_tenant: TenantClient, workers: Workers, caught_up: Any
+) -> None:
+    with Receiver(lambda _: 410) as gone:
+        hook = subscribe(hooks_tenant, gone.url, ["contact.*"])
+        record = contact(hooks_tenant, "queued@example.com")["id"]
+        for name in ("one", "two"):  # queued behind the created event, one record's queue
+            hooks_tenant.patch(f"/v1/contacts/{record}", json={"name": name})
+        caught_up()
+        workers.start(schedule=FAST)
+        assert gone.wait_count(1)
+        # Settled: the 410'd delivery failed, and the disable cancelled the ones behind it
+        # (a definite state, reached whether or not they had been sent).
+        assert wait_until(
+            lambda: (
+                sorted(d["status"] for d in deliveries(hooks_tenant, hook["id"]))
+                == ["cancelled", "cancelled", "failed"]
+            )
+        )
+        assert [r.event["type"] for r in gone.received] == ["contact.created"]
+        behind = [d for d in deliveries(hooks_tenant, hook["id"]) if d["status"] == "cancelled"]
+        for delivery in behind:
+            detail = hooks_tenant.get(f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}")
+            assert detail.json()["attempts"] == []
+
+
 def test_events_of_one_record_arrive_in_order_while_records_go_in_parallel(
     hooks_tenant: TenantClient, workers: Workers
 ) -> None:
