@@ -165,11 +165,23 @@ class WebhookSubscription(Aggregate):
         self._change(ctx, {"status": "active", "disabled_reason": None}, self.Reenabled)
 
     def rotate_secret(self, ctx: Context, secret: str, grace: timedelta = DEFAULT_GRACE) -> None:
-        """A new secret; the current one keeps signing (beside it) for `grace`."""
+        """A new secret; the current one keeps signing (beside it) for `grace`.
+
+        One earlier secret signs beside the current one at a time: while the last rotation's
+        grace lasts, another rotation with a grace would end it early, and a receiver still
+        on that secret would start failing unannounced. So that is a conflict; a rotation
+        with no grace (a leaked secret) is always allowed and ends every earlier secret."""
         self._require_live()
         if not timedelta(0) <= grace <= MAX_GRACE:
             raise InvalidFieldError("grace_period_seconds", f"must be 0 to {MAX_GRACE.days} days")
         now = self.SecretRotated.create_timestamp()
+        expires = self.previous_secret_expires_at
+        if grace > timedelta(0) and expires is not None and expires > now:
+            raise ConflictError(
+                f"the previous secret still signs until {isoformat(expires)}: rotating again"
+                " with a grace period would end it early; rotate after then, or with"
+                " grace_period_seconds 0 to end every earlier secret now"
+            )
         self.trigger_event(
             self.SecretRotated,
             timestamp=now,

@@ -402,13 +402,24 @@ def test_after_rotation_both_secrets_sign_until_the_grace_ends(
         "sha256=" + hmac.new(key, request.body, hashlib.sha256).hexdigest()
     )
 
+    # Another rotation with a grace would end the first one's early: a conflict, nothing
+    # changes (the next delivery is still signed with both).
+    again = hooks_tenant.post(f"/v1/webhooks/{hook['id']}/rotate-secret")
+    assert again.status_code == 409, again.text
+    assert again.headers["content-type"].startswith("application/problem+json")
+    assert rotated.json()["previous_secret_expires_at"] in again.json()["detail"]
+    contact(hooks_tenant, "still-both@example.com")
+    assert receiver.wait_count(2)
+    Webhook(hook["secret"]).verify(receiver.received[1].body, receiver.received[1].headers)
+
+    # With no grace (a leaked secret) it is always allowed, and ends every earlier secret.
     final = hooks_tenant.post(
         f"/v1/webhooks/{hook['id']}/rotate-secret", json={"grace_period_seconds": 0}
     ).json()["secret"]
     caught_up()  # the subscriber has applied the rotation before the next event
     contact(hooks_tenant, "rotated@example.com")
-    assert receiver.wait_count(2)
-    request = receiver.received[1]
+    assert receiver.wait_count(3)
+    request = receiver.received[2]
     assert len(request.headers["webhook-signature"].split(" ")) == 1
     Webhook(final).verify(request.body, request.headers)
 
