@@ -26,6 +26,7 @@ from bench.webhooks import (
     _raw_posts,
     paced_creates,
     receiver_stats,
+    sample_body,
     start_receiver,
 )
 from delivery.queue import DeliveryQueue
@@ -171,14 +172,12 @@ def run(env: BenchEnv) -> list[Figure]:
     enqueue(env, [(f"{healthy}/hang", HANGING)])
     delays = neighbour(env, healthy, latency_receiver)
     rate = drain(env, healthy)
-    with psycopg.connect(env.database_url) as conn:
-        row = conn.execute("SELECT avg(length(body)) FROM webhook_deliveries").fetchone()
-        body_size = int(row[0]) if row and row[0] else 700
+    body = sample_body(env.database_url)
     env.stop_all()
-    # The bare client on the worker's event loop, to a fresh receiver, with the same body.
+    # The bare client on the worker's event loop, to a fresh receiver, with a delivery's body.
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         healthy = start_receiver(env)
-        raw, _ = runner.run(_raw_posts(healthy, b"x" * body_size, CONCURRENCY))
+        raw, _ = runner.run(_raw_posts(healthy, body, CONCURRENCY))
         claim, trivial = runner.run(_claim_cost(env.database_url))
     label = f"1 endpoint hanging ({HANGING:,} queued)"
     return [

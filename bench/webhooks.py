@@ -18,6 +18,7 @@ from uuid import uuid4
 
 import aiohttp
 import httpx
+import psycopg
 
 from bench.harness import ROOT, BenchEnv, Figure, free_port
 from delivery.headers import delivery_headers as worker_headers
@@ -98,11 +99,22 @@ async def _raw_posts(url: str, body: bytes, concurrency: int) -> tuple[float, fl
         return done / (time.monotonic() - started), (time.process_time() - cpu) / done
 
 
-def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float, float]:
+def sample_body(database_url: str) -> bytes:
+    """The body of the latest delivery: what the bare client sends, so that it and the
+    worker send the receiver the same POSTs (an envelope the receiver parses)."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT body FROM webhook_deliveries ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert row is not None, "no deliveries"
+    return bytes(row[0])
+
+
+def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float]:
     """Enqueue a backlog with no worker running, then time one worker draining it.
 
     Answers (events enqueued/s by the subscriber, deliveries/s, CPU seconds per delivery in
-    this process, the mean envelope size)."""
+    this process)."""
     settings = Settings(
         database_url=env.database_url, allow_private_webhooks=True, log_level="WARNING"
     )
@@ -131,7 +143,7 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float, flo
         enqueue_rate = BACKLOG / (time.monotonic() - started)
         with runtime.pool.connection() as conn:
             row = conn.execute(
-                "SELECT count(*), avg(length(d.body)) FROM webhook_pending p"
+                "SELECT count(*) FROM webhook_pending p"
                 " JOIN webhook_deliveries d ON d.id = p.delivery_id"
             ).fetchone()
         assert row is not None, "no deliveries"
@@ -151,7 +163,7 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float, flo
         cpu = time.process_time() - cpu
         stats = receiver_stats(receiver)
         rate = (stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9)
-        return enqueue_rate, rate, cpu / stats["count"], float(row[1])
+        return enqueue_rate, rate, cpu / stats["count"]
     finally:
         runtime.close()
 
@@ -216,10 +228,10 @@ def percentile(values: list[float], p: float) -> float:
 
 def run(env: BenchEnv) -> list[Figure]:
     receiver = start_receiver(env)
-    enqueue_rate, delivery_rate, delivery_cpu, body_size = backlog_rate(env, receiver)
+    enqueue_rate, delivery_rate, delivery_cpu = backlog_rate(env, receiver)
     # On the worker's event loop (uvloop when installed), so the two differ only in the worker.
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        raw, raw_cpu = runner.run(_raw_posts(receiver, b"x" * int(body_size), CONCURRENCY))
+        raw, raw_cpu = runner.run(_raw_posts(receiver, sample_body(env.database_url), CONCURRENCY))
     delays = latency(env, receiver)
     return [
         Figure(
