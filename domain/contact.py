@@ -17,6 +17,10 @@ MAX_EMAIL = 254
 MAX_TAGS = 50
 MAX_CUSTOM_FIELDS = 100
 MAX_DEPTH = 32
+# The largest integer exact in every JSON implementation (JavaScript's Number.MAX_SAFE_INTEGER)
+# and the largest RFC 8785 canonical JSON serialises: the audit chain hashes each event in
+# that form, so a larger one could not be chained.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
@@ -44,9 +48,10 @@ def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_custom_fields(value: Any) -> None:
-    """Refuse free-form JSON nested deeper than MAX_DEPTH, or holding an object the event
-    store's JSON decoder would turn into a typed value (`{"_type_": …, "_data_": …}`, which
-    would hand the client back different data than it sent)."""
+    """Refuse free-form JSON nested deeper than MAX_DEPTH, holding an integer beyond
+    ±MAX_SAFE_INTEGER (inexact in JavaScript, refused by RFC 8785), or holding an object the
+    event store's JSON decoder would turn into a typed value (`{"_type_": …, "_data_": …}`,
+    which would hand the client back different data than it sent)."""
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -62,6 +67,12 @@ def _check_custom_fields(value: Any) -> None:
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
+        elif type(item) is int and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+            raise InvalidFieldError(
+                "custom_fields",
+                f"integers must be within ±{MAX_SAFE_INTEGER} (2^53 - 1); send larger"
+                " numbers as strings",
+            )
 
 
 class Contact(Record):

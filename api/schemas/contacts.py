@@ -11,7 +11,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from api.schemas.common import DATA_SCHEMAS, HasMore, Input, NextCursor, Output
 from api.schemas.examples import CREATED, examples, page
-from domain.contact import MAX_CUSTOM_FIELDS, MAX_EMAIL, MAX_TAGS
+from domain.contact import MAX_CUSTOM_FIELDS, MAX_DEPTH, MAX_EMAIL, MAX_SAFE_INTEGER, MAX_TAGS
 
 Email = Annotated[
     str,
@@ -30,7 +30,9 @@ CustomFields = Annotated[
     dict[str, Any],
     Meta(
         max_length=MAX_CUSTOM_FIELDS,
-        description=f"Free-form JSON object, up to {MAX_CUSTOM_FIELDS} keys.",
+        description=f"Free-form JSON object, up to {MAX_CUSTOM_FIELDS} keys, nested at most"
+        f" {MAX_DEPTH} levels; integers within ±{MAX_SAFE_INTEGER} (2^53 - 1, exact in every"
+        " JSON implementation): send larger numbers as strings.",
     ),
 ]
 

@@ -124,6 +124,44 @@ def test_nesting_up_to_the_limit_is_decoded(tenant: TenantClient) -> None:
 
 
 @pytest.mark.parametrize(
+    "custom_fields",
+    [
+        {"big": 2**53},
+        {"big": -(2**53)},
+        {"big": 12345678901234567890},
+        {"deep": {"list": [1, 2, 9007199254740993]}},
+    ],
+)
+def test_integers_beyond_2_53_are_refused_and_change_nothing(
+    tenant: TenantClient, runtime: Runtime, custom_fields: dict[str, Any]
+) -> None:
+    # Inexact in JavaScript, and beyond what RFC 8785 serialises: the audit chain could
+    # not hash the event, and its projection would stop for every tenant.
+    existing = tenant.post("/v1/contacts", json={"email": "exact@example.com"}).json()
+    head = log_head(runtime)
+    created = tenant.post(
+        "/v1/contacts", json={"email": "big@example.com", "custom_fields": custom_fields}
+    )
+    assert_problem(created, 422, "custom_fields")
+    updated = tenant.patch(f"/v1/contacts/{existing['id']}", json={"custom_fields": custom_fields})
+    assert_problem(updated, 422, "custom_fields")
+    assert log_head(runtime) == head
+
+
+def test_the_largest_exact_integer_is_accepted_and_chained(
+    tenant: TenantClient, runtime: Runtime
+) -> None:
+    limit = 2**53 - 1
+    fields = {"max": limit, "min": -limit}
+    created = tenant.post(
+        "/v1/contacts", json={"email": "max@example.com", "custom_fields": fields}
+    )
+    assert created.status_code == 201, created.text
+    assert runtime.wait_for_projections()  # the audit chain included: it hashed the event
+    assert tenant.get(f"/v1/contacts/{created.json()['id']}").json()["custom_fields"] == fields
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "/v1/events/%00",
