@@ -17,9 +17,13 @@ from psycopg_pool import ConnectionPool
 
 from delivery.history import WITH_STATE
 
-# The columns of a delivery row, in the order `delivery_representation` reads them.
+# The columns of a delivery row, in the order `delivery_representation` reads them. A pending
+# delivery goes no sooner than its own time nor than its record's queue (an earlier delivery
+# of the record waiting for its retry goes first): the later of the two.
 DELIVERY_COLUMNS = """d.id, d.public_id, d.event_id, d.event_type, d.created_at, s.state, d.origin,
-    p.next_attempt_at, c.cancelled_at, c.reason"""
+    greatest(p.next_attempt_at, (SELECT q.next_attempt_at FROM webhook_queues q
+        WHERE q.subscription_id = p.subscription_id AND q.entity_id = p.entity_id)),
+    c.cancelled_at, c.reason"""
 ONE_DELIVERY = f"""
 SELECT {DELIVERY_COLUMNS}, d.body
 FROM {WITH_STATE}

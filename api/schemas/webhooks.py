@@ -133,7 +133,14 @@ class Delivery(Output):
     ]
     replay: Annotated[bool, Meta(description="Enqueued by POST /replay, not by the event.")]
     attempt_count: int
-    next_attempt_at: datetime | None
+    next_attempt_at: Annotated[
+        datetime | None,
+        Meta(
+            description="pending: the earliest time of its next attempt (one waiting behind an"
+            " earlier delivery of the same record goes after that one, so no sooner than its"
+            " retry); null otherwise."
+        ),
+    ]
     finished_at: datetime | None
     last_error: str | None
     attempts: list[DeliveryAttempt]

@@ -160,6 +160,27 @@ def test_a_pending_delivery_stops_waiting_for_its_retry_delay(
     assert len(endpoint.received) == 2
 
 
+def test_a_delivery_behind_its_records_retry_is_due_no_sooner_than_that_retry(
+    hooks_tenant: TenantClient, workers: Workers, caught_up: Any
+) -> None:
+    with Receiver(lambda _: 500) as down:
+        hook = subscribe(hooks_tenant, down.url, ["contact.*"])
+        workers.start(schedule=RetrySchedule(delays=(0, 3600), jitter=0))
+        record = contact(hooks_tenant, "behind@example.com")["id"]
+        eventually(settled_as(hooks_tenant, hook, "pending", 1), "the first attempt failed")
+        hooks_tenant.patch(f"/v1/contacts/{record}", json={"name": "behind it"})
+        caught_up()
+        behind, head = deliveries(hooks_tenant, hook["id"])  # newest first
+        assert (behind["event_type"], head["event_type"]) == ("contact.updated", "contact.created")
+        assert (behind["status"], behind["attempt_count"]) == ("pending", 0)
+        # Not the time it was enqueued (long past by the head's retry): the head's retry.
+        assert behind["next_attempt_at"] == head["next_attempt_at"]
+        assert datetime.fromisoformat(behind["next_attempt_at"]) > datetime.now(UTC) + timedelta(
+            seconds=3000
+        )
+    assert len(down.received) == 1
+
+
 def test_a_delivery_in_flight_or_of_a_disabled_webhook_is_not_retried(
     hooks_tenant: TenantClient, workers: Workers
 ) -> None:
