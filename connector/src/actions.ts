@@ -1,5 +1,5 @@
-import { action, input, util } from "@prismatic-io/spectral";
-import { randomUUID } from "node:crypto";
+import { action, input, util, type ActionContext } from "@prismatic-io/spectral";
+import { createHash, randomUUID } from "node:crypto";
 import { fetchAll, request, type Page } from "./client";
 import {
   connectionInput,
@@ -13,20 +13,57 @@ import {
   versionInput,
 } from "./inputs";
 
+/** JSON with object keys sorted at every level, so equal inputs serialize equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(",")}]`;
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, item]) => item !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/**
+ * The Idempotency-Key a create sends when none is given: a SHA-256 of the execution id, the
+ * step id, the loop position (when the step runs in a loop), the resource and the canonical
+ * JSON of the record. A retry of the same step in the same execution with the same inputs
+ * sends the same key, so Syncline answers the record it already created; another execution,
+ * step, loop iteration or record gets another key. Without an execution id (outside a flow
+ * run) there is nothing stable to derive it from, and a random key is sent.
+ */
+export function defaultIdempotencyKey(context: Partial<ActionContext>, resource: string, record: unknown): string {
+  const executionId = context.executionId;
+  if (typeof executionId !== "string" || !executionId) return randomUUID();
+  const frame = context.executionFrame as { loopPath?: unknown } | undefined;
+  const loopPath = frame && typeof frame.loopPath === "string" ? frame.loopPath : "";
+  const digest = createHash("sha256")
+    .update(canonicalJson(["syncline-create/1", executionId, context.stepId ?? "", loopPath, resource, record]))
+    .digest("hex");
+  return `prismatic-${digest}`;
+}
+
 type Resource = { path: "contacts" | "orders"; one: string; One: string; many: string };
 const contacts: Resource = { path: "contacts", one: "contact", One: "Contact", many: "contacts" };
 const orders: Resource = { path: "orders", one: "order", One: "Order", many: "orders" };
 
 function crud(r: Resource) {
   const create = action({
-    display: { label: `Create ${r.One}`, description: `Create a ${r.one} in Syncline (safe to retry: sends an Idempotency-Key).` },
+    display: {
+      label: `Create ${r.One}`,
+      description:
+        `Create a ${r.one} in Syncline. Safe to retry: it sends an Idempotency-Key, the one given or else one derived ` +
+        `from the execution, the step and the inputs, so a step retry returns the ${r.one} already created ` +
+        `instead of a duplicate.`,
+    },
     inputs: { connection: connectionInput, record: recordInput, idempotencyKey: idempotencyKeyInput },
-    perform: async (_context, { connection, record, idempotencyKey }) => {
+    perform: async (context, { connection, record, idempotencyKey }) => {
       const { data } = await request(connection, {
         method: "POST",
         path: `/v1/${r.path}`,
         body: record,
-        headers: { "Idempotency-Key": idempotencyKey || randomUUID() },
+        headers: { "Idempotency-Key": idempotencyKey || defaultIdempotencyKey(context, r.path, record) },
       });
       return { data };
     },
@@ -84,7 +121,12 @@ const o = crud(orders);
 
 function transition(verb: "place" | "pay" | "fulfill" | "cancel", label: string, description: string) {
   return action({
-    display: { label, description },
+    display: {
+      label,
+      description:
+        `${description} Not repeated after a 503, whose outcome is unknown: ` +
+        "check the order before running it again.",
+    },
     inputs: { connection: connectionInput, id: idInput },
     perform: async (_context, { connection, id }) => {
       const { data } = await request(connection, { method: "POST", path: `/v1/orders/${encodeURIComponent(id)}/${verb}` });
@@ -96,18 +138,32 @@ function transition(verb: "place" | "pay" | "fulfill" | "cancel", label: string,
 export const listChanges = action({
   display: {
     label: "List Changes",
-    description: "Read the changes feed from a cursor: the changed records and the cursor to resume from (incremental sync).",
+    description:
+      "Read the changes feed from a cursor: the changed records and the cursor to resume from (incremental sync). " +
+      "With Wait, an empty answer is held until a change arrives (long-poll).",
   },
   inputs: {
     connection: connectionInput,
     cursor: cursorInput,
     limit: limitInput,
     resourceTypes: input({ label: "Resource types", type: "string", required: false, comments: "Comma-separated: contact, order.", clean: util.types.toString }),
+    wait: input({
+      label: "Wait (seconds)",
+      type: "string",
+      required: false,
+      comments: "Long-poll: when nothing has changed since the cursor, hold the call up to this many seconds (0 to 30) until a change arrives. Empty or 0 answers at once.",
+      clean: (value: unknown) => {
+        if (value === undefined || value === null || value === "") return undefined;
+        const seconds = Number(value);
+        if (!Number.isFinite(seconds) || seconds < 0 || seconds > 30) throw new Error("Wait must be a number of seconds from 0 to 30.");
+        return seconds;
+      },
+    }),
   },
-  perform: async (_context, { connection, cursor, limit, resourceTypes }) => {
+  perform: async (_context, { connection, cursor, limit, resourceTypes, wait }) => {
     const { data } = await request<Page>(connection, {
       path: "/v1/changes",
-      query: { cursor, limit, resource_types: resourceTypes },
+      query: { cursor, limit, resource_types: resourceTypes, wait },
     });
     return { data: { records: data.data, nextCursor: data.next_cursor, hasMore: data.has_more } };
   },

@@ -5,6 +5,22 @@ import { ConnectionError } from "@prismatic-io/spectral";
 const MAX_RETRIES = 4;
 const MAX_WAIT_SECONDS = 30;
 
+/**
+ * Whether a request whose outcome is unknown may be sent again. A 429 is refused by the
+ * rate limiter before the request is handled, so it is always retried. A 503 may come after
+ * the write committed (a database session lost mid-commit), so only requests that repeat
+ * harmlessly are retried on it: reads, and POSTs carrying an Idempotency-Key (the server
+ * answers a repeat with the first response). Any other write (an order transition, an
+ * update, a delete, a POST without a key) would come back as a spurious 409, 412 or 404,
+ * or act twice, so its 503 is returned to the caller instead.
+ */
+export function retriesUnknownOutcome(method: string, headers: Record<string, string>): boolean {
+  const verb = method.toUpperCase();
+  if (verb === "GET" || verb === "HEAD" || verb === "OPTIONS") return true;
+  const hasKey = Object.entries(headers).some(([name, value]) => name.toLowerCase() === "idempotency-key" && value !== "");
+  return verb === "POST" && hasKey;
+}
+
 export interface RequestOptions {
   method?: string;
   path: string;
@@ -67,9 +83,11 @@ export async function request<T = unknown>(connection: Connection, options: Requ
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(options.body);
   }
+  const method = (options.method ?? "GET").toUpperCase();
+  const retry503 = retriesUnknownOutcome(method, headers);
   for (let attempt = 0; ; attempt++) {
-    const response = await fetch(url, { method: options.method ?? "GET", headers, body });
-    if ((response.status === 429 || response.status === 503) && attempt < MAX_RETRIES) {
+    const response = await fetch(url, { method, headers, body });
+    if ((response.status === 429 || (response.status === 503 && retry503)) && attempt < MAX_RETRIES) {
       const wait = Math.min(retryAfterSeconds(response.headers.get("retry-after")), MAX_WAIT_SECONDS);
       await response.arrayBuffer();
       await new Promise((resolve) => setTimeout(resolve, wait * 1000));
@@ -81,10 +99,14 @@ export async function request<T = unknown>(connection: Connection, options: Requ
     if (!text) data = null;
     if (!response.ok) {
       const problem = data as { detail?: string; title?: string } | null;
-      const message =
+      let message = String(
         (problem && typeof problem === "object" && (problem.detail || problem.title)) ||
-        `Syncline answered HTTP ${response.status}`;
-      throw new SynclineError(String(message), response.status, data);
+          `Syncline answered HTTP ${response.status}`,
+      );
+      if (response.status === 503 && !retry503) {
+        message += ` (${method} ${url.pathname} was not retried: it may have been applied; check before repeating it)`;
+      }
+      throw new SynclineError(message, response.status, data);
     }
     const responseHeaders: Record<string, string> = {};
     response.headers.forEach((value, name) => {

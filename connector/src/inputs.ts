@@ -17,7 +17,11 @@ export const idempotencyKeyInput = input({
   label: "Idempotency key",
   type: "string",
   required: false,
-  comments: "Retrying with the same key never creates a second record. Left empty, a random key is sent.",
+  comments:
+    "Retrying with the same key never creates a second record (at most 255 characters). Left empty, a key derived " +
+    "from the execution id, the step and the inputs is sent: a retry of this step in the same execution reuses it, " +
+    "another execution or other inputs get a new one. Give your own key (e.g. the source system's id) to stay " +
+    "idempotent across executions, such as a re-run of the whole flow.",
   clean: util.types.toString,
 });
 

@@ -34,8 +34,9 @@ async function findByUrl(connection: Connection, url: string): Promise<Subscript
 
 /**
  * Registers (or reuses) the Syncline subscription for this flow's webhook URL. A reused
- * subscription is pointed at the requested event types; its secret comes from the instance
- * state, or from a rotation when the state does not have it.
+ * subscription is pointed at the requested event types and re-enabled if it was disabled;
+ * its secret comes from the instance state, or from a rotation when the state does not
+ * have it.
  */
 async function subscribe(connection: Connection, url: string, eventTypes: string[], state: Record<string, unknown>) {
   let existing: Subscription | undefined;
@@ -56,7 +57,13 @@ async function subscribe(connection: Connection, url: string, eventTypes: string
     });
     return { subscriptionId: data.id, secret: data.secret, url };
   }
-  await request(connection, { method: "PATCH", path: `/v1/webhooks/${existing.id}`, body: { event_types: eventTypes } });
+  // Also re-enable it: a webhook disabled since the last deploy (by hand, by a 410 from the
+  // flow's URL, or after 5 days of failures) would otherwise stay silent after a redeploy.
+  await request(connection, {
+    method: "PATCH",
+    path: `/v1/webhooks/${existing.id}`,
+    body: { event_types: eventTypes, status: "active" },
+  });
   if (state.subscriptionId === existing.id && typeof state.secret === "string") {
     return { subscriptionId: existing.id, secret: state.secret, url };
   }
@@ -120,10 +127,26 @@ export const pollChanges = pollingTrigger({
     connection: connectionInput,
     resourceTypes: { label: "Resource types", type: "string", required: false, comments: "Comma-separated: contact, order. Empty means all.", clean: util.types.toString },
     limit: limitInput,
+    startFrom: {
+      label: "Start from",
+      type: "string",
+      required: false,
+      default: "beginning",
+      model: [
+        { label: "The beginning (initial sync: every record once)", value: "beginning" },
+        { label: "Now (only changes made after the first run)", value: "now" },
+      ],
+      comments: "Where the first run starts; later runs continue from the cursor kept in the trigger's state.",
+      clean: (value: unknown) => (value === "now" ? "now" : "beginning"),
+    },
   },
-  perform: async (context, payload, { connection, resourceTypes, limit }) => {
+  perform: async (context, payload, { connection, resourceTypes, limit, startFrom }) => {
     const state = context.polling.getState();
     let cursor = typeof state.cursor === "string" ? state.cursor : undefined;
+    if (cursor === undefined && startFrom === "now") {
+      const { data } = await request<{ cursor: string }>(connection, { path: "/v1/changes/head" });
+      cursor = data.cursor;
+    }
     const records: unknown[] = [];
     for (let page = 0; page < 100; page++) {
       const { data } = await request<Page>(connection, {

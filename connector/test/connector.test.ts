@@ -15,8 +15,13 @@ const baseUrl = inject("baseUrl");
 const apiKey = createConnection(apiKeyConnection, { baseUrl, apiKey: inject("apiKey") });
 
 type Rec = { id: string; version: number; [k: string]: unknown };
-const run = async <T = Rec>(a: { perform: unknown }, params: Record<string, unknown>, connection: Connection = apiKey): Promise<T> => {
-  const { result } = await invoke(a as never, { connection, ...params } as never);
+const run = async <T = Rec>(
+  a: { perform: unknown },
+  params: Record<string, unknown>,
+  connection: Connection = apiKey,
+  context?: Partial<ActionContext>,
+): Promise<T> => {
+  const { result } = await invoke(a as never, { connection, ...params } as never, context as never);
   return (result as { data: T }).data;
 };
 
@@ -123,6 +128,65 @@ describe("retries", () => {
   });
 });
 
+describe("retries of writes", () => {
+  /** A real HTTP server on 127.0.0.1 answering the statuses queued for it, keeping each request. */
+  async function flaky(queue: number[]) {
+    const seen: { method: string; url: string; key?: string }[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ method: req.method ?? "", url: req.url ?? "", key: req.headers["idempotency-key"] as string | undefined });
+      req.resume();
+      const status = queue.shift() ?? 200;
+      if (status < 300) res.writeHead(status, { "Content-Type": "application/json" }).end('{"id":"o1","status":"paid","version":3}');
+      else
+        res
+          .writeHead(status, { "Retry-After": "0", "Content-Type": "application/problem+json" })
+          .end(JSON.stringify({ title: "Unavailable", status, detail: `unavailable (${status})` }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as { port: number };
+    const connection = createConnection(apiKeyConnection, { baseUrl: `http://127.0.0.1:${port}`, apiKey: "k" });
+    const close = () => {
+      server.closeAllConnections();
+      server.close();
+    };
+    return { seen, connection, close };
+  }
+
+  it("a transition answered 503 is not sent again (its outcome is unknown); 429 is retried", async () => {
+    const server = await flaky([503, 200]);
+    try {
+      const error = await run(actions.payOrder, { id: "o1" }, server.connection).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SynclineError);
+      expect((error as SynclineError).status).toBe(503);
+      expect((error as SynclineError).message).toMatch(/^unavailable \(503\).*not retried/);
+      expect(server.seen).toHaveLength(1);
+
+      server.seen.length = 0;
+      const rateLimited = await flaky([429, 200]);
+      try {
+        expect((await run(actions.payOrder, { id: "o1" }, rateLimited.connection)).status).toBe("paid");
+        expect(rateLimited.seen.map((r) => r.url)).toEqual(["/v1/orders/o1/pay", "/v1/orders/o1/pay"]);
+      } finally {
+        rateLimited.close();
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it("a create answered 503 is retried with the same Idempotency-Key", async () => {
+    const server = await flaky([503, 201]);
+    try {
+      await run(actions.createOrder, { record: { currency: "EUR" } }, server.connection, { executionId: "e1", stepId: "s1" });
+      expect(server.seen).toHaveLength(2);
+      expect(server.seen[0].key).toBeTruthy();
+      expect(server.seen[1].key).toBe(server.seen[0].key);
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe("actions", () => {
   it("contacts: create (idempotent), get, update with If-Match, list, fetch all, delete", async () => {
     const harness = createHarness(component);
@@ -177,7 +241,9 @@ describe("actions", () => {
     expect((await run(actions.fulfillOrder, { id: order.id })).status).toBe("fulfilled");
     const illegal = await run(actions.cancelOrder, { id: order.id }).catch((e) => e);
     expect((illegal as SynclineError).status).toBe(409);
-    const other = await run(actions.createOrder, { record });
+    // The same inputs in another execution: another key, so another order.
+    const other = await run(actions.createOrder, { record }, apiKey, { executionId: "another-execution" });
+    expect(other.id).not.toBe(order.id);
     expect((await run(actions.cancelOrder, { id: other.id })).status).toBe("cancelled");
     // Lists are read models that follow writes within moments.
     await until(async () => {
@@ -220,6 +286,48 @@ describe("actions", () => {
     const raw = await run<{ status: number; data: Rec }>(actions.rawRequest, { method: "GET", path: `/v1/contacts/${contact.id}` });
     expect(raw.status).toBe(200);
     expect(raw.data.id).toBe(contact.id);
+  });
+
+  it("create without a key: a retry of the step creates nothing new; another execution or other inputs do", async () => {
+    const email = `retry-${Date.now()}@example.com`;
+    const step = { executionId: `exec-${email}`, stepId: "step-create" };
+    const first = await run(actions.createContact, { record: { email, name: "R" } }, apiKey, step);
+    // Prismatic retries the step: same execution, same step, same inputs (keys in another order).
+    const harness = createHarness(component);
+    const retried = (await harness.action("createContact", { connection: apiKey, record: JSON.stringify({ name: "R", email }) }, step)) as { data: Rec };
+    expect(retried.data.id).toBe(first.id);
+
+    const rerun = await run(actions.createContact, { record: { email, name: "R" } }, apiKey, { ...step, executionId: `other-${email}` });
+    expect(rerun.id).not.toBe(first.id);
+    const otherInputs = await run(actions.createContact, { record: { email: `b-${email}`, name: "R" } }, apiKey, step);
+    expect(otherInputs.id).not.toBe(first.id);
+  });
+
+  it("list changes long-polls with wait: an empty page is held until a change arrives", async () => {
+    const head = await run<{ nextCursor: string }>(actions.listChanges, { cursor: "now" });
+    let started = Date.now();
+    const empty = await run<{ records: unknown[] }>(actions.listChanges, { cursor: head.nextCursor, wait: "1.5" });
+    expect(empty.records).toHaveLength(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+
+    started = Date.now();
+    const waiting = run<{ records: Rec[]; nextCursor: string }>(actions.listChanges, { cursor: head.nextCursor, wait: 20 });
+    await new Promise((r) => setTimeout(r, 500));
+    const contact = await run(actions.createContact, { record: { email: `lp-${Date.now()}@example.com` } });
+    const woken = await waiting;
+    expect(woken.records.map((r) => r.id)).toContain(contact.id);
+    expect(Date.now() - started).toBeLessThan(15_000);
+
+    const harness = createHarness(component);
+    await expect(harness.action("listChanges", { connection: apiKey, cursor: head.nextCursor, wait: "31" })).rejects.toThrow(/0 to 30/);
+    const after = await until(async () => {
+      const page = await run<{ records: Rec[]; nextCursor: string }>(actions.listChanges, { cursor: woken.nextCursor });
+      return page.records.length === 0 ? page : undefined;
+    }, "the end of the feed");
+    started = Date.now();
+    const cleaned = (await harness.action("listChanges", { connection: apiKey, cursor: after.nextCursor, wait: "0" })) as { data: { records: unknown[] } };
+    expect(cleaned.data.records).toHaveLength(0);
+    expect(Date.now() - started).toBeLessThan(1_000);
   });
 });
 
@@ -268,11 +376,18 @@ describe("webhook trigger", () => {
     expect(event.type).toBe("contact.created");
     expect(event.entity.id).toBe(contact.id);
 
-    // X-Signature-256 alone is accepted too.
-    const { "webhook-signature": _s, "webhook-id": _i, "webhook-timestamp": _t, ...legacyHeaders } = payload.headers;
-    await invokeTrigger(triggers.recordEvents as never, context(redeployed), { ...payload, headers: legacyHeaders } as never);
-
     const reject = (p: unknown) => invokeTrigger(triggers.recordEvents as never, context(redeployed), p as never);
+    // X-Signature-256 alone is refused: it covers no timestamp, so a captured delivery
+    // stripped of the Standard Webhooks headers could otherwise be replayed forever.
+    const { "webhook-signature": _s, "webhook-id": _i, "webhook-timestamp": _t, ...legacyHeaders } = payload.headers;
+    expect(legacyHeaders["x-signature-256"]).toMatch(/^sha256=/);
+    await expect(reject({ ...payload, headers: legacyHeaders })).rejects.toThrow(/no Syncline signature/);
+    // So is a delivery missing any one of the three.
+    for (const name of ["webhook-id", "webhook-timestamp", "webhook-signature"]) {
+      const { [name]: _dropped, ...partial } = payload.headers;
+      await expect(reject({ ...payload, headers: partial })).rejects.toThrow(new RegExp(`${name} missing`));
+    }
+
     const doctored = Buffer.from(delivery.body.toString().replace(contact.id, "someone-else"));
     await expect(reject({ ...payload, rawBody: { data: doctored } })).rejects.toThrow(/signature/);
     await expect(reject({ ...payload, headers: { ...legacyHeaders, "x-signature-256": "sha256=" + "0".repeat(64) } })).rejects.toThrow(/signature/);
@@ -292,6 +407,23 @@ describe("webhook trigger", () => {
     await until(async () => ((await listed()).length === 0 ? true : undefined), "the subscription to leave the list");
     const fetched = await request(apiKey, { path: `/v1/webhooks/${redeployed.subscriptionId}` }).catch((e) => e);
     expect((fetched as SynclineError).status).toBe(404);
+  });
+
+  it("redeploying re-enables a subscription that was disabled", async () => {
+    const url = `${hook.url}/revive`;
+    const ctx = (state: Record<string, unknown>) =>
+      ({ flow: { id: "f2", name: "Revive" }, webhookUrls: { Revive: url }, instanceState: state }) as unknown as ActionContext;
+    const handlers = lifecycle(triggers.recordEvents);
+    const { instanceState } = await handlers.create(ctx({}), { connection: apiKey, eventTypes: ["order.*"] });
+    const path = `/v1/webhooks/${instanceState.subscriptionId}`;
+    type Sub = { status: string; disabled_reason: string | null; event_types: string[] };
+    await request(apiKey, { method: "PATCH", path, body: { status: "disabled" } });
+    expect((await request<Sub>(apiKey, { path })).data).toMatchObject({ status: "disabled", disabled_reason: "manual" });
+
+    const redeployed = (await handlers.create(ctx(instanceState), { connection: apiKey, eventTypes: ["order.paid"] })).instanceState;
+    expect(redeployed.subscriptionId).toBe(instanceState.subscriptionId);
+    expect((await request<Sub>(apiKey, { path })).data).toMatchObject({ status: "active", disabled_reason: null, event_types: ["order.paid"] });
+    await handlers.delete(ctx(redeployed), { connection: apiKey });
   });
 
   it("convenience triggers subscribe to their one event type", async () => {
@@ -323,5 +455,24 @@ describe("polling trigger", () => {
     while (second.length === 0 && Date.now() < deadline + 10_000) second = await poll();
     expect(second.map((r) => r.id)).toEqual([contact.id]);
     expect(await poll()).toHaveLength(0);
+  });
+
+  it("starting from now: the first run returns nothing of the past, the next only what changed since", async () => {
+    // Something already in the feed, which a start from the beginning would return.
+    await run(actions.createContact, { record: { email: `past-${Date.now()}@example.com` } });
+    let state: Record<string, unknown> = {};
+    const polling = { getState: () => state, setState: (s: Record<string, unknown>) => (state = s), invokeAction: async () => ({}) };
+    const poll = async () => {
+      const { result } = await invokeTrigger(triggers.pollChanges as never, { polling } as never, undefined, { connection: apiKey, resourceTypes: "contact", startFrom: "now" } as never);
+      return (result as { payload: { body: { data: { records: Rec[] } } } }).payload.body.data.records;
+    };
+    expect(await poll()).toHaveLength(0);
+    expect(typeof state.cursor).toBe("string");
+
+    const contact = await run(actions.createContact, { record: { email: `future-${Date.now()}@example.com` } });
+    let next: Rec[] = [];
+    const deadline = Date.now() + 10_000;
+    while (next.length === 0 && Date.now() < deadline) next = await poll();
+    expect(next.map((r) => r.id)).toEqual([contact.id]);
   });
 });
