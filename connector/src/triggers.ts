@@ -67,7 +67,13 @@ async function subscribe(connection: Connection, url: string, eventTypes: string
   if (state.subscriptionId === existing.id && typeof state.secret === "string") {
     return { subscriptionId: existing.id, secret: state.secret, url };
   }
-  const { data } = await request<Subscription>(connection, { method: "POST", path: `/v1/webhooks/${existing.id}/rotate-secret` });
+  // The instance lost the secret, so the old one is of no use to it: no grace period (which
+  // also makes the rotation allowed while an earlier rotation's grace still runs).
+  const { data } = await request<Subscription>(connection, {
+    method: "POST",
+    path: `/v1/webhooks/${existing.id}/rotate-secret`,
+    body: { grace_period_seconds: 0 },
+  });
   return { subscriptionId: existing.id, secret: data.secret, url };
 }
 

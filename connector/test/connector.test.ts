@@ -358,6 +358,10 @@ describe("webhook trigger", () => {
     expect(lost.subscriptionId).toBe(instanceState.subscriptionId);
     expect(lost.secret).toMatch(/^whsec_/);
     expect(lost.secret).not.toBe(instanceState.secret);
+    // Lost again at once: another rotation, not refused while an earlier grace would run.
+    const lostAgain = (await handlers.create(context({}), { connection: apiKey, eventTypes: ["contact.*"] })).instanceState;
+    expect(lostAgain.secret).not.toBe(lost.secret);
+    Object.assign(lost, lostAgain);
 
     const redeployed = (await handlers.create(context(lost), { connection: apiKey, eventTypes: ["contact.*", "order.paid"] })).instanceState;
     expect(redeployed.subscriptionId).toBe(instanceState.subscriptionId);
