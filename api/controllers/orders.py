@@ -198,7 +198,11 @@ class OrderController(Controller):
         **scoped("records:write", 404, 409, 412),
     )
     def place(
-        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+        self,
+        order_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        if_match_header: IfMatchHeader = None,
     ) -> Response[Order]:
         """Move a draft order with at least one line item to `placed`. Emits `order.placed`."""
         return self._transition("place", order_id, request, services)
@@ -214,7 +218,11 @@ class OrderController(Controller):
         **scoped("records:write", 404, 409, 412),
     )
     def pay(
-        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+        self,
+        order_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        if_match_header: IfMatchHeader = None,
     ) -> Response[Order]:
         """Move a placed order to `paid`. Emits `order.paid`."""
         return self._transition("pay", order_id, request, services)
@@ -230,7 +238,11 @@ class OrderController(Controller):
         **scoped("records:write", 404, 409, 412),
     )
     def fulfill(
-        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+        self,
+        order_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        if_match_header: IfMatchHeader = None,
     ) -> Response[Order]:
         """Move a paid order to `fulfilled`. Emits `order.fulfilled`."""
         return self._transition("fulfill", order_id, request, services)
@@ -246,7 +258,11 @@ class OrderController(Controller):
         **scoped("records:write", 404, 409, 412),
     )
     def cancel(
-        self, order_id: UUID, request: Request[Principal, Any, Any], services: ApiServices
+        self,
+        order_id: UUID,
+        request: Request[Principal, Any, Any],
+        services: ApiServices,
+        if_match_header: IfMatchHeader = None,
     ) -> Response[Order]:
         """Cancel an order that is not yet fulfilled. Emits `order.cancelled`."""
         return self._transition("cancel", order_id, request, services)
