@@ -56,7 +56,8 @@ access token (`at_…`) from `POST /oauth/token`. Each operation names the scope
 Each credential has a rate limit; every answer carries `RateLimit-Limit`,
 `RateLimit-Remaining` and `RateLimit-Reset`, and a 429 carries `Retry-After`.
 Errors are RFC 9457 problem details (`application/problem+json`), except on
-`POST /oauth/token`, which answers RFC 6749 errors (`{"error", "error_description"}`).
+`POST /oauth/token`, which answers RFC 6749 errors (`{"error", "error_description"}`) to
+requests it refuses.
 """
 
 

@@ -270,13 +270,14 @@ async def check_scope(request: Request[Any, Any, Any]) -> None:
 def scoped(scope: str, *errors: int) -> dict[str, Any]:
     """Route options for an operation that needs `scope`: the scope, checked by
     `check_scope` before the handler runs; its OpenAPI security; and the problem responses
-    it can answer (400, 401, 403 and 429 always, plus `errors`).
+    it can answer (400, 401, 403, 429 and 503 always, plus `errors`; authentication alone
+    may read the database, so any operation can meet it unavailable).
 
     The scope lives in the handler's `opt` rather than in a Litestar guard: guards cost a
     copy of the route handler per call, about a tenth of a create's CPU."""
     return {
         "opt": {REQUIRED_SCOPE: scope},
         "security": [{"ApiKey": []}, {"OAuth2": [scope]}],
-        "responses": problems(400, 401, 403, 429, *errors),
+        "responses": problems(400, 401, 403, 429, 503, *errors),
         "operation_class": ApiOperation,
     }

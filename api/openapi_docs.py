@@ -4,7 +4,9 @@ Litestar declares a layer's `response_headers` on success responses only; `ApiOp
 completes every operation: each header gets its schema and example, the headers every answer
 carries (`X-Request-ID`, and `RateLimit-*` where the success answer has them) are declared
 on the error answers too, with `Retry-After` on 429 and 503 and `WWW-Authenticate` on 401,
-and each JSON body (request, success and problem) gets a realistic example.
+and each JSON body (request, success and problem) gets a realistic example. An operation
+that takes a JSON body also declares the 415 `check_body` answers (api.request_guard), and
+a body it may go without (`data: X | None = None`) is not marked required.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from litestar.openapi.spec import (
 
 from api.openapi_examples import OPERATION_EXAMPLES, PROBLEM_EXAMPLES
 from api.schemas.examples import EXAMPLES
-from api.schemas.problem import problems
+from api.schemas.problem import DESCRIPTIONS, PROBLEM_JSON, problems
+
+JSON_MEDIA_TYPE = "application/json"
 
 STRING = OpenAPIType.STRING
 INTEGER = OpenAPIType.INTEGER
@@ -59,6 +63,7 @@ HEADERS: dict[str, tuple[str, OpenAPIType, Any]] = {
         STRING,
         'Bearer realm="syncline", error="invalid_token"',
     ),
+    "Accept": ("The media type to send the body as.", STRING, JSON_MEDIA_TYPE),
 }
 EVERY_ANSWER = ("X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 RETRY_STATUSES = ("429", "503")
@@ -95,6 +100,14 @@ def _example_for(media_type: OpenAPIMediaType) -> Any:
     return None
 
 
+def _optional(media: OpenAPIMediaType) -> bool:
+    """Whether a body's schema admits null (`X | None`): the body may be left out."""
+    schema = media.schema
+    return isinstance(schema, Schema) and any(
+        isinstance(s, Schema) and s.type == OpenAPIType.NULL for s in schema.one_of or []
+    )
+
+
 @dataclass
 class ApiOperation(Operation):
     """An operation with its headers completed and an example for each body (see above)."""
@@ -105,8 +118,13 @@ class ApiOperation(Operation):
         # drops every null inside a value (an example's `"next_cursor": null` too).
         self.body_examples: dict[tuple[str, ...], Any] = {}
         if self.request_body is not None and not isinstance(self.request_body, Reference):
-            for name, media in (self.request_body.content or {}).items():
+            content = self.request_body.content or {}
+            for name, media in content.items():
                 self._example(("requestBody", name), media, _example_for(media))
+            if any(_optional(media) for media in content.values()):
+                self.request_body.required = False  # Litestar marks every body required
+            if JSON_MEDIA_TYPE in content:
+                self._add_unsupported_media_type()
         responses = self.responses or {}
         successes = [r for s, r in responses.items() if s.startswith("2")]
         success = next((r for r in successes if isinstance(r, OpenAPIResponse)), None)
@@ -118,6 +136,29 @@ class ApiOperation(Operation):
         for status, response in responses.items():
             if isinstance(response, OpenAPIResponse):
                 self._complete(status, response, inherited)
+
+    def _add_unsupported_media_type(self) -> None:
+        """The 415 `check_body` answers a JSON body sent as another media type: a problem
+        like the operation's others (the same `Problem` reference, which Litestar renames
+        once the document's names are known), with `Accept`."""
+        responses = self.responses or {}
+        problem = next(
+            (
+                content[PROBLEM_JSON].schema
+                for response in responses.values()
+                if isinstance(response, OpenAPIResponse)
+                and PROBLEM_JSON in (content := response.content or {})
+            ),
+            None,
+        )
+        if problem is None or "415" in responses:
+            return
+        responses["415"] = OpenAPIResponse(
+            description=DESCRIPTIONS[415],
+            content={PROBLEM_JSON: OpenAPIMediaType(schema=problem)},
+            headers={"Accept": OpenAPIHeader(required=True)},
+        )
+        self.responses = dict(sorted(responses.items()))
 
     def _example(self, where: tuple[str, ...], media: OpenAPIMediaType, value: Any) -> None:
         if media.example is None and not media.examples and value is not None:
@@ -157,5 +198,6 @@ RATE_LIMIT_HEADERS = [header(name) for name in EVERY_ANSWER[1:]]
 
 
 def documented(*errors: int) -> dict[str, Any]:
-    """Route options for an operation outside `/v1`: its problem answers, documented."""
-    return {"responses": problems(*errors), "operation_class": ApiOperation}
+    """Route options for an operation outside `/v1`: its problem answers, documented (503
+    always: every such operation reads or writes the database)."""
+    return {"responses": problems(*errors, 503), "operation_class": ApiOperation}

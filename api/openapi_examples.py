@@ -359,6 +359,12 @@ PROBLEM_EXAMPLES: dict[int, dict[str, Any]] = {
         f"contact {CONTACT_ID} is at version 4, not 3",
     ),
     413: _problem(413, "Request body too large", None, "the request body exceeds 1048576 bytes"),
+    415: _problem(
+        415,
+        "Unsupported media type",
+        "unsupported-media-type",
+        "send the body as application/json, not text/plain",
+    ),
     422: _problem(
         422,
         "Unprocessable content",

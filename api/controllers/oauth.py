@@ -26,6 +26,7 @@ from api.oauth import (
 from api.openapi_docs import RATE_LIMIT_HEADERS, ApiOperation
 from api.rate_limit import RateLimitDecision
 from api.schemas.common import Output
+from api.schemas.problem import problems
 from api.services import ApiServices
 from domain.credential import OAuthClient
 from domain.errors import RecordNotFoundError
@@ -138,6 +139,7 @@ class OAuthController(Controller):
                 "`slow_down`: over the rate limit.",
                 ("slow_down", "this client is over its rate limit; retry after 1 s"),
             ),
+            **problems(503),
         },
     )
     async def token(self, request: Request[Any, Any, Any], services: ApiServices) -> AccessToken:
@@ -155,7 +157,8 @@ class OAuthController(Controller):
         authentication methods), `invalid_client` (401: unknown client, wrong secret,
         revoked or expired client), `unauthorized_client` (the client's tenant is suspended),
         `unsupported_grant_type`, `invalid_scope`, and `slow_down` (429, over the client's
-        rate limit, with `Retry-After`)."""
+        rate limit, with `Retry-After`). A 503 (the database is unavailable for the moment,
+        with `Retry-After`) is a problem detail, as elsewhere in the API."""
         body = await request.body()
         try:
             authorizations = request.headers.getall("authorization", [])

@@ -285,7 +285,7 @@ class WebhookController(Controller):
         response_description="Accepted: how many deliveries were enqueued.",
         sync_to_thread=True,
         status_code=202,
-        **scoped(MANAGE, 404, 409, 422, 503),
+        **scoped(MANAGE, 404, 409, 422),
     )
     def replay(
         self,

@@ -74,9 +74,11 @@ DESCRIPTIONS = {
     410: "The cursor is older than retention; resync from the beginning.",
     412: "If-Match named a version that is no longer current.",
     413: "The request body is larger than 1 MiB.",
+    415: "The body was not sent as `application/json` (`Accept` names the media type).",
     422: "The body is well-formed but its values are invalid.",
     429: "Rate limit exceeded; retry after the Retry-After header's seconds.",
-    503: "Temporarily unable to answer; retry after the Retry-After header's seconds.",
+    503: "Temporarily unable to answer (the database is unavailable, say); retry after the"
+    " Retry-After header's seconds.",
 }
 
 
@@ -89,5 +91,5 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
             description=DESCRIPTIONS[status],
             generate_examples=False,
         )
-        for status in statuses
+        for status in sorted(set(statuses))
     }
