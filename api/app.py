@@ -143,7 +143,9 @@ def openapi_config() -> OpenAPIConfig:
                 "OAuthClientBasic": SecurityScheme(
                     type="http",
                     scheme="basic",
-                    description="An OAuth client's id and secret, at the token endpoint only.",
+                    description="An OAuth client's id and secret, at the token endpoint only."
+                    " The endpoint also takes them as `client_id` and `client_secret` form"
+                    " fields instead (one method or the other, never both).",
                 ),
                 "AdminToken": SecurityScheme(
                     type="http", scheme="bearer", description="The operator's admin token."

@@ -118,7 +118,9 @@ class OAuthController(Controller):
         response_description="A bearer access token and how long it lasts.",
         response_headers=RATE_LIMIT_HEADERS,
         status_code=200,
-        security=[{"OAuthClientBasic": []}],
+        # HTTP Basic, or `client_id` and `client_secret` in the form: OpenAPI has no scheme
+        # for credentials in a request body, so that alternative is the empty requirement.
+        security=[{"OAuthClientBasic": []}, {}],
         operation_class=TokenOperation,
         responses={
             400: _error_response(

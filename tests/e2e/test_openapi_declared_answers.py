@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from tests.conftest import TenantClient
+from tests.e2e.test_oauth_token import basic
 from tests.e2e.test_openapi import operations
 from tests.e2e.test_orders import make_order
+from tests.support.credentials import FORM
 from tests.support.problems import assert_problem
 
 TRANSITIONS = ("place", "pay", "fulfill", "cancel")
@@ -131,3 +133,31 @@ def test_only_a_body_the_operation_can_go_without_is_optional(
     assert rotated.status_code == 200, rotated.text
     assert rotated.json()["secret"].startswith("whsec_")
     assert rotated.json()["secret"] != hook["secret"]
+
+
+def test_token_endpoint_declares_basic_and_form_field_client_authentication(
+    doc: dict[str, Any], http: httpx.Client, tenant: TenantClient
+) -> None:
+    token = doc["paths"]["/oauth/token"]["post"]
+    # HTTP Basic, or no HTTP authentication at all: the credentials are then form fields.
+    assert token["security"] == [{"OAuthClientBasic": []}, {}]
+    scheme = doc["components"]["securitySchemes"]["OAuthClientBasic"]
+    assert "`client_id` and `client_secret` form fields" in scheme["description"]
+    form = token["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert {"client_id", "client_secret"} <= set(form["properties"])
+
+    form_fields = http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": tenant.client_id,
+            "client_secret": tenant.client_secret,
+        },
+    )
+    assert form_fields.status_code == 200, form_fields.text
+    http_basic = http.post(
+        "/oauth/token",
+        content="grant_type=client_credentials",
+        headers={**FORM, **basic(tenant.client_id, tenant.client_secret)},
+    )
+    assert http_basic.status_code == 200, http_basic.text
