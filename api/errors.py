@@ -11,6 +11,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from api.observability import assign_correlation_id
 from api.redaction import redact_secrets
 from domain.errors import (
     ConflictError,
@@ -78,8 +79,13 @@ def problem(
     if request is not None:
         body["instance"] = redact_secrets(request.url.path)
         correlation_id = request.scope.get("state", {}).get("correlation_id")
-        if correlation_id:
-            body["correlation_id"] = correlation_id
+        if not correlation_id:
+            # A path no route matches (404) or a method its route lacks (405) is refused by
+            # the router, before any middleware (ObservabilityMiddleware among them) runs:
+            # the request gets its id, and the answer its X-Request-ID, here.
+            correlation_id = assign_correlation_id(request.scope)
+            headers = {**(headers or {}), "X-Request-ID": correlation_id}
+        body["correlation_id"] = correlation_id
     body.update(extra)
     return Response(
         content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers or {}

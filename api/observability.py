@@ -51,6 +51,24 @@ _finished: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 _running: dict[tuple[str, str], Any] = {}
 
 
+def assign_correlation_id(scope: Scope) -> str:
+    """This request's id, kept in its state: its valid `X-Request-ID` (or, failing that,
+    `X-Correlation-ID`), or a new one."""
+    given = correlation = b""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = value
+        elif name == b"x-correlation-id":
+            correlation = value
+    given = given or correlation  # an empty X-Request-ID defers to X-Correlation-ID
+    text = given.decode("latin-1")
+    correlation_id = (
+        text if VALID_ID.match(text) and not CREDENTIAL_SHAPED.match(text) else uuid.uuid4().hex
+    )
+    scope.setdefault("state", {})["correlation_id"] = correlation_id  # type: ignore[typeddict-item]
+    return correlation_id
+
+
 def correlation_id_of(scope: Scope) -> str:
     state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
     return str(state.get("correlation_id", ""))
@@ -85,18 +103,7 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
-        given = correlation = b""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                given = value
-            elif name == b"x-correlation-id":
-                correlation = value
-        given = given or correlation  # an empty X-Request-ID defers to X-Correlation-ID
-        text = given.decode("latin-1")
-        correlation_id = (
-            text if VALID_ID.match(text) and not CREDENTIAL_SHAPED.match(text) else uuid.uuid4().hex
-        )
-        scope.setdefault("state", {})["correlation_id"] = correlation_id  # type: ignore[typeddict-item]
+        correlation_id = assign_correlation_id(scope)
         method: str = scope["method"]  # type: ignore[typeddict-item]
         path: str = scope.get("path_template") or scope["path"]  # type: ignore[typeddict-item]
         running = _running.get((method, path))
