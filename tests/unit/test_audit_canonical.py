@@ -87,9 +87,7 @@ def test_an_events_canonical_bytes_are_rfc8785(custom_fields: dict[str, Any]) ->
     "custom_fields",
     [
         {"phone": "1234567890123456"},  # 16 digits in a string: walked, still plain
-        {"big": MAX_SAFE_INTEGER, "small": -MAX_SAFE_INTEGER},
-        {"too_big": MAX_SAFE_INTEGER + 1},  # RFC 8785 refuses it
-        {"too_small": -(2**60)},
+        {"big": MAX_SAFE_INTEGER, "small": -MAX_SAFE_INTEGER},  # beyond: refused by the domain
         {"\U0001f600": 1, "\ufb01": 2},  # a key beyond the BMP: RFC 8785's order
         {"price": 1.5, "ratio": 1e21},
         {"n\u00e9": "caf\u00e9"},
