@@ -192,7 +192,10 @@ class WebhookController(Controller):
         """Issue a new secret (shown only in this answer).
 
         Until `previous_secret_expires_at`, deliveries carry two `webhook-signature` entries,
-        one per secret, so you can switch your receiver over without losing any."""
+        one per secret, so you can switch your receiver over without losing any. One earlier
+        secret signs at a time: while that grace lasts, another rotation with a grace period
+        is a 409; one with `grace_period_seconds` 0 (a leaked secret) is always accepted and
+        ends every earlier secret."""
         grace = timedelta(seconds=(data or SecretRotation()).grace_period_seconds)
         ctx = request.user.context(correlation_id(request))
         subscription, secret = services.app.rotate_webhook_secret(
