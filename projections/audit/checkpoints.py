@@ -31,6 +31,27 @@ _DUE = """
     ORDER BY tenant_id
 """
 _MOVED = "SELECT tenant_id FROM audit_heads WHERE sequence > checkpoint_sequence"
+# The tenant's latest recorded checkpoint and the chain's hash at its sequence.
+_LATEST = """
+    SELECT p.sequence, p.chain_hash, c.chain_hash FROM audit_checkpoints p
+    LEFT JOIN audit_chain c ON c.tenant_id = p.tenant_id AND c.sequence = p.sequence
+    WHERE p.tenant_id = %s ORDER BY p.sequence DESC LIMIT 1
+"""
+
+
+class ChainRewrittenError(Exception):
+    """The chain no longer has the hash its latest recorded checkpoint signed: history
+    before that checkpoint was rewritten (and the chain recomputed, `syncline replay
+    audit`). The checkpointer refuses to sign such a chain; `syncline audit verify` names
+    the first event that differs."""
+
+    def __init__(self, tenant_id: UUID, sequence: int) -> None:
+        self.tenant_id = tenant_id
+        self.sequence = sequence
+        super().__init__(
+            f"tenant {tenant_id}: the chain hash at sequence {sequence} is not the one its"
+            " checkpoint signed (history was rewritten); refusing to sign the chain"
+        )
 
 
 class Checkpointer:
@@ -73,6 +94,11 @@ class Checkpointer:
         for tenant_id in self.due():
             try:
                 made += len(self.checkpoint(tenant_id))
+            except ChainRewrittenError as exc:
+                log.error(
+                    "audit chain rewritten: not signed",
+                    extra={"tenant_id": str(tenant_id), "sequence": exc.sequence},
+                )
             except Exception:  # one tenant's failure must not stop the others
                 log.exception("audit checkpoint failed", extra={"tenant_id": str(tenant_id)})
         return made
@@ -80,7 +106,8 @@ class Checkpointer:
     def checkpoint(self, tenant_id: UUID) -> list[dict[str, Any]]:
         """Sign a tenant's chain up to its head (at most `every_events` apart) and record the
         checkpoints; the checkpoints made (none when the head is already checkpointed, or
-        another process recorded the same one first)."""
+        another process recorded the same one first). ChainRewrittenError, signing
+        nothing, when the chain no longer matches the latest checkpoint recorded."""
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT sequence, checkpoint_sequence FROM audit_heads WHERE tenant_id = %s",
@@ -89,6 +116,9 @@ class Checkpointer:
             if row is None:
                 return []
             head, last = int(row[0]), int(row[1])
+            latest = conn.execute(_LATEST, (tenant_id,)).fetchone()
+            if latest is not None and (latest[2] is None or bytes(latest[1]) != bytes(latest[2])):
+                raise ChainRewrittenError(tenant_id, int(latest[0]))
             targets: list[int] = []
             while last < head:
                 last = min(head, last + self.every_events)
