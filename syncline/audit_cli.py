@@ -1,22 +1,43 @@
-"""`syncline audit verify`, `syncline audit checkpoint` and `syncline export`."""
+"""`syncline audit verify`, `syncline audit checkpoint` and `syncline export`.
+
+Exit statuses (docs/audit.md): 0 done (verify: every chain intact, possibly with events
+not chained yet), 1 a chain does not verify (tampered), 2 a usage, input/output or
+configuration error (an unknown tenant, a bad cursor, an output that cannot be written, a
+malformed SYNCLINE_AUDIT_SIGNING_KEY, a database that cannot be reached), 3 an export
+that could not be completed (a gap in the chain or an event that no longer decodes: run
+`syncline audit verify`, which tells tampering from the rest).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 from uuid import UUID
 
-from projections.audit.verify import ChainVerifier, Report
-from projections.audit.view import AuditView
+import msgspec
+
+from projections.audit.checkpoints import ChainRewrittenError
+from projections.audit.signing import InvalidSigningKeyError
+from projections.audit.verify import ChainVerifier, Report, TenantCheck
+from projections.audit.view import AuditView, ExportIncompleteError
 from projections.changes.cursor import decode_change_cursor
 from projections.cursor import InvalidCursorError
 from syncline.runtime import Runtime
 
-UNKNOWN_TENANT = 2  # exit status: no such tenant, or bad arguments
-TAMPERED = 1
+TAMPERED = 1  # exit status: a chain does not verify
+USAGE = 2  # exit status: bad arguments (an unknown tenant), input/output or configuration
+UNKNOWN_TENANT = USAGE
+EXPORT_INCOMPLETE = 3  # exit status: the export met a gap or an undecodable event
+CONNECT_TIMEOUT = 5  # seconds a one-shot command waits for the database, once
+
+
+class CommandError(Exception):
+    """A one-shot command cannot run; the message says why (exit status USAGE)."""
 
 
 def tenant_known(runtime: Runtime, tenant: UUID) -> bool:
@@ -36,7 +57,7 @@ def verify(runtime: Runtime, tenant: UUID | None = None, *, stream: TextIO | Non
 
     out = stream or sys.stdout
     if tenant is not None and not tenant_known(runtime, tenant):
-        print(f"syncline audit verify: no tenant {tenant}", file=out)
+        print(f"syncline audit verify: no tenant {tenant}", file=sys.stderr)
         return UNKNOWN_TENANT
     bar: list[tqdm[Any]] = []
 
@@ -46,7 +67,9 @@ def verify(runtime: Runtime, tenant: UUID | None = None, *, stream: TextIO | Non
         bar[0].update(done - bar[0].n)
 
     try:
-        report = ChainVerifier(runtime.app, runtime.pool).verify(tenant, progress=progress)
+        report = ChainVerifier(runtime.app, runtime.pool).verify(
+            tenant, progress=progress, unchained=True
+        )
     finally:
         for b in bar:
             b.close()
@@ -60,16 +83,28 @@ def summarize(report: Report, out: TextIO) -> int:
         if check.mismatch is None:
             print(
                 f"ok: tenant {check.tenant_id}: {check.verified} events,"
-                f" {check.checkpoints} checkpoints verified",
+                f" {check.checkpoints} checkpoints verified{_unchained(report, check)}",
                 file=out,
             )
         else:
             print(
                 f"TAMPERED: tenant {check.tenant_id}: {check.mismatch.describe()}"
-                f" (intact through sequence {check.verified})",
+                f" (intact through sequence {check.verified}){_unchained(report, check)}",
                 file=out,
             )
     return 0 if report.intact else TAMPERED
+
+
+def _unchained(report: Report, check: TenantCheck) -> str:
+    """The note on events stored but not chained yet (the audit projection is behind)."""
+    if not check.unchained:
+        return ""
+    events = "1 event" if check.unchained == 1 else f"{check.unchained} events"
+    are = "is" if check.unchained == 1 else "are"
+    return (
+        f"; {events} written after position {report.tracked} {are} not chained yet"
+        " (not verified: the audit projection is behind)"
+    )
 
 
 def checkpoint(runtime: Runtime, *, stream: TextIO | None = None) -> int:
@@ -77,12 +112,19 @@ def checkpoint(runtime: Runtime, *, stream: TextIO | None = None) -> int:
     out = stream or sys.stdout
     checkpointer = runtime.checkpointer()
     made = 0
+    refused = 0
     for tenant in checkpointer.moved():
-        for item in checkpointer.checkpoint(tenant):
+        try:
+            items = checkpointer.checkpoint(tenant)
+        except ChainRewrittenError as exc:
+            print(f"syncline audit checkpoint: {exc}", file=sys.stderr)
+            refused += 1
+            continue
+        for item in items:
             made += 1
             print(f"tenant {tenant}: checkpoint at sequence {item['sequence']}", file=out)
     print(f"{made} checkpoints signed with key {checkpointer.signer.key_id}", file=out)
-    return 0
+    return TAMPERED if refused else 0
 
 
 def export(
@@ -93,7 +135,9 @@ def export(
     output: Path | None = None,
     stream: TextIO | None = None,
 ) -> int:
-    """Write a tenant's NDJSON export to `output` (or stdout); the exit status."""
+    """Write a tenant's NDJSON export to `output` (or stdout); the exit status. A file is
+    written under a temporary name and renamed when the export is complete: an export that
+    stops (a gap, an undecodable event) leaves no file."""
     err = stream or sys.stderr
     if not tenant_known(runtime, tenant):
         print(f"syncline export: no tenant {tenant}", file=err)
@@ -105,18 +149,57 @@ def export(
         except InvalidCursorError as exc:
             print(f"syncline export: --after {exc}", file=err)
             return UNKNOWN_TENANT
-    lines = AuditView(runtime.pool).export(
-        runtime.cursors, tenant, app=runtime.app, after_position=position
+    view = AuditView(runtime.pool)
+    lines = view.export(runtime.cursors, tenant, app=runtime.app, after_position=position)
+    try:
+        if output is None:
+            _write(lines, sys.stdout.buffer, view.head(tenant)[0])
+            return 0
+        _write_file(lines, output, view.head(tenant)[0])
+    except ExportIncompleteError as exc:
+        where = (
+            "standard output holds only the lines before it"
+            if output is None
+            else (f"nothing written to {output}")
+        )
+        print(
+            f"syncline export: {exc}; {where} (`syncline audit verify --tenant {tenant}`"
+            " tells tampering from the rest)",
+            file=err,
+        )
+        return EXPORT_INCOMPLETE
+    except OSError as exc:
+        print(f"syncline export: cannot write {output or 'standard output'}: {exc}", file=err)
+        return USAGE
+    return 0
+
+
+def _write_file(lines: Iterator[bytes], output: Path, total: int) -> None:
+    """Write to a temporary file next to `output`, renamed to it once complete."""
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{output.name}.", suffix=".partial", dir=output.parent
     )
-    if output is None:
-        for line in lines:
-            sys.stdout.buffer.write(line)
-        sys.stdout.flush()
-        return 0
-    with output.open("wb") as file:
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            _write(lines, file, total)
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _write(lines: Iterator[bytes], file: BinaryIO, total: int) -> None:
+    """Write the lines, with a progress bar of the events written on standard error."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc="export", unit=" events", file=sys.stderr) as bar:
         for line in lines:
             file.write(line)
-    return 0
+            if line.startswith(b'{"export_start"'):
+                bar.update(int(msgspec.json.decode(line)["export_start"]["sequence"]))
+            elif not line.startswith(b'{"checkpoint"'):
+                bar.update(1)
+    file.flush()
 
 
 def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace, Any], int]]:
@@ -129,18 +212,26 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace, Any], int]
         audit_sub,
         "verify",
         "recompute every tenant's chain from the event store's own rows, check the stored"
-        " hashes and every checkpoint's signature; exit 0 when intact, 1 naming the first"
-        " event that does not match, 2 for an unknown tenant",
+        " hashes and every checkpoint's signature, and count the events not chained yet;"
+        " exit 0 when intact (even with events not chained yet), 1 naming the first event"
+        " that does not match, 2 for an unknown tenant or a configuration or database error",
     )
     p.add_argument(
         "--tenant", type=UUID, default=None, help="check this tenant only (all when not given)"
     )
-    parser(audit_sub, "checkpoint", "sign the head of every chain that moved, now")
+    parser(
+        audit_sub,
+        "checkpoint",
+        "sign the head of every chain that moved, now; exit 1 when a chain no longer has the"
+        " hash its latest checkpoint signed (not signed)",
+    )
     p = parser(
         sub,
         "export",
         "a tenant's events (each with its sequence and chain hash) and checkpoints as NDJSON,"
-        " which docs/audit/verify_export.py checks without Syncline",
+        " which docs/audit/verify_export.py checks without Syncline; exit 0 when complete,"
+        " 2 for a bad argument, an output that cannot be written or a database error, 3 when"
+        " the chain has a gap or an event no longer decodes (no file is left)",
     )
     p.add_argument("--tenant", type=UUID, required=True, help="the tenant to export (its id)")
     p.add_argument(
@@ -155,19 +246,53 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace, Any], int]
     return {"audit": cmd_audit, "export": cmd_export}
 
 
-def cmd_audit(args: argparse.Namespace, settings: Any) -> int:
-    runtime = Runtime.open(settings)
+def open_runtime(settings: Any) -> Runtime:
+    """The runtime of a one-shot command, which fails fast (CommandError) where a server
+    would wait: one attempt of CONNECT_TIMEOUT seconds to reach the database (a server
+    retries for as long as it takes), and a malformed SYNCLINE_AUDIT_SIGNING_KEY."""
+    import psycopg
+
+    from syncline.database import resolve_database_url
+
+    url = resolve_database_url(settings.database_url, settings.data_dir)
     try:
-        if args.audit_command == "verify":
-            return verify(runtime, args.tenant)
-        return checkpoint(runtime)
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise CommandError(f"cannot reach the database: {reason}") from None
+    try:
+        return Runtime.open(settings)
+    except InvalidSigningKeyError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _run(name: str, settings: Any, command: Callable[[Runtime], int]) -> int:
+    try:
+        runtime = open_runtime(settings)
+    except CommandError as exc:
+        print(f"syncline {name}: {exc}", file=sys.stderr)
+        return USAGE
+    try:
+        return command(runtime)
     finally:
         runtime.close()
+
+
+def cmd_audit(args: argparse.Namespace, settings: Any) -> int:
+    if args.audit_command == "verify":
+        return _run("audit verify", settings, lambda runtime: verify(runtime, args.tenant))
+    return _run("audit checkpoint", settings, checkpoint)
 
 
 def cmd_export(args: argparse.Namespace, settings: Any) -> int:
-    runtime = Runtime.open(settings)
-    try:
-        return export(runtime, args.tenant, after=args.after, output=args.output)
-    finally:
-        runtime.close()
+    if args.output is not None and not args.output.parent.is_dir():
+        print(
+            f"syncline export: cannot write {args.output}: no directory {args.output.parent}",
+            file=sys.stderr,
+        )
+        return USAGE
+    return _run(
+        "export",
+        settings,
+        lambda runtime: export(runtime, args.tenant, after=args.after, output=args.output),
+    )

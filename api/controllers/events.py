@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
 from uuid import UUID
@@ -13,6 +14,7 @@ from litestar.response import Stream
 from api.audit import event_page_body, with_cursor
 from api.auth import Principal, scoped
 from api.errors import ProblemError
+from api.observability import correlation_id_of
 from api.parameters import (
     change_cursor,
     change_position,
@@ -25,22 +27,40 @@ from api.responses import json_response
 from api.schemas.common import Limit
 from api.schemas.events import EventEnvelope, EventPage
 from api.services import ApiServices
-from projections.audit.view import AuditView
+from projections.audit.view import AuditView, ExportIncompleteError
 from projections.events.log import EventLog
 
 EXPORT_CHUNK = 256 * 1024  # bytes sent per step of the stream (each step is a thread hop)
+log = logging.getLogger(__name__)
 
 
-def chunks(lines: Iterator[bytes]) -> Iterator[bytes]:
-    """The export's lines, joined into chunks of about EXPORT_CHUNK bytes."""
+def chunks(lines: Iterator[bytes], correlation_id: str = "") -> Iterator[bytes]:
+    """The export's lines, joined into chunks of about EXPORT_CHUNK bytes. An export that
+    cannot be completed (ExportIncompleteError: a gap in the chain, an event that no longer
+    decodes) sends the lines before it, logs an error and raises on: the server then drops
+    the connection without ending the chunked body, so no client takes it for complete."""
     pending: list[bytes] = []
     size = 0
-    for line in lines:
-        pending.append(line)
-        size += len(line)
-        if size >= EXPORT_CHUNK:
+    try:
+        for line in lines:
+            pending.append(line)
+            size += len(line)
+            if size >= EXPORT_CHUNK:
+                yield b"".join(pending)
+                pending, size = [], 0
+    except ExportIncompleteError as exc:
+        log.error(
+            "audit export incomplete",
+            extra={
+                "correlation_id": correlation_id,
+                "tenant_id": str(exc.tenant_id),
+                "sequence": exc.sequence,
+                "reason": exc.reason,
+            },
+        )
+        if pending:
             yield b"".join(pending)
-            pending, size = [], 0
+        raise
     if pending:
         yield b"".join(pending)
 
@@ -152,7 +172,10 @@ class EventController(Controller):
         order, then one `{"checkpoint": {…}}` line per checkpoint of the exported range.
         With `after`, the first line is `{"export_start": {"sequence", "chain_hash"}}`:
         the chain just before the first exported event, so the export verifies on its own.
-        `docs/audit/verify_export.py` checks an export with the public key alone."""
+        `docs/audit/verify_export.py` checks an export with the public key alone.
+        An export that meets a gap in the chain or an event that no longer decodes is
+        aborted: the connection closes before the body ends (an incomplete chunked
+        transfer), never as a clean end, and the error is logged with the request's id."""
         tenant_id = request.user.tenant_id
         position = None if after is None else change_position(services, tenant_id, after, "after")
         if position is not None:
@@ -160,7 +183,9 @@ class EventController(Controller):
         lines = AuditView(services.pool).export(
             services.cursors, tenant_id, app=services.app, after_position=position
         )
-        return Stream(chunks(lines), media_type="application/x-ndjson")
+        return Stream(
+            chunks(lines, correlation_id_of(request.scope)), media_type="application/x-ndjson"
+        )
 
     @get(
         "/{event_id:str}",

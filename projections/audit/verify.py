@@ -57,6 +57,7 @@ class TenantCheck:
     checkpoints: int = 0  # checkpoints whose signature and hash verified
     mismatch: Mismatch | None = None
     limit_reached: bool = False
+    unchained: int = 0  # its stored events after the audit projection's position
 
     @property
     def intact(self) -> bool:
@@ -70,6 +71,7 @@ class Report:
     rows: int = 0  # stored events read
     complete: bool = True  # False: stopped at `max_rows` before the chained head
     every_tenant: bool = False  # a tenant with events but no chain is checked too
+    tracked: int = 0  # the audit projection's position: the log is chained up to it
 
     @property
     def intact(self) -> bool:
@@ -105,14 +107,21 @@ class ChainVerifier:
         max_events: int | None = None,
         max_rows: int | None = None,
         progress: Callable[[int, int], None] | None = None,
+        unchained: bool = False,
     ) -> Report:
         """Check every tenant's chain (or one tenant's, from `from_sequence`, at most
-        `max_events` of its events); `progress(rows read, rows to read)` after each batch."""
+        `max_events` of its events); `progress(done, to do)` after each batch: rows read
+        of the log, or for one tenant, its events recomputed of its chain's. With
+        `unchained`, also count each tenant's events stored after the audit projection's
+        position (written, not chained yet: the projection is behind)."""
         with self.pool.connection() as conn:
             conn.autocommit = False
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             try:
-                return self._verify(conn, tenant, from_sequence, max_events, max_rows, progress)
+                report = self._verify(conn, tenant, from_sequence, max_events, max_rows, progress)
+                if unchained and report.complete:
+                    self._count_unchained(conn, report)
+                return report
             finally:
                 conn.rollback()
                 conn.autocommit = True
@@ -153,9 +162,19 @@ class ChainVerifier:
             check = checks[str(tenant)]
             check.sequence, check.chain_hash = from_sequence - 1, bytes(start[1])
             check.verified = from_sequence - 1
-        report = Report(checks, every_tenant=tenant is None)
+        report = Report(checks, every_tenant=tenant is None, tracked=tracked)
         pending: list[_Pending] = []
         total = max(tracked - after, 0)
+        done: Callable[[], int] = lambda: report.rows  # noqa: E731
+        if tenant is not None:  # its own events, not every tenant's rows
+            head = conn.execute(
+                "SELECT sequence FROM audit_heads WHERE tenant_id = %s", (tenant,)
+            ).fetchone()
+            total = max((int(head[0]) if head else 0) - (from_sequence - 1), 0)
+            if max_events is not None:
+                total = min(total, max_events)
+            only = checks[str(tenant)]
+            done = lambda: only.checked  # noqa: E731
         with conn.cursor(name="audit_verify") as cur:
             cur.itersize = FLUSH
             cur.execute(self._rows, (after, tracked))
@@ -179,7 +198,7 @@ class ChainVerifier:
                     self._compare(conn, pending)
                     pending = []
                     if progress is not None:
-                        progress(report.rows, total)
+                        progress(done(), total)
                 if not report.every_tenant and all(
                     c.limit_reached or not c.intact for c in checks.values()
                 ):  # nothing left to check: the tenant failed or reached `max_events`
@@ -187,7 +206,7 @@ class ChainVerifier:
                     break
         self._compare(conn, pending)
         if progress is not None:
-            progress(total if report.complete else report.rows, total)
+            progress(total if report.complete else done(), total)
         if report.complete:
             self._check_ends(conn, checks.values())
         return report
@@ -326,3 +345,22 @@ class ChainVerifier:
                     str(row[1]),
                     "the chain recorded this event but the event store no longer has it (deleted)",
                 )
+
+    def _count_unchained(self, conn: psycopg.Connection[Any], report: Report) -> None:
+        """Each tenant's chained-to-be events stored after the audit projection's position."""
+        with conn.cursor(name="audit_unchained") as cur:
+            cur.itersize = FLUSH
+            cur.execute(self._rows, (report.tracked, 2**63 - 1))
+            for _, originator_id, version, topic, state in cur:
+                try:
+                    event = self.decoder.decode(originator_id, version, topic, bytes(state))
+                    tenant_id = event.meta["tenant_id"]
+                except Exception:  # noqa: S112 (not chained either way: the projection decides)
+                    continue
+                if chained_type(event) is None:
+                    continue
+                check = report.tenants.get(tenant_id)
+                if check is None and report.every_tenant:
+                    check = report.tenants[tenant_id] = TenantCheck(tenant_id)
+                if check is not None:
+                    check.unchained += 1

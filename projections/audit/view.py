@@ -24,6 +24,19 @@ EXPORT_FETCH = 2000  # rows per round trip of the export's server-side cursor
 _encode = msgspec.json.Encoder().encode
 
 
+class ExportIncompleteError(Exception):
+    """The export cannot go on: the chain has a gap (an `audit_chain` row, or the event
+    store row it names, is missing), a stored event no longer decodes, or the chain ends
+    before its recorded head. Raised instead of ending the export early, so that what was
+    written is never mistaken for a complete export; `syncline audit verify` says why."""
+
+    def __init__(self, tenant_id: UUID, sequence: int, reason: str) -> None:
+        self.tenant_id = tenant_id
+        self.sequence = sequence
+        self.reason = reason
+        super().__init__(f"tenant {tenant_id}: the export stops at sequence {sequence}: {reason}")
+
+
 @dataclass(frozen=True)
 class CheckpointPage:
     items: list[dict[str, Any]]
@@ -122,22 +135,48 @@ class AuditView:
                     sql.SQL(
                         "SELECT c.sequence, c.position, c.chain_hash, s.originator_id,"
                         " s.originator_version, s.topic, s.state"
-                        " FROM audit_chain c JOIN {} s ON s.notification_id = c.position"
+                        " FROM audit_chain c LEFT JOIN {} s ON s.notification_id = c.position"
                         " WHERE c.tenant_id = %s AND c.sequence > %s ORDER BY c.sequence"
                     ).format(event_store_table(app)),
                     (tenant_id, start),
                 )
                 for sequence, position, chain_hash, *event in cur:
-                    if sequence != end + 1:
-                        break  # a chain is gapless: never export past a missing link
+                    if sequence != end + 1:  # a chain is gapless: never export past a gap
+                        raise ExportIncompleteError(
+                            tenant_id, end + 1, "the audit chain has no row for it (deleted)"
+                        )
+                    if event[0] is None:
+                        raise ExportIncompleteError(
+                            tenant_id,
+                            sequence,
+                            f"the event store has no event at log position {position} (deleted)",
+                        )
+                    try:
+                        stored = renderer.render(*event)
+                    except Exception as exc:
+                        raise ExportIncompleteError(
+                            tenant_id,
+                            sequence,
+                            f"the stored event at log position {position} does not decode"
+                            f" ({type(exc).__name__})",
+                        ) from exc
                     end = sequence
-                    stored = renderer.render(*event)
                     cursor = encode_change_cursor(cursors, tenant_id, position)
                     text = stored.replace(CURSOR_PLACEHOLDER, f'"cursor":"{cursor}"', 1)
                     yield (
                         f'{text[:-1]},"sequence":{sequence},'
                         f'"chain_hash":"{bytes(chain_hash).hex()}"}}\n'
                     ).encode()
+            head = conn.execute(
+                "SELECT sequence FROM audit_heads WHERE tenant_id = %s", (tenant_id,)
+            ).fetchone()
+            if head is not None and int(head[0]) > end:
+                raise ExportIncompleteError(
+                    tenant_id,
+                    end + 1,
+                    f"the audit chain's head is at sequence {head[0]} but its rows end at"
+                    f" {end} (deleted)",
+                )
             rows = conn.execute(
                 f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = %s"
                 " AND sequence > %s AND sequence <= %s ORDER BY sequence",

@@ -49,7 +49,7 @@ def test_an_unknown_tenant_or_a_foreign_cursor_exits_2(runtime: Runtime, databas
     unknown = uuid4()
     answer = syncline(database_url, "audit", "verify", "--tenant", str(unknown))
     assert answer.returncode == 2
-    assert f"no tenant {unknown}" in answer.stdout
+    assert f"no tenant {unknown}" in answer.stderr  # errors go to standard error
     answer = syncline(database_url, "export", "--tenant", str(unknown))
     assert answer.returncode == 2
     assert f"no tenant {unknown}" in answer.stderr
