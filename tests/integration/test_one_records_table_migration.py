@@ -99,7 +99,7 @@ def test_a_database_written_before_0010_reads_the_same_after_it(before_0010: Any
     assert all(any(rows for rows in listed.values()) for listed in lists_before.values())
 
     applied = [str(m) for m in migrate(url)]
-    assert applied == ["0010_one_records_table"]
+    assert applied[0] == "0010_one_records_table"  # and every migration after it
 
     feed = ChangeFeed(pool)
     assert feed.head() == head
