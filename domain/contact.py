@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.context import Context
+from domain.envelope import MAX_SAFE_INTEGER
 from domain.errors import InvalidFieldError
 from domain.record import Record
 from domain.resources import Resource, register
@@ -17,10 +18,6 @@ MAX_EMAIL = 254
 MAX_TAGS = 50
 MAX_CUSTOM_FIELDS = 100
 MAX_DEPTH = 32
-# The largest integer exact in every JSON implementation (JavaScript's Number.MAX_SAFE_INTEGER)
-# and the largest RFC 8785 canonical JSON serialises: the audit chain hashes each event in
-# that form, so a larger one could not be chained.
-MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def validate_contact(fields: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,10 @@ from uuid import UUID
 
 import msgspec
 
+# The largest integer exact in every JSON implementation (JavaScript's Number.MAX_SAFE_INTEGER)
+# and the largest RFC 8785 canonical JSON serialises (the audit chain hashes each event in
+# that form): what an event may hold, in a record's data or an order's totals.
+MAX_SAFE_INTEGER = 2**53 - 1
 EVENT_ID_NAMESPACE = UUID("6f1c7a52-3d5e-4f7b-9c1a-2b8e5d4f6a10")
 # SHA-1 with the namespace already fed in: each id copies it and adds its name.
 _NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from domain.context import Context
 from domain.currency import is_currency
+from domain.envelope import MAX_SAFE_INTEGER
 from domain.errors import ConflictError, InvalidFieldError
 from domain.record import Record
 from domain.resources import Resource, register
@@ -15,7 +16,7 @@ FIELDS = ("contact_id", "currency", "line_items")
 MAX_LINE_ITEMS = 100
 MAX_QUANTITY = 1_000_000
 MAX_UNIT_PRICE = 1_000_000_000_000
-MAX_TOTAL = 2**53 - 1  # exact in every JSON number implementation, JavaScript included
+MAX_TOTAL = MAX_SAFE_INTEGER
 
 # status -> the statuses it may move to; `cancelled` is reachable from any non-final state.
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -11,7 +11,8 @@ from msgspec import UNSET, Meta, UnsetType
 
 from api.schemas.common import DATA_SCHEMAS, HasMore, Input, NextCursor, Output
 from api.schemas.examples import CREATED, examples, page
-from domain.contact import MAX_CUSTOM_FIELDS, MAX_DEPTH, MAX_EMAIL, MAX_SAFE_INTEGER, MAX_TAGS
+from domain.contact import MAX_CUSTOM_FIELDS, MAX_DEPTH, MAX_EMAIL, MAX_TAGS
+from domain.envelope import MAX_SAFE_INTEGER
 
 Email = Annotated[
     str,

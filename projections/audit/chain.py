@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import rfc8785
 
-from domain.envelope import envelope_text
+from domain.envelope import MAX_SAFE_INTEGER, envelope_text
 from domain.events import CHECKPOINT_TYPE, public_type
 from projections.rendering import event_text, public_event_id
 
@@ -59,8 +59,6 @@ def canonical_bytes(event: Any, event_type: str) -> bytes:
     return canonical_json(public)
 
 
-# The largest integer RFC 8785 (I-JSON) serialises; rfc8785 refuses anything beyond.
-MAX_SAFE_INTEGER = 2**53 - 1
 _sorted_encode = msgspec.json.Encoder(order="sorted").encode
 
 

@@ -9,8 +9,9 @@ from eventsourcing.persistence import StoredEvent
 from hypothesis import strategies as st
 
 from domain.application import Syncline
-from domain.contact import MAX_SAFE_INTEGER, Contact
+from domain.contact import Contact
 from domain.context import Actor, Context
+from domain.envelope import MAX_SAFE_INTEGER
 from domain.order import Order
 
 ACTOR = Actor("system", "test")
