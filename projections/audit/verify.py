@@ -29,6 +29,7 @@ from domain.audit import AuditCheckpoint, checkpoint_message
 from domain.envelope import event_id
 from domain.event_classes import instance_of
 from projections.audit.chain import GENESIS, canonical_bytes, chained_type, next_hash
+from projections.audit.view import chain_head
 from projections.event_decoder import EventDecoder
 
 FLUSH = 2000  # events recomputed between two look-ups of the recorded chain
@@ -167,10 +168,8 @@ class ChainVerifier:
         total = max(tracked - after, 0)
         done: Callable[[], int] = lambda: report.rows  # noqa: E731
         if tenant is not None:  # its own events, not every tenant's rows
-            head = conn.execute(
-                "SELECT sequence FROM audit_heads WHERE tenant_id = %s", (tenant,)
-            ).fetchone()
-            total = max((int(head[0]) if head else 0) - (from_sequence - 1), 0)
+            head, _ = chain_head(conn, tenant)
+            total = max(head - (from_sequence - 1), 0)
             if max_events is not None:
                 total = min(total, max_events)
             only = checks[str(tenant)]

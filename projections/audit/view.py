@@ -24,6 +24,15 @@ EXPORT_FETCH = 2000  # rows per round trip of the export's server-side cursor
 _encode = msgspec.json.Encoder().encode
 
 
+def chain_head(conn: Any, tenant_id: UUID) -> tuple[int, bytes]:
+    """A tenant's chain head on `conn` (in its snapshot): its sequence and hash (0 and 32
+    zero bytes if it has none)."""
+    row = conn.execute(
+        "SELECT sequence, chain_hash FROM audit_heads WHERE tenant_id = %s", (tenant_id,)
+    ).fetchone()
+    return (int(row[0]), bytes(row[1])) if row else (0, GENESIS)
+
+
 class ExportIncompleteError(Exception):
     """The export cannot go on: the chain has a gap (an `audit_chain` row, or the event
     store row it names, is missing), a stored event no longer decodes, or the chain ends
@@ -90,10 +99,7 @@ class AuditView:
     def head(self, tenant_id: UUID) -> tuple[int, bytes]:
         """The tenant's chain head: its sequence and hash (0 and 32 zero bytes if empty)."""
         with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT sequence, chain_hash FROM audit_heads WHERE tenant_id = %s", (tenant_id,)
-            ).fetchone()
-        return (int(row[0]), bytes(row[1])) if row else (0, GENESIS)
+            return chain_head(conn, tenant_id)
 
     def export(
         self,
@@ -167,14 +173,12 @@ class AuditView:
                         f'{text[:-1]},"sequence":{sequence},'
                         f'"chain_hash":"{bytes(chain_hash).hex()}"}}\n'
                     ).encode()
-            head = conn.execute(
-                "SELECT sequence FROM audit_heads WHERE tenant_id = %s", (tenant_id,)
-            ).fetchone()
-            if head is not None and int(head[0]) > end:
+            head, _ = chain_head(conn, tenant_id)
+            if head > end:
                 raise ExportIncompleteError(
                     tenant_id,
                     end + 1,
-                    f"the audit chain's head is at sequence {head[0]} but its rows end at"
+                    f"the audit chain's head is at sequence {head} but its rows end at"
                     f" {end} (deleted)",
                 )
             rows = conn.execute(
