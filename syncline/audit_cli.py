@@ -1,11 +1,14 @@
-"""`syncline audit verify`, `syncline audit checkpoint` and `syncline export`.
+"""`syncline audit verify` (its checks: syncline.audit_verify), `syncline audit checkpoint`
+and `syncline export`.
 
 Exit statuses (docs/audit.md): 0 done (verify: every chain intact, possibly with events
-not chained yet), 1 a chain does not verify (tampered), 2 a usage, input/output or
-configuration error (an unknown tenant, a bad cursor, an output that cannot be written, a
-malformed SYNCLINE_AUDIT_SIGNING_KEY, a database that cannot be reached), 3 an export
-that could not be completed (a gap in the chain or an event that no longer decodes: run
-`syncline audit verify`, which tells tampering from the rest).
+not chained yet), 1 a chain does not verify (tampered: verify names the event, the
+checkpoint or the kept checkpoint), 2 a usage, input/output or configuration error (an
+unknown tenant, a bad cursor, a malformed public key, a kept-checkpoints file that cannot
+be read, an output that cannot be written, a malformed SYNCLINE_AUDIT_SIGNING_KEY, a
+database that cannot be reached), 3 an export that could not be completed (a gap in the
+chain or an event that no longer decodes: run `syncline audit verify`, which tells
+tampering from the rest).
 """
 
 from __future__ import annotations
@@ -23,14 +26,23 @@ import msgspec
 
 from projections.audit.checkpoints import ChainRewrittenError
 from projections.audit.signing import InvalidSigningKeyError
-from projections.audit.verify import ChainVerifier, Report, TenantCheck
 from projections.audit.view import AuditView, ExportIncompleteError
 from projections.changes.cursor import decode_change_cursor
 from projections.cursor import InvalidCursorError
+from syncline.audit_verify import (
+    PUBLIC_KEYS_VARIABLE,
+    TAMPERED,
+    USAGE,
+    InputError,
+    kept_checkpoints,
+    pinned_keys,
+    tenant_known,
+    verify,
+)
 from syncline.runtime import Runtime
 
-TAMPERED = 1  # exit status: a chain does not verify
-USAGE = 2  # exit status: bad arguments (an unknown tenant), input/output or configuration
+__all__ = ["EXPORT_INCOMPLETE", "TAMPERED", "USAGE", "add_commands", "export", "verify"]
+
 UNKNOWN_TENANT = USAGE
 EXPORT_INCOMPLETE = 3  # exit status: the export met a gap or an undecodable event
 CONNECT_TIMEOUT = 5  # seconds a one-shot command waits for the database, once
@@ -38,73 +50,6 @@ CONNECT_TIMEOUT = 5  # seconds a one-shot command waits for the database, once
 
 class CommandError(Exception):
     """A one-shot command cannot run; the message says why (exit status USAGE)."""
-
-
-def tenant_known(runtime: Runtime, tenant: UUID) -> bool:
-    """Whether the tenant exists (or ever had a chain)."""
-    with runtime.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT EXISTS (SELECT FROM tenants WHERE id = %s)"
-            " OR EXISTS (SELECT FROM audit_heads WHERE tenant_id = %s)",
-            (tenant, tenant),
-        ).fetchone()
-    return bool(row and row[0])
-
-
-def verify(runtime: Runtime, tenant: UUID | None = None, *, stream: TextIO | None = None) -> int:
-    """Recompute the chains from the event store and check them; the exit status."""
-    from tqdm import tqdm
-
-    out = stream or sys.stdout
-    if tenant is not None and not tenant_known(runtime, tenant):
-        print(f"syncline audit verify: no tenant {tenant}", file=sys.stderr)
-        return UNKNOWN_TENANT
-    bar: list[tqdm[Any]] = []
-
-    def progress(done: int, total: int) -> None:
-        if not bar:
-            bar.append(tqdm(total=total, desc="audit verify", unit=" events", file=sys.stderr))
-        bar[0].update(done - bar[0].n)
-
-    try:
-        report = ChainVerifier(runtime.app, runtime.pool).verify(
-            tenant, progress=progress, unchained=True
-        )
-    finally:
-        for b in bar:
-            b.close()
-    return summarize(report, out)
-
-
-def summarize(report: Report, out: TextIO) -> int:
-    for problem in report.undecodable:
-        print(f"note: {problem}", file=out)
-    for check in sorted(report.tenants.values(), key=lambda c: c.tenant_id):
-        if check.mismatch is None:
-            print(
-                f"ok: tenant {check.tenant_id}: {check.verified} events,"
-                f" {check.checkpoints} checkpoints verified{_unchained(report, check)}",
-                file=out,
-            )
-        else:
-            print(
-                f"TAMPERED: tenant {check.tenant_id}: {check.mismatch.describe()}"
-                f" (intact through sequence {check.verified}){_unchained(report, check)}",
-                file=out,
-            )
-    return 0 if report.intact else TAMPERED
-
-
-def _unchained(report: Report, check: TenantCheck) -> str:
-    """The note on events stored but not chained yet (the audit projection is behind)."""
-    if not check.unchained:
-        return ""
-    events = "1 event" if check.unchained == 1 else f"{check.unchained} events"
-    are = "is" if check.unchained == 1 else "are"
-    return (
-        f"; {events} written after position {report.tracked} {are} not chained yet"
-        " (not verified: the audit projection is behind)"
-    )
 
 
 def checkpoint(runtime: Runtime, *, stream: TextIO | None = None) -> int:
@@ -212,12 +157,39 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace, Any], int]
         audit_sub,
         "verify",
         "recompute every tenant's chain from the event store's own rows, check the stored"
-        " hashes and every checkpoint's signature, and count the events not chained yet;"
-        " exit 0 when intact (even with events not chained yet), 1 naming the first event"
-        " that does not match, 2 for an unknown tenant or a configuration or database error",
+        " hashes and every checkpoint's signature (with the keys you pin, else the"
+        " database's), compare the checkpoints you kept, and count the events not chained"
+        " yet; exit 0 when intact (even with events not chained yet), 1 naming the first"
+        " event, the checkpoint or the kept checkpoint that does not match, 2 for an unknown"
+        " tenant, a malformed key, an unreadable --kept file, or a configuration or"
+        " database error",
     )
     p.add_argument(
-        "--tenant", type=UUID, default=None, help="check this tenant only (all when not given)"
+        "--tenant",
+        type=UUID,
+        default=None,
+        help="check this tenant only, and its kept checkpoints (all when not given)",
+    )
+    p.add_argument(
+        "--public-key",
+        dest="public_keys",
+        metavar="KEY[,KEY2,...]",
+        default=None,
+        help="the public keys you trust, kept outside Syncline: base64 of the 32-byte"
+        " Ed25519 key (as GET /v1/audit/public-key answers it), comma-separated; every"
+        " checkpoint must be signed with one of them. Not given: "
+        f"{PUBLIC_KEYS_VARIABLE}, else the keys the database holds (which whoever holds"
+        " the database can replace)",
+    )
+    p.add_argument(
+        "--kept",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="checkpoints you kept outside Syncline, one a line (an export's checkpoint line,"
+        " an audit.checkpoint webhook delivery, or a checkpoint of GET"
+        " /v1/audit/checkpoints): each must verify, and the chain recomputed from the event"
+        " store must reach its sequence with the chain hash it signed",
     )
     parser(
         audit_sub,
@@ -280,7 +252,17 @@ def _run(name: str, settings: Any, command: Callable[[Runtime], int]) -> int:
 
 def cmd_audit(args: argparse.Namespace, settings: Any) -> int:
     if args.audit_command == "verify":
-        return _run("audit verify", settings, lambda runtime: verify(runtime, args.tenant))
+        try:  # read before the database is reached: a bad argument fails fast
+            pinned = pinned_keys(args.public_keys, settings.audit_public_keys)
+            kept = kept_checkpoints(args.kept)
+        except InputError as exc:
+            print(f"syncline audit verify: {exc}", file=sys.stderr)
+            return USAGE
+        return _run(
+            "audit verify",
+            settings,
+            lambda runtime: verify(runtime, args.tenant, pinned=pinned, kept=kept),
+        )
     return _run("audit checkpoint", settings, checkpoint)
 
 

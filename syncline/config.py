@@ -20,6 +20,8 @@ class Settings:
     admin_token: str | None = None
     secret_key: str | None = None
     audit_signing_key: str | None = None
+    # The public keys `syncline audit verify` holds checkpoints to (its --public-key).
+    audit_public_keys: str | None = None
     allow_private_webhooks: bool = False
     data_dir: Path = field(default_factory=lambda: Path(".syncline"))
     log_level: str = "INFO"
@@ -76,6 +78,7 @@ class Settings:
             admin_token=get("SYNCLINE_ADMIN_TOKEN"),
             secret_key=get("SYNCLINE_SECRET_KEY"),
             audit_signing_key=get("SYNCLINE_AUDIT_SIGNING_KEY"),
+            audit_public_keys=get("SYNCLINE_AUDIT_PUBLIC_KEYS"),
             allow_private_webhooks=(get("SYNCLINE_ALLOW_PRIVATE_WEBHOOKS") or "").lower()
             in TRUE_VALUES,
             data_dir=Path(get("SYNCLINE_DATA_DIR") or ".syncline"),

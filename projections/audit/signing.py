@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from psycopg_pool import ConnectionPool
+
+from projections.audit.trust import key_id
 
 ALGORITHM = "Ed25519"
 
@@ -38,7 +39,7 @@ class CheckpointSigner:
     def __init__(self, seed: bytes) -> None:
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
         self.public_key = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.key_id = "ed25519:" + hashlib.sha256(self.public_key).hexdigest()[:16]
+        self.key_id = key_id(self.public_key)
 
     @property
     def public_key_b64(self) -> str:

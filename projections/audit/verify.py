@@ -2,82 +2,40 @@
 
 It reads the eventsourcing table itself (not a read model), decodes each stored event as
 the application does, recomputes every chain and compares, at each sequence, the event and
-hash the `audit_chain` table recorded; it checks every checkpoint's signature and that the
-hash it signed is the chain's. A modified, deleted, reordered or inserted row makes the
-first affected sequence differ; the first mismatch of each tenant is reported and that
-tenant's check stops there, the others go on. Everything is read in one REPEATABLE READ
-transaction (one snapshot of the log and the chain), the log through a server-side cursor,
-so memory stays constant at any size.
+hash the `audit_chain` table recorded; it checks every checkpoint's signature (with the
+keys the caller pins, else those the database holds) and that the hash it signed is the
+chain's. A modified, deleted, reordered or inserted row makes the first affected sequence
+differ; the first mismatch of each tenant is reported and that tenant's check stops there,
+the others go on. It also keeps the recomputed hash at the sequences of the checkpoints an
+auditor kept outside Syncline (projections.audit.trust compares them). Everything is read
+in one REPEATABLE READ transaction (one snapshot of the log and the chain), the log
+through a server-side cursor, so memory stays constant at any size.
 """
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import psycopg
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from eventsourcing.application import Application
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from domain.audit import AuditCheckpoint, checkpoint_message
+from domain.audit import AuditCheckpoint
 from domain.envelope import event_id
 from domain.event_classes import instance_of
-from projections.audit.chain import GENESIS, canonical_bytes, chained_type, next_hash
+from projections.audit.chain import canonical_bytes, chained_type, next_hash
+from projections.audit.report import Mismatch, Report, TenantCheck
+from projections.audit.trust import signature_problem
 from projections.audit.view import chain_head
 from projections.event_decoder import EventDecoder
 
 FLUSH = 2000  # events recomputed between two look-ups of the recorded chain
 _CHECKPOINT = instance_of(AuditCheckpoint.Created)
-
-
-@dataclass
-class Mismatch:
-    sequence: int
-    event_id: str  # the first event that does not match (see `reason`)
-    reason: str
-
-    def describe(self) -> str:
-        return f"sequence {self.sequence}, {self.event_id}: {self.reason}"
-
-
-@dataclass
-class TenantCheck:
-    """One tenant's chain as far as it was checked."""
-
-    tenant_id: str
-    sequence: int = 0  # the last sequence recomputed
-    chain_hash: bytes = GENESIS
-    verified: int = 0  # the last sequence found as the chain recorded it
-    checked: int = 0  # events recomputed
-    checkpoints: int = 0  # checkpoints whose signature and hash verified
-    mismatch: Mismatch | None = None
-    limit_reached: bool = False
-    unchained: int = 0  # its stored events after the audit projection's position
-
-    @property
-    def intact(self) -> bool:
-        return self.mismatch is None
-
-
-@dataclass
-class Report:
-    tenants: dict[str, TenantCheck]
-    undecodable: list[str] = field(default_factory=list)  # rows that no longer decode
-    rows: int = 0  # stored events read
-    complete: bool = True  # False: stopped at `max_rows` before the chained head
-    every_tenant: bool = False  # a tenant with events but no chain is checked too
-    tracked: int = 0  # the audit projection's position: the log is chained up to it
-
-    @property
-    def intact(self) -> bool:
-        # A row that no longer decodes is missing from its tenant's chain, which names it.
-        return all(t.intact for t in self.tenants.values())
 
 
 @dataclass
@@ -87,6 +45,7 @@ class _Pending:
     event_id: str
     chain_hash: bytes
     checkpoint: bool = False  # a checkpoint's claim about the chain, not an event
+    problem: str | None = None  # a checkpoint's: its key or signature does not verify
 
 
 class ChainVerifier:
@@ -109,17 +68,33 @@ class ChainVerifier:
         max_rows: int | None = None,
         progress: Callable[[int, int], None] | None = None,
         unchained: bool = False,
+        keys: Mapping[str, Ed25519PublicKey] | None = None,
+        wanted: Mapping[str, Iterable[int]] | None = None,
     ) -> Report:
         """Check every tenant's chain (or one tenant's, from `from_sequence`, at most
         `max_events` of its events); `progress(done, to do)` after each batch: rows read
         of the log, or for one tenant, its events recomputed of its chain's. With
         `unchained`, also count each tenant's events stored after the audit projection's
-        position (written, not chained yet: the projection is behind)."""
+        position (written, not chained yet: the projection is behind).
+
+        Checkpoints must be signed with one of `keys` (by key_id), when given: the
+        caller's, pinned; else with the keys the database holds. `wanted`: by tenant, the
+        sequences at which the hash recomputed from the event store is to be kept in the
+        report (`TenantCheck.hashes`), for the checkpoints an auditor kept; that chain is
+        recomputed up to the last of them even past a mismatch and, with `unchained`, over
+        events not chained yet."""
         with self.pool.connection() as conn:
             conn.autocommit = False
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             try:
-                report = self._verify(conn, tenant, from_sequence, max_events, max_rows, progress)
+                report = Report(
+                    {},
+                    every_tenant=tenant is None,
+                    keys=dict(keys) if keys is not None else _stored_keys(conn),
+                    pinned=keys is not None,
+                    wanted={t: frozenset(s) for t, s in (wanted or {}).items()},
+                )
+                self._verify(conn, report, tenant, from_sequence, max_events, max_rows, progress)
                 if unchained and report.complete:
                     self._count_unchained(conn, report)
                 return report
@@ -131,25 +106,22 @@ class ChainVerifier:
     def _verify(
         self,
         conn: psycopg.Connection[Any],
+        report: Report,
         tenant: UUID | None,
         from_sequence: int,
         max_events: int | None,
         max_rows: int | None,
         progress: Callable[[int, int], None] | None,
-    ) -> Report:
+    ) -> None:
         row = conn.execute(
             "SELECT position FROM projection_tracking WHERE name = 'audit'"
         ).fetchone()
-        tracked = int(row[0]) if row else 0
-        keys = {
-            key_id: Ed25519PublicKey.from_public_bytes(bytes(public))
-            for key_id, public in conn.execute("SELECT key_id, public_key FROM audit_keys")
-        }
         if tenant is None:
-            heads = [str(t) for (t,) in conn.execute("SELECT tenant_id FROM audit_heads")]
-            checks = {t: TenantCheck(t) for t in heads}
+            for (head,) in conn.execute("SELECT tenant_id FROM audit_heads"):
+                report.check(str(head))
         else:
-            checks = {str(tenant): TenantCheck(str(tenant))}
+            report.check(str(tenant))
+        checks = report.tenants
         after = 0
         if tenant is not None and from_sequence > 1:
             start = conn.execute(
@@ -158,12 +130,12 @@ class ChainVerifier:
                 (tenant, from_sequence - 1),
             ).fetchone()
             if start is None:
-                return Report(checks)  # nothing recorded there yet: nothing to check
+                return  # nothing recorded there yet: nothing to check
             after = int(start[0])
             check = checks[str(tenant)]
             check.sequence, check.chain_hash = from_sequence - 1, bytes(start[1])
             check.verified = from_sequence - 1
-        report = Report(checks, every_tenant=tenant is None, tracked=tracked)
+        report.tracked = tracked = int(row[0]) if row else 0
         pending: list[_Pending] = []
         total = max(tracked - after, 0)
         done: Callable[[], int] = lambda: report.rows  # noqa: E731
@@ -184,7 +156,6 @@ class ChainVerifier:
                     break
                 self._check_row(
                     report,
-                    keys,
                     pending,
                     position,
                     originator_id,
@@ -199,7 +170,7 @@ class ChainVerifier:
                     if progress is not None:
                         progress(done(), total)
                 if not report.every_tenant and all(
-                    c.limit_reached or not c.intact for c in checks.values()
+                    c.limit_reached or not (c.intact or c.wants_more) for c in checks.values()
                 ):  # nothing left to check: the tenant failed or reached `max_events`
                     report.complete = not any(c.limit_reached for c in checks.values())
                     break
@@ -208,12 +179,10 @@ class ChainVerifier:
             progress(total if report.complete else done(), total)
         if report.complete:
             self._check_ends(conn, checks.values())
-        return report
 
     def _check_row(
         self,
         report: Report,
-        keys: dict[str, Ed25519PublicKey],
         pending: list[_Pending],
         position: int,
         originator_id: UUID,
@@ -235,17 +204,19 @@ class ChainVerifier:
         if check is None and report.every_tenant and tenant_id is not None:
             if chained_type(event) is None and not _CHECKPOINT(event):
                 return
-            check = report.tenants[tenant_id] = TenantCheck(tenant_id)  # its chain is gone
-        if check is None or check.mismatch is not None or check.limit_reached:
+            check = report.check(tenant_id)  # its chain is gone
+        if check is None or check.limit_reached or not (check.intact or check.wants_more):
             return
         if _CHECKPOINT(event):
-            self._check_signature(check, keys, event, pending)
+            if check.intact:
+                self._check_signature(check, report, event, pending)
             return
         event_type = chained_type(event)
         if event_type is None:
             return
-        check.sequence += 1
-        check.chain_hash = next_hash(check.chain_hash, canonical_bytes(event, event_type))
+        check.recomputed(next_hash(check.chain_hash, canonical_bytes(event, event_type)))
+        if not check.intact:
+            return  # recomputed for the kept checkpoints only: its check stopped
         pending.append(
             _Pending(check, check.sequence, event_id(originator_id, version), check.chain_hash)
         )
@@ -254,26 +225,15 @@ class ChainVerifier:
             check.limit_reached = True
 
     def _check_signature(
-        self,
-        check: TenantCheck,
-        keys: dict[str, Ed25519PublicKey],
-        event: Any,
-        pending: list[_Pending],
+        self, check: TenantCheck, report: Report, event: Any, pending: list[_Pending]
     ) -> None:
         state = event.state
         name = event_id(event.originator_id, event.originator_version)
         sequence = int(state["sequence"])
-        message = checkpoint_message(
-            state["tenant_id"], sequence, state["chain_hash"], state["signed_at"]
-        )
-        key = keys.get(state["key_id"])
-        try:
-            if key is None:
-                raise InvalidSignature(f"unknown key {state['key_id']}")
-            key.verify(base64.b64decode(state["signature"]), message)
-        except (InvalidSignature, ValueError):
-            check.mismatch = Mismatch(
-                sequence, name, "the checkpoint's signature does not verify with its key"
+        problem = signature_problem(state, report.keys, report.trusted)
+        if problem is not None:  # reported in log order, after the events before it
+            pending.append(
+                _Pending(check, sequence, name, b"", True, f"this checkpoint's {problem}")
             )
             return
         pending.append(_Pending(check, sequence, name, bytes.fromhex(state["chain_hash"]), True))
@@ -296,7 +256,9 @@ class ChainVerifier:
             if check.mismatch is not None:
                 continue
             found = recorded.get((check.tenant_id, item.sequence))
-            if item.checkpoint:
+            if item.problem is not None:
+                check.mismatch = Mismatch(item.sequence, item.event_id, item.problem)
+            elif item.checkpoint:
                 if found is None or found[1] != item.chain_hash:
                     check.mismatch = Mismatch(
                         item.sequence,
@@ -346,7 +308,8 @@ class ChainVerifier:
                 )
 
     def _count_unchained(self, conn: psycopg.Connection[Any], report: Report) -> None:
-        """Each tenant's chained-to-be events stored after the audit projection's position."""
+        """Each tenant's chained-to-be events stored after the audit projection's position
+        (recomputed into its chain while a kept checkpoint wants it)."""
         with conn.cursor(name="audit_unchained") as cur:
             cur.itersize = FLUSH
             cur.execute(self._rows, (report.tracked, 2**63 - 1))
@@ -356,10 +319,24 @@ class ChainVerifier:
                     tenant_id = event.meta["tenant_id"]
                 except Exception:  # noqa: S112 (not chained either way: the projection decides)
                     continue
-                if chained_type(event) is None:
+                event_type = chained_type(event)
+                if event_type is None:
                     continue
                 check = report.tenants.get(tenant_id)
                 if check is None and report.every_tenant:
-                    check = report.tenants[tenant_id] = TenantCheck(tenant_id)
-                if check is not None:
-                    check.unchained += 1
+                    check = report.check(tenant_id)
+                if check is None:
+                    continue
+                check.unchained += 1
+                if check.wants_more:  # a kept checkpoint signed it: chain it here
+                    check.recomputed(
+                        next_hash(check.chain_hash, canonical_bytes(event, event_type))
+                    )
+
+
+def _stored_keys(conn: psycopg.Connection[Any]) -> dict[str, Ed25519PublicKey]:
+    """The public keys the database's `audit_keys` holds, by key_id."""
+    return {
+        str(key_id): Ed25519PublicKey.from_public_bytes(bytes(public))
+        for key_id, public in conn.execute("SELECT key_id, public_key FROM audit_keys")
+    }

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from domain.envelope import event_id
+from projections.audit.trust import KeptCheckpoint
 from syncline.audit_cli import verify
 from syncline.runtime import Runtime
 from tests.integration.audit_helpers import (
@@ -157,3 +158,31 @@ def test_a_tenant_whose_chain_was_removed_is_found_by_a_full_check(
                 cur.executemany("INSERT INTO audit_chain VALUES (%s, %s, %s, %s, %s)", chain)
                 cur.executemany("INSERT INTO audit_heads VALUES (%s, %s, %s, %s, %s)", heads)
     assert run_verify(runtime, None)[0] == 0
+
+
+def test_a_kept_checkpoint_past_the_first_mismatch_is_still_compared(
+    runtime: Runtime, tenants: tuple[UUID, UUID]
+) -> None:
+    """A tenant's check stops at its first mismatch; its chain is still recomputed from the
+    event store up to the checkpoints kept, which each say whether they match it."""
+    tampered, _ = tenants
+    (point,) = runtime.checkpointer().checkpoint(tampered)
+    assert runtime.wait_for_projections()
+    kept = [KeptCheckpoint("kept.ndjson line 1", str(tampered), point["sequence"], point)]
+    out = io.StringIO()
+    assert verify(runtime, tampered, stream=out, kept=kept) == 0, out.getvalue()
+    assert "kept: 1 of 1 kept checkpoints match" in out.getvalue()
+    sequence, position, evt, _ = chain_rows(runtime, tampered)[3]
+    state = bytes(stored_row(runtime, position)[4])
+    set_state(runtime, position, state.replace(b"Name", b"Nope"))
+    try:
+        out = io.StringIO()
+        assert verify(runtime, tampered, stream=out, kept=kept) == 1
+    finally:
+        set_state(runtime, position, state)
+    output = out.getvalue()
+    assert f"TAMPERED: tenant {tampered}: sequence {sequence}, {evt}" in output
+    assert (
+        f"TAMPERED: kept checkpoint of tenant {tampered} at sequence 8 (kept.ndjson line 1):"
+        " the chain hash at sequence 8, recomputed from the event store, differs" in output
+    )
