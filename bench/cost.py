@@ -1,7 +1,9 @@
 """Event sourcing against CRUD: Syncline and the CRUD + outbox peer, alternated.
 
 Both run as users run them: two API processes each, and beside them Syncline's
-`syncline worker` (every projection, delivery) or the peer's outbox relay. Rounds alternate
+`syncline worker` (every projection, delivery) or the peer's outbox relay. The worker is
+waited for until it leads its projections at the log's head, and each system gets a few
+seconds of the same load before the rounds (neither's start-up is timed). Rounds alternate
 the two in the same minutes (the machine's speed drifts), each creating contacts with the
 same body from the same lean load generator, and print Syncline ÷ peer for creates/s, CPU
 per create (every process of the system, PostgreSQL included), PostgreSQL transactions per
@@ -35,6 +37,7 @@ from bench.peer.schema import create_schema
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_COST_ROUNDS", "3"))
 CLIENTS = 16
+WARM_UP = 3.0  # seconds of load before the rounds, per system
 BODY = b'{"email": "c%d-%d@example.com", "name": "Bench %d", "tags": ["vip"]}'
 
 
@@ -71,8 +74,8 @@ def _wait_healthy(url: str) -> None:
 
 def start_syncline(env: BenchEnv) -> System:
     url = env.start_api(workers=2)
-    env.spawn("worker")
     key = env.provision(url, "Cost")
+    env.wait_for_worker(env.spawn("worker"))
     processes = list(env.processes)
     return System(
         "Syncline",
@@ -126,18 +129,29 @@ def _settle(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SELECT pg_stat_clear_snapshot()")
 
 
-def measure_creates(env: BenchEnv, system: System, stats: psycopg.Connection[Any]) -> Round:
+def _create_request(system: System) -> Callable[[int, int], bytes]:
     build = request_bytes(
         "POST",
         f"{system.url}/v1/contacts",
         {"Authorization": f"Bearer {system.key}", "Content-Type": "application/json"},
     )
+    return lambda n, i: build(BODY % (n, i, i))
+
+
+def warm_up(system: System) -> None:
+    """A few seconds of the same load, not measured: both systems' rounds then time their
+    steady state, not their first requests (pools growing, statements being prepared)."""
+    run_load(system.url, _create_request(system), clients=CLIENTS, duration=WARM_UP, expect=201)
+
+
+def measure_creates(env: BenchEnv, system: System, stats: psycopg.Connection[Any]) -> Round:
+    create = _create_request(system)
     _settle(stats)
     before_tx, before_cpu, before_pg = _committed(stats), system.cpu_seconds(), 0.0
     before_pg = env.postgres_cpu_seconds()
     result = run_load(
         system.url,
-        lambda n, i: build(BODY % (n, i, i)),
+        create,
         clients=CLIENTS,
         duration=DURATION,
         expect=201,
@@ -176,6 +190,8 @@ def sync_rows_per_second(system: System) -> float:
 def run(env: BenchEnv) -> list[Figure]:
     syncline, peer = start_syncline(env), start_peer(env)
     rounds: dict[str, list[Round]] = {"Syncline": [], "peer": []}
+    for system in (syncline, peer):
+        warm_up(system)
     with psycopg.connect(env.database_url, autocommit=True) as stats:
         for n in range(ROUNDS):
             order = (syncline, peer) if n % 2 == 0 else (peer, syncline)

@@ -141,6 +141,25 @@ class BenchEnv:
         self.processes.append(process)
         return process
 
+    def wait_for_worker(self, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+        """Until the `syncline worker` of `process` holds its leader session and every
+        projection has reached the log's head: a measurement started before that would
+        time the worker's start (imports, catching up), which no steady state has."""
+        leader = f"syncline worker leader {socket.gethostname()}:{process.pid}"
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = %s),"
+                    " (SELECT coalesce(max(notification_id), 0) FROM syncline_events),"
+                    " (SELECT min(position) FROM projection_tracking)",
+                    (leader[:63],),
+                ).fetchone()
+                if row and row[0] and row[2] is not None and row[2] >= row[1]:
+                    return
+                time.sleep(0.1)
+        raise RuntimeError("the worker did not start and catch up")
+
     def cpu_seconds(self) -> float:
         """User + system CPU of every process this run started, and their children
         (uvicorn's worker processes): read before and after a measurement to get the
