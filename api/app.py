@@ -9,7 +9,6 @@ from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Tag
-from litestar.plugins.prometheus import PrometheusController
 
 from api.auth import BearerAuthMiddleware, check_scope
 from api.controllers.admin import AdminController
@@ -20,6 +19,7 @@ from api.controllers.deliveries import DeliveryController
 from api.controllers.event_types import EventTypeController
 from api.controllers.events import EventController
 from api.controllers.health import HealthController
+from api.controllers.metrics import MetricsController
 from api.controllers.oauth import OAuthController
 from api.controllers.orders import OrderController
 from api.controllers.webhook_health import WebhookHealthController
@@ -59,12 +59,6 @@ Errors are RFC 9457 problem details (`application/problem+json`), except on
 `POST /oauth/token`, which answers RFC 6749 errors (`{"error", "error_description"}`) to
 requests it refuses.
 """
-
-
-class MetricsController(PrometheusController):
-    """Prometheus metrics at /metrics (text exposition format; not part of the API schema)."""
-
-    include_in_schema = False
 
 
 TAGS = [

@@ -37,8 +37,14 @@ def measure_lag(
 ) -> list[Lag]:
     """Every tracked projection's lag, read now (a few cheap index lookups)."""
     recorder: Any = app.recorder
-    head = recorder.max_notification_id() or 0
+    # The head through this pool (which gives up after 2 s), not the event store's (whose
+    # reads the library retries ten times): a scrape while the database is away fails fast.
+    events = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
     with pool.connection(timeout=2) as conn:
+        found = conn.execute(
+            sql.SQL("SELECT max(notification_id) FROM {}").format(events)
+        ).fetchone()
+        head = int(found[0] or 0) if found else 0
         rows = conn.execute(
             "SELECT name, position, coalesce(extract(epoch FROM now() - failing_since), 0)"
             " FROM projection_tracking ORDER BY name"

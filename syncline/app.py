@@ -10,7 +10,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from domain.application import Syncline
 from projections.protocol import Projection
-from syncline.database import SiblingCheck, eventsourcing_env
+from syncline.database import RECONNECT_SECONDS, SiblingCheck, eventsourcing_env
 from syncline.group_commit import GroupCommitRecorder, GroupCommitSaves
 
 
@@ -36,6 +36,8 @@ class GroupCommitSyncline(GroupCommitSaves, Syncline):
         # Its pool checks connections at checkout (POSTGRES_PRE_PING), and all of them once
         # one is found dead: the log reader is back at once after backends are terminated.
         SiblingCheck().attach(pool)
+        # Its reconnection attempts stop backing off after RECONNECT_SECONDS, as ours do.
+        pool.reconnect_timeout = RECONNECT_SECONDS
         # The library connects with its own parameters: its sessions carry the process's
         # name too (those made while it created its tables are replaced).
         name = conninfo_to_dict(self.database_url).get("application_name")

@@ -111,7 +111,8 @@ def eventsourcing_env(
         "POSTGRES_PASSWORD": str(params.get("password") or ""),
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(pool_size if max_overflow is None else max_overflow),
-        "POSTGRES_CONNECT_TIMEOUT": "30",
+        # The library's name for its pool's checkout timeout (not libpq's connect_timeout).
+        "POSTGRES_CONNECT_TIMEOUT": str(EVENT_STORE_CHECKOUT_SECONDS),
         # Check each connection as it leaves the pool: one whose backend was terminated is
         # replaced instead of failing a write.
         "POSTGRES_PRE_PING": "y",
@@ -171,6 +172,17 @@ class SiblingCheck:
 OPEN_ATTEMPT_SECONDS = 30.0
 FIRST_RETRY_SECONDS = 0.5
 MAX_RETRY_SECONDS = 30.0
+# Running: how long taking a connection from our pool may wait before it fails (a request
+# then answers 503 with Retry-After) ...
+CHECKOUT_SECONDS = 5.0
+# ... and from the event store's pool. The library tries each read up to 10 times, so
+# a read waits about ten times this while the database refuses connections.
+EVENT_STORE_CHECKOUT_SECONDS = 1
+# While the server refuses connections, a pool's background attempts to reconnect back
+# off exponentially (1 s, 2 s, 4 s, ...) for this long, then stop until a request wants a
+# connection again (which starts at once): so a pool is back within a few seconds of its
+# server, however long the outage, instead of after a backoff that grew with it.
+RECONNECT_SECONDS = 4.0
 
 
 def open_pool(
@@ -199,7 +211,8 @@ def open_pool(
             name=name or None,
             open=False,
             kwargs={"autocommit": True},
-            timeout=30,
+            timeout=CHECKOUT_SECONDS,
+            reconnect_timeout=RECONNECT_SECONDS,
             check=check,
         )
         check.pool = pool

@@ -42,6 +42,7 @@ from eventsourcing.persistence import (
 
 from projections.protocol import Projection
 from syncline.inline import InlineWriter
+from syncline.database import heard_from_server
 
 log = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 1000
@@ -162,6 +163,10 @@ class GroupCommitRecorder:
             self._conn.close()
 
     def _insert(self, batch: list[_Pending]) -> list[int]:
+        if self._conn is not None and heard_from_server(self._conn):
+            # Its server ended the session while it sat idle (a terminated backend, a
+            # restart): replaced before the batch is sent, so no write fails for it.
+            self._conn.close()
         if self._conn is None or self._conn.closed:
             self._conn = self._writer.connect(self._conninfo)
         events = [e for p in batch for e in p.events]

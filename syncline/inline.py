@@ -30,6 +30,9 @@ from projections.protocol import Projection
 
 # The SQLSTATE syncline_insert_events_inline() raises when a projection is not at the head.
 BEHIND = "SYN01"
+# How long the flusher's connection attempt may take: a server that does not answer (a
+# partition) fails the writes waiting for it, instead of holding them for TCP's minutes.
+CONNECT_SECONDS = 5
 
 
 class InlineWriter:
@@ -63,7 +66,7 @@ class InlineWriter:
         server skips the rest, their Parse messages too, and psycopg would go on naming
         statements the server never prepared. The insert comes first, so its Parse is
         always done."""
-        conn = psycopg.connect(conninfo, autocommit=True)
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_SECONDS)
         conn.prepare_threshold = 2**31 - 1
         return conn
 
