@@ -106,6 +106,11 @@ def _validation_errors(extra: Any) -> list[dict[str, Any]]:
     return errors
 
 
+# What Litestar raises (as a 500) when the client disconnects while its body is read.
+CLIENT_DISCONNECTED = "client disconnected prematurely"
+CLIENT_CLOSED_REQUEST = 499
+
+
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ProblemError):
         return problem(
@@ -140,6 +145,12 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         return problem(
             request, 400, f"the request body is not valid JSON: {exc.detail}", slug="malformed-json"
         )
+    if exc.detail == CLIENT_DISCONNECTED:
+        # The client went away before its body arrived: nobody reads this answer, and it is
+        # no server error. Logged, counted and answered as 499 (nginx's "client closed
+        # request"), so 5xx alerts stay about the server.
+        log.info("client disconnected before its request body arrived")
+        return problem(request, CLIENT_CLOSED_REQUEST, "the client closed the request")
     status = exc.status_code
     if status >= 500:
         log.error("server error", exc_info=exc)

@@ -1,14 +1,19 @@
 """Refusals (401 from authentication, 403 for a missing scope) are answered like any other
 answer: they echo the request id, carry the rate-limit headers once a credential is known,
-and reach /metrics under their own status, not as server errors."""
+and reach /metrics under their own status, not as server errors; so does a client that
+leaves before its request body has arrived (499)."""
 
 from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TenantClient
 from tests.support.credentials import bearer, issue_api_key
+from tests.support.poll import wait_until
 
 
 def samples(http: httpx.Client, name: str) -> list[tuple[dict[str, str], float]]:
@@ -70,3 +75,24 @@ def test_an_empty_request_id_defers_to_the_correlation_id(tenant: TenantClient) 
         "/v1/contacts", headers={"X-Request-ID": "", "X-Correlation-ID": "corr-7"}
     )
     assert response.headers["x-request-id"] == "corr-7"
+
+
+def test_a_client_that_leaves_mid_body_is_counted_as_499_not_as_a_server_error(
+    http: httpx.Client, tenant: TenantClient
+) -> None:
+    errors = server_errors(http)
+    before = request_count(http, "POST", "/v1/contacts", 499)
+    server_failures = request_count(http, "POST", "/v1/contacts", 500)
+    address = urlsplit(str(http.base_url))
+    head = (
+        "POST /v1/contacts HTTP/1.1\r\n"
+        f"Host: {address.netloc}\r\n"
+        f"Authorization: Bearer {tenant.api_key}\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n"
+    )
+    with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
+        sock.sendall(head.encode() + b'{"email":')  # 9 of the 100 bytes, then gone
+    assert wait_until(lambda: request_count(http, "POST", "/v1/contacts", 499) == before + 1)
+    assert server_errors(http) == errors
+    assert request_count(http, "POST", "/v1/contacts", 500) == server_failures
