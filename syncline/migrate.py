@@ -65,10 +65,29 @@ def applied_versions(conn: psycopg.Connection[Any]) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
+class SchemaTooNewError(RuntimeError):
+    """The database has migrations this code does not know: a later Syncline migrated it."""
+
+
 def pending(conn: psycopg.Connection[Any]) -> list[Migration]:
-    """The migrations this database has not had yet, in order."""
+    """The migrations this database has not had yet, in order. Raises SchemaTooNewError
+    when it has had one this code does not ship: this code would write to tables whose
+    shape it does not know (a rolling start of an older version after a newer one)."""
     done = applied_versions(conn)
-    return [m for m in migrations() if m.version not in done]
+    known = migrations()
+    newer = sorted(done - {m.version for m in known})
+    if newer:
+        names = dict(
+            conn.execute(
+                f"SELECT version, name FROM {VERSION_TABLE} WHERE version = ANY(%s)", (newer,)
+            ).fetchall()
+        )
+        raise SchemaTooNewError(
+            f"the database's schema is at migration {newer[-1]:04d}_{names.get(newer[-1], '?')},"
+            f" newer than this Syncline knows (up to {known[-1]}): run the version that"
+            " migrated it, or a later one"
+        )
+    return [m for m in known if m.version not in done]
 
 
 def migrate(database_url: str, *, dry_run: bool = False) -> list[Migration]:

@@ -18,9 +18,10 @@ import threading
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from syncline.migrate import MIGRATION_LOCK, Migration, migrate, migrations
+from syncline.migrate import MIGRATION_LOCK, Migration, SchemaTooNewError, migrate, migrations
 from syncline.runtime import Runtime
 from tests.conftest import ROOT
 
@@ -210,3 +211,21 @@ def test_syncline_migrate_and_dry_run_on_an_empty_then_a_current_database(
 def test_a_running_syncline_is_migrated(runtime: Runtime) -> None:
     assert migrate(runtime.database_url, dry_run=True) == []
     assert versions(runtime.database_url) == ALL
+
+
+def test_a_database_migrated_by_a_later_version_is_refused_and_left_as_it_is(
+    fresh_database: str,
+) -> None:
+    migrate(fresh_database)
+    later = len(ALL) + 1
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO syncline_migrations (version, name) VALUES (%s, 'from_the_future')",
+            (later,),
+        )
+    before = describe(fresh_database)
+    with pytest.raises(SchemaTooNewError, match=f"{later:04d}_from_the_future"):
+        migrate(fresh_database)
+    with pytest.raises(SchemaTooNewError):
+        migrate(fresh_database, dry_run=True)
+    assert describe(fresh_database) == before
