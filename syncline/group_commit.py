@@ -41,8 +41,8 @@ from eventsourcing.persistence import (
 )
 
 from projections.protocol import Projection
-from syncline.inline import InlineWriter
 from syncline.database import heard_from_server
+from syncline.inline import InlineWriter
 
 log = logging.getLogger(__name__)
 MAX_BATCH_EVENTS = 1000
