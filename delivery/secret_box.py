@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Sequence
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -29,10 +30,19 @@ class SecretBox:
     """Seals a secret as `fernet:<token>` (AES-128-CBC + HMAC-SHA256) under a key derived from
     `SYNCLINE_SECRET_KEY`; without that key, as `plain:<secret>`, readable by anyone who can
     read the event store. Secrets sealed in clear stay readable after a key is configured.
+
+    Rotation: `previous_keys` (`SYNCLINE_SECRET_KEYS_PREVIOUS`) are keys secrets were sealed
+    under before; they still open them, and only the current key seals (cryptography's
+    `MultiFernet`). Secrets live in immutable events, so a previous key stays listed for as
+    long as any webhook's secret sealed under it is in use: rotating each webhook's secret
+    seals it under the current key.
     """
 
-    def __init__(self, secret_key: str | None) -> None:
-        self._fernet = Fernet(derive_fernet_key(secret_key)) if secret_key else None
+    def __init__(self, secret_key: str | None, previous_keys: Sequence[str] = ()) -> None:
+        if previous_keys and not secret_key:
+            raise ValueError("previous secret keys are given without a current one")
+        keys = [secret_key, *previous_keys] if secret_key else []
+        self._fernet = MultiFernet([Fernet(derive_fernet_key(k)) for k in keys]) if keys else None
 
     @property
     def encrypts(self) -> bool:
@@ -57,5 +67,6 @@ class SecretBox:
             return self._fernet.decrypt(sealed[len(ENCRYPTED) :].encode()).decode()
         except InvalidToken:
             raise SecretUnavailableError(
-                "the webhook secret was encrypted under another SYNCLINE_SECRET_KEY"
+                "the webhook secret was encrypted under a key that is neither"
+                " SYNCLINE_SECRET_KEY nor one of SYNCLINE_SECRET_KEYS_PREVIOUS"
             ) from None

@@ -131,10 +131,24 @@ def test_sealed_secrets_are_encrypted_under_a_key() -> None:
     assert sealed.startswith("fernet:")
     assert "whsec_abc" not in sealed
     assert box.open(sealed) == "whsec_abc"
-    with pytest.raises(SecretUnavailableError, match="another SYNCLINE_SECRET_KEY"):
+    with pytest.raises(SecretUnavailableError, match="neither SYNCLINE_SECRET_KEY nor"):
         SecretBox("other key").open(sealed)
     with pytest.raises(SecretUnavailableError, match="not set"):
         SecretBox(None).open(sealed)
+
+
+def test_after_a_key_rotation_the_previous_key_opens_and_only_the_current_one_seals() -> None:
+    before = SecretBox("the old key").seal("whsec_old")
+    rotated = SecretBox("the new key", previous_keys=["the old key"])
+    assert rotated.open(before) == "whsec_old"
+    after = rotated.seal("whsec_new")
+    assert SecretBox("the new key").open(after) == "whsec_new"
+    with pytest.raises(SecretUnavailableError):
+        SecretBox("the old key").open(after)  # sealed under the current key only
+    with pytest.raises(SecretUnavailableError):
+        SecretBox("the new key").open(before)  # the old key no longer listed
+    with pytest.raises(ValueError, match="without a current one"):
+        SecretBox(None, previous_keys=["the old key"])
 
 
 def test_without_a_key_secrets_are_stored_marked_plain_and_still_open_later() -> None:
