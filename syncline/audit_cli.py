@@ -41,7 +41,16 @@ from syncline.audit_verify import (
 )
 from syncline.runtime import Runtime
 
-__all__ = ["EXPORT_INCOMPLETE", "TAMPERED", "USAGE", "add_commands", "export", "verify"]
+__all__ = [
+    "EXPORT_INCOMPLETE",
+    "TAMPERED",
+    "USAGE",
+    "CommandError",
+    "add_commands",
+    "export",
+    "reach_database",
+    "verify",
+]
 
 UNKNOWN_TENANT = USAGE
 EXPORT_INCOMPLETE = 3  # exit status: the export met a gap or an undecodable event
@@ -218,20 +227,26 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace, Any], int]
     return {"audit": cmd_audit, "export": cmd_export}
 
 
-def open_runtime(settings: Any) -> Runtime:
-    """The runtime of a one-shot command, which fails fast (CommandError) where a server
-    would wait: one attempt of CONNECT_TIMEOUT seconds to reach the database (a server
-    retries for as long as it takes), and a malformed SYNCLINE_AUDIT_SIGNING_KEY."""
+def reach_database(url: str) -> None:
+    """One attempt of at most CONNECT_TIMEOUT seconds to connect; CommandError when it
+    fails (a one-shot command says so and exits, where a server retries for as long as it
+    takes)."""
     import psycopg
 
-    from syncline.database import resolve_database_url
-
-    url = resolve_database_url(settings.database_url, settings.data_dir)
     try:
         psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT).close()
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise CommandError(f"cannot reach the database: {reason}") from None
+
+
+def open_runtime(settings: Any) -> Runtime:
+    """The runtime of a one-shot command, which fails fast (CommandError) where a server
+    would wait: one attempt to reach the database (reach_database), and a malformed
+    SYNCLINE_AUDIT_SIGNING_KEY."""
+    from syncline.database import resolve_database_url
+
+    reach_database(resolve_database_url(settings.database_url, settings.data_dir))
     try:
         return Runtime.open(settings)
     except InvalidSigningKeyError as exc:

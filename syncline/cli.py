@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from syncline import audit_cli, dev
-from syncline.config import Settings
+from syncline.config import Settings, SettingsError
 from syncline.garbage_collection import CATCH_UP_YOUNG_THRESHOLD, settle_heap
 from syncline.logs import configure_logging
 from syncline.runtime import Runtime, all_projections
@@ -155,10 +155,15 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from syncline.database import resolve_database_url
-    from syncline.migrate import migrate
+    from syncline.migrate import SchemaTooNewError, migrate
 
     url = resolve_database_url(settings.database_url, settings.data_dir)
-    done = migrate(url, dry_run=args.dry_run)
+    try:  # as the other one-shot commands: one attempt, not a server's wait
+        audit_cli.reach_database(url)
+        done = migrate(url, dry_run=args.dry_run)
+    except (audit_cli.CommandError, SchemaTooNewError) as exc:
+        print(f"syncline migrate: {exc}", file=sys.stderr)
+        return audit_cli.USAGE
     if not done:
         print("the schema is up to date")
     for migration in done:
@@ -249,11 +254,27 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 }
 
 
+# Exit status of a command stopped by SIGINT (Ctrl-C) before it could stop gracefully (while
+# it waits for its database): the shells' 128 + 2.
+INTERRUPTED = 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every command's entry: settings are read and checked here, once; a value that is not
+    allowed is one line on standard error and exit status 2 (audit_cli.USAGE)."""
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"syncline: {exc}", file=sys.stderr)
+        return audit_cli.USAGE
     configure_logging(settings.log_level, settings.log_format)
-    return COMMANDS[args.command](args, settings)
+    try:
+        return COMMANDS[args.command](args, settings)
+    except KeyboardInterrupt:
+        # SIGINT before the command handles it (`serve` and `worker` do once started):
+        # while waiting for the database, say, whose wait holds nothing to undo.
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

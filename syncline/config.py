@@ -1,15 +1,37 @@
-"""Settings, read once from the environment (a `.env` file may supply defaults)."""
+"""Settings, read once from the environment (a `.env` file may supply defaults).
+
+Every value is checked as it is read (`Settings.from_env`): its type, its range, or its
+set of allowed values. The first one that is not allowed raises SettingsError, whose
+message is one line naming the variable, its value (never a secret's: the admin token,
+the secret key, the audit signing key or the database URL, which may hold a password) and
+what is allowed; every `syncline` command prints it and exits 2 (syncline.cli.main).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
+FALSE_VALUES = {"0", "false", "no", "off"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("auto", "json", "console")
+LIVE_COMMITS = ("by-rank", "together")
+# Never echoed in an error: their value is a secret (a URL may carry a password).
+SECRETS = frozenset(
+    {"DATABASE_URL", "SYNCLINE_ADMIN_TOKEN", "SYNCLINE_SECRET_KEY", "SYNCLINE_AUDIT_SIGNING_KEY"}
+)
+
+
+class SettingsError(ValueError):
+    """A setting whose value is not allowed; the message says which, and what is."""
 
 
 @dataclass(frozen=True)
@@ -63,60 +85,204 @@ class Settings:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
     ) -> Settings:
-        """Read settings; the real environment wins over the `.env` file."""
+        """Read and check settings; the real environment wins over the `.env` file.
+        SettingsError for the first value that is not allowed."""
         values: dict[str, str | None] = {}
         if dotenv is not None and dotenv.is_file():
             values.update(dotenv_values(dotenv))
         values.update(os.environ if environ is None else environ)
-
-        def get(name: str) -> str | None:
-            value = values.get(name)
-            return value if value not in (None, "") else None
-
+        read = _Reader(values)
+        breaker_seconds = read.seconds("SYNCLINE_WEBHOOK_BREAKER_SECONDS", 30.0)
+        breaker_max_seconds = read.seconds("SYNCLINE_WEBHOOK_BREAKER_MAX_SECONDS", 600.0)
+        if breaker_max_seconds < breaker_seconds:
+            read.fail(
+                "SYNCLINE_WEBHOOK_BREAKER_MAX_SECONDS",
+                f"less than SYNCLINE_WEBHOOK_BREAKER_SECONDS ({breaker_seconds:g})",
+                "a number of seconds at least SYNCLINE_WEBHOOK_BREAKER_SECONDS",
+            )
         return cls(
-            database_url=get("DATABASE_URL"),
-            admin_token=get("SYNCLINE_ADMIN_TOKEN"),
-            secret_key=get("SYNCLINE_SECRET_KEY"),
-            audit_signing_key=get("SYNCLINE_AUDIT_SIGNING_KEY"),
-            audit_public_keys=get("SYNCLINE_AUDIT_PUBLIC_KEYS"),
-            allow_private_webhooks=(get("SYNCLINE_ALLOW_PRIVATE_WEBHOOKS") or "").lower()
-            in TRUE_VALUES,
-            data_dir=Path(get("SYNCLINE_DATA_DIR") or ".syncline"),
-            log_level=(get("SYNCLINE_LOG_LEVEL") or "INFO").upper(),
-            log_format=(get("SYNCLINE_LOG_FORMAT") or "auto").lower(),
-            rate_limit_per_second=float(get("SYNCLINE_RATE_LIMIT_PER_SECOND") or 100.0),
-            rate_limit_burst=int(get("SYNCLINE_RATE_LIMIT_BURST") or 200),
-            access_token_ttl_seconds=int(get("SYNCLINE_ACCESS_TOKEN_TTL_SECONDS") or 3600),
-            webhook_timeout=float(get("SYNCLINE_WEBHOOK_TIMEOUT_SECONDS") or 10.0),
-            webhook_concurrency=int(get("SYNCLINE_WEBHOOK_CONCURRENCY") or 32),
-            webhook_endpoint_concurrency=int(get("SYNCLINE_WEBHOOK_ENDPOINT_CONCURRENCY") or 0)
-            or None,
-            webhook_breaker_failures=int(get("SYNCLINE_WEBHOOK_BREAKER_FAILURES") or 5),
-            webhook_breaker_seconds=float(get("SYNCLINE_WEBHOOK_BREAKER_SECONDS") or 30.0),
-            webhook_breaker_max_seconds=float(get("SYNCLINE_WEBHOOK_BREAKER_MAX_SECONDS") or 600.0),
-            catch_up_wait_seconds=float(get("SYNCLINE_CATCH_UP_WAIT_SECONDS") or 5.0),
-            cors_origins=tuple(
-                o.strip() for o in (get("SYNCLINE_CORS_ORIGINS") or "").split(",") if o.strip()
+            database_url=read.database_url("DATABASE_URL"),
+            admin_token=read.text("SYNCLINE_ADMIN_TOKEN"),
+            secret_key=read.text("SYNCLINE_SECRET_KEY"),
+            audit_signing_key=read.signing_key("SYNCLINE_AUDIT_SIGNING_KEY"),
+            audit_public_keys=read.public_keys("SYNCLINE_AUDIT_PUBLIC_KEYS"),
+            allow_private_webhooks=read.flag("SYNCLINE_ALLOW_PRIVATE_WEBHOOKS"),
+            data_dir=read.directory("SYNCLINE_DATA_DIR", Path(".syncline")),
+            log_level=read.choice("SYNCLINE_LOG_LEVEL", "INFO", LOG_LEVELS, "a log level"),
+            log_format=read.choice("SYNCLINE_LOG_FORMAT", "auto", LOG_FORMATS, "a log format"),
+            rate_limit_per_second=read.number(
+                "SYNCLINE_RATE_LIMIT_PER_SECOND",
+                100.0,
+                zero=True,
+                unit="requests per second",
+                allowed="a number of requests per second above 0, or 0 (no limit)",
             ),
-            lag_alert_seconds=float(get("SYNCLINE_LAG_ALERT_SECONDS") or 30.0),
-            db_pool_size=_positive(get("SYNCLINE_DB_POOL_SIZE")),
-            db_event_store_pool_size=_positive(get("SYNCLINE_DB_EVENT_STORE_POOL_SIZE")),
-            live_linger_seconds=float(get("SYNCLINE_LIVE_LINGER_SECONDS") or 0.005),
-            live_commit=_live_commit(get("SYNCLINE_LIVE_COMMIT") or "by-rank"),
+            rate_limit_burst=read.count("SYNCLINE_RATE_LIMIT_BURST", 200),
+            access_token_ttl_seconds=read.count("SYNCLINE_ACCESS_TOKEN_TTL_SECONDS", 3600),
+            webhook_timeout=read.seconds("SYNCLINE_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            webhook_concurrency=read.count("SYNCLINE_WEBHOOK_CONCURRENCY", 32),
+            webhook_endpoint_concurrency=read.optional_count(
+                "SYNCLINE_WEBHOOK_ENDPOINT_CONCURRENCY"
+            ),
+            webhook_breaker_failures=read.count("SYNCLINE_WEBHOOK_BREAKER_FAILURES", 5),
+            webhook_breaker_seconds=breaker_seconds,
+            webhook_breaker_max_seconds=breaker_max_seconds,
+            catch_up_wait_seconds=read.seconds("SYNCLINE_CATCH_UP_WAIT_SECONDS", 5.0, zero=True),
+            cors_origins=read.origins("SYNCLINE_CORS_ORIGINS"),
+            lag_alert_seconds=read.seconds("SYNCLINE_LAG_ALERT_SECONDS", 30.0),
+            db_pool_size=read.optional_count("SYNCLINE_DB_POOL_SIZE"),
+            db_event_store_pool_size=read.optional_count("SYNCLINE_DB_EVENT_STORE_POOL_SIZE"),
+            live_linger_seconds=read.seconds("SYNCLINE_LIVE_LINGER_SECONDS", 0.005, zero=True),
+            live_commit=read.choice("SYNCLINE_LIVE_COMMIT", "by-rank", LIVE_COMMITS, "a mode"),
         )
 
 
-def _positive(value: str | None) -> int | None:
-    """A pool size: a positive integer, or None (unset)."""
-    if value is None:
-        return None
-    number = int(value)
-    if number < 1:
-        raise ValueError(f"a pool size must be at least 1, not {number}")
-    return number
+class _Reader:
+    """Reads variables from `values` (an empty value is unset), checking each."""
 
+    def __init__(self, values: Mapping[str, str | None]) -> None:
+        self.values = values
 
-def _live_commit(value: str) -> str:
-    if value not in ("by-rank", "together"):
-        raise ValueError(f"SYNCLINE_LIVE_COMMIT is by-rank or together, not {value!r}")
-    return value
+    def text(self, name: str) -> str | None:
+        value = self.values.get(name)
+        return value if value not in (None, "") else None
+
+    def fail(self, name: str, problem: str, allowed: str) -> NoReturn:
+        """SettingsError: `NAME=value: problem; allowed: …` (a secret's value left out)."""
+        value = self.text(name) or ""
+        shown = value if value.isprintable() and value.strip() == value else repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        where = name if name in SECRETS else f"{name}={shown}"
+        raise SettingsError(f"{where}: {problem}; allowed: {allowed}")
+
+    def number(
+        self, name: str, default: float, *, zero: bool = False, unit: str, allowed: str
+    ) -> float:
+        """A finite number above 0 (or 0 too, with `zero`)."""
+        text = self.text(name)
+        if text is None:
+            return default
+        try:
+            number = float(text)
+        except ValueError:
+            self.fail(name, f"not a number of {unit}", allowed)
+        if not math.isfinite(number):
+            self.fail(name, f"not a number of {unit}", allowed)
+        if number < 0 or (number == 0 and not zero):
+            self.fail(name, "too small", allowed)
+        return number
+
+    def seconds(self, name: str, default: float, *, zero: bool = False) -> float:
+        """A number of seconds above 0 (or 0 too, with `zero`)."""
+        allowed = "a number of seconds, at least 0" if zero else "a number of seconds above 0"
+        return self.number(name, default, zero=zero, unit="seconds", allowed=allowed)
+
+    def count(self, name: str, default: int) -> int:
+        """A whole number, at least 1; `default` when unset."""
+        number = self.optional_count(name)
+        return default if number is None else number
+
+    def optional_count(self, name: str) -> int | None:
+        """A whole number, at least 1; None when unset."""
+        text = self.text(name)
+        if text is None:
+            return None
+        allowed = "a whole number, at least 1"
+        try:
+            number = int(text)
+        except ValueError:
+            self.fail(name, "not a whole number", allowed)
+        if number < 1:
+            self.fail(name, "too small", allowed)
+        return number
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...], what: str) -> str:
+        """One of `choices`, in any case."""
+        text = self.text(name)
+        if text is None:
+            return default
+        for choice in choices:
+            if text.strip().lower() == choice.lower():
+                return choice
+        self.fail(name, f"not {what}", ", ".join(choices))
+
+    def flag(self, name: str) -> bool:
+        text = (self.text(name) or "0").strip().lower()
+        if text in TRUE_VALUES:
+            return True
+        if text in FALSE_VALUES:
+            return False
+        self.fail(name, "not a yes or no", "1, true, yes or on; 0, false, no or off")
+
+    def directory(self, name: str, default: Path) -> Path:
+        path = Path(self.text(name) or default)
+        if path.exists() and not path.is_dir():
+            self.fail(name, "not a directory", "a directory, or a path where one can be made")
+        return path
+
+    def database_url(self, name: str) -> str | None:
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+
+        text = self.text(name)
+        if text is None:
+            return None
+        allowed = "a PostgreSQL URL (postgresql://user@host:port/dbname) or key=value settings"
+        try:
+            params = conninfo_to_dict(text)
+        except ProgrammingError:
+            self.fail(name, "not a PostgreSQL connection string", allowed)
+        ports = str(params.get("port") or "5432").split(",")
+        if not all(port.strip().isdigit() for port in ports):
+            self.fail(name, "its port is not a number", allowed)
+        return text
+
+    def signing_key(self, name: str) -> str | None:
+        from projections.audit.signing import InvalidSigningKeyError, seed_from_text
+
+        text = self.text(name)
+        if text is None:
+            return None
+        try:
+            seed_from_text(text)
+        except InvalidSigningKeyError as exc:
+            # "... must be base64 of ..." or "... decodes to N bytes; an Ed25519 seed is 32"
+            problem = str(exc).removeprefix(f"{name} ").split(";")[0]
+            if problem.startswith("must be base64"):
+                problem = "not base64"
+            self.fail(name, problem, "the base64 of a 32-byte Ed25519 seed")
+        return text
+
+    def public_keys(self, name: str) -> str | None:
+        from projections.audit.trust import MalformedKeyError, parse_public_keys
+
+        text = self.text(name)
+        if text is None:
+            return None
+        try:
+            parse_public_keys(text)
+        except MalformedKeyError as exc:
+            problem = str(exc).split(";")[0]  # "public key 2 is 3 bytes; Ed25519 keys are 32"
+            self.fail(name, problem, "base64 of 32-byte Ed25519 public keys, comma-separated")
+        return text
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        origins = tuple(o.strip() for o in (self.text(name) or "").split(",") if o.strip())
+        for origin in origins:
+            if origin == "*":
+                continue
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+            ):
+                self.fail(
+                    name,
+                    f"{origin} is not an origin",
+                    "* or origins such as https://app.example.com, comma-separated",
+                )
+        return origins

@@ -94,8 +94,11 @@ def test_a_malformed_signing_key_is_a_clear_error(runtime: Runtime, database_url
         database_url, "audit", "verify", SYNCLINE_AUDIT_SIGNING_KEY="not base64 at all!"
     )
     assert answer.returncode == 2
-    assert "syncline audit verify: SYNCLINE_AUDIT_SIGNING_KEY must be base64" in answer.stderr
-    assert "Traceback" not in answer.stderr
+    # Checked with every setting before the command runs; the key itself is never shown.
+    assert answer.stderr.splitlines() == [
+        "syncline: SYNCLINE_AUDIT_SIGNING_KEY: not base64;"
+        " allowed: the base64 of a 32-byte Ed25519 seed"
+    ]
 
 
 def test_a_missing_database_fails_fast(database_url: str) -> None:

@@ -124,9 +124,10 @@ def test_checkpoints_verify_with_the_key_pinned(signed: tuple[Runtime, UUID]) ->
         "verify",
         "--public-key",
         public_key(runtime),
-        SYNCLINE_AUDIT_PUBLIC_KEYS="junk",
+        SYNCLINE_AUDIT_PUBLIC_KEYS=other,
     )
     assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert "pinned by --public-key" in answer.stdout
 
 
 def test_checkpoints_re_signed_with_a_key_put_in_the_database_fail_the_pinned_key(
@@ -174,15 +175,23 @@ def test_checkpoints_re_signed_with_a_key_put_in_the_database_fail_the_pinned_ke
 @pytest.mark.parametrize(
     ("given", "error"),
     [
-        (("--public-key", "not base64!"), "--public-key: public key 1 is not base64"),
+        (
+            ("--public-key", "not base64!"),
+            "syncline audit verify: --public-key: public key 1 is not base64",
+        ),
         (
             (
                 "--public-key",
                 f"{base64.b64encode(bytes(32)).decode()},{base64.b64encode(bytes(31)).decode()}",
             ),
-            "--public-key: public key 2 is 31 bytes; Ed25519 keys are 32",
+            "syncline audit verify: --public-key: public key 2 is 31 bytes; Ed25519 keys are 32",
         ),
-        ((), "SYNCLINE_AUDIT_PUBLIC_KEYS: public key 1 is not base64"),
+        # A setting, checked with the others before any command runs (syncline.config).
+        (
+            (),
+            "syncline: SYNCLINE_AUDIT_PUBLIC_KEYS=%%%: public key 1 is not base64; allowed:"
+            " base64 of 32-byte Ed25519 public keys, comma-separated",
+        ),
     ],
 )
 def test_a_malformed_public_key_is_one_clear_line_and_exit_2(
@@ -191,7 +200,7 @@ def test_a_malformed_public_key_is_one_clear_line_and_exit_2(
     env = {} if given else {"SYNCLINE_AUDIT_PUBLIC_KEYS": "%%%"}
     answer = syncline(database_url, "audit", "verify", *given, **env)
     assert answer.returncode == 2, answer.stdout + answer.stderr
-    assert answer.stderr.splitlines() == [f"syncline audit verify: {error}"]
+    assert answer.stderr.splitlines() == [error]
     assert answer.stdout == ""
 
 
