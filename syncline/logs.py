@@ -9,7 +9,13 @@ from typing import Any
 
 import msgspec
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# A record's own attributes, and uvicorn's `color_message` (its message again, with the
+# terminal's ANSI colour codes): none of them is written as a field.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 _encoder = msgspec.json.Encoder()
 
 
