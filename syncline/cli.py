@@ -15,6 +15,7 @@ from syncline import audit_cli, dev
 from syncline.config import Settings, SettingsError
 from syncline.garbage_collection import CATCH_UP_YOUNG_THRESHOLD, settle_heap
 from syncline.logs import configure_logging
+from syncline.migrate import SchemaTooNewError
 from syncline.runtime import Runtime, all_projections
 
 
@@ -155,7 +156,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from syncline.database import resolve_database_url
-    from syncline.migrate import SchemaTooNewError, migrate
+    from syncline.migrate import migrate
 
     url = resolve_database_url(settings.database_url, settings.data_dir)
     try:  # as the other one-shot commands: one attempt, not a server's wait
@@ -271,6 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
         return COMMANDS[args.command](args, settings)
+    except SchemaTooNewError as exc:  # every process migrates on start (Runtime.open)
+        name = " ".join(filter(None, (args.command, getattr(args, "audit_command", None))))
+        print(f"syncline {name}: {exc}", file=sys.stderr)
+        return audit_cli.USAGE
     except KeyboardInterrupt:
         # SIGINT before the command handles it (`serve` and `worker` do once started):
         # while waiting for the database, say, whose wait holds nothing to undo.

@@ -242,27 +242,30 @@ def test_ctrl_c_while_waiting_for_the_database_exits_quietly(
     assert len(lines) - before <= 1, output
 
 
-def test_migrate_refuses_a_database_a_later_version_migrated_in_one_line(
+def test_a_database_a_later_version_migrated_is_refused_in_one_line(
     fresh_database: str, tmp_path: Path
 ) -> None:
-    def migrate(*args: str) -> subprocess.CompletedProcess[str]:
+    """By `migrate`, and by the commands that migrate as they start."""
+
+    def syncline(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "syncline.cli", "migrate", *args],
+            [sys.executable, "-m", "syncline.cli", *args],
             cwd=tmp_path,
-            env=environment(DATABASE_URL=fresh_database),
+            env=environment(DATABASE_URL=fresh_database, SYNCLINE_LOG_LEVEL="ERROR"),
             capture_output=True,
             text=True,
             timeout=120,
         )
 
-    assert migrate().returncode == 0
+    assert syncline("migrate").returncode == 0
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         conn.execute("INSERT INTO syncline_migrations (version, name) VALUES (9999, 'later')")
-    for args in ([], ["--dry-run"]):
-        answer = migrate(*args)
+    for command in (["migrate"], ["migrate", "--dry-run"], ["worker"], ["serve", "--port", "0"]):
+        answer = syncline(*command)
         assert answer.returncode == 2, answer.stderr
         assert answer.stdout == ""
         assert answer.stderr.startswith(
-            "syncline migrate: the database's schema is at migration 9999_later, newer than"
+            f"syncline {command[0]}: the database's schema is at migration 9999_later,"
+            " newer than this Syncline knows"
         ), answer.stderr
         assert len(answer.stderr.splitlines()) == 1, answer.stderr
