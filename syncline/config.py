@@ -26,7 +26,13 @@ LOG_FORMATS = ("auto", "json", "console")
 LIVE_COMMITS = ("by-rank", "together")
 # Never echoed in an error: their value is a secret (a URL may carry a password).
 SECRETS = frozenset(
-    {"DATABASE_URL", "SYNCLINE_ADMIN_TOKEN", "SYNCLINE_SECRET_KEY", "SYNCLINE_AUDIT_SIGNING_KEY"}
+    {
+        "DATABASE_URL",
+        "SYNCLINE_ADMIN_TOKEN",
+        "SYNCLINE_SECRET_KEY",
+        "SYNCLINE_SECRET_KEYS_PREVIOUS",
+        "SYNCLINE_AUDIT_SIGNING_KEY",
+    }
 )
 
 
@@ -41,6 +47,8 @@ class Settings:
     database_url: str | None = None
     admin_token: str | None = None
     secret_key: str | None = None
+    # Keys webhook secrets were sealed under before SYNCLINE_SECRET_KEY (newest first).
+    secret_keys_previous: tuple[str, ...] = ()
     audit_signing_key: str | None = None
     # The public keys `syncline audit verify` holds checkpoints to (its --public-key).
     audit_public_keys: str | None = None
@@ -104,6 +112,9 @@ class Settings:
             database_url=read.database_url("DATABASE_URL"),
             admin_token=read.text("SYNCLINE_ADMIN_TOKEN"),
             secret_key=read.text("SYNCLINE_SECRET_KEY"),
+            secret_keys_previous=read.previous_keys(
+                "SYNCLINE_SECRET_KEYS_PREVIOUS", current=read.text("SYNCLINE_SECRET_KEY")
+            ),
             audit_signing_key=read.signing_key("SYNCLINE_AUDIT_SIGNING_KEY"),
             audit_public_keys=read.public_keys("SYNCLINE_AUDIT_PUBLIC_KEYS"),
             allow_private_webhooks=read.flag("SYNCLINE_ALLOW_PRIVATE_WEBHOOKS"),
@@ -266,6 +277,22 @@ class _Reader:
             problem = str(exc).split(";")[0]  # "public key 2 is 3 bytes; Ed25519 keys are 32"
             self.fail(name, problem, "base64 of 32-byte Ed25519 public keys, comma-separated")
         return text
+
+    def previous_keys(self, name: str, *, current: str | None) -> tuple[str, ...]:
+        """Comma-separated keys, each non-empty, only beside a current key."""
+        text = self.text(name)
+        if text is None:
+            return ()
+        keys = tuple(key.strip() for key in text.split(","))
+        if not all(keys):
+            self.fail(name, "an empty key in the list", "keys separated by commas")
+        if current is None:
+            self.fail(
+                name,
+                "set without SYNCLINE_SECRET_KEY",
+                "previous keys beside a current SYNCLINE_SECRET_KEY",
+            )
+        return keys
 
     def origins(self, name: str) -> tuple[str, ...]:
         origins = tuple(o.strip() for o in (self.text(name) or "").split(",") if o.strip())

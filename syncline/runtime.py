@@ -178,7 +178,7 @@ class Runtime:
                 )
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (EVENT_STORE_LOCK,))
-        secret_box = SecretBox(settings.secret_key)
+        secret_box = SecretBox(settings.secret_key, settings.secret_keys_previous)
         if not secret_box.encrypts:
             log.warning("SYNCLINE_SECRET_KEY is not set: webhook secrets are stored unencrypted")
         signer = audit_signer(pool, settings.audit_signing_key)

@@ -278,6 +278,25 @@ def test_a_worker_killed_mid_stream_loses_nothing(
     assert len(slow.received) >= total
 
 
+def test_with_the_old_server_key_listed_as_previous_a_webhook_keeps_delivering(
+    tenant: TenantClient, runtime: Runtime, workers: Workers, receiver: Receiver, caught_up: Any
+) -> None:
+    # The operator rotates SYNCLINE_SECRET_KEY and lists the old one in
+    # SYNCLINE_SECRET_KEYS_PREVIOUS: a secret sealed under the old key still signs.
+    old_box = SecretBox("the key before")
+    rotated_box = SecretBox("the key after", previous_keys=["the key before"])
+    ctx = Context(UUID(tenant.id), Actor("api_key", "test"), "key-rotation")
+    hook, secret = runtime.app.create_webhook(
+        ctx, url=receiver.url, event_types=["contact.created"], description=None, seal=old_box.seal
+    )
+    caught_up()
+    workers.start(secret_box=rotated_box)
+    contact(tenant, "kept@example.com")
+    assert receiver.wait_count(1)
+    Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)
+    runtime.app.change_webhook(ctx, hook.id, lambda s: s.delete(ctx))
+
+
 def test_after_the_server_key_changes_a_rotated_secret_signs_at_once(
     tenant: TenantClient, runtime: Runtime, workers: Workers, receiver: Receiver, caught_up: Any
 ) -> None:

@@ -159,3 +159,20 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(SettingsError, match=r"SYNCLINE_DATA_DIR=.*file: not a directory"):
         load(SYNCLINE_DATA_DIR=str(tmp_path / "file"))
+
+
+def test_previous_secret_keys_are_read_beside_a_current_key_and_never_echoed() -> None:
+    settings = load(SYNCLINE_SECRET_KEY="new-key", SYNCLINE_SECRET_KEYS_PREVIOUS="old-2, old-1")
+    assert settings.secret_keys_previous == ("old-2", "old-1")
+    assert load(SYNCLINE_SECRET_KEY="new-key").secret_keys_previous == ()
+    for environ, problem in [
+        ({"SYNCLINE_SECRET_KEYS_PREVIOUS": "hunter2"}, "set without SYNCLINE_SECRET_KEY"),
+        (
+            {"SYNCLINE_SECRET_KEY": "k", "SYNCLINE_SECRET_KEYS_PREVIOUS": "hunter2,,x"},
+            "an empty key",
+        ),
+    ]:
+        with pytest.raises(SettingsError) as raised:
+            load(**environ)
+        assert str(raised.value).startswith(f"SYNCLINE_SECRET_KEYS_PREVIOUS: {problem}")
+        assert "hunter2" not in str(raised.value)
