@@ -99,6 +99,8 @@ def exclusive_session(conninfo: str, name: str) -> Iterator[psycopg.Connection[A
 # How long the session's thread waits for a notification before it looks at its work
 # (locks to take or let go): the longest `release` or a new `seat` waits.
 SESSION_TICK = 0.1
+# After a session starts, how long locks it did not win are retried every SESSION_TICK.
+RETAKE_SECONDS = 5.0
 # The longest `leave` waits for the session's thread to release the lock.
 RELEASE_WAIT = 5.0
 # After a lost session: reconnect after RECONNECT_DELAY, doubling while it keeps failing.
@@ -241,8 +243,15 @@ class Leadership:
         self._lost()
 
     def _hold(self, conn: psycopg.Connection[Any]) -> None:
-        """Take the free locks, let go of the released ones, relay notifications."""
+        """Take the free locks, let go of the released ones, relay notifications.
+
+        For RETAKE_SECONDS after the session starts, locks not won are tried again every
+        SESSION_TICK rather than every standby interval: after a lost session, the backend
+        that held them may still be exiting when the new session asks (it tells its client
+        before it lets go of its locks), and the lead must not wait a standby interval for
+        that."""
         retry_at = 0.0
+        retake_until = time.monotonic() + RETAKE_SECONDS
         while not self._stop.is_set():
             changed = self._changed.is_set()
             self._changed.clear()
@@ -254,7 +263,8 @@ class Leadership:
                 released.set()
             if wanted and (changed or time.monotonic() >= retry_at):
                 self._take(conn, wanted)
-                retry_at = time.monotonic() + self.standby_interval
+                now = time.monotonic()
+                retry_at = now + (SESSION_TICK if now < retake_until else self.standby_interval)
             woken = False
             for _ in conn.notifies(timeout=SESSION_TICK, stop_after=1):
                 woken = True
