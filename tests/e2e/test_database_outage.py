@@ -7,10 +7,6 @@ false` and every session of the database terminated."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +17,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import ADMIN_TOKEN, ROOT, free_port, provision
+from tests.conftest import ADMIN_TOKEN, provision
+from tests.support.deployment import deployment
 from tests.support.poll import wait_until
 
 OUTAGE_SECONDS = 20.0
@@ -45,35 +42,11 @@ def set_outage(server_url: str, dbname: str, *, on: bool) -> None:
 def api(fresh_database: str, server_url: str) -> Iterator[tuple[str, str]]:
     """`syncline serve` on a database of its own; answers (its URL, the database's name)."""
     dbname = str(conninfo_to_dict(fresh_database)["dbname"])
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": fresh_database,
-        "SYNCLINE_ADMIN_TOKEN": ADMIN_TOKEN,
-        "SYNCLINE_LOG_LEVEL": "ERROR",
-        "PYTHONPATH": str(ROOT),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syncline.cli", "serve", "--port", str(port)], env=env, cwd=ROOT
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
+    with deployment(fresh_database, api_workers=1, worker=False) as running:
         try:
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        assert wait_until(healthy, timeout=60), "syncline serve did not start"
-        yield url, dbname
-    finally:
-        set_outage(server_url, dbname, on=False)  # whatever the test did
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            yield running.url, dbname
+        finally:
+            set_outage(server_url, dbname, on=False)  # whatever the test did
 
 
 def timed(call: httpx.Client, method: str, path: str, **kwargs: object) -> tuple[int, float, str]:
