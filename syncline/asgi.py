@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 from litestar import Litestar
 
 from api.app import create_app
 from syncline.allocator import keep_freed_memory
-from syncline.config import Settings, SettingsError
+from syncline.config import settings_or_refusal
 from syncline.garbage_collection import settle_heap
 from syncline.logs import configure_logging
 from syncline.runtime import Runtime
@@ -17,11 +15,9 @@ from syncline.runtime import Runtime
 def create() -> Litestar:
     """An API app with its own Runtime, closed when the server shuts down. A setting that
     is not allowed: one line on standard error, exit status 2 (as `syncline serve`)."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"syncline: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    settings = settings_or_refusal()
+    if settings is None:
+        raise SystemExit(2)
     configure_logging(settings.log_level, settings.log_format)
     runtime = Runtime.open(settings, role="api")
     app = create_app(runtime.api_services())

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from syncline import audit_cli, dev
-from syncline.config import Settings, SettingsError
+from syncline.config import Settings, settings_or_refusal
 from syncline.garbage_collection import CATCH_UP_YOUNG_THRESHOLD, settle_heap
 from syncline.logs import configure_logging
 from syncline.migrate import SchemaTooNewError
@@ -264,10 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Every command's entry: settings are read and checked here, once; a value that is not
     allowed is one line on standard error and exit status 2 (audit_cli.USAGE)."""
     args = build_parser().parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"syncline: {exc}", file=sys.stderr)
+    settings = settings_or_refusal()
+    if settings is None:
         return audit_cli.USAGE
     configure_logging(settings.log_level, settings.log_format)
     try:

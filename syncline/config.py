@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,16 @@ SECRETS = frozenset(
 
 class SettingsError(ValueError):
     """A setting whose value is not allowed; the message says which, and what is."""
+
+
+def settings_or_refusal() -> Settings | None:
+    """`Settings.from_env()`, or None once a value not allowed has been refused in one
+    line on standard error (the caller exits 2): every process's entry reads them so."""
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        print(f"syncline: {exc}", file=sys.stderr)
+        return None
 
 
 @dataclass(frozen=True)
