@@ -39,10 +39,9 @@ def measure_lag(
     recorder: Any = app.recorder
     # The head through this pool (which gives up after 2 s), not the event store's (whose
     # reads the library retries ten times): a scrape while the database is away fails fast.
-    events = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
     with pool.connection(timeout=2) as conn:
         found = conn.execute(
-            sql.SQL("SELECT max(notification_id) FROM {}").format(events)
+            sql.SQL("SELECT max(notification_id) FROM {}").format(_events_table(recorder))
         ).fetchone()
         head = int(found[0] or 0) if found else 0
         rows = conn.execute(
@@ -76,13 +75,17 @@ def _events_between(pool: ConnectionPool, recorder: Any, after: int, head: int) 
     estimated from the ids when a count would cost more than a scrape should."""
     if head - after > EXACT_COUNT_LIMIT:
         return head - after
-    table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
     query = sql.SQL(
         "SELECT count(*) FROM {} WHERE notification_id > %s AND notification_id <= %s"
-    ).format(table)
+    ).format(_events_table(recorder))
     with pool.connection(timeout=2) as conn:
         row = conn.execute(query, (after, head)).fetchone()
     return int(row[0]) if row else head - after
+
+
+def _events_table(recorder: Any) -> sql.Identifier:
+    """The event store's table, read through our pool."""
+    return sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
 
 
 class ProjectionLagCollector(Collector):

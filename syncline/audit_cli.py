@@ -52,7 +52,6 @@ __all__ = [
     "verify",
 ]
 
-UNKNOWN_TENANT = USAGE
 EXPORT_INCOMPLETE = 3  # exit status: the export met a gap or an undecodable event
 CONNECT_TIMEOUT = 5  # seconds a one-shot command waits for the database, once
 
@@ -95,14 +94,14 @@ def export(
     err = stream or sys.stderr
     if not tenant_known(runtime, tenant):
         print(f"syncline export: no tenant {tenant}", file=err)
-        return UNKNOWN_TENANT
+        return USAGE
     position = None
     if after is not None:
         try:
             position = decode_change_cursor(runtime.cursors, tenant, after)
         except InvalidCursorError as exc:
             print(f"syncline export: --after {exc}", file=err)
-            return UNKNOWN_TENANT
+            return USAGE
     view = AuditView(runtime.pool)
     lines = view.export(runtime.cursors, tenant, app=runtime.app, after_position=position)
     try:
