@@ -110,12 +110,20 @@ MAX_RECONNECT_DELAY = 5.0
 
 class Seat:
     """One projection's place in a `Leadership`: `leading` is set while the session holds
-    its lock; `wake` is called for every notification on the event store's channel."""
+    its lock; `wake` is called for every notification on the event store's channel, and
+    `on_lead` (by default `wake`) when the seat wins or loses its lock."""
 
-    def __init__(self, leadership: Leadership, name: str, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        leadership: Leadership,
+        name: str,
+        wake: Callable[[], None],
+        on_lead: Callable[[], None] | None = None,
+    ) -> None:
         self.leadership = leadership
         self.name = name
         self.wake = wake
+        self.on_lead = on_lead or wake
         self.leading = threading.Event()
 
     @property
@@ -164,9 +172,11 @@ class Leadership:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def seat(self, name: str, wake: Callable[[], None]) -> Seat:
+    def seat(
+        self, name: str, wake: Callable[[], None], on_lead: Callable[[], None] | None = None
+    ) -> Seat:
         """Take a seat for projection `name` (the session thread starts with the first)."""
-        seat = Seat(self, name, wake)
+        seat = Seat(self, name, wake, on_lead)
         with self._lock:
             if name in self._seats:
                 raise ValueError(f"projection {name} already has a seat")
@@ -216,7 +226,7 @@ class Leadership:
         self.backend_pid = None
         for seat in seats:
             seat.leading.clear()
-            seat.wake()  # a runner waiting for work learns at once that it lost its lead
+            seat.on_lead()  # a runner waiting for work learns at once that it lost its lead
 
     def _run(self) -> None:
         delay = RECONNECT_DELAY
@@ -292,7 +302,7 @@ class Leadership:
             if current:
                 seat.leading.set()
                 log.info("projection leader", extra={"projection": seat.name})
-                seat.wake()
+                seat.on_lead()
 
     def _release_all(self, conn: psycopg.Connection[Any]) -> None:
         """On a clean stop: let go of every lock before the session closes."""

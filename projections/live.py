@@ -13,13 +13,17 @@ projection to the process's one LiveGroup instead, whose thread:
   each event once for all of them), has each projection of the first rank (the change
   feed, webhooks: those that do not `catch_up_later`) write the events after its own
   position, and moves their tracking rows to the batch's end; then, in a second
-  transaction, the same for the projections that catch up later (records, the event
-  log, the audit chain, tenants), from the same decoded batch. Two transactions per
-  batch for all of a worker's projections, and the feed and webhooks never wait for the
-  heavier read models (measured: with everything in one transaction, webhook latency p99
-  at 100 creates/s went from 65 to 450-640 ms on the benchmark machine). With
-  `by_rank=False` (SYNCLINE_LIVE_COMMIT=together) every projection commits in the one
-  transaction.
+  transaction, the same for the projections that catch up later (the event log, the audit
+  chain, tenants, webhook settings), from the same decoded batch. The feed and webhooks
+  never wait for the heavier read models (measured: with everything in one transaction,
+  webhook latency p99 at 100 creates/s went from 65 to 450-640 ms on the benchmark
+  machine). With `by_rank=False` (SYNCLINE_LIVE_COMMIT=together) every projection commits
+  in the one transaction.
+* writes the later rank at most every `later_linger` seconds (or once half a batch waits
+  for it): the decoded events are kept for it meanwhile, so the first rank's next batches
+  read only what is new. The later rank's statements (most of a batch's) are then paid
+  once per hundreds of events instead of once per few, and an event reaches the event
+  log and the audit chain within `later_linger` of the feed.
 
 A full batch means a backlog: the group gives every projection back to its runner, which
 catches up on its own, in the CatchUpOrder (the change feed and webhooks first), and
@@ -58,6 +62,8 @@ DEFAULT_LINGER = 0.005
 # The linger applies while events keep coming (a batch committed this recently): the first
 # event after a quiet spell is written at once.
 BUSY = 0.02
+# The longest the later rank's read models trail the first rank's while events keep coming.
+DEFAULT_LATER_LINGER = 0.1
 # After a lost connection, the group tries again after this long.
 RECONNECT_DELAY = 0.2
 
@@ -93,9 +99,11 @@ class LiveGroup:
         linger: float = DEFAULT_LINGER,
         poll_interval: float = 1.0,
         by_rank: bool = True,
+        later_linger: float = DEFAULT_LATER_LINGER,
     ) -> None:
         self.reader = reader
         self.by_rank = by_rank
+        self.later_linger = later_linger
         self.pool = pool
         self.batch_size = batch_size
         self.linger = linger
@@ -109,6 +117,12 @@ class LiveGroup:
         self.batches = 0
         self.split = 0
         self._last_batch = 0.0
+        # Events read and decoded that the later rank has not written yet: those after
+        # `_kept_after` up to `_kept_to` (the last position read), since `_later_since`.
+        self._kept: Batch = []
+        self._kept_after: int | None = None
+        self._kept_to = 0
+        self._later_since: float | None = None
 
     def wake(self) -> None:
         """The log may have grown (a notification on the event store's channel)."""
@@ -153,7 +167,11 @@ class LiveGroup:
                 if not self._members:
                     self._thread = None
                     return
-            woken = self._wake.wait(self.poll_interval)
+            timeout = self.poll_interval
+            if self._later_since is not None:  # the later rank is due then
+                due = self._later_since + self.later_linger - time.monotonic()
+                timeout = max(0.0, min(timeout, due))
+            woken = self._wake.wait(timeout)
             if woken and self.linger > 0 and time.monotonic() - self._last_batch < BUSY:
                 time.sleep(self.linger)  # a stream: let what follows join the batch
             self._wake.clear()
@@ -169,29 +187,35 @@ class LiveGroup:
 
     def _step(self, members: list[_Seat]) -> None:
         """One batch for `members`: each rank together in one transaction (the first rank's
-        also reads the batch), else one by one."""
+        also reads what is new), else one by one; the later rank only when it is due."""
         ranks = _ranks(members) if self.by_rank else [members]
-        batch: Batch | None = None
+        start = min(m.position for m in members)
+        kept = self._kept_since(start)
+        fresh: Batch | None = None
+        batch: Batch = []
         try:
             with (
                 self.pool.connection() as conn,
                 conn.transaction(),
                 conn.cursor() as cur,
             ):
-                batch = self.reader.read_on(conn, min(m.position for m in members), self.batch_size)
+                after = start if kept is None else self._kept_to
+                fresh = self.reader.read_on(conn, after, self.batch_size)
+                batch = [*(kept or ()), *fresh]
                 # Nothing new, or a backlog (handled below, once this read-only one ends).
-                if batch and not continues(batch, self.batch_size):
-                    for member in ranks[0]:
-                        _write(cur, member, batch)
+                if batch and not continues(fresh, self.batch_size):
+                    _write(cur, ranks[0], batch)
         except Exception as exc:
-            if batch is None or connection_lost(exc):
+            self._forget()
+            if fresh is None or connection_lost(exc):
                 self._not_read(members, exc)
                 return
-            if not batch or continues(batch, self.batch_size):
+            if not batch or continues(fresh, self.batch_size):
                 return  # only the read's commit failed: read again
             self._failed(ranks[0], batch, exc)
         else:
-            if batch and continues(batch, self.batch_size):
+            if continues(fresh, self.batch_size):
+                self._forget()
                 for member in members:
                     self._release(member)  # a backlog: each catches up in the CatchUpOrder
                 return
@@ -199,17 +223,20 @@ class LiveGroup:
                 return
             for member in ranks[0]:
                 _advanced(member, batch)
-        self._last_batch = time.monotonic()
-        self.batches += 1
+        if fresh:
+            self._last_batch = time.monotonic()
+            self.batches += 1
         for rank in ranks[1:]:
+            if not self._later_due(rank, batch):
+                continue  # kept for it: written with what follows
+            self._forget()
             try:
                 with (
                     self.pool.connection() as conn,
                     conn.transaction(),
                     conn.cursor() as cur,
                 ):
-                    for member in rank:
-                        _write(cur, member, batch)
+                    _write(cur, rank, batch)
             except Exception as exc:
                 if connection_lost(exc):
                     self._not_read(rank, exc)  # retried from its position next time
@@ -220,6 +247,35 @@ class LiveGroup:
                 _advanced(member, batch)
         # What arrived meanwhile has woken the group already (its NOTIFY came after the
         # wake-up was cleared, before this batch was read).
+
+    def _kept_since(self, start: int) -> Batch | None:
+        """The kept events after `start`, when they are all of the log from `start` to the
+        last position read; None: read from `start` (nothing kept, or not from there)."""
+        if self._kept_after is None or not self._kept_after <= start <= self._kept_to:
+            return None
+        return _after(self._kept, start)
+
+    def _later_due(self, rank: list[_Seat], batch: Batch) -> bool:
+        """Whether the later `rank` writes `batch` now; else its events are kept for it."""
+        low = min(m.position for m in rank)
+        waiting = len(_after(batch, low))
+        if not waiting:
+            return False
+        now = time.monotonic()
+        since = self._later_since
+        if (
+            self.later_linger > 0
+            and waiting < self.batch_size // 2
+            and (since is None or now - since < self.later_linger)
+        ):
+            self._kept, self._kept_after, self._kept_to = _after(batch, low), low, batch[-1][0]
+            self._later_since = now if since is None else since
+            return False
+        return True
+
+    def _forget(self) -> None:
+        """Drop the kept events: the next batch reads from the lowest position again."""
+        self._kept, self._kept_after, self._kept_to, self._later_since = [], None, 0, None
 
     def _not_read(self, members: list[_Seat], exc: Exception) -> None:
         """The batch was not read, or a connection was lost: try again (a lost connection
@@ -248,7 +304,7 @@ class LiveGroup:
                     conn.transaction(),
                     conn.cursor() as cur,
                 ):
-                    _write(cur, member, batch)
+                    _write(cur, [member], batch)
             except Exception as exc:
                 # Its runner records the failure and retries on its own (with backoff);
                 # a lost connection or lead is no failure: the runner simply goes on.
@@ -270,17 +326,17 @@ def _after(batch: Batch, position: int) -> Batch:
     return batch[bisect_right(batch, position, key=lambda event: event[0]) :]
 
 
-def _write(cur: Any, member: _Seat, batch: Batch) -> None:
-    """`member`'s projection writes the events of `batch` after its position, and its
-    tracking row moves to the batch's end (in the caller's transaction)."""
+def _write(cur: Any, members: list[_Seat], batch: Batch) -> None:
+    """Each member's projection writes the events of `batch` after its position, and their
+    tracking rows move to the batch's end in one statement (in the caller's transaction)."""
     last = batch[-1][0]
-    if member.position >= last:
-        return
-    events = _after(batch, member.position)
-    projection = member.runner.projection
-    if events:
-        projection.write(cur, projection.prepare(events))
-    tracking.advance(cur, member.runner.name, member.position, last)
+    behind = [member for member in members if member.position < last]
+    for member in behind:
+        events = _after(batch, member.position)
+        projection = member.runner.projection
+        if events:
+            projection.write(cur, projection.prepare(events))
+    tracking.advance_many(cur, [(m.runner.name, m.position) for m in behind], last)
 
 
 def _advanced(member: _Seat, batch: Batch) -> None:

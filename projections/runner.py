@@ -239,7 +239,7 @@ class ProjectionRunner:
             label=self.name,
             standby_interval=self.standby_interval,
         )
-        seat = leadership.seat(self.name, self._woken)
+        seat = leadership.seat(self.name, self._woken, on_lead=self._lead_changed)
         tracked = False
         try:
             while not self._stop.is_set():
@@ -279,11 +279,14 @@ class ProjectionRunner:
             leadership.leave(seat)
 
     def _woken(self) -> None:
-        """A notification on the event store's channel (or a change of lead). An inline
-        projection is written with the events: it polls (every poll_interval) for being
-        behind, rather than waking at every commit."""
-        if self.projection.inline:
-            return
+        """A notification on the event store's channel. An inline projection is written
+        with the events: it polls for being behind, rather than waking at every commit."""
+        if not self.projection.inline:
+            self._lead_changed()
+
+    def _lead_changed(self) -> None:
+        """The seat won or lost its lock: look at once (an inline projection too: won
+        after a restart or a rebuild, it may be behind)."""
         self._wake.set()
         if self.group is not None:
             self.group.wake()

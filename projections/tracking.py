@@ -54,18 +54,46 @@ def ensure_tracking(pool: ConnectionPool, name: str) -> None:
 
 
 def advance(cur: psycopg.Cursor[Any], name: str, position: int, last: int) -> None:
-    """Move `name` from `position` to `last` within the batch's transaction, and announce
-    it on PROJECTION_CHANNEL at commit. A batch that got through clears any failure on
-    record. Raises LeadershipLostError when the position is no longer `position`."""
-    cur.execute(
-        "UPDATE projection_tracking SET position = %s, updated_at = now(),"
-        " failing_since = NULL, last_error = NULL"  # a batch got through
-        " WHERE name = %s AND position = %s",
-        (last, name, position),
+    """Move `name` from `position` to `last` within the batch's transaction (see
+    `advance_many`)."""
+    advance_many(cur, [(name, position)], last)
+
+
+# One statement for any number of projections: each row moves only from the position its
+# batch started at, and each moved row's announcement goes with it.
+_ADVANCE = """
+    WITH moved AS (
+        UPDATE projection_tracking t SET position = %(last)s, updated_at = now(),
+            failing_since = NULL, last_error = NULL
+        FROM unnest(%(names)s::text[], %(positions)s::int8[]) AS m(name, position)
+        WHERE t.name = m.name AND t.position = m.position
+        RETURNING t.name
     )
-    if cur.rowcount != 1:
-        raise LeadershipLostError(f"projection {name} moved under us at {position}")
-    cur.execute("SELECT pg_notify(%s, %s)", (PROJECTION_CHANNEL, f"{name}:{last}"))
+    SELECT name, pg_notify(%(channel)s, name || ':' || %(last)s) FROM moved
+"""
+
+
+def advance_many(cur: psycopg.Cursor[Any], moves: list[tuple[str, int]], last: int) -> None:
+    """Move each `(name, position)` of `moves` to `last` within the batch's transaction, in
+    one statement, and announce each on PROJECTION_CHANNEL at commit. A batch that got
+    through clears any failure on record. Raises LeadershipLostError when a position is no
+    longer the one given: another runner leads that projection now."""
+    if not moves:
+        return
+    names = [name for name, _ in moves]
+    rows = cur.execute(
+        _ADVANCE,
+        {
+            "names": names,
+            "positions": [position for _, position in moves],
+            "last": last,
+            "channel": PROJECTION_CHANNEL,
+        },
+    ).fetchall()
+    if len(rows) != len(moves):
+        moved = {row[0] for row in rows}
+        lost = [f"{name} at {position}" for name, position in moves if name not in moved]
+        raise LeadershipLostError(f"projection {', '.join(lost)}: moved under us")
 
 
 def position_for_update(cur: psycopg.Cursor[Any], name: str) -> int:

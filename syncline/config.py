@@ -96,6 +96,9 @@ class Settings:
     # How long the worker's live projections wait after a new event for more to batch
     # with it (projections.live).
     live_linger_seconds: float = 0.005
+    # The longest the later-rank read models (event log, audit chain, tenants) trail the
+    # feed and webhooks at the head while events keep coming (projections.live).
+    live_later_linger_seconds: float = 0.1
     # "by-rank": at the head, the change feed and webhooks commit each batch in one
     # transaction, the other projections in a second; "together": all in one.
     live_commit: str = "by-rank"
@@ -155,6 +158,9 @@ class Settings:
             db_pool_size=read.optional_count("SYNCLINE_DB_POOL_SIZE"),
             db_event_store_pool_size=read.optional_count("SYNCLINE_DB_EVENT_STORE_POOL_SIZE"),
             live_linger_seconds=read.seconds("SYNCLINE_LIVE_LINGER_SECONDS", 0.005, zero=True),
+            live_later_linger_seconds=read.seconds(
+                "SYNCLINE_LIVE_LATER_LINGER_SECONDS", 0.1, zero=True
+            ),
             live_commit=read.choice("SYNCLINE_LIVE_COMMIT", "by-rank", LIVE_COMMITS, "a mode"),
         )
 

@@ -312,6 +312,7 @@ class Runtime:
                 linger=self.settings.live_linger_seconds,
                 poll_interval=runner_options.get("poll_interval", 1.0),
                 by_rank=self.settings.live_commit == "by-rank",
+                later_linger=self.settings.live_later_linger_seconds,
             )
         runner_options.setdefault("reader", self.log_reader)
         runner_options.setdefault("order", self.catch_up_order)

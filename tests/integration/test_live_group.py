@@ -76,6 +76,7 @@ class Group:
         *,
         later: int = 0,
         by_rank: bool = True,
+        later_linger: float = 0.1,
     ) -> None:
         label = f"test leader {secrets.token_hex(3)}"
         self.runtime = runtime
@@ -94,7 +95,12 @@ class Group:
         self.label = label
         reader = LogReader(runtime.app)
         self.group = LiveGroup(
-            reader, runtime.pool, batch_size=batch_size, poll_interval=0.2, by_rank=by_rank
+            reader,
+            runtime.pool,
+            batch_size=batch_size,
+            poll_interval=0.2,
+            by_rank=by_rank,
+            later_linger=later_linger,
         )
         self.runners = [
             ProjectionRunner(
@@ -151,6 +157,44 @@ def test_by_rank_the_feed_and_webhooks_commit_apart_from_the_later_read_models(
         assert len(set(first.values())) == 1
         assert len(set(later.values())) == 1  # the later rank: one of its own
         assert set(later.values()) != set(first.values())
+    finally:
+        made.stop()
+
+
+def test_the_later_rank_writes_many_of_the_first_ranks_batches_at_once(
+    runtime: Runtime,
+) -> None:
+    """Events arriving one by one: the first rank commits each as it comes; the later rank
+    writes them together once `later_linger` has passed, and reaches the head then, with
+    no further event to wake it. Each event is read from the log once."""
+    made = Group(runtime, 2, later=1, later_linger=1.0)
+    try:
+        made.start()
+        assert wait_until(made.all_live, timeout=10)
+        before = runtime.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+        reader = made.group.reader
+        read_on, decoded = reader.read_on, []
+
+        def counting_read_on(*args: Any, **kwargs: Any) -> Any:
+            batch = read_on(*args, **kwargs)
+            decoded.extend(position for position, _ in batch)
+            return batch
+
+        reader.read_on = counting_read_on  # type: ignore[method-assign]
+        first_runner, later_runner = made.runners
+        head = before
+        for _ in range(5):
+            head = append_contacts(runtime, 1)
+            assert wait_until(lambda at=head: first_runner.position() >= at, timeout=5)
+        first, later = (transactions(runtime, p, before) for p in made.projections)
+        assert len(first) == 5
+        assert len(set(first.values())) == 5  # one commit per event
+        assert later == {}, "the later rank waits for its linger"
+        assert wait_until(lambda: later_runner.position() >= head, timeout=5)
+        later = transactions(runtime, made.projections[1], before)
+        assert sorted(later) == sorted(first)
+        assert len(set(later.values())) == 1  # all five in one transaction
+        assert sorted(decoded) == sorted(first)  # each event read and decoded once
     finally:
         made.stop()
 

@@ -228,3 +228,23 @@ def test_a_leader_is_woken_by_notify_not_by_polling(
         runner.stop()
         append_contacts(runtime, 1)  # a NOTIFY ends its wait, rather than the minute
         thread.join(timeout=70)
+
+
+def test_an_inline_projection_catches_up_as_soon_as_it_wins_the_lead(
+    runtime: Runtime, projection: SeenProjection
+) -> None:
+    """An inline projection ignores the event store's notifications (the group commit
+    writes it with the events), so only winning its lock may wake it: behind after a
+    restart or a rebuild, it must not sit out a poll interval first."""
+    projection.inline = True
+    head = append_contacts(runtime, 3)
+    runner = ProjectionRunner(runtime.app, runtime.pool, projection, poll_interval=60)
+    started = time.monotonic()
+    thread = start(runner)
+    try:
+        assert wait_until(lambda: runner.position() >= head, timeout=10)
+        assert time.monotonic() - started < 10
+        assert seen_positions(runtime, projection) == [p for p in log_positions(runtime) if p > 0]
+    finally:
+        runner.stop()
+        thread.join(timeout=70)

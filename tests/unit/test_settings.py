@@ -67,6 +67,11 @@ def load(**environ: str) -> Settings:
         ("SYNCLINE_LAG_ALERT_SECONDS", "soon", "SYNCLINE_LAG_ALERT_SECONDS=soon: not a number"),
         ("SYNCLINE_LIVE_LINGER_SECONDS", "-0.1", "SYNCLINE_LIVE_LINGER_SECONDS=-0.1: too small"),
         (
+            "SYNCLINE_LIVE_LATER_LINGER_SECONDS",
+            "soon",
+            "SYNCLINE_LIVE_LATER_LINGER_SECONDS=soon: not a number of seconds",
+        ),
+        (
             "SYNCLINE_LIVE_COMMIT",
             "sometimes",
             "SYNCLINE_LIVE_COMMIT=sometimes: not a mode; allowed: by-rank, together",
@@ -124,6 +129,7 @@ def test_valid_values_are_read_and_the_documented_zeros_allowed(tmp_path: Path) 
         SYNCLINE_RATE_LIMIT_PER_SECOND="0",
         SYNCLINE_CATCH_UP_WAIT_SECONDS="0",
         SYNCLINE_LIVE_LINGER_SECONDS="0",
+        SYNCLINE_LIVE_LATER_LINGER_SECONDS="0.25",
         SYNCLINE_WEBHOOK_TIMEOUT_SECONDS="2.5",
         SYNCLINE_WEBHOOK_CONCURRENCY="1",
         SYNCLINE_WEBHOOK_ENDPOINT_CONCURRENCY="1",
@@ -138,6 +144,7 @@ def test_valid_values_are_read_and_the_documented_zeros_allowed(tmp_path: Path) 
     assert (settings.log_level, settings.log_format) == ("DEBUG", "console")
     assert settings.rate_limit_per_second == 0.0
     assert (settings.catch_up_wait_seconds, settings.live_linger_seconds) == (0.0, 0.0)
+    assert settings.live_later_linger_seconds == 0.25
     assert settings.webhook_timeout == 2.5
     assert settings.webhook_endpoint_concurrency == 1
     assert settings.allow_private_webhooks is True
