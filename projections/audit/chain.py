@@ -42,20 +42,41 @@ def chained_type(event: Any) -> str | None:
     return None if event_type is None or event_type == CHECKPOINT_TYPE else event_type
 
 
+# The envelope's members that come from the event as decoded, not rendered as text.
+_FROM_THE_EVENT = ("tenant_id", "correlation_id", "actor", "previous")
+
+
 def canonical_bytes(event: Any, event_type: str) -> bytes:
     """RFC 8785 JSON of the event's public envelope without `cursor`: the envelope
-    `/v1/events` and webhooks show (the same rendering), less the one per-reader member."""
+    `/v1/events` and webhooks show (the same rendering), less the one per-reader member.
+
+    The record's representation is JSON text of our own rendering: decoded with no float
+    in it, it holds nothing but JSON's own types, so msgspec's sorted bytes are RFC 8785's
+    once the other members are plain and the bytes show no long integer and no character
+    beyond the Basic Multilingual Plane (see `canonical_json`). Anything else takes
+    `canonical_json`'s way."""
     text = event_text(event)
+    try:
+        data = _decode_without_floats(text.representation)
+        plain_data = True
+    except _FloatFound:
+        data, plain_data = _decode(text.representation), False
     public = envelope_text(
         event,
         event_type,
         "",
         text.record_id,
         text.occurred_at,
-        _decode(text.representation),
+        data,
         public_id=public_event_id(event),
     )
     del public["cursor"]
+    # The members not rendered here as text: the event's metadata and its previous values.
+    if plain_data and all(map(_plain, (public[key] for key in _FROM_THE_EVENT))):
+        encoded = _sorted_encode(public)
+        marked = encoded.translate(_MARKS)
+        if _SIXTEEN_DIGITS not in marked and _BEYOND_BMP not in marked:
+            return encoded
     return canonical_json(public)
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.contact import Contact
+from domain.context import Context
 from domain.envelope import envelope
 from projections.audit.chain import MAX_SAFE_INTEGER, canonical_bytes, canonical_json
-from tests.support.events import JSON_VALUES, stored_contact
+from tests.support.events import ACTOR, JSON_VALUES, memory_app, stored_contact, stored_events
 
 scalars = (
     st.none()
@@ -95,3 +98,30 @@ def test_an_events_canonical_bytes_are_rfc8785(custom_fields: dict[str, Any]) ->
 )
 def test_edge_cases_of_events_match(custom_fields: dict[str, Any]) -> None:
     assert_canonical_bytes_match(custom_fields)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        {"price": 1.5, "ratio": 1e21},  # floats in the previous values
+        {"\U0001f600": 1, "\ufb01": 2},  # keys beyond the BMP in them
+        {"big": MAX_SAFE_INTEGER},
+        {"plain": "text"},
+    ],
+)
+def test_an_updates_previous_values_take_rfc8785s_form(before: dict[str, Any]) -> None:
+    """An update's envelope carries the changed fields' previous values as decoded from
+    the stored event, not rendered by us: they must meet the same rules."""
+    app = memory_app()
+    ctx = Context(uuid4(), ACTOR, "corr")
+    contact, _ = app.create_record(
+        Contact, ctx, {"email": "a@example.com", "custom_fields": before}
+    )
+    app.update_record(
+        Contact, ctx, contact.id, lambda c: c.update(ctx, {"custom_fields": {"after": 1}})
+    )
+    updated = app.mapper.to_domain_event(stored_events(app)[-1])
+    assert updated.previous  # the update carries what it replaced
+    expected = event_reference(updated, "contact.updated")
+    assert isinstance(expected, bytes)
+    assert canonical_bytes(updated, "contact.updated") == expected
