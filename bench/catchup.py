@@ -225,7 +225,7 @@ def run(env: BenchEnv) -> list[Figure]:
                     runtime,
                     head,
                     ["--projections", FEED],
-                    ["--projections", "tenants,events,deliveries"],
+                    ["--projections", "tenants,events,deliveries,audit"],
                 )
             )
             every_copies.append(events / copy_tables(env, every_chunk))
