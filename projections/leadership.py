@@ -99,6 +99,10 @@ def exclusive_session(conninfo: str, name: str) -> Iterator[psycopg.Connection[A
 # How long the session's thread waits for a notification before it looks at its work
 # (locks to take or let go): the longest `release` or a new `seat` waits.
 SESSION_TICK = 0.1
+# After relaying a notification, how long the session's thread lets the next ones gather
+# before it reads them all at once: under a stream of commits it wakes the runners once
+# per gathering, not once per commit (the live group lingers longer than this anyway).
+GATHER = 0.002
 # After a session starts, how long locks it did not win are retried every SESSION_TICK.
 RETAKE_SECONDS = 5.0
 # The longest `leave` waits for the session's thread to release the lock.
@@ -146,7 +150,8 @@ class Leadership:
 
     Each projection takes a `seat`; the session's thread takes every free lock at once (one
     statement), tries again the locks others hold every `standby_interval` seconds, and
-    LISTENs on the event store's channel for all of them, waking every seat. When the
+    LISTENs on the event store's channel for all of them, waking every seat (once per
+    GATHER of notifications under a stream of commits). When the
     session dies (its backend terminated, the server restarted) every seat stops leading
     at once, and the thread connects again after RECONNECT_DELAY (doubling while it keeps
     failing) and takes the locks again, without waiting for `standby_interval`.
@@ -278,11 +283,13 @@ class Leadership:
             woken = False
             for _ in conn.notifies(timeout=SESSION_TICK, stop_after=1):
                 woken = True
-            if woken:
+            while woken:
                 with self._lock:
                     seats = [s for s in self._seats.values() if s.leading.is_set()]
                 for seat in seats:
                     seat.wake()
+                time.sleep(GATHER)
+                woken = any(True for _ in conn.notifies(timeout=0))  # all that gathered
 
     def _take(self, conn: psycopg.Connection[Any], seats: list[Seat]) -> None:
         keys = [projection_lock(seat.name) for seat in seats]
