@@ -283,13 +283,17 @@ class Leadership:
             woken = False
             for _ in conn.notifies(timeout=SESSION_TICK, stop_after=1):
                 woken = True
-            while woken:
-                with self._lock:
-                    seats = [s for s in self._seats.values() if s.leading.is_set()]
-                for seat in seats:
-                    seat.wake()
+            if woken:
+                self._wake_leading()
                 time.sleep(GATHER)
-                woken = any(True for _ in conn.notifies(timeout=0))  # all that gathered
+                if sum(1 for _ in conn.notifies(timeout=0)):  # every one that gathered
+                    self._wake_leading()
+
+    def _wake_leading(self) -> None:
+        with self._lock:
+            seats = [s for s in self._seats.values() if s.leading.is_set()]
+        for seat in seats:
+            seat.wake()
 
     def _take(self, conn: psycopg.Connection[Any], seats: list[Seat]) -> None:
         keys = [projection_lock(seat.name) for seat in seats]
