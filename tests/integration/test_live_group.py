@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 import pytest
 
+from projections import leadership as leadership_module
 from projections.leadership import Leadership
 from projections.live import LiveGroup
 from projections.log_reader import LogReader
@@ -302,3 +304,39 @@ def test_a_backlog_hands_the_projections_back_to_catch_up_and_they_return(
             assert seen_positions(runtime, projection) == log_positions(runtime)
     finally:
         made.stop()
+
+
+def test_a_stream_of_notifications_never_keeps_the_session_from_its_locks(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session gathers notifications before relaying them; under a steady stream it
+    must still let go of a seat's lock and take a new seat's at once. (A gathering of
+    50 ms here, so that the stream never pauses for as long.)"""
+    monkeypatch.setattr(leadership_module, "GATHER", 0.05)
+    channel = runtime.app.recorder.channel_name  # type: ignore[attr-defined]
+    leadership = Leadership(str(runtime.pool.conninfo), channel, label="stream test")
+    woken = threading.Event()
+    first = leadership.seat(f"stream_{secrets.token_hex(4)}", woken.set)
+    streaming = threading.Event()
+
+    def stream() -> None:
+        with psycopg.connect(str(runtime.pool.conninfo), autocommit=True) as conn:
+            while not streaming.is_set():
+                conn.execute("SELECT pg_notify(%s, '')", (channel,))
+                time.sleep(0.005)
+
+    sender = threading.Thread(target=stream, daemon=True)
+    try:
+        assert first.leading.wait(10)
+        sender.start()
+        assert woken.wait(5)
+        second = leadership.seat(f"stream_{secrets.token_hex(4)}", lambda: None)
+        assert second.leading.wait(2), "a new seat waited for the stream to stop"
+        started = time.monotonic()
+        leadership.leave(first)
+        assert time.monotonic() - started < 2, "letting go waited for the stream to stop"
+        leadership.leave(second)
+    finally:
+        streaming.set()
+        sender.join(timeout=10)
+        leadership.stop()
