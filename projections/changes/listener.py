@@ -24,7 +24,12 @@ from projections.records.projection import CHANGES_CHANNEL
 log = logging.getLogger(__name__)
 RECONNECT_DELAY = 1.0
 # Turns of the event loop a request gives the listening task to read what has arrived.
-CATCH_UP_TURNS = 4
+CATCH_UP_TURNS = 8
+# After handling what it read, how long the listening task lets the next notifications
+# gather before it reads again: under a stream of commits (every API process hears every
+# commit of every other) it reads once per gathering instead of once per notification. A
+# request that must see what arrived (`catch_up`) cuts the gathering short.
+GATHER = 0.002
 LISTENER_NAME = f"syncline change listener {socket.gethostname()}:{os.getpid()}"
 
 
@@ -57,6 +62,7 @@ class ChangeListener:
         self._on_session = on_session
         self.connected = False
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._gathering: asyncio.Future[None] | None = None  # done: stop, read now
 
     async def start(self) -> None:
         if self._task is None:
@@ -109,6 +115,8 @@ class ChangeListener:
                     self._wake_everyone()
                     async for notify in conn.notifies():
                         self._handlers[notify.channel](notify.payload)
+                        if not unread_input(conn):  # all that arrived is handled
+                            await self._gather()
             except asyncio.CancelledError:
                 self._connected(False)
                 raise
@@ -116,6 +124,16 @@ class ChangeListener:
                 log.warning("change listener disconnected; reconnecting", exc_info=True)
             self._connected(False)
             await asyncio.sleep(RECONNECT_DELAY)
+
+    async def _gather(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._gathering = gathering = loop.create_future()
+        timer = loop.call_later(GATHER, _finish, gathering)
+        try:
+            await gathering
+        finally:
+            timer.cancel()
+            self._gathering = None
 
     async def catch_up(self) -> None:
         """Let the listening task handle the notifications already received (on the loop's
@@ -134,6 +152,8 @@ class ChangeListener:
             conn = self._conn
             if conn is None or conn.closed or not unread_input(conn):
                 return
+            if self._gathering is not None:
+                _finish(self._gathering)  # the listening task is gathering: read now
             await asyncio.sleep(0)
 
     def _connected(self, connected: bool) -> None:
@@ -142,3 +162,8 @@ class ChangeListener:
         if connected != self.connected:
             self.connected = connected
             self._on_connection(connected)
+
+
+def _finish(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
