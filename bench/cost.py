@@ -37,6 +37,10 @@ from bench.peer.schema import create_schema
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_COST_ROUNDS", "3"))
 CLIENTS = 16
+# A lighter load, measured once per system after the rounds: fewer requests in flight
+# leave less to batch (group commit, live projections), so each create carries more of a
+# batch's fixed cost. No target; printed so the figures at CLIENTS are not read alone.
+FEW_CLIENTS = int(os.environ.get("BENCH_COST_FEW_CLIENTS", "4"))
 WARM_UP = 3.0  # seconds of load before the rounds, per system
 BODY = b'{"email": "c%d-%d@example.com", "name": "Bench %d", "tags": ["vip"]}'
 
@@ -144,7 +148,9 @@ def warm_up(system: System) -> None:
     run_load(system.url, _create_request(system), clients=CLIENTS, duration=WARM_UP, expect=201)
 
 
-def measure_creates(env: BenchEnv, system: System, stats: psycopg.Connection[Any]) -> Round:
+def measure_creates(
+    env: BenchEnv, system: System, stats: psycopg.Connection[Any], clients: int = CLIENTS
+) -> Round:
     create = _create_request(system)
     _settle(stats)
     before_tx, before_cpu, before_pg = _committed(stats), system.cpu_seconds(), 0.0
@@ -152,7 +158,7 @@ def measure_creates(env: BenchEnv, system: System, stats: psycopg.Connection[Any
     result = run_load(
         system.url,
         create,
-        clients=CLIENTS,
+        clients=clients,
         duration=DURATION,
         expect=201,
     )
@@ -204,6 +210,15 @@ def run(env: BenchEnv) -> list[Figure]:
                     f" {measured.transactions_per_create:.2f} transactions per create",
                     flush=True,
                 )
+        light: dict[str, Round] = {}
+        for system in (syncline, peer):
+            light[system.name] = measured = measure_creates(env, system, stats, FEW_CLIENTS)
+            print(
+                f"   {FEW_CLIENTS} clients {system.name:<8} {measured.creates_per_second:,.0f}"
+                f" creates/s, {measured.cpu_per_create * 1e6:,.0f} µs CPU per create,"
+                f" {measured.transactions_per_create:.2f} transactions per create",
+                flush=True,
+            )
     syncs: dict[str, list[float]] = {"Syncline": [], "peer": []}
     for _ in range(3):
         for system in (syncline, peer):
@@ -244,6 +259,27 @@ def run(env: BenchEnv) -> list[Figure]:
             "the peer's",
             median("peer", "transactions_per_create"),
             target="Syncline <= 1.5",
+        ),
+        Figure(
+            f"creates/s at {FEW_CLIENTS} clients",
+            light["Syncline"].creates_per_second,
+            "/s",
+            "the peer's",
+            light["peer"].creates_per_second,
+        ),
+        Figure(
+            f"CPU per create at {FEW_CLIENTS} clients",
+            light["Syncline"].cpu_per_create * 1e6,
+            "µs",
+            "the peer's",
+            light["peer"].cpu_per_create * 1e6,
+        ),
+        Figure(
+            f"PostgreSQL transactions per create at {FEW_CLIENTS} clients",
+            light["Syncline"].transactions_per_create,
+            "",
+            "the peer's",
+            light["peer"].transactions_per_create,
         ),
         Figure(
             "full sync rows/s (/v1/changes)",
