@@ -74,8 +74,7 @@ def canonical_bytes(event: Any, event_type: str) -> bytes:
     # The members not rendered here as text: the event's metadata and its previous values.
     if plain_data and all(map(_plain, (public[key] for key in _FROM_THE_EVENT))):
         encoded = _sorted_encode(public)
-        marked = encoded.translate(_MARKS)
-        if _SIXTEEN_DIGITS not in marked and _BEYOND_BMP not in marked:
+        if _no_long_integer_nor_wide_character(encoded):
             return encoded
     return canonical_json(public)
 
@@ -115,13 +114,19 @@ def _plain_encoding(value: Any, encoded: bytes) -> bool:
     (they decode back to an equal value: a datetime, a UUID or a tuple would not), no
     integer of 16 digits or more, no character beyond the Basic Multilingual Plane. A
     false answer only means the value is walked."""
-    marked = encoded.translate(_MARKS)
-    if _SIXTEEN_DIGITS in marked or _BEYOND_BMP in marked:
+    if not _no_long_integer_nor_wide_character(encoded):
         return False
     try:
         return bool(_decode_without_floats(encoded) == value)
     except _FloatFound:
         return False
+
+
+def _no_long_integer_nor_wide_character(encoded: bytes) -> bool:
+    """Whether JSON text shows no run of 16 digits (an integer beyond 2^53 - 1 has one) and
+    no character beyond the Basic Multilingual Plane: one translation, in C."""
+    marked = encoded.translate(_MARKS)
+    return _SIXTEEN_DIGITS not in marked and _BEYOND_BMP not in marked
 
 
 def _plain(value: Any) -> bool:
