@@ -239,7 +239,7 @@ class ProjectionRunner:
             label=self.name,
             standby_interval=self.standby_interval,
         )
-        seat = leadership.seat(self.name, self._woken, on_lead=self._lead_changed)
+        seat = leadership.seat(self.name, self._woken, on_lead=self._look)
         tracked = False
         try:
             while not self._stop.is_set():
@@ -282,11 +282,11 @@ class ProjectionRunner:
         """A notification on the event store's channel. An inline projection is written
         with the events: it polls for being behind, rather than waking at every commit."""
         if not self.projection.inline:
-            self._lead_changed()
+            self._look()
 
-    def _lead_changed(self) -> None:
-        """The seat won or lost its lock: look at once (an inline projection too: won
-        after a restart or a rebuild, it may be behind)."""
+    def _look(self) -> None:
+        """Look for work at once: the log may have grown, or the seat won or lost its lock
+        (an inline projection too: won after a restart or a rebuild, it may be behind)."""
         self._wake.set()
         if self.group is not None:
             self.group.wake()
