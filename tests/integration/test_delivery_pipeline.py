@@ -278,6 +278,21 @@ def test_a_worker_killed_mid_stream_loses_nothing(
     assert len(slow.received) >= total
 
 
+def delivered_signed(
+    tenant: TenantClient,
+    workers: Workers,
+    receiver: Receiver,
+    secret_box: SecretBox,
+    secret: str,
+    email: str,
+) -> None:
+    """A worker with `secret_box` delivers the next contact, signed with `secret`."""
+    workers.start(secret_box=secret_box)
+    contact(tenant, email)
+    assert receiver.wait_count(1)
+    Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)
+
+
 def test_with_the_old_server_key_listed_as_previous_a_webhook_keeps_delivering(
     tenant: TenantClient, runtime: Runtime, workers: Workers, receiver: Receiver, caught_up: Any
 ) -> None:
@@ -290,10 +305,7 @@ def test_with_the_old_server_key_listed_as_previous_a_webhook_keeps_delivering(
         ctx, url=receiver.url, event_types=["contact.created"], description=None, seal=old_box.seal
     )
     caught_up()
-    workers.start(secret_box=rotated_box)
-    contact(tenant, "kept@example.com")
-    assert receiver.wait_count(1)
-    Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)
+    delivered_signed(tenant, workers, receiver, rotated_box, secret, "kept@example.com")
     runtime.app.change_webhook(ctx, hook.id, lambda s: s.delete(ctx))
 
 
@@ -309,8 +321,5 @@ def test_after_the_server_key_changes_a_rotated_secret_signs_at_once(
     # grace period): the previous secret, sealed under the old key, cannot be opened.
     _, secret = runtime.app.rotate_webhook_secret(ctx, hook.id, seal=new_box.seal)
     caught_up()
-    workers.start(secret_box=new_box)
-    contact(tenant, "rotated@example.com")
-    assert receiver.wait_count(1)
-    Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)
+    delivered_signed(tenant, workers, receiver, new_box, secret, "rotated@example.com")
     runtime.app.change_webhook(ctx, hook.id, lambda s: s.delete(ctx))
