@@ -62,7 +62,7 @@ DEFAULT_LINGER = 0.005
 # The linger applies while events keep coming (a batch committed this recently): the first
 # event after a quiet spell is written at once.
 BUSY = 0.02
-# The longest the later rank's read models trail the first rank's while events keep coming.
+# The longest the later rank's read models trail the first rank's (a lone event's too).
 DEFAULT_LATER_LINGER = 0.1
 # After a lost connection, the group tries again after this long.
 RECONNECT_DELAY = 0.2

@@ -97,7 +97,7 @@ class Settings:
     # with it (projections.live).
     live_linger_seconds: float = 0.005
     # The longest the later-rank read models (event log, audit chain, tenants) trail the
-    # feed and webhooks at the head while events keep coming (projections.live).
+    # feed and webhooks at the head, a lone event too (projections.live).
     live_later_linger_seconds: float = 0.1
     # "by-rank": at the head, the change feed and webhooks commit each batch in one
     # transaction, the other projections in a second; "together": all in one.
