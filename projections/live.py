@@ -51,7 +51,7 @@ from psycopg_pool import ConnectionPool
 from projections import tracking
 from projections.connection import connection_lost
 from projections.leadership import Seat
-from projections.log_reader import DEFAULT_BATCH, Batch, LogReader, continues
+from projections.log_reader import DEFAULT_BATCH, GENERIC_PLAN, Batch, LogReader, continues
 from projections.protocol import Projection
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,10 @@ class LiveGroup:
                 conn.cursor() as cur,
             ):
                 after = start if kept is None else self._kept_to
-                fresh = self.reader.read_on(conn, after, self.batch_size)
+                # Generic plans for the whole transaction (the read sets them): the writes'
+                # statements take a batch's rows as arrays, and were otherwise planned
+                # again for every batch, which at the head is every few events.
+                fresh = self.reader.read_on(conn, after, self.batch_size, reset=False)
                 batch = [*(kept or ()), *fresh]
                 # Nothing new, or a backlog (handled below, once this read-only one ends).
                 if batch and not continues(fresh, self.batch_size):
@@ -236,6 +239,7 @@ class LiveGroup:
                     conn.transaction(),
                     conn.cursor() as cur,
                 ):
+                    cur.execute(GENERIC_PLAN)
                     _write(cur, rank, batch)
             except Exception as exc:
                 if connection_lost(exc):

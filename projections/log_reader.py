@@ -19,7 +19,8 @@ MAX_POSITION = 2**63 - 1
 Batch = list[tuple[int, Any]]
 DEFAULT_BATCH = 1000  # events per batch (a runner's transaction)
 DEFAULT_CAPACITY = 8  # full batches kept: about 8,000 decoded events
-_GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
+# For the rest of a transaction: its prepared statements run with their generic plan.
+GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
 _DEFAULT_PLAN = "SET LOCAL plan_cache_mode = DEFAULT"
 
 
@@ -152,7 +153,7 @@ class LogReader:
             # Left to plan each read with them, PostgreSQL reads the whole rest of a log it
             # has not analyzed yet (a fresh import, a backlog appended in bulk) and sorts it,
             # for every batch: a catch-up that grows with the square of the backlog.
-            cur.execute(_GENERIC_PLAN)
+            cur.execute(GENERIC_PLAN)
             cur.execute(
                 self._select, (after, MAX_POSITION if stop is None else stop, limit), prepare=True
             )

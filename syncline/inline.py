@@ -33,6 +33,9 @@ BEHIND = "SYN01"
 # How long the flusher's connection attempt may take: a server that does not answer (a
 # partition) fails the writes waiting for it, instead of holding them for TCP's minutes.
 CONNECT_SECONDS = 5
+# For the whole session: every statement it runs takes arrays of a batch's rows, which the
+# generic plan serves as well as a plan made for the values.
+GENERIC_PLANS = "SET plan_cache_mode = force_generic_plan"
 
 
 class InlineWriter:
@@ -61,13 +64,15 @@ class InlineWriter:
 
     @staticmethod
     def connect(conninfo: str) -> psycopg.Connection[Any]:
-        """The flusher's connection. Only the insert is a prepared statement (`prepare=True`;
-        nothing is prepared automatically): when a statement of a pipeline fails, the
-        server skips the rest, their Parse messages too, and psycopg would go on naming
-        statements the server never prepared. The insert comes first, so its Parse is
-        always done."""
+        """The flusher's connection. Its statements run with PostgreSQL's generic plan once
+        psycopg has prepared them (the insert at once, `prepare=True`; the projections'
+        writes after a few batches): planned once per session instead of once per batch.
+        The records upsert's plan cost about as much as running it (120 µs), paid by every
+        batch, which is every create when writes come one at a time. A statement a failed
+        pipeline skipped was never prepared by the server: psycopg reads that from its
+        result, forgets it and prepares it again under a new name."""
         conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_SECONDS)
-        conn.prepare_threshold = 2**31 - 1
+        conn.execute(GENERIC_PLANS)
         return conn
 
     def write(
