@@ -36,6 +36,8 @@ CONNECT_SECONDS = 5
 # For the whole session: every statement it runs takes arrays of a batch's rows, which the
 # generic plan serves as well as a plan made for the values.
 GENERIC_PLANS = "SET plan_cache_mode = force_generic_plan"
+# The flusher's psycopg prepares nothing by count (see InlineWriter.write).
+NEVER = 2**31 - 1
 
 
 class InlineWriter:
@@ -45,6 +47,10 @@ class InlineWriter:
         self.projections = [p for p in projections if p.inline]
         # Projections found behind at the last batch: the next one checks under the lock.
         self.behind: set[str] = set()
+        # The connection whose statements are prepared, and the projections whose writes
+        # have been (none after a rollback: psycopg forgets its prepared statements then).
+        self._prepared_on: psycopg.Connection[Any] | None = None
+        self._prepared: set[str] = set()
         schema_id = sql.Identifier(schema)
         self._insert_sql = (
             sql.SQL("SELECT * FROM {}.syncline_insert_events_inline(%s, %s, %s, %s, %s)")
@@ -64,14 +70,12 @@ class InlineWriter:
 
     @staticmethod
     def connect(conninfo: str) -> psycopg.Connection[Any]:
-        """The flusher's connection. Its statements run with PostgreSQL's generic plan once
-        psycopg has prepared them (the insert at once, `prepare=True`; the projections'
-        writes after a few batches): planned once per session instead of once per batch.
-        The records upsert's plan cost about as much as running it (120 µs), paid by every
-        batch, which is every create when writes come one at a time. A statement a failed
-        pipeline skipped was never prepared by the server: psycopg reads that from its
-        result, forgets it and prepares it again under a new name."""
+        """The flusher's connection. Its prepared statements run with PostgreSQL's generic
+        plan: planned once per session, not once per batch. The records upsert's plan cost
+        about what running it did (120 µs), paid by every batch, which is every create
+        when writes come one at a time. What is prepared, and when, see `write`."""
         conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_SECONDS)
+        conn.prepare_threshold = NEVER
         conn.execute(GENERIC_PLANS)
         return conn
 
@@ -83,8 +87,18 @@ class InlineWriter:
     ) -> list[int]:
         """Insert `events` and write the inline projections of `domain_events` (the same
         events, decoded) in one transaction; answers the notification ids. Without
-        `domain_events` the projections are left behind, for their runners."""
+        `domain_events` the projections are left behind, for their runners.
+
+        The first batch on a connection prepares its statements, outside any pipeline;
+        later batches' pipelines use them and prepare nothing (only the insert, which
+        comes first). psycopg names a statement as it sends its Parse; when a pipeline
+        fails before that Parse, the server skips it, but psycopg (3.3) keeps the name,
+        and every later use of it fails ("prepared statement does not exist")."""
         work = self._work(domain_events)
+        if conn is not self._prepared_on:
+            self._prepared = set()  # a new connection, or one that rolled back
+        if conn is not self._prepared_on or self._unprepared(work):
+            return self._preparing(conn, events, work)
         if not self.behind or domain_events is None:
             try:
                 return self._pipelined(conn, events, work)
@@ -92,6 +106,29 @@ class InlineWriter:
                 if exc.sqlstate != BEHIND:
                     raise
         return self._at_the_head(conn, events, work)
+
+    def _preparing(
+        self,
+        conn: psycopg.Connection[Any],
+        events: Sequence[StoredEvent],
+        work: list[tuple[Projection, Any]],
+    ) -> list[int]:
+        """The batch in a transaction of its own round trips, each statement prepared as it
+        goes (psycopg keeps a name only once the server has answered its Parse)."""
+        conn.prepare_threshold = 0
+        try:
+            ids = self._at_the_head(conn, events, work)
+        finally:
+            conn.prepare_threshold = NEVER
+        self._prepared_on = conn
+        self._prepared |= {p.name for p, prepared in work if prepared is not None} - self.behind
+        return ids
+
+    def _unprepared(self, work: list[tuple[Projection, Any]]) -> bool:
+        """Whether a projection writes in this batch whose statements are not prepared yet
+        (it wrote nothing in the batches before: the records projection, after a first
+        batch of tenants and credentials)."""
+        return any(prepared is not None and p.name not in self._prepared for p, prepared in work)
 
     def _work(self, domain_events: Sequence[Any] | None) -> list[tuple[Projection, Any]]:
         """Each inline projection with its prepared rows for `domain_events` (a batch);
@@ -131,6 +168,7 @@ class InlineWriter:
         except BaseException:
             if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")
+                self._prepared_on = None  # psycopg has forgotten its prepared statements
             raise
         self.behind = {p.name for p in self.projections} - {p.name for p, _ in work}
         return [row[0] for row in inserted.fetchall()]
@@ -143,12 +181,17 @@ class InlineWriter:
     ) -> list[int]:
         """The batch with only the projections at the head, read under the lock."""
         names = [p.name for p in self.projections]
-        with conn.transaction(), conn.cursor() as cur:
-            cur.execute(self._lock_sql)
-            at_head = {row[0] for row in cur.execute(self._at_head_sql, (names,))}
-            work = [(p, prepared) for p, prepared in work if p.name in at_head]
-            ids = [row[0] for row in cur.execute(self._insert_sql, self._parameters(events, work))]
-            for projection, prepared in work:
-                projection.write(cur, prepared)
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(self._lock_sql)
+                at_head = {row[0] for row in cur.execute(self._at_head_sql, (names,))}
+                work = [(p, prepared) for p, prepared in work if p.name in at_head]
+                params = self._parameters(events, work)
+                ids = [row[0] for row in cur.execute(self._insert_sql, params)]
+                for projection, prepared in work:
+                    projection.write(cur, prepared)
+        except BaseException:
+            self._prepared_on = None  # rolled back: psycopg has forgotten its statements
+            raise
         self.behind = set(names) - at_head
         return ids

@@ -263,3 +263,36 @@ def test_a_batch_whose_projection_write_fails_commits_none_of_it(idle_runtime: R
     assert head(rt) == inserted
     assert positions(rt)["records"] == inserted
     assert listed(rt, ctx.tenant_id) == {"all-or-nothing@example.com": 1}
+
+
+def test_the_batch_statements_are_planned_once_per_connection(idle_runtime: Runtime) -> None:
+    """The flusher's statements are prepared by its first batch, outside any pipeline, and
+    run with their generic plan from then on: a batch that conflicts (its pipeline skips
+    the rest), first or later, leaves every later batch working and nothing planned again."""
+    rt = idle_runtime
+    records = rt.projection("records")
+    recorder: Any = rt.app.recorder
+    writer = InlineWriter([records], recorder.datastore.schema, recorder.events_table_name)
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+
+    def batch(email: str) -> tuple[list[Any], list[Any]]:
+        events = Contact.create(ctx, {"email": email}, id=uuid4()).collect_events()
+        return [rt.app.mapper.to_stored_event(e) for e in events], events
+
+    with writer.connect(rt.settings.database_url) as conn:
+        first = batch("first@example.com")
+        writer.write(conn, *first)
+        with pytest.raises(psycopg.IntegrityError):
+            writer.write(conn, *first)  # the first batch again: its version conflicts
+        for i in range(8):
+            with pytest.raises(psycopg.IntegrityError):
+                writer.write(conn, *first)  # a pipeline that fails at its insert
+            writer.write(conn, *batch(f"n{i}@example.com"))
+        plans = conn.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%INSERT INTO records%'"
+        ).fetchall()
+    assert len(listed(rt, ctx.tenant_id)) == 9
+    assert plans
+    assert all(custom == 0 for _, custom in plans)
+    assert sum(generic for generic, _ in plans) >= 8
