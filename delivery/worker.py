@@ -4,12 +4,13 @@ retries.
 Any number of workers (threads or processes) may run: they claim queues with
 `FOR UPDATE SKIP LOCKED` and lease them for longer than a request may take, so a worker
 killed mid-request loses nothing; its deliveries are sent again when the lease runs out
-(at-least-once). Each worker keeps one HTTP session (`delivery.sender`) and up to
-`concurrency` requests in flight, at most `endpoint_concurrency` of them to one endpoint
-(`delivery.slots`), claims fairly across endpoints and skips those whose circuit breaker is
-open, and wakes on NOTIFY with a polling fallback. Everything it reads and writes goes
-through the queue's gateway (`delivery.queue.DeliveryQueue`). A 410 is reported to
-`on_gone` (the composition root disables the webhook there).
+(at-least-once). Each worker keeps one HTTP session (`delivery.sender`) and `concurrency`
+senders, at most `endpoint_concurrency` of their requests to one endpoint
+(`delivery.slots`); a sender whose request is slow is replaced (`delivery.senders`). It
+claims fairly across endpoints, skips those whose circuit breaker is open, and wakes on
+NOTIFY with a polling fallback. Everything it reads and writes goes through the queue's
+gateway (`delivery.queue.DeliveryQueue`). A 410 is reported to `on_gone` (the composition
+root disables the webhook there).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from delivery.queue import BreakerPolicy, Claim, DeliveryQueue
 from delivery.retry import RetrySchedule
 from delivery.secret_box import SecretBox
 from delivery.sender import Attempt, Sender
+from delivery.senders import Senders
 from delivery.settlement import settlement
 from delivery.slots import FairQueue, default_endpoint_concurrency
 from projections.connection import connection_lost
@@ -54,6 +56,8 @@ def utcnow() -> datetime:
 
 # A claim made because deliveries were enqueued takes at least this many.
 FRESH_CLAIM = 8
+# A request that has taken this long no longer holds a sender (DeliveryWorker.slow_after).
+SLOW_AFTER = 1.0
 
 # Claimed deliveries waiting for a sender, with the time by which they must start.
 Ready = FairQueue[tuple[Claim, float]]
@@ -85,6 +89,7 @@ class DeliveryWorker:
         endpoint_concurrency: int | None = None,
         breaker: BreakerPolicy | None = None,
         timeout: float = 10.0,
+        slow_after: float = SLOW_AFTER,
         poll_interval: float = 1.0,
         linger: float = 0.01,
         batch: int | None = None,
@@ -103,6 +108,7 @@ class DeliveryWorker:
         )
         self.breaker = breaker or BreakerPolicy()
         self.timeout = timeout
+        self.slow_after = slow_after
         # The lease must outlast a request, or a slow endpoint would be sent a duplicate.
         self.lease = timedelta(seconds=timeout + max(1.0, timeout / 2))
         self.poll_interval = poll_interval
@@ -115,7 +121,7 @@ class DeliveryWorker:
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        self._busy = 0  # senders in the middle of a request
+        self._senders = Senders(concurrency, slow_after)  # a new set for each _serve
         self._enqueued = False  # NOTIFY heard since the last claim
         self._short_claim = False  # the last claim got fewer than it asked for
         self._sent_since_claim = 0
@@ -158,19 +164,18 @@ class DeliveryWorker:
             self.secret_box,
             now=self.now,
             timeout=self.timeout,
-            concurrency=self.concurrency,
+            # Connections for every sender and for as many slow requests beside them.
+            concurrency=2 * self.concurrency,
             allow_private=self.allow_private,
         )
         sender.open()
         ready: Ready = FairQueue(self.endpoint_concurrency)
         self._ready = ready
         done: list[Attempt] = []
-        self._busy = 0
         self._held.clear()
         self._given_back.clear()
-        senders = [
-            asyncio.create_task(self._sender(sender, ready, done)) for _ in range(self.concurrency)
-        ]
+        senders = self._senders = Senders(self.concurrency, self.slow_after)
+        senders.start(lambda: self._sender(sender, ready, done))
         try:
             queue = await self._connected(ready, done)
             if queue is None:  # stopped while the database was unreachable
@@ -178,14 +183,15 @@ class DeliveryWorker:
             try:
                 # Stopping: finish what is in flight, hand back what was claimed but not sent.
                 unsent = [claim for claim, _ in ready.drain()]
-                ready.stop(len(senders))
-                await asyncio.wait(senders, timeout=self.timeout + 1)
+                senders.stop_replacing()
+                ready.stop(senders.serving)  # the replaced ones stop on their own
+                if senders.tasks:
+                    await asyncio.wait(list(senders.tasks), timeout=self.timeout + 1)
                 await self._settle(queue, done[:], unsent)
             finally:
                 await queue.close()
         finally:
-            for task in senders:
-                task.cancel()
+            senders.cancel()
             await sender.close()
 
     async def _connected(self, ready: Ready, done: list[Attempt]) -> DeliveryQueue | None:
@@ -229,9 +235,9 @@ class DeliveryWorker:
         return min(delay * 2, MAX_RECONNECT_DELAY)
 
     async def _sender(self, sender: Sender, ready: Ready, done: list[Attempt]) -> None:
-        """One of `concurrency` coroutines: send claimed deliveries one after another, as
-        the fair queue hands them out (round-robin across endpoints, each within its
-        in-flight limit)."""
+        """One of the senders (`delivery.senders`): send claimed deliveries one after
+        another, as the fair queue hands them out (round-robin across endpoints, each within
+        its in-flight limit), until told to stop, or replaced while a request was slow."""
         assert self._wake is not None
         while (item := await ready.get()) is not None:
             claim, start_by = item
@@ -246,17 +252,18 @@ class DeliveryWorker:
                 ready.finish(endpoint)
                 self._given_back.append(claim)
                 continue
-            self._busy += 1
             try:
-                done.append(await sender.send(claim))
+                with self._senders.sending():
+                    done.append(await sender.send(claim))
             except Exception:  # a bug; the lease ends and the delivery is sent again
                 log.exception("sending a delivery failed unexpectedly")
             finally:
-                self._busy -= 1
                 self._sent_since_claim += 1
                 ready.finish(endpoint)
                 if self._coordinator_wanted(ready, len(done)):
                     self._wake.set()
+            if self._senders.retiring():  # slow: a sender took its place meanwhile
+                return
 
     def _coordinator_wanted(self, ready: Ready, finished: int) -> bool:
         """Whether a finished send gives the coordinator something to do now: a first result
@@ -267,7 +274,7 @@ class DeliveryWorker:
             finished == 1
             or finished >= self.batch
             or (self._wanted(waiting) >= self.batch and self._claim_due())
-            or (self._busy == 0 and waiting == 0)
+            or (self._senders.busy == 0 and waiting == 0)
         )
 
     def _claim_due(self) -> bool:
@@ -279,7 +286,7 @@ class DeliveryWorker:
     def _wanted(self, waiting: int) -> int:
         """How many more deliveries to claim: enough for every sender and two batches ahead,
         so a batch is still waiting while the next is being claimed."""
-        return self.concurrency + 2 * self.batch - self._busy - waiting
+        return self.concurrency + 2 * self.batch - self._senders.busy - waiting
 
     async def _coordinate(
         self,
@@ -308,7 +315,7 @@ class DeliveryWorker:
             if listening is not None and listening.done():
                 listening.result()  # raises the listener's error
                 raise psycopg.OperationalError("the listening session ended")
-            idle = self._busy == 0 and ready.empty()
+            idle = self._senders.busy == 0 and ready.empty()
             if done:
                 linger_until = linger_until or loop.time() + self.linger
                 if len(done) >= batch_size or idle or loop.time() >= linger_until:

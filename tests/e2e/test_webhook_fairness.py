@@ -120,6 +120,43 @@ def test_a_hanging_endpoint_does_not_delay_another_tenants_deliveries(
     assert max(delays) < 1.0, delays
 
 
+def test_a_hanging_endpoints_requests_do_not_hold_the_other_endpoints_senders(
+    hooks_tenant: TenantClient,
+    other_hooks_tenant: TenantClient,
+    runtime: Runtime,
+    workers: Workers,
+    caught_up: Callable[[], None],
+) -> None:
+    """Its requests take its in-flight limit (a quarter of the senders) until they time
+    out; once slow, each sender is replaced, so the other endpoints get every sender."""
+    released = threading.Event()
+
+    def hang(_: Any) -> int:
+        released.wait(20)  # past the drain of the others, and until the test ends
+        return 200
+
+    def slowish(_: Any) -> int:
+        time.sleep(0.3)
+        return 200
+
+    with Receiver(hang) as hanging, Receiver(slowish) as healthy:
+        subscribe(hooks_tenant, hanging.url, ["contact.created"])
+        for n in range(4):  # four endpoints, each limited to one request at a time
+            subscribe(other_hooks_tenant, f"{healthy.url}/{n}", ["contact.created"])
+        store_contacts(runtime, hooks_tenant.id, 20)
+        caught_up()
+        worker = workers.start(timeout=10, breaker=NEVER_OPENS, concurrency=4, slow_after=0.2)
+        assert worker.endpoint_concurrency == 1
+        assert hanging.wait_for(lambda r: r.in_flight >= 1, timeout=10)
+        store_contacts(runtime, other_hooks_tenant.id, 12)
+        assert healthy.wait_count(48, timeout=10)
+        assert hanging.arrivals  # it was sent requests all along, and answered none
+        assert hanging.in_flight >= 1
+        released.set()
+    # All four senders on the healthy endpoints at once (three without replacing).
+    assert healthy.peak_in_flight == 4
+
+
 def test_a_slow_endpoint_gets_at_most_its_limit_in_order_per_record(
     hooks_tenant: TenantClient, runtime: Runtime, workers: Workers, caught_up: Callable[[], None]
 ) -> None:
