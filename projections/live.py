@@ -200,10 +200,8 @@ class LiveGroup:
                 conn.cursor() as cur,
             ):
                 after = start if kept is None else self._kept_to
-                # Generic plans for the whole transaction (the read sets them): the writes'
-                # statements take a batch's rows as arrays, and were otherwise planned
-                # again for every batch, which at the head is every few events.
-                fresh = self.reader.read_on(conn, after, self.batch_size, reset=False)
+                # Generic plans for the whole transaction (the read sets them).
+                fresh = self.reader.read_on(conn, after, self.batch_size)
                 batch = [*(kept or ()), *fresh]
                 # Nothing new, or a backlog (handled below, once this read-only one ends).
                 if batch and not continues(fresh, self.batch_size):
@@ -239,7 +237,7 @@ class LiveGroup:
                     conn.transaction(),
                     conn.cursor() as cur,
                 ):
-                    cur.execute(GENERIC_PLAN)
+                    cur.execute(GENERIC_PLAN)  # as the first rank's read sets them
                     _write(cur, rank, batch)
             except Exception as exc:
                 if connection_lost(exc):

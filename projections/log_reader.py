@@ -21,7 +21,6 @@ DEFAULT_BATCH = 1000  # events per batch (a runner's transaction)
 DEFAULT_CAPACITY = 8  # full batches kept: about 8,000 decoded events
 # For the rest of a transaction: its prepared statements run with their generic plan.
 GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
-_DEFAULT_PLAN = "SET LOCAL plan_cache_mode = DEFAULT"
 
 
 @dataclass
@@ -133,7 +132,7 @@ class LogReader:
 
     def _read(self, after: int, limit: int, stop: int | None) -> Batch:
         with self._datastore.get_connection() as conn, conn.transaction():
-            return self.read_on(conn, after, limit, stop, reset=False)
+            return self.read_on(conn, after, limit, stop)
 
     def read_on(
         self,
@@ -141,12 +140,11 @@ class LogReader:
         after: int,
         limit: int,
         stop: int | None = None,
-        *,
-        reset: bool = True,
     ) -> Batch:
         """`read`, uncached, on `conn` inside the caller's transaction (the live group
-        reads and writes a batch in one); `reset`: put the plan setting back afterwards,
-        for the statements that follow in the same transaction."""
+        reads and writes a batch in one). The rest of the transaction keeps generic plans
+        (`GENERIC_PLAN`): the live group's writes take a batch's rows as arrays, which a
+        plan for the values serves no better, and were planned again for every batch."""
         # Binary rows: the stored state as it is, not hex text to be decoded back.
         with conn.cursor(row_factory=tuple_row, binary=True) as cur:
             # A range of the log in id order is an index scan whatever the statistics say.
@@ -158,8 +156,6 @@ class LogReader:
                 self._select, (after, MAX_POSITION if stop is None else stop, limit), prepare=True
             )
             rows = cur.fetchall()
-            if reset:
-                cur.execute(_DEFAULT_PLAN)
         decode = self.decoder.decode
         with self._lock:
             self.read_count += 1
