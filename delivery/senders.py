@@ -70,15 +70,14 @@ class Senders:
             return True
         return False
 
-    def cancel(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-        for task in list(self.tasks):
-            task.cancel()
-
     def stop_replacing(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
+
+    def cancel(self) -> None:
+        self.stop_replacing()
+        for task in list(self.tasks):
+            task.cancel()
 
     def _add(self) -> None:
         task = asyncio.create_task(self._run())

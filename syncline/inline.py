@@ -89,16 +89,16 @@ class InlineWriter:
         events, decoded) in one transaction; answers the notification ids. Without
         `domain_events` the projections are left behind, for their runners.
 
-        The first batch on a connection with projections to write prepares its
+        The first batch on a connection that writes a projection prepares its
         statements, outside any pipeline; later batches' pipelines use them and prepare
         nothing (only the insert, which comes first). psycopg names a statement as it
         sends its Parse; when a pipeline fails before that Parse, the server skips it, but
         psycopg (3.3) keeps the name, and every later use of it fails ("prepared statement
         does not exist")."""
         work = self._work(domain_events)
-        if conn is not self._prepared_on:
-            self._prepared = set()  # a new connection, or one that rolled back
-        if domain_events is not None and (conn is not self._prepared_on or self._unprepared(work)):
+        if conn is not self._prepared_on:  # a new connection, or one that rolled back
+            self._prepared_on, self._prepared = conn, set()
+        if self._unprepared(work):
             return self._preparing(conn, events, work)
         if not self.behind or domain_events is None:
             try:
@@ -121,7 +121,6 @@ class InlineWriter:
             ids = self._at_the_head(conn, events, work)
         finally:
             conn.prepare_threshold = NEVER
-        self._prepared_on = conn
         self._prepared |= {p.name for p, prepared in work if prepared is not None} - self.behind
         return ids
 
