@@ -21,6 +21,7 @@ from psycopg.rows import RowMaker
 
 from delivery.outbox import DELIVERY_CHANNEL
 from delivery.outcome import Outcome
+from delivery.statistics import QueueStatistics
 
 # The fair claim (docs/internals/webhook-delivery.md, "Fair scheduling"). Endpoints with
 # queued work are found by skipping through the queues' key index (one probe per endpoint,
@@ -300,6 +301,7 @@ class DeliveryQueue:
     ) -> None:
         self.conn = conn
         self.listener = listener
+        self.statistics = QueueStatistics()
 
     @classmethod
     async def connect(cls, conninfo: str) -> Self:
@@ -332,7 +334,8 @@ class DeliveryQueue:
 
         One statement, so atomic on its own: no BEGIN/COMMIT round trips. Binary results:
         bodies, ids and times load without parsing their text forms; each row becomes a
-        `Claim` by position (no dict of column names per row)."""
+        `Claim` by position (no dict of column names per row). A claim that shows the queue
+        tables' statistics are stale has them analyzed (`delivery.statistics`)."""
         in_flight = [{"subscription_id": k, "n": n} for k, n in (busy or {}).items() if n > 0]
         params = {
             "now": now,
@@ -344,7 +347,9 @@ class DeliveryQueue:
         }
         async with self.conn.cursor(row_factory=claim_row) as cur:
             await cur.execute(CLAIM, params, binary=True)
-            return await cur.fetchall()
+            claims = await cur.fetchall()
+        await self.statistics.after_claim(self.conn, len(claims))
+        return claims
 
     async def settle(
         self,
