@@ -1,13 +1,15 @@
 """Fresh statistics for the queue tables, so the planner looks a batch's rows up by key.
 
-The queue tables empty and fill with every backlog. Analyzed while empty (autovacuum does so
-after a drain), their statistics say they hold a row or two whatever their size, until
-autovacuum analyzes them again, up to a minute later. The planner then scans such a "tiny"
-table once and rescans it for every row of a batch: with 30,000 deliveries queued, each
-settle visited 2.4 million rows and took seconds, and delivery crawled until the next
-ANALYZE. A claim shows it: it leased more queues than the statistics say there are. The
-queue then analyzes the two tables itself (at once: the plans made with the old statistics
-are made again), checking at most every CHECK_INTERVAL seconds.
+The queue tables empty and fill with every backlog. Analyzed while (nearly) empty, which
+autovacuum does after a drain, their statistics say they hold a row or two whatever their
+size, until autovacuum analyzes them again, up to a minute later. The planner then scans
+such a "tiny" table once and rescans it for every row of a batch: with 31,000 deliveries
+queued, each settle visited 2.4 million rows and took seconds, and delivery crawled until
+the next ANALYZE. After a claim of at least CHECK_FROM queues (checked at most every
+CHECK_INTERVAL seconds), the queue compares what the statistics say the tables hold with
+the live rows PostgreSQL counts as they are written (`pg_stat_get_live_tuples`); when
+either table holds more than twice as many, it analyzes both at once, and the plans made
+with the old statistics are made again.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ log = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 10.0
 CHECK_FROM = 16  # a claim of fewer rows is cheap whatever the plan
-TABLES = ("webhook_queues", "webhook_pending")
 
 STALE = """
-SELECT coalesce(bool_or(reltuples < %(seen)s), false) FROM pg_class
-WHERE oid = ANY (ARRAY['webhook_queues'::regclass, 'webhook_pending'::regclass])
+SELECT coalesce(bool_or(pg_stat_get_live_tuples(oid) > 2 * greatest(reltuples, 0) + %(slack)s),
+    false)
+FROM pg_class WHERE oid = ANY (ARRAY['webhook_queues'::regclass, 'webhook_pending'::regclass])
 """
 ANALYZE = "ANALYZE (SKIP_LOCKED) webhook_queues, webhook_pending"
 
@@ -44,12 +46,12 @@ class QueueStatistics:
         self._allowed = True  # False once ANALYZE was refused (the tables are not ours)
 
     async def after_claim(self, conn: psycopg.AsyncConnection[Any], claimed: int) -> bool:
-        """After a claim that leased `claimed` queues: analyze the tables if the planner
-        believes they hold fewer rows than that. Answers whether it did."""
+        """After a claim that leased `claimed` queues: analyze the tables if their statistics
+        are stale. Answers whether it did."""
         if not self._allowed or claimed < CHECK_FROM or self.clock() < self._next_check:
             return False
         self._next_check = self.clock() + self.interval
-        row = await (await conn.execute(STALE, {"seen": claimed})).fetchone()
+        row = await (await conn.execute(STALE, {"slack": CHECK_FROM})).fetchone()
         if not (row and row[0]):
             return False
         try:
