@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -37,24 +36,19 @@ ANALYZE = "ANALYZE (SKIP_LOCKED) webhook_queues, webhook_pending"
 class QueueStatistics:
     """Analyzes the queue tables when a claim shows their statistics are stale."""
 
-    def __init__(
-        self, interval: float = CHECK_INTERVAL, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.interval = interval
-        self.clock = clock
-        self._next_check = 0.0
+    def __init__(self) -> None:
+        self._next_check = 0.0  # time.monotonic()
 
-    async def after_claim(self, conn: psycopg.AsyncConnection[Any], claimed: int) -> bool:
+    async def after_claim(self, conn: psycopg.AsyncConnection[Any], claimed: int) -> None:
         """After a claim that leased `claimed` queues: analyze the tables if their statistics
-        are stale. Answers whether it ran ANALYZE."""
-        if claimed < CHECK_FROM or self.clock() < self._next_check:
-            return False
-        self._next_check = self.clock() + self.interval
+        are stale."""
+        now = time.monotonic()
+        if claimed < CHECK_FROM or now < self._next_check:
+            return
+        self._next_check = now + CHECK_INTERVAL
         row = await (await conn.execute(STALE, {"slack": CHECK_FROM})).fetchone()
-        if not (row and row[0]):
-            return False
-        # Tables another role owns are skipped, with a warning in the server's log, and
-        # left to autovacuum, as they are now.
-        await conn.execute(ANALYZE)
-        log.info("analyzed the webhook queue tables: their statistics were stale")
-        return True
+        if row and row[0]:
+            # Tables another role owns are skipped, with a warning in the server's log, and
+            # left to autovacuum, as they are now.
+            await conn.execute(ANALYZE)
+            log.info("analyzed the webhook queue tables: their statistics were stale")
