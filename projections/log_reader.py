@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +17,11 @@ from projections.event_decoder import EventDecoder
 MAX_POSITION = 2**63 - 1
 Batch = list[tuple[int, Any]]
 DEFAULT_BATCH = 1000  # events per batch (a runner's transaction)
-DEFAULT_CAPACITY = 8  # full batches kept: about 8,000 decoded events
+# Full batches kept at the frontier, where the runners catching up first read close
+# together (about 8,000 decoded events); a reader given more room keeps, besides them, the
+# oldest batches for the runners that catch up later (see `LogReader`).
+FRONTIER = 8
+DEFAULT_CAPACITY = FRONTIER
 # For the rest of a transaction: its prepared statements run with their generic plan.
 GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
 
@@ -41,13 +44,21 @@ class LogReader:
     batch lies below the head and can never change, a short one may still grow. A runner
     whose position lies inside a kept batch gets the rest of it (see `_rest_of_cached`),
     which brings runners that stopped at different positions into step.
+
+    The runners that catch up first (`projections.priority`) read within a few batches of
+    each other, at the frontier: the `FRONTIER` highest batches serve them. Those that
+    catch up later read the same batches afterwards, from the oldest on. With room for more
+    than the frontier (`capacity`), a batch that falls out of the frontier stays until the
+    room is full, and then the newest of those outside the frontier goes first: the later
+    runners find the oldest batches decoded, which they read first, and read again only
+    what did not fit. `release()` (nobody is catching up) empties the cache.
     Projections must treat events as read-only (they are shared between threads).
     """
 
     def __init__(self, app: Application[Any], capacity: int = DEFAULT_CAPACITY) -> None:
         self.app = app
         self.capacity = capacity
-        self._batches: OrderedDict[tuple[int, int], Batch] = OrderedDict()
+        self._batches: dict[tuple[int, int], Batch] = {}
         self._reading: dict[tuple[int, int], _Read] = {}
         self._lock = threading.Lock()
         self.decoder = EventDecoder(app.mapper)
@@ -73,7 +84,6 @@ class LogReader:
         with self._lock:
             cached = self._batches.get(key)
             if cached is not None and _within(cached, stop):
-                self._batches.move_to_end(key)
                 self.shared += 1
                 return cached
             rest = self._rest_of_cached(after, limit, stop)
@@ -98,12 +108,31 @@ class LogReader:
                 with self._lock:
                     self._batches[key] = batch
                     while len(self._batches) > self.capacity:
-                        self._batches.popitem(last=False)
+                        del self._batches[self._to_evict()]
             return batch
         finally:
             with self._lock:
                 del self._reading[key]
             pending.done.set()
+
+    @property
+    def kept(self) -> int:
+        """How many full batches are kept decoded now."""
+        with self._lock:
+            return len(self._batches)
+
+    def release(self) -> None:
+        """Drop every kept batch: nobody is catching up, so nobody will ask for one."""
+        with self._lock:
+            self._batches.clear()
+
+    def _to_evict(self) -> tuple[int, int]:
+        """The batch to drop from a full cache (called under the lock): within the frontier
+        alone, the oldest; else the newest batch outside the frontier."""
+        keys = sorted(self._batches)
+        if len(keys) <= FRONTIER:
+            return keys[0]
+        return keys[-FRONTIER - 1]
 
     def count(self, head: int) -> int:
         """How many events the log holds up to `head` (ids have gaps: failed inserts)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from projections.log_reader import DEFAULT_BATCH, DEFAULT_CAPACITY
+from projections.log_reader import DEFAULT_BATCH, FRONTIER
 
 # The longest a runner waits for its turn before each batch.
 DEFAULT_MAX_WAIT = 5.0
@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 def spread_for(batch_size: int = DEFAULT_BATCH) -> int:
     """How far (in log positions) a projection catching up may run ahead of a slower one
-    of its rank: half the batches a LogReader keeps, at the runners' batch size."""
-    return DEFAULT_CAPACITY // 2 * batch_size
+    of its rank: half the batches a LogReader keeps at its frontier, at the runners' batch
+    size."""
+    return FRONTIER // 2 * batch_size
 
 
 class CatchUpOrder:
@@ -70,10 +71,13 @@ class CatchUpOrder:
         max_wait: float = DEFAULT_MAX_WAIT,
         spread: int | None = None,
         elsewhere: Callable[[], bool] | None = None,
+        on_caught_up: Callable[[], object] | None = None,
     ) -> None:
         self.max_wait = max_wait
         self.spread = spread_for() if spread is None else spread
         self.elsewhere = elsewhere
+        # Called when the last runner catching up stops (the LogReader's release).
+        self.on_caught_up = on_caught_up
         # The runners catching up: name -> (catches up later, position before its batch).
         self._behind: dict[str, tuple[bool, int]] = {}
         self._changed = threading.Condition()
@@ -90,6 +94,7 @@ class CatchUpOrder:
                 self._changed.notify_all()
             elif self._behind.pop(name, None) is not None:
                 self._changed.notify_all()
+                self._if_caught_up()
             if self.max_wait > 0:
                 self._changed.wait_for(
                     lambda: (
@@ -109,6 +114,12 @@ class CatchUpOrder:
         with self._changed:
             if self._behind.pop(name, None) is not None:
                 self._changed.notify_all()
+                self._if_caught_up()
+
+    def _if_caught_up(self) -> None:
+        """Tell `on_caught_up` when nobody is catching up any longer (under the lock)."""
+        if not self._behind and self.on_caught_up is not None:
+            self.on_caught_up()
 
     def catching_up(self) -> dict[str, int]:
         """The projections catching up now, and their positions."""

@@ -22,8 +22,10 @@ from domain.envelope import envelope_text, event_id, isoformat, render_record_te
 
 _encoder = msgspec.json.Encoder()
 # Events memoized at most: a few of the LogReader's batches, which the runners of one
-# process work through close together. Past it the memo starts again.
+# process work through close together, or as many as a LogReader keeps (`keep`), whichever
+# is more. Past it the memo starts again.
 CAPACITY = 16_384
+_kept = 0
 
 
 class EventText(NamedTuple):
@@ -40,6 +42,23 @@ _memo: dict[int, tuple[Any, EventText]] = {}
 _ids: dict[int, tuple[Any, str]] = {}
 
 
+def keep(events: int) -> None:
+    """Memoize at least this many events: those a LogReader of the process keeps decoded
+    for the runners that catch up later, who render them again otherwise."""
+    global _kept
+    _kept = max(_kept, events)
+
+
+def forget() -> None:
+    """Drop every memoized text (and the events it holds): nobody is catching up."""
+    _memo.clear()
+    _ids.clear()
+
+
+def _capacity() -> int:
+    return max(CAPACITY, _kept)
+
+
 def event_text(event: Any) -> EventText:
     """The text of an event that carries a record's `state` (a record or webhook event)."""
     key = id(event)
@@ -52,7 +71,7 @@ def event_text(event: Any) -> EventText:
         render_record_text(record_id, event.state, event.originator_version, occurred_at)
     ).decode()
     text = EventText(record_id, occurred_at, representation)
-    if len(_memo) >= CAPACITY:
+    if len(_memo) >= _capacity():
         _memo.clear()
     _memo[key] = (event, text)  # holding the event keeps its id from being reused
     return text
@@ -71,7 +90,7 @@ def public_event_id(event: Any) -> str:
         uuid_text(originator_id) if type(originator_id) is UUID else originator_id,
         event.originator_version,
     )
-    if len(_ids) >= CAPACITY:
+    if len(_ids) >= _capacity():
         _ids.clear()
     _ids[key] = (event, text)
     return text

@@ -84,6 +84,10 @@ class Settings:
     # wait per batch while the change feed and webhooks catch up (projections.priority);
     # 0: no order.
     catch_up_wait_seconds: float = 5.0
+    # In a worker's backlog, how many decoded events its log reader keeps for the
+    # projections that catch up later, so they do not decode the log again
+    # (projections.log_reader); the last 8 batches are kept whatever it says.
+    catch_up_cache_events: int = 64_000
     # Origins whose browsers may call the API (CORS); empty: no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
     # A projection whose oldest unprocessed event has waited longer is named as lagging by
@@ -153,6 +157,7 @@ class Settings:
             webhook_breaker_seconds=breaker_seconds,
             webhook_breaker_max_seconds=breaker_max_seconds,
             catch_up_wait_seconds=read.seconds("SYNCLINE_CATCH_UP_WAIT_SECONDS", 5.0, zero=True),
+            catch_up_cache_events=read.count("SYNCLINE_CATCH_UP_CACHE_EVENTS", 64_000),
             cors_origins=read.origins("SYNCLINE_CORS_ORIGINS"),
             lag_alert_seconds=read.seconds("SYNCLINE_LAG_ALERT_SECONDS", 30.0),
             db_pool_size=read.optional_count("SYNCLINE_DB_POOL_SIZE"),

@@ -25,6 +25,7 @@ from delivery.subscriber import DeliveryProjection
 from delivery.worker import DeliveryWorker
 from domain.application import Syncline
 from domain.context import SYSTEM, Context
+from projections import rendering
 from projections.audit.checkpoints import JOB_INTERVAL, Checkpointer
 from projections.audit.projection import AuditChainProjection
 from projections.audit.signing import CheckpointSigner, seed_from_text
@@ -33,7 +34,7 @@ from projections.events.projection import EventLogProjection
 from projections.leadership import Leadership
 from projections.live import LiveGroup
 from projections.locks import EVENT_STORE_LOCK
-from projections.log_reader import DEFAULT_BATCH, LogReader
+from projections.log_reader import DEFAULT_BATCH, FRONTIER, LogReader
 from projections.priority import (
     ELSEWHERE_FRESH,
     CatchingUpElsewhere,
@@ -282,10 +283,14 @@ class Runtime:
         return self.runners
 
     def start_projection(self, projection: Projection, **runner_options: Any) -> ProjectionRunner:
+        batch_size = runner_options.get("batch_size", DEFAULT_BATCH)
         if self.log_reader is None:
-            self.log_reader = LogReader(self.app)  # shared: the log is decoded once
+            # Shared: the log is decoded once, for the later rank too (settings).
+            capacity = max(FRONTIER, self.settings.catch_up_cache_events // batch_size)
+            self.log_reader = LogReader(self.app, capacity)
+            rendering.keep(capacity * batch_size)
         if self.catch_up_order is None:
-            spread = spread_for(runner_options.get("batch_size", DEFAULT_BATCH))
+            spread = spread_for(batch_size)
             first_rank = [p.name for p in self.projections if not p.catches_up_later]
             elsewhere = CatchingUpElsewhere(
                 self.pool,
@@ -295,7 +300,10 @@ class Runtime:
                 fresh=ELSEWHERE_FRESH + self.settings.catch_up_wait_seconds,
             )
             self.catch_up_order = CatchUpOrder(
-                self.settings.catch_up_wait_seconds, spread, elsewhere
+                self.settings.catch_up_wait_seconds,
+                spread,
+                elsewhere,
+                on_caught_up=self._caught_up,
             )
         if self.leadership is None:
             # One session holds the locks of every projection this process leads.
@@ -325,6 +333,12 @@ class Runtime:
         self.runners.append(runner)
         self.threads.append(thread)
         return runner
+
+    def _caught_up(self) -> None:
+        """Nobody is catching up: the decoded batches and their texts are let go."""
+        if self.log_reader is not None:
+            self.log_reader.release()
+        rendering.forget()
 
     def stop_projection(self, name: str) -> None:
         """Stop this process's runner of one projection (its lock is released on return)."""

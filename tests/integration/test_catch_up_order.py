@@ -233,3 +233,52 @@ def test_a_workers_runners_share_one_order(runtime: Runtime) -> None:
     assert isinstance(order.elsewhere, CatchingUpElsewhere)
     assert sorted(order.elsewhere.names) == ["deliveries", "records"]
     assert order.elsewhere.fresh > order.max_wait
+
+
+def test_the_later_rank_finds_the_oldest_batches_still_decoded(runtime: Runtime) -> None:
+    """A reader with room for more than its frontier keeps, once the room is full, the
+    oldest batches (the later rank reads them first) and the frontier (where the first
+    rank reads), not the most recently read ones alone: after a first pass over 24
+    batches, a second pass from the start reads again only the 8 that did not fit. A
+    reader that kept the most recent 16 would read all 24 again (each read evicting the
+    batch the pass needed next)."""
+    size = 5
+    start = append_contacts(runtime, 24 * size + 2) - (24 * size + 2)
+    starts = [start + i * size for i in range(24)]
+    reader = LogReader(runtime.app, capacity=16)
+    first = [reader.read(after, size) for after in starts]
+    assert all(len(batch) == size for batch in first)
+    assert reader.read_count == 24
+    assert reader.kept == 16
+
+    later = [reader.read(after, size) for after in starts]
+    assert later == first
+    assert reader.read_count == 24 + 8, "only the batches that did not fit are read again"
+    assert all(a is b for a, b in zip(later[:8], first[:8], strict=True))  # the oldest
+    assert all(a is b for a, b in zip(later[-8:], first[-8:], strict=True))  # the frontier
+    assert reader.kept == 16
+
+    reader.release()
+    assert reader.kept == 0
+    reader.read(starts[0], size)
+    assert reader.read_count == 24 + 8 + 1
+
+
+def test_a_worker_lets_the_decoded_log_go_once_every_projection_is_at_the_head(
+    runtime: Runtime,
+) -> None:
+    """The worker's reader keeps up to SYNCLINE_CATCH_UP_CACHE_EVENTS decoded events while
+    its projections catch up (the later rank reads them instead of the log) and drops them
+    when the last one reaches the head."""
+    reader, order = runtime.log_reader, runtime.catch_up_order
+    assert reader is not None
+    assert order is not None
+    assert reader.capacity == runtime.settings.catch_up_cache_events // 1000
+    assert order.on_caught_up == runtime._caught_up
+    # A backlog of full batches for every projection of the suite's runtime.
+    size = min(runner.batch_size for runner in runtime.runners)
+    shared = reader.shared
+    append_contacts(runtime, 3 * size + 1)
+    assert runtime.wait_for_projections(timeout=60)
+    assert reader.shared > shared, "the runners caught up on batches read once for all"
+    assert wait_until(lambda: not order.catching_up() and reader.kept == 0, timeout=10)

@@ -178,3 +178,20 @@ def test_a_failing_question_counts_as_no() -> None:
         waited(CatchUpOrder(max_wait=10, elsewhere=elsewhere), "records", later=True, position=0)
         < 0.2
     )
+
+
+def test_the_last_one_to_stop_catching_up_says_so() -> None:
+    """`on_caught_up` (the worker's log reader lets its batches go) is called once nobody
+    is catching up: not while another runner still is, whether it stopped at the head (a
+    short batch) or ended (`done`)."""
+    calls: list[int] = []
+    order = CatchUpOrder(max_wait=0, on_caught_up=lambda: calls.append(1))
+    order.before_batch("records", later=False, position=0, full=True, stop=NEVER)
+    order.before_batch("events", later=True, position=0, full=True, stop=NEVER)
+    order.before_batch("records", later=False, position=9_000, full=False, stop=NEVER)
+    assert calls == []  # the event log is still catching up
+    order.done("events")
+    assert calls == [1]
+    order.done("events")  # not catching up: nothing changes, nothing said
+    order.before_batch("records", later=False, position=9_000, full=False, stop=NEVER)
+    assert calls == [1]
