@@ -285,9 +285,11 @@ class Runtime:
     def start_projection(self, projection: Projection, **runner_options: Any) -> ProjectionRunner:
         batch_size = runner_options.get("batch_size", DEFAULT_BATCH)
         if self.log_reader is None:
-            # Shared: the log is decoded once, for the later rank too (settings).
+            self.log_reader = LogReader(self.app)  # shared: the log is decoded once
+        if projection.catches_up_later:
+            # Room for the batches it reads after the first rank (settings).
             capacity = max(FRONTIER, self.settings.catch_up_cache_events // batch_size)
-            self.log_reader = LogReader(self.app, capacity)
+            self.log_reader.capacity = max(self.log_reader.capacity, capacity)
             rendering.keep(capacity * batch_size)
         if self.catch_up_order is None:
             spread = spread_for(batch_size)

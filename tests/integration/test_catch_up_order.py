@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -11,9 +12,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from projections.log_reader import LogReader
+from projections.log_reader import FRONTIER, LogReader
 from projections.priority import CatchingUpElsewhere, CatchUpOrder
 from projections.runner import ProjectionRunner
+from syncline.config import Settings
 from syncline.runtime import Runtime
 from tests.support.poll import wait_until
 from tests.support.projections import (
@@ -282,3 +284,18 @@ def test_a_worker_lets_the_decoded_log_go_once_every_projection_is_at_the_head(
     assert runtime.wait_for_projections(timeout=60)
     assert reader.shared > shared, "the runners caught up on batches read once for all"
     assert wait_until(lambda: not order.catching_up() and reader.kept == 0, timeout=10)
+
+
+def test_a_worker_without_the_later_rank_keeps_only_the_frontier(test_settings: Settings) -> None:
+    """Nobody would read the batches a worker kept for the later rank: a worker of the
+    change feed alone (`--projections records,deliveries`) keeps its 8-batch frontier."""
+    settings = dataclasses.replace(test_settings, catch_up_cache_events=50_000)
+    feed_only = Runtime.open(settings, pool_size=2)
+    try:
+        feed_only.start_projections(["records", "deliveries"], poll_interval=0.5)
+        assert feed_only.log_reader is not None
+        assert feed_only.log_reader.capacity == FRONTIER
+        feed_only.start_projections(["events"], poll_interval=0.5)
+        assert feed_only.log_reader.capacity == 50
+    finally:
+        feed_only.close()
