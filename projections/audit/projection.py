@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
@@ -13,7 +13,7 @@ from domain.audit import AuditCheckpoint
 from domain.event_classes import instance_of
 from projections.audit.chain import GENESIS, canonical_bytes, chained_type, next_hash
 from projections.json import array_literal
-from projections.protocol import Projection
+from projections.protocol import PreparingProjection
 from projections.rendering import public_event_id
 
 _CHECKPOINT = instance_of(AuditCheckpoint.Created)
@@ -44,18 +44,36 @@ _CHECKPOINTED = """
 """
 
 
-class AuditChainProjection(Projection):
+class _Chained(NamedTuple):
+    """What a chained event adds to its tenant's chain, less the chaining itself."""
+
+    position: int
+    tenant: str
+    canonical: bytes  # the envelope's RFC 8785 bytes (projections.audit.chain)
+    event_id: str
+
+
+class _Batch(NamedTuple):
+    chained: list[_Chained]
+    checkpoints: list[tuple[int, Any]]  # (position, audit.checkpoint event)
+
+
+class AuditChainProjection(PreparingProjection):
     """`audit_chain` (one row per chained event), `audit_heads` (each tenant's head) and
     `audit_checkpoints` (the `audit.checkpoint` events, which attest the chain and are
     not part of it). A batch reads the heads of its tenants, extends each chain in log
-    order, and writes the new rows with the tracking position (ProjectionRunner)."""
+    order, and writes the new rows with the tracking position (ProjectionRunner).
+
+    Each event's canonical bytes depend on the event alone, so `prepare` makes them (in
+    the runner's read-ahead thread, while the batch before commits: most of the chain's
+    work); `write` reads the heads and chains the hashes in the batch's transaction."""
 
     name = "audit"
     # Auditors read it; in a backlog the change feed and webhooks go first (CatchUpOrder).
     catches_up_later = True
 
-    def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
-        chained: list[tuple[int, Any, str]] = []
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> _Batch:
+        chained: list[_Chained] = []
         checkpoints: list[tuple[int, Any]] = []
         for position, event in events:
             if _CHECKPOINT(event):
@@ -63,10 +81,20 @@ class AuditChainProjection(Projection):
                 continue
             event_type = chained_type(event)
             if event_type is not None:
-                chained.append((position, event, event_type))
-        if chained:
-            self._extend(cur, chained)
-        for position, event in checkpoints:
+                chained.append(
+                    _Chained(
+                        position,
+                        event.meta["tenant_id"],
+                        canonical_bytes(event, event_type),
+                        public_event_id(event),
+                    )
+                )
+        return _Batch(chained, checkpoints)
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: _Batch) -> None:
+        if prepared.chained:
+            self._extend(cur, prepared.chained)
+        for position, event in prepared.checkpoints:
             state = event.state
             tenant = UUID(state["tenant_id"])
             cur.execute(
@@ -83,27 +111,18 @@ class AuditChainProjection(Projection):
             )
             cur.execute(_CHECKPOINTED, (state["sequence"], state["signed_at"], tenant))
 
-    def _extend(self, cur: psycopg.Cursor[Any], chained: list[tuple[int, Any, str]]) -> None:
-        tenants = list({event.meta["tenant_id"] for _, event, _ in chained})
+    def _extend(self, cur: psycopg.Cursor[Any], chained: list[_Chained]) -> None:
+        tenants = list({c.tenant for c in chained})
         heads: dict[str, tuple[int, bytes]] = {
             str(tenant): (int(sequence), bytes(chain_hash))
             for tenant, sequence, chain_hash in cur.execute(_HEADS, (tenants,)).fetchall()
         }
         rows: list[tuple[str, int, int, str, str]] = []
-        for position, event, event_type in chained:
-            tenant = event.meta["tenant_id"]
+        for position, tenant, canonical, event_id in chained:
             sequence, previous = heads.get(tenant, (0, GENESIS))
-            chain_hash = next_hash(previous, canonical_bytes(event, event_type))
+            chain_hash = next_hash(previous, canonical)
             heads[tenant] = (sequence + 1, chain_hash)
-            rows.append(
-                (
-                    tenant,
-                    sequence + 1,
-                    position,
-                    public_event_id(event),
-                    chain_hash.hex(),
-                )
-            )
+            rows.append((tenant, sequence + 1, position, event_id, chain_hash.hex()))
         columns = [array_literal(list(column)) for column in zip(*rows, strict=True)]
         cur.execute(_INSERT_CHAIN, columns)
         cur.execute(
