@@ -59,6 +59,7 @@ class LogReader:
         self.app = app
         self.capacity = capacity
         self._batches: dict[tuple[int, int], Batch] = {}
+        self._kept_events = 0  # in `_batches`
         self._reading: dict[tuple[int, int], _Read] = {}
         self._lock = threading.Lock()
         self.decoder = EventDecoder(app.mapper)
@@ -107,8 +108,9 @@ class LogReader:
                 pending.batch = batch
                 with self._lock:
                     self._batches[key] = batch
+                    self._kept_events += len(batch)
                     while len(self._batches) > self.capacity:
-                        del self._batches[self._to_evict()]
+                        self._kept_events -= len(self._batches.pop(self._to_evict()))
             return batch
         finally:
             with self._lock:
@@ -121,10 +123,16 @@ class LogReader:
         with self._lock:
             return len(self._batches)
 
+    @property
+    def kept_events(self) -> int:
+        """How many decoded events the kept batches hold now."""
+        return self._kept_events
+
     def release(self) -> None:
         """Drop every kept batch: nobody is catching up, so nobody will ask for one."""
         with self._lock:
             self._batches.clear()
+            self._kept_events = 0
 
     def _to_evict(self) -> tuple[int, int]:
         """The batch to drop from a full cache (called under the lock): within the frontier

@@ -13,6 +13,7 @@ with the same record id and version, and must not see each other's text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -22,10 +23,10 @@ from domain.envelope import envelope_text, event_id, isoformat, render_record_te
 
 _encoder = msgspec.json.Encoder()
 # Events memoized at most: a few of the LogReader's batches, which the runners of one
-# process work through close together, or as many as a LogReader keeps (`keep`), whichever
-# is more. Past it the memo starts again.
+# process work through close together, or as many as a LogReader keeps now (`keep`),
+# whichever is more. Past it the memo starts again.
 CAPACITY = 16_384
-_kept = 0
+_kept: Callable[[], int] | None = None
 
 
 class EventText(NamedTuple):
@@ -42,11 +43,13 @@ _memo: dict[int, tuple[Any, EventText]] = {}
 _ids: dict[int, tuple[Any, str]] = {}
 
 
-def keep(events: int) -> None:
-    """Memoize at least this many events: those a LogReader of the process keeps decoded
-    for the runners that catch up later, who render them again otherwise."""
+def keep(kept: Callable[[], int] | None) -> None:
+    """Memoize at least as many events as `kept()` says: those a LogReader of the process
+    keeps decoded (while it catches up) for the runners that catch up later, who would
+    render them again otherwise. Live, it keeps none, and the memo its usual few. None:
+    no reader any longer (its runtime closed)."""
     global _kept
-    _kept = max(_kept, events)
+    _kept = kept
 
 
 def forget() -> None:
@@ -56,7 +59,7 @@ def forget() -> None:
 
 
 def _capacity() -> int:
-    return max(CAPACITY, _kept)
+    return CAPACITY if _kept is None else max(CAPACITY, _kept())
 
 
 def event_text(event: Any) -> EventText:

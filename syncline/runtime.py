@@ -289,8 +289,9 @@ class Runtime:
         if projection.catches_up_later:
             # Room for the batches it reads after the first rank (settings).
             capacity = max(FRONTIER, self.settings.catch_up_cache_events // batch_size)
-            self.log_reader.capacity = max(self.log_reader.capacity, capacity)
-            rendering.keep(capacity * batch_size)
+            reader: LogReader = self.log_reader
+            reader.capacity = max(reader.capacity, capacity)
+            rendering.keep(lambda: reader.kept_events)
         if self.catch_up_order is None:
             spread = spread_for(batch_size)
             first_rank = [p.name for p in self.projections if not p.catches_up_later]
@@ -386,6 +387,8 @@ class Runtime:
             thread.join(timeout=10)
         if self.leadership is not None:
             self.leadership.stop()
+        if self.log_reader is not None:
+            rendering.keep(None)  # the memo no longer follows this runtime's reader
         self.app.recorder.close()  # type: ignore[attr-defined]
         self.app.close()
         self.pool.close()

@@ -252,6 +252,7 @@ def test_the_later_rank_finds_the_oldest_batches_still_decoded(runtime: Runtime)
     assert all(len(batch) == size for batch in first)
     assert reader.read_count == 24
     assert reader.kept == 16
+    assert reader.kept_events == 16 * size
 
     later = [reader.read(after, size) for after in starts]
     assert later == first
@@ -260,8 +261,10 @@ def test_the_later_rank_finds_the_oldest_batches_still_decoded(runtime: Runtime)
     assert all(a is b for a, b in zip(later[-8:], first[-8:], strict=True))  # the frontier
     assert reader.kept == 16
 
+    assert reader.kept_events == 16 * size
     reader.release()
     assert reader.kept == 0
+    assert reader.kept_events == 0
     reader.read(starts[0], size)
     assert reader.read_count == 24 + 8 + 1
 

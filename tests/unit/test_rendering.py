@@ -76,7 +76,7 @@ def test_the_memo_knows_events_by_identity_not_by_content() -> None:
 
 def test_the_memo_is_bounded(monkeypatch: Any) -> None:
     monkeypatch.setattr(rendering, "CAPACITY", 3)
-    monkeypatch.setattr(rendering, "_kept", 0)
+    monkeypatch.setattr(rendering, "_kept", None)
     events = [e for e in logged_events() if public_type(e) is not None]
     for event in events:
         event_text(event)
@@ -90,14 +90,15 @@ def test_the_memo_is_bounded(monkeypatch: Any) -> None:
 
 def test_the_memo_keeps_what_a_log_reader_keeps_until_told_to_forget(monkeypatch: Any) -> None:
     """A worker's reader keeps decoded batches for the projections that catch up later;
-    their texts stay memoized as long (`keep`), and go with them (`forget`)."""
+    their texts stay memoized as long (`keep`), and go with them (`forget`). Once the
+    reader keeps none (live), the memo's usual bound holds again."""
     monkeypatch.setattr(rendering, "CAPACITY", 3)
-    monkeypatch.setattr(rendering, "_kept", 0)
+    monkeypatch.setattr(rendering, "_kept", None)
     events = [e for e in logged_events() if public_type(e) is not None]
     assert len(events) > 3
     rendering.forget()  # what other tests rendered counts against the bound
-    rendering.keep(len(events))
-    rendering.keep(2)  # the most any reader asked for holds
+    kept = [len(events)]
+    rendering.keep(lambda: kept[0])
     texts = [event_text(event) for event in events]
     assert all(event_text(e) is t for e, t in zip(events, texts, strict=True))
     rendering.forget()
@@ -105,3 +106,7 @@ def test_the_memo_keeps_what_a_log_reader_keeps_until_told_to_forget(monkeypatch
     assert not rendering._ids
     assert event_text(events[0]) is not texts[0]
     assert event_text(events[0]) == texts[0]
+    kept[0] = 0  # the reader let its batches go
+    for event in events:
+        event_text(event)
+        assert len(rendering._memo) <= 3
