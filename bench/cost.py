@@ -8,7 +8,8 @@ the two in the same minutes (the machine's speed drifts), each creating contacts
 same body from the same lean load generator, and print Syncline ÷ peer for creates/s, CPU
 per create (every process of the system, PostgreSQL included), PostgreSQL transactions per
 create, and the rows/s of a full sync (Syncline's `/v1/changes` against the peer's
-`updated_since` pages).
+`updated_since` pages; and, with no target, against the same pages rendered by PostgreSQL and
+passed through, as Syncline's feed is).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class System:
     key: str
     processes: list[subprocess.Popen[bytes]]
     sync_path: Callable[[str | None], str]  # cursor → path of the next sync page
+    # The same pages rendered by PostgreSQL and passed through (the peer's reference route).
+    rendered_sync_path: Callable[[str | None], str] | None = None
 
     def cpu_seconds(self) -> float:
         return cpu_seconds_of(self.processes)
@@ -116,11 +119,18 @@ def start_peer(env: BenchEnv) -> System:
     _wait_healthy(url)
     since = "1970-01-01T00:00:00Z"
 
-    def sync_path(cursor: str | None) -> str:
-        path = f"/v1/contacts?limit=1000&updated_since={since}"
+    def sync_path(cursor: str | None, route: str = "/v1/contacts") -> str:
+        path = f"{route}?limit=1000&updated_since={since}"
         return path + (f"&cursor={quote(cursor)}" if cursor else "")
 
-    return System("peer", url, key, processes, sync_path)
+    return System(
+        "peer",
+        url,
+        key,
+        processes,
+        sync_path,
+        lambda cursor: sync_path(cursor, "/v1/rendered/contacts"),
+    )
 
 
 def _committed(conn: psycopg.Connection[Any]) -> int:
@@ -184,8 +194,11 @@ def measure_creates(
     return Round(result.rate, cpu / result.requests, transactions / result.requests)
 
 
-def sync_rows_per_second(system: System) -> float:
-    """A full sync by one keep-alive `http.client` connection, pages of 1000."""
+def sync_rows_per_second(system: System, *, rendered: bool = False) -> float:
+    """A full sync by one keep-alive `http.client` connection, pages of 1000 (the peer's
+    PostgreSQL-rendered pages with `rendered`)."""
+    path = system.rendered_sync_path if rendered else system.sync_path
+    assert path is not None, f"{system.name} has no rendered pages"
     address = urlsplit(system.url)
     connection = http.client.HTTPConnection(address.hostname or "", address.port)
     headers = {"Authorization": f"Bearer {system.key}"}
@@ -194,7 +207,7 @@ def sync_rows_per_second(system: System) -> float:
     started = time.monotonic()
     try:
         while True:
-            connection.request("GET", system.sync_path(cursor), headers=headers)
+            connection.request("GET", path(cursor), headers=headers)
             response = connection.getresponse()
             page = decoder.decode(response.read())
             if response.status != 200:
@@ -234,10 +247,11 @@ def run(env: BenchEnv) -> list[Figure]:
                 f" {measured.transactions_per_create:.2f} transactions per create",
                 flush=True,
             )
-    syncs: dict[str, list[float]] = {"Syncline": [], "peer": []}
+    syncs: dict[str, list[float]] = {"Syncline": [], "peer": [], "rendered": []}
     for _ in range(3):
         for system in (syncline, peer):
             syncs[system.name].append(sync_rows_per_second(system))
+        syncs["rendered"].append(sync_rows_per_second(peer, rendered=True))
 
     def median(name: str, field: str) -> float:
         return statistics.median(getattr(r, field) for r in rounds[name])
@@ -303,5 +317,12 @@ def run(env: BenchEnv) -> list[Figure]:
             "the peer's updated_since pages",
             statistics.median(syncs["peer"]),
             target=">= 2.0",
+        ),
+        Figure(
+            "full sync rows/s (/v1/changes), no target",
+            statistics.median(syncs["Syncline"]),
+            "/s",
+            "the peer's pages rendered by PostgreSQL and passed through",
+            statistics.median(syncs["rendered"]),
         ),
     ]

@@ -12,10 +12,15 @@ CREATE TABLE IF NOT EXISTS peer_api_keys (
 CREATE TABLE IF NOT EXISTS peer_contacts (
     id uuid PRIMARY KEY,
     tenant_id uuid NOT NULL,
+    email text NOT NULL,
+    name text,
+    phone text,
+    company text,
+    tags text[] NOT NULL,
+    custom_fields jsonb NOT NULL,
     version int NOT NULL,
     created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL,
-    data jsonb NOT NULL
+    updated_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS peer_contacts_tenant_created
     ON peer_contacts (tenant_id, created_at, id);
