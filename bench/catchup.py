@@ -14,13 +14,14 @@ import psycopg
 
 from bench.backlog import append_contacts, log_head, open_runtime
 from bench.harness import BenchEnv, Figure
+from projections.log_reader import DEFAULT_BATCH
 from projections.records.projection import RecordsProjection
 from projections.runner import ProjectionRunner
 from syncline.garbage_collection import settle_heap
 from syncline.runtime import Runtime
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "50000"))
-BATCH = 1000
+BATCH = DEFAULT_BATCH  # the COPYs' rows per transaction: a runner's batch
 # Each figure, the raw limits included, is the median of this many runs: on a shared
 # two-core machine one COPY run was seen anywhere from 38k to 97k rows/s.
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -64,9 +65,10 @@ def position(runtime: Runtime, name: str) -> int:
 
 def copy_tables(env: BenchEnv, chunks_by_table: dict[str, list[bytes]]) -> float:
     """These read models' rows (`copy_chunks`), COPYed into tables of the same shape and
-    indexes, 1000 rows per transaction, each table on its own connection, all at once: the
-    fastest way PostgreSQL takes these rows. The COPY data is PostgreSQL's own text, cut
-    into 1000-row chunks before the clock starts, so the client does next to nothing.
+    indexes, a runner's batch of rows (`BATCH`) per transaction, each table on its own
+    connection, all at once: the fastest way PostgreSQL takes these rows. The COPY data is
+    PostgreSQL's own text, cut into batch-sized chunks before the clock starts, so the
+    client does next to nothing.
     Answers the seconds from the first chunk sent until the last table is done."""
     tables = list(chunks_by_table)
     chunks = list(chunks_by_table.values())
@@ -108,7 +110,7 @@ def copy_tables(env: BenchEnv, chunks_by_table: dict[str, list[bytes]]) -> float
 
 
 def copy_chunks(env: BenchEnv, table: str) -> list[bytes]:
-    """A read model's rows in order, as COPY text (PostgreSQL's own), 1000 rows a chunk."""
+    """A read model's rows in order, as COPY text (PostgreSQL's own), `BATCH` rows a chunk."""
     order = WORKER_TABLES[table]
     query = f"COPY (SELECT * FROM {table} ORDER BY {order}) TO STDOUT"
     with (
@@ -262,7 +264,7 @@ def run(env: BenchEnv) -> list[Figure]:
         ]
     finally:
         runtime.close()
-    feed_copy = "COPY of the feed's rows (1000-row txns)"
+    feed_copy = f"COPY of the feed's rows ({BATCH}-row txns)"
     return [
         Figure(
             f"feed catch-up, its runner alone ({EVENTS:,} events)",

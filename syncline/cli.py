@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
+from projections.log_reader import DEFAULT_BATCH
 from syncline import audit_cli, dev
 from syncline.config import Settings, settings_or_refusal
 from syncline.garbage_collection import CATCH_UP_YOUNG_THRESHOLD, settle_heap
@@ -113,7 +114,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def replay(
-    runtime: Runtime, name: str, *, batch_size: int = 1000, stream: TextIO | None = None
+    runtime: Runtime,
+    name: str,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    stream: TextIO | None = None,
 ) -> int:
     """Rebuild one projection from the log with a progress bar; answers the exit status."""
     from tqdm import tqdm
@@ -233,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[projection.name for projection in all_projections()],
         help="the projection to rebuild",
     )
-    p.add_argument("--batch-size", type=int, default=1000, help="events per transaction")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="events per transaction")
     p = command_parser(
         sub,
         "migrate",

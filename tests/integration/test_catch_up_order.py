@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from projections.log_reader import FRONTIER, LogReader
+from projections.log_reader import DEFAULT_BATCH, FRONTIER, LogReader
 from projections.priority import CatchingUpElsewhere, CatchUpOrder
 from projections.runner import ProjectionRunner
 from syncline.config import Settings
@@ -278,7 +278,7 @@ def test_a_worker_lets_the_decoded_log_go_once_every_projection_is_at_the_head(
     reader, order = runtime.log_reader, runtime.catch_up_order
     assert reader is not None
     assert order is not None
-    assert reader.capacity == runtime.settings.catch_up_cache_events // 1000
+    assert reader.capacity == runtime.settings.catch_up_cache_events // DEFAULT_BATCH
     assert order.on_caught_up == runtime._caught_up
     # A backlog of full batches for every projection of the suite's runtime.
     size = min(runner.batch_size for runner in runtime.runners)
@@ -299,6 +299,6 @@ def test_a_worker_without_the_later_rank_keeps_only_the_frontier(test_settings: 
         assert feed_only.log_reader is not None
         assert feed_only.log_reader.capacity == FRONTIER
         feed_only.start_projections(["events"], poll_interval=0.5)
-        assert feed_only.log_reader.capacity == 50
+        assert feed_only.log_reader.capacity == 50_000 // DEFAULT_BATCH
     finally:
         feed_only.close()
