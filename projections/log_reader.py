@@ -18,8 +18,8 @@ MAX_POSITION = 2**63 - 1
 Batch = list[tuple[int, Any]]
 # Events per batch (a runner's transaction). A batch's own cost (its transaction, tracking
 # row, the catch-up order's turn, a read) is paid per batch: at 2000 a worker's whole
-# catch-up took 8-10% less CPU per event than at 1000 (alternated runs of 50,000 events);
-# at 4000 it took more again (larger transactions and lists to collect).
+# catch-up took 10% less CPU per event than at 1000 (medians of four alternated runs of
+# 50,000 events); at 4000 it was slower again (docs/internals/change-feed.md).
 DEFAULT_BATCH = 2000
 # Full batches kept at the frontier, where the runners catching up first read close
 # together (about 16,000 decoded events); a reader given more room keeps, besides them, the

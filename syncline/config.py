@@ -86,7 +86,7 @@ class Settings:
     catch_up_wait_seconds: float = 5.0
     # In a worker's backlog, how many decoded events its log reader keeps for the
     # projections that catch up later, so they do not decode the log again
-    # (projections.log_reader); the last 8 batches are kept whatever it says.
+    # (projections.log_reader); the last 8 batches (16,000 events) are kept whatever it says.
     catch_up_cache_events: int = 64_000
     # Origins whose browsers may call the API (CORS); empty: no CORS headers at all.
     cors_origins: tuple[str, ...] = ()

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from projections.log_reader import DEFAULT_BATCH
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
 from tests.support.poll import wait_until
@@ -21,7 +22,7 @@ from tests.support.receiver import Receiver
 from tests.support.webhooks import Workers, subscribe
 
 RECOVERY_SECONDS = 5.0
-BACKLOG = 1000  # events appended just before the termination
+BACKLOG = 2 * DEFAULT_BATCH  # events appended just before the termination: full batches
 
 
 def terminate_every_backend(database_url: str) -> int:
