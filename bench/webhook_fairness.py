@@ -29,9 +29,9 @@ from bench.webhooks import (
     sample_body,
     start_receiver,
 )
+from delivery.event_loop import event_loop_factory
 from delivery.queue import DeliveryQueue
 from delivery.slots import default_endpoint_concurrency
-from delivery.worker import event_loop_factory
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.config import Settings

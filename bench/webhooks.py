@@ -21,8 +21,8 @@ import httpx
 import psycopg
 
 from bench.harness import ROOT, BenchEnv, Figure, free_port
+from delivery.event_loop import event_loop_factory
 from delivery.headers import delivery_headers as worker_headers
-from delivery.worker import event_loop_factory
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.config import Settings

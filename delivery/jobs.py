@@ -12,9 +12,12 @@ from uuid import UUID
 from apscheduler.schedulers.base import BaseScheduler
 from psycopg_pool import ConnectionPool
 
-from delivery.worker import DisableWebhook, utcnow
+from delivery.worker import utcnow
 
 log = logging.getLogger(__name__)
+
+# Disables a webhook: (tenant id, webhook id, reason) -> whether it was active until now.
+DisableWebhook = Callable[[UUID, UUID, str], bool]
 
 FAILING_FOR = timedelta(days=5)
 RETENTION = timedelta(days=30)

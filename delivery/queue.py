@@ -3,8 +3,7 @@
 
 Rows are built by column name: a claim's columns are `Claim`'s fields, in their order
 (`claim_row` checks), and a settlement's JSON objects are `Result`'s and `EndpointHealth`'s
-fields.
-A new column is a field here and a name in one statement.
+fields. A new column is a field here and a name in one statement.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from delivery.statistics import QueueStatistics
 # given its oldest due queues up to its room (one while half-open), until `limit`. Each
 # endpoint served moves to the back of the round-robin; an open breaker whose hold ran out
 # lets one probe through (half-open, held for the probe's lease).
-# `busy`: this worker's deliveries in flight per endpoint (`[{subscription_id, n}]`).
+# `busy`: per endpoint, what this worker claimed and has not finished, and any own allowance.
 CLAIM = """
 WITH RECURSIVE endpoints AS (
     (SELECT subscription_id FROM webhook_queues ORDER BY subscription_id LIMIT 1)
@@ -44,9 +43,10 @@ WITH RECURSIVE endpoints AS (
         END AS room
     FROM endpoints e
     LEFT JOIN webhook_endpoint_state s ON s.subscription_id = e.subscription_id
-    LEFT JOIN json_to_recordset(%(busy)s::json) AS b(subscription_id uuid, n integer)
-        ON b.subscription_id = e.subscription_id
-    CROSS JOIN LATERAL (SELECT %(per_endpoint)s::integer - coalesce(b.n, 0) AS room) r
+    LEFT JOIN json_to_recordset(%(busy)s::json) AS b(subscription_id uuid, n integer,
+        allowance integer) ON b.subscription_id = e.subscription_id
+    CROSS JOIN LATERAL (SELECT coalesce(b.allowance, %(per_endpoint)s::integer)
+        - coalesce(b.n, 0) AS room) r
     WHERE e.subscription_id IS NOT NULL AND r.room > 0
         AND (s.held_until IS NULL OR s.held_until <= %(now)s)
     ORDER BY s.last_served_at NULLS FIRST, e.subscription_id
@@ -291,6 +291,16 @@ class MetricIncrement(msgspec.Struct, gc=False):
     value: float
 
 
+def busy_json(busy: Mapping[UUID, int], allowances: Mapping[UUID, int]) -> str:
+    """`CLAIM`'s `busy`: per endpoint, claimed and not finished (`n`), and its own allowance."""
+    rows = [
+        {"subscription_id": k, "n": busy.get(k, 0), "allowance": allowances.get(k)}
+        for k in busy.keys() | allowances.keys()
+        if busy.get(k, 0) > 0 or k in allowances
+    ]
+    return _encoder.encode(rows).decode()
+
+
 class DeliveryQueue:
     """The worker's gateway to the queue tables: claim due queues, settle what was sent, and
     hear when deliveries are enqueued. Two autocommit connections: one for statements, one
@@ -326,24 +336,23 @@ class DeliveryQueue:
         per_endpoint: int,
         busy: Mapping[UUID, int] | None = None,
         share: int | None = None,
+        allowances: Mapping[UUID, int] | None = None,
     ) -> list[Claim]:
-        """Lease up to `limit` due queues until `lease_until`, fairly across endpoints, at
-        most `per_endpoint` less `busy[endpoint]` (this worker's in flight) per endpoint,
-        and of that no more than an equal part of `limit` or `share` (an endpoint's
-        in-flight limit), whichever is more; answer them with their heads.
+        """Lease up to `limit` due queues until `lease_until`, fairly across endpoints: each
+        at most its allowance (`per_endpoint`, or its own in `allowances`) less what this
+        worker has claimed of it (`busy`), and no more than an equal part of `limit` or
+        `share`, whichever is more; answer them with their heads.
 
-        One statement, so atomic on its own: no BEGIN/COMMIT round trips. Binary results:
-        bodies, ids and times load without parsing their text forms; each row becomes a
-        `Claim` by position (no dict of column names per row). A claim that shows the queue
-        tables' statistics are stale has them analyzed (`delivery.statistics`)."""
-        in_flight = [{"subscription_id": k, "n": n} for k, n in (busy or {}).items() if n > 0]
+        One statement in autocommit (no BEGIN/COMMIT round trips); binary results, each row
+        a `Claim` by position. A claim that shows the queue tables' statistics are stale has
+        them analyzed (`delivery.statistics`)."""
         params = {
             "now": now,
             "lease_until": lease_until,
             "limit": limit,
             "per_endpoint": per_endpoint,
             "share": per_endpoint if share is None else share,
-            "busy": _encoder.encode(in_flight).decode(),
+            "busy": busy_json(busy or {}, allowances or {}),
         }
         async with self.conn.cursor(row_factory=claim_row) as cur:
             await cur.execute(CLAIM, params, binary=True)

@@ -5,7 +5,8 @@ endpoint's at once: a delivery whose endpoint is at its limit waits in that endp
 without holding a sender, and a newcomer's delivery is taken within one round, however many
 other endpoints' deliveries were claimed before it. Deliveries are claimed ahead of the
 senders (so a free sender never waits for a database round trip), at most `ahead` times
-`limit` per endpoint not yet finished (`allowance`, less `claimed`).
+`limit` per endpoint not yet finished (`allowance`, less `claimed`), or more for an endpoint
+that answers fast (`delivery.ahead`, from what `take_finished` counts).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class FairQueue(Generic[T]):
         self.limit = limit
         self.allowance = ahead * limit  # what the claim may hold per endpoint
         self.sending: Counter[UUID] = Counter()  # taken by a sender, not finished
+        self.finished: Counter[UUID] = Counter()  # finished since `take_finished`
         self._lines: dict[UUID, deque[T]] = {}
         self._turns: deque[UUID] = deque()  # endpoints with a line, in round-robin order
         self._waiting = 0
@@ -54,6 +56,11 @@ class FairQueue(Generic[T]):
         for endpoint, line in self._lines.items():
             counts[endpoint] += len(line)
         return dict(counts)
+
+    def take_finished(self) -> Counter[UUID]:
+        """Per endpoint: finished since the last call (its rate, for `delivery.ahead`)."""
+        finished, self.finished = self.finished, Counter()
+        return finished
 
     def qsize(self) -> int:
         """Deliveries waiting for a sender."""
@@ -104,8 +111,11 @@ class FairQueue(Generic[T]):
                     self._getters.remove(getter)
                 raise
 
-    def finish(self, endpoint: UUID) -> None:
-        """A delivery taken by `get` is done with (sent, or given back): its place is free."""
+    def finish(self, endpoint: UUID, *, sent: bool = True) -> None:
+        """A delivery taken by `get` is done with (sent, or given back unsent: `sent=False`):
+        its place is free."""
+        if sent:
+            self.finished[endpoint] += 1
         left = self.sending[endpoint] - 1
         if left > 0:
             self.sending[endpoint] = left

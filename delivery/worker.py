@@ -27,6 +27,8 @@ from uuid import UUID
 
 import psycopg
 
+from delivery.ahead import ClaimAhead
+from delivery.event_loop import event_loop_factory
 from delivery.outcome import GONE
 from delivery.queue import BreakerPolicy, Claim, DeliveryQueue
 from delivery.retry import RetrySchedule
@@ -44,8 +46,6 @@ log = logging.getLogger(__name__)
 RECONNECT_DELAY = 0.2
 MAX_RECONNECT_DELAY = 5.0
 
-# Disables a webhook: (tenant id, webhook id, reason) -> whether it was active until now.
-DisableWebhook = Callable[[UUID, UUID, str], bool]
 # Told of a 410: (tenant id, webhook id).
 OnGone = Callable[[UUID, UUID], object]
 
@@ -61,16 +61,6 @@ SLOW_AFTER = 1.0
 
 # Claimed deliveries waiting for a sender, with the time by which they must start.
 Ready = FairQueue[tuple[Claim, float]]
-
-
-def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop when installed (it comes with `uvicorn[standard]`), else asyncio's: it
-    cuts the event loop's share of each request (timers, socket writes, polling)."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is absent on some platforms
-        return None
-    return uvloop.new_event_loop
 
 
 class DeliveryWorker:
@@ -125,9 +115,10 @@ class DeliveryWorker:
         self._enqueued = False  # NOTIFY heard since the last claim
         self._short_claim = False  # the last claim got fewer than it asked for
         self._sent_since_claim = 0
-        # Per endpoint (subscription): claimed, in flight, waiting for the endpoint's room.
-        # Claimed deliveries waiting for a sender, by endpoint (`delivery.slots`).
+        # Claimed deliveries waiting for a sender, by endpoint (`delivery.slots`), and how
+        # many to claim ahead (`delivery.ahead`): new ones for each _serve.
         self._ready: Ready = FairQueue(self.endpoint_concurrency)
+        self._ahead = ClaimAhead(self.batch, self._ready.allowance)
         # Endpoints whose circuit a settle of ours opened, until we claim of them again (a
         # probe): what we claimed of them and have not sent is given back, unsent.
         self._held: set[UUID] = set()
@@ -171,6 +162,7 @@ class DeliveryWorker:
         sender.open()
         ready: Ready = FairQueue(self.endpoint_concurrency)
         self._ready = ready
+        self._ahead = ClaimAhead(self.batch, ready.allowance)
         done: list[Attempt] = []
         self._held.clear()
         self._given_back.clear()
@@ -245,11 +237,11 @@ class DeliveryWorker:
             if time.monotonic() > start_by:
                 # Waited so long its lease could end mid-request: let the lease run out and
                 # the queue be claimed afresh, rather than risk two workers sending it.
-                ready.finish(endpoint)
+                ready.finish(endpoint, sent=False)
                 self._wake.set()  # room to claim again
                 continue
             if endpoint in self._held:  # its circuit opened since the claim: no attempt
-                ready.finish(endpoint)
+                ready.finish(endpoint, sent=False)
                 self._given_back.append(claim)
                 continue
             try:
@@ -284,9 +276,10 @@ class DeliveryWorker:
         return not self._short_claim or self._sent_since_claim >= self.batch // 4
 
     def _wanted(self, waiting: int) -> int:
-        """How many more deliveries to claim: enough for every sender and two batches ahead,
-        so a batch is still waiting while the next is being claimed."""
-        return self.concurrency + 2 * self.batch - self._senders.busy - waiting
+        """How many more deliveries to claim: enough for every sender and two to four
+        batches ahead (`delivery.ahead`), so a batch is still waiting while the next is
+        being claimed."""
+        return self.concurrency + self._ahead.total() - self._senders.busy - waiting
 
     async def _coordinate(
         self,
@@ -356,9 +349,10 @@ class DeliveryWorker:
     # -- claim and settle -------------------------------------------------------------------
     async def _claim(self, queue: DeliveryQueue, limit: int) -> list[Claim]:
         """Claim up to `limit` due deliveries, fairly across endpoints, each endpoint
-        within its allowance (`FairQueue`: four times its in-flight limit, less what this
-        worker has claimed of it and not finished)."""
+        within its allowance (four times its in-flight limit, or more when it answers fast:
+        `delivery.ahead`), less what this worker has claimed of it and not finished."""
         now = self.now()
+        self._ahead.observe(self._ready.take_finished(), time.monotonic())
         claims = await queue.claim(
             now=now,
             lease_until=now + self.lease,
@@ -366,6 +360,7 @@ class DeliveryWorker:
             per_endpoint=self._ready.allowance,
             busy=self._ready.claimed(),
             share=self.endpoint_concurrency,
+            allowances=self._ahead.allowances(),
         )
         empty = [c for c in claims if c.delivery_id is None]
         if empty:

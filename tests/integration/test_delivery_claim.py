@@ -6,7 +6,6 @@ few rows per endpoint."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 
-from delivery.queue import CLAIM
+from delivery.queue import CLAIM, busy_json
 from syncline.config import Settings
 from syncline.runtime import Runtime
 
@@ -39,6 +38,7 @@ def claim(
     now: datetime = NOW,
     lease_until: datetime = LEASE,
     share: int | None = None,
+    allowances: dict[UUID, int] | None = None,
 ) -> Counter[UUID]:
     """Claims per endpoint."""
     params = {
@@ -47,7 +47,7 @@ def claim(
         "limit": limit,
         "per_endpoint": per_endpoint,
         "share": per_endpoint if share is None else share,
-        "busy": json.dumps([{"subscription_id": str(k), "n": n} for k, n in (busy or {}).items()]),
+        "busy": busy_json(busy or {}, allowances or {}),
     }
     return Counter(row[0] for row in conn.execute(CLAIM, params).fetchall())
 
@@ -80,6 +80,29 @@ def test_endpoints_are_served_round_robin_within_their_room(
         queue(conn, newcomer, 2, t1)
         t2 = NOW + timedelta(seconds=2)
         assert claim(conn, limit=1, now=t2, lease_until=t2) == Counter({newcomer: 1})
+        conn.rollback()
+
+
+def test_an_endpoint_with_its_own_allowance_may_hold_more(
+    fresh_database: str, test_settings: Settings
+) -> None:
+    """An endpoint that answers fast is allowed more claimed ahead (`delivery.ahead`): its
+    own allowance, less what is claimed of it, is its room; every other endpoint keeps
+    `per_endpoint`."""
+    Runtime.open(dataclasses.replace(test_settings, database_url=fresh_database)).close()
+    fast, other = uuid4(), uuid4()
+    with psycopg.connect(fresh_database) as conn:
+        queue(conn, fast, 100, NOW - timedelta(minutes=1))
+        queue(conn, other, 100, NOW - timedelta(minutes=1))
+        got = claim(
+            conn,
+            limit=200,
+            per_endpoint=16,
+            busy={fast: 10, other: 4},
+            share=16,
+            allowances={fast: 40},
+        )
+        assert got == Counter({fast: 30, other: 12})
         conn.rollback()
 
 

@@ -53,6 +53,26 @@ def test_stopping_wakes_every_sender_and_gives_back_what_waits() -> None:
     asyncio.run(scenario())
 
 
+def test_finished_counts_only_what_was_sent() -> None:
+    async def scenario() -> None:
+        queue: FairQueue[str] = FairQueue(limit=4)
+        endpoint, other = uuid4(), uuid4()
+        for item in ("a", "b", "c"):
+            queue.put(endpoint, item)
+        queue.put(other, "d")
+        for _ in range(4):
+            await queue.get()
+        queue.finish(endpoint)
+        queue.finish(endpoint)
+        queue.finish(endpoint, sent=False)  # given back unsent: its place is free all the same
+        queue.finish(other)
+        assert queue.claimed() == {}
+        assert queue.take_finished() == {endpoint: 2, other: 1}
+        assert queue.take_finished() == {}  # counted afresh after each take
+
+    asyncio.run(scenario())
+
+
 def test_the_default_limit_is_a_quarter_of_the_senders() -> None:
     assert default_endpoint_concurrency(32) == 8
     assert default_endpoint_concurrency(2) == 1
