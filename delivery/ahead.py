@@ -34,6 +34,7 @@ class ClaimAhead:
         self.least, self.most = 2 * batch, 4 * batch
         self.allowance = allowance
         self.rates: dict[UUID, float] = {}  # deliveries/s finished, per endpoint
+        self._total = self.least  # asked after every send: kept, not summed each time
         self._since: float | None = None
 
     def observe(self, finished: Mapping[UUID, int], now: float) -> None:
@@ -50,10 +51,11 @@ class ClaimAhead:
             if rate >= FORGET_BELOW:
                 rates[endpoint] = rate
         self.rates = rates
+        self._total = _within(sum(rates.values()) * HORIZON, self.least, self.most)
 
     def total(self) -> int:
         """How many deliveries to hold claimed and waiting for a sender, in all."""
-        return _within(sum(self.rates.values()) * HORIZON, self.least, self.most)
+        return self._total
 
     def allowances(self) -> dict[UUID, int]:
         """The endpoints whose allowance is above the lower bound, and theirs."""
