@@ -10,9 +10,8 @@ ends: an endpoint that hangs until the timeout holds its own in-flight limit of 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 Task = asyncio.Task[None]
@@ -25,13 +24,12 @@ class Senders:
         self.tasks: list[Task] = []
         self._started: dict[Task, float] = {}  # a task's request in flight, and its start
         self._replaced: set[Task] = set()  # slow, their request still in flight
-        self._retiring: set[Task] = set()  # replaced, their request ended
         self._watch: Task | None = None
         self._run: Callable[[], Coroutine[Any, Any, None]] = _nothing
 
     def start(self, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """`run`: a sender's loop, which wraps each request in `sending()` and returns when
-        `retiring()` says so (or when it is told to stop)."""
+        """`run`: a sender's loop, which calls `begin` before each request and returns when
+        `end` after it says so (or when it is told to stop)."""
         self._run = run
         for _ in range(self.concurrency):
             self._add()
@@ -45,28 +43,19 @@ class Senders:
     @property
     def serving(self) -> int:
         """Senders that will take another delivery: how many stops `stop` must hand out."""
-        return len(self.tasks) - len(self._replaced) - len(self._retiring)
+        return len(self.tasks) - len(self._replaced)
 
-    @contextlib.contextmanager
-    def sending(self) -> Iterator[None]:
-        """Around the current sender's request."""
-        me = asyncio.current_task()
-        assert me is not None
+    def begin(self, me: Task) -> None:
+        """Before the request of the sender `me` (its task). Plain calls, not a context
+        manager that looks its task up: they run for every delivery."""
         self._started[me] = time.monotonic()
-        try:
-            yield
-        finally:
-            del self._started[me]
-            if me in self._replaced:
-                self._replaced.discard(me)
-                self._retiring.add(me)
 
-    def retiring(self) -> bool:
-        """After a request: whether a new sender took this one's place while it waited (it
+    def end(self, me: Task) -> bool:
+        """After it: whether a new sender took `me`'s place while the request was slow (it
         should return then)."""
-        me = asyncio.current_task()
-        if me in self._retiring:
-            self._retiring.discard(me)  # type: ignore[arg-type]
+        del self._started[me]
+        if me in self._replaced:
+            self._replaced.discard(me)
             return True
         return False
 

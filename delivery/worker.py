@@ -231,6 +231,8 @@ class DeliveryWorker:
         another, as the fair queue hands them out (round-robin across endpoints, each within
         its in-flight limit), until told to stop, or replaced while a request was slow."""
         assert self._wake is not None
+        me, senders = asyncio.current_task(), self._senders
+        assert me is not None
         while (item := await ready.get()) is not None:
             claim, start_by = item
             endpoint = claim.subscription_id
@@ -244,17 +246,18 @@ class DeliveryWorker:
                 ready.finish(endpoint, sent=False)
                 self._given_back.append(claim)
                 continue
+            senders.begin(me)
             try:
-                with self._senders.sending():
-                    done.append(await sender.send(claim))
+                done.append(await sender.send(claim))
             except Exception:  # a bug; the lease ends and the delivery is sent again
                 log.exception("sending a delivery failed unexpectedly")
             finally:
+                retiring = senders.end(me)  # slow: a sender took its place meanwhile
                 self._sent_since_claim += 1
                 ready.finish(endpoint)
                 if self._coordinator_wanted(ready, len(done)):
                     self._wake.set()
-            if self._senders.retiring():  # slow: a sender took its place meanwhile
+            if retiring:
                 return
 
     def _coordinator_wanted(self, ready: Ready, finished: int) -> bool:
