@@ -23,8 +23,8 @@ from projections.records.projection import CHANGES_CHANNEL
 
 log = logging.getLogger(__name__)
 RECONNECT_DELAY = 1.0
-# Turns of the event loop a request gives the listening task to read what has arrived.
-CATCH_UP_TURNS = 8
+# How long a request waits, at most, for the listening task to read what has arrived.
+CATCH_UP_TIMEOUT = 0.1
 # After handling what it read, how long the listening task lets the next notifications
 # gather before it reads again: under a stream of commits (every API process hears every
 # commit of every other) it reads once per gathering instead of once per notification. A
@@ -63,6 +63,8 @@ class ChangeListener:
         self.connected = False
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._gathering: asyncio.Future[None] | None = None  # done: stop, read now
+        # Requests waiting for the listening task to have read everything (`catch_up`).
+        self._catching_up: list[asyncio.Future[None]] = []
 
     async def start(self) -> None:
         if self._task is None:
@@ -116,6 +118,7 @@ class ChangeListener:
                     async for notify in conn.notifies():
                         self._handlers[notify.channel](notify.payload)
                         if not unread_input(conn):  # all that arrived is handled
+                            self._caught_up()
                             await self._gather()
             except asyncio.CancelledError:
                 self._connected(False)
@@ -142,23 +145,42 @@ class ChangeListener:
         The listening task handles each notification on a later turn of the event loop; a
         request that must not act on stale state (a credential revoked a moment ago) awaits
         this first, so what reached the socket before the request did is handled before it.
-        While the socket holds nothing unread (nearly always) this returns at once; else it
-        yields a few turns of the loop, for the listening task to read it. It never reads
-        the socket itself: libpq closes a socket when it reads the end of a session (a
-        terminated backend), and the listening task's reader is registered with the event
-        loop on it; a socket closed under a registered reader made uvloop abort the process.
+        While the socket holds nothing unread this returns at once (one `poll()`); else it
+        ends the listening task's gathering and waits until that task has read and handled
+        all it holds (at most CATCH_UP_TIMEOUT). Under a stream of commits the socket often
+        holds a change notification: one wait on a future then, where polling on every turn
+        of the loop cost each request several turns and polls. It never reads the socket
+        itself: libpq closes a socket when it reads the end of a session (a terminated
+        backend), and the listening task's reader is registered with the event loop on it;
+        a socket closed under a registered reader made uvloop abort the process.
         """
-        for _ in range(CATCH_UP_TURNS):
-            conn = self._conn
-            if conn is None or conn.closed or not unread_input(conn):
-                return
-            if self._gathering is not None:
-                _finish(self._gathering)  # the listening task is gathering: read now
-            await asyncio.sleep(0)
+        conn = self._conn
+        if conn is None or conn.closed or not unread_input(conn):
+            return
+        caught_up = asyncio.get_running_loop().create_future()
+        self._catching_up.append(caught_up)
+        if self._gathering is not None:
+            _finish(self._gathering)  # the listening task is gathering: read now
+        try:
+            async with asyncio.timeout(CATCH_UP_TIMEOUT):
+                await caught_up
+        except TimeoutError:
+            pass
+        finally:
+            if caught_up in self._catching_up:
+                self._catching_up.remove(caught_up)
+
+    def _caught_up(self) -> None:
+        """Everything the socket held is handled (or the session is gone): release
+        `catch_up`'s waiters."""
+        waiting, self._catching_up = self._catching_up, []
+        for caught_up in waiting:
+            _finish(caught_up)
 
     def _connected(self, connected: bool) -> None:
         if not connected:
             self._conn = None
+            self._caught_up()
         if connected != self.connected:
             self.connected = connected
             self._on_connection(connected)
