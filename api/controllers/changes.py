@@ -119,22 +119,25 @@ class ChangeController(Controller):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         checked = False
-        while True:
-            with services.change_listener.waiter(str(tenant_id)) as woken:
-                page = await to_thread.run_sync(feed.page, tenant_id, position, limit, types)
-                if page.items:
-                    body = page_body(
-                        services, tenant_id, page.items, page.items[-1][0], page.has_more
-                    )
-                    return json_response(body)
-                if not checked:
-                    await to_thread.run_sync(require_not_ahead, services, position, "cursor")
-                    checked = True
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), timeout=min(remaining, FALLBACK_POLL))
+        # A long-poll has the process's listening session hear changes before it reads.
+        listening = services.change_listener.following() if wait > 0 else contextlib.nullcontext()
+        async with listening:
+            while True:
+                with services.change_listener.waiter(str(tenant_id)) as woken:
+                    page = await to_thread.run_sync(feed.page, tenant_id, position, limit, types)
+                    if page.items:
+                        body = page_body(
+                            services, tenant_id, page.items, page.items[-1][0], page.has_more
+                        )
+                        return json_response(body)
+                    if not checked:
+                        await to_thread.run_sync(require_not_ahead, services, position, "cursor")
+                        checked = True
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), timeout=min(remaining, FALLBACK_POLL))
         return json_response(page_body(services, tenant_id, [], position, False))
 
     @get(

@@ -3,6 +3,11 @@
 The same session carries the process's other channels (`channels`: the API's
 authentication cache listens for credential and tenant changes on it), so a process holds
 one listening connection whatever it listens for.
+
+It listens for changes (`syncline_changes`, one notification per committed batch of
+writes, from every process) only while a long-poll of this process is waiting, and for
+FOLLOW_LINGER after the last one: a process that serves no long-polls does not hear, read
+and drop every commit of the deployment.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import psycopg
@@ -31,6 +36,12 @@ CATCH_UP_TIMEOUT = 0.1
 # request that must see what arrived (`catch_up`) cuts the gathering short.
 GATHER = 0.002
 LISTENER_NAME = f"syncline change listener {socket.gethostname()}:{os.getpid()}"
+# After the last long-poll of the process ends, how long the session keeps listening for
+# changes (a client long-polling in a loop is back within this).
+FOLLOW_LINGER = 30.0
+# How long a long-poll waits, at most, for the session to start listening for changes
+# (while the session is down it does not wait: it re-reads the feed every FALLBACK_POLL).
+FOLLOW_TIMEOUT = 2.0
 
 
 class ChangeListener:
@@ -62,6 +73,13 @@ class ChangeListener:
         self._on_session = on_session
         self.connected = False
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._followers = 0  # long-polls that need changes heard
+        self._following = False  # the session listens on CHANGES_CHANNEL
+        self._tuning = False  # a LISTEN or UNLISTEN is on its way
+        self._unfollow: asyncio.TimerHandle | None = None
+        # Set: the listening task should (UN)LISTEN to changes as `_followers` says.
+        self._retune: asyncio.Future[None] | None = None
+        self._retuned: list[asyncio.Future[None]] = []  # long-polls waiting for a LISTEN
         self._gathering: asyncio.Future[None] | None = None  # done: stop, read now
         # Requests waiting for the listening task to have read everything (`catch_up`).
         self._catching_up: list[asyncio.Future[None]] = []
@@ -90,6 +108,45 @@ class ChangeListener:
             if not waiters:
                 self._waiters.pop(tenant_id, None)
 
+    @contextlib.asynccontextmanager
+    async def following(self) -> AsyncIterator[None]:
+        """Around a long-poll: the session listens for changes from when this is entered
+        (the feed is read after that, so no change can fall between the read and the
+        listening) until FOLLOW_LINGER after the last long-poll has left."""
+        self._followers += 1
+        if self._unfollow is not None:
+            self._unfollow.cancel()
+            self._unfollow = None
+        try:
+            if (self._tuning or not self._following) and self._conn is not None:
+                await self._retune_now()
+            yield
+        finally:
+            self._followers -= 1
+            if self._followers == 0:
+                loop = asyncio.get_running_loop()
+                self._unfollow = loop.call_later(FOLLOW_LINGER, self._stop_following)
+
+    def _stop_following(self) -> None:
+        self._unfollow = None
+        if self._followers == 0 and self._retune is not None:
+            _finish(self._retune)
+
+    async def _retune_now(self) -> None:
+        """Have the listening task LISTEN to changes, and wait until it has."""
+        retuned = asyncio.get_running_loop().create_future()
+        self._retuned.append(retuned)
+        if self._retune is not None:
+            _finish(self._retune)
+        try:
+            async with asyncio.timeout(FOLLOW_TIMEOUT):
+                await retuned
+        except TimeoutError:
+            log.warning("the change listener did not start listening in time")
+        finally:
+            if retuned in self._retuned:
+                self._retuned.remove(retuned)
+
     def wake(self, tenant_id: str) -> None:
         for event in self._waiters.get(tenant_id, ()):
             event.set()
@@ -109,17 +166,17 @@ class ChangeListener:
                 async with conn:
                     self._conn = conn
                     for channel in self._handlers:
-                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                        if channel != CHANGES_CHANNEL:
+                            await conn.execute(_listen_to(channel))
                     if self._on_session is not None:
                         await self._on_session(conn)
+                    await self._tune(conn)
                     self._connected(True)
                     # Changes may have committed while we were not listening.
                     self._wake_everyone()
-                    async for notify in conn.notifies():
-                        self._handlers[notify.channel](notify.payload)
-                        if not unread_input(conn):  # all that arrived is handled
-                            self._caught_up()
-                            await self._gather()
+                    while True:
+                        await self._read_until_retuned(conn)
+                        await self._tune(conn)
             except asyncio.CancelledError:
                 self._connected(False)
                 raise
@@ -127,6 +184,51 @@ class ChangeListener:
                 log.warning("change listener disconnected; reconnecting", exc_info=True)
             self._connected(False)
             await asyncio.sleep(RECONNECT_DELAY)
+
+    async def _tune(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """LISTEN to changes while long-polls need them, UNLISTEN once none has for a
+        while; then release the long-polls that waited for it."""
+        # Again after each statement: a long-poll may have come or gone meanwhile.
+        while (wanted := self._followers > 0 or self._unfollow is not None) != self._following:
+            verb = "LISTEN" if wanted else "UNLISTEN"
+            self._tuning = True
+            try:
+                await conn.execute(sql.SQL(verb + " {}").format(sql.Identifier(CHANGES_CHANNEL)))
+            finally:
+                self._tuning = False
+            self._following = wanted
+        waiting, self._retuned = self._retuned, []
+        for retuned in waiting:
+            _finish(retuned)
+
+    async def _read_until_retuned(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Handle notifications until a long-poll needs changes heard (or none does any
+        more): the reading task is then cancelled while it waits (between batches or in
+        a gathering, never with a notification read and not handled) and the session is
+        free for a LISTEN. A lost session raises."""
+        self._retune = retune = asyncio.get_running_loop().create_future()
+        reading = asyncio.create_task(self._read(conn))
+        try:
+            await asyncio.wait({reading, retune}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._retune = None
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
+        if not reading.cancelled():
+            reading.result()  # the session's error
+
+    async def _read(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Read and handle notifications, a batch at a time: `stop_after=1` ends the
+        generator once it has handed over everything one read brought, so nothing read
+        waits unhandled while the task gathers or is cancelled."""
+        while True:
+            async for notify in conn.notifies(stop_after=1):
+                self._handlers[notify.channel](notify.payload)
+            if not unread_input(conn):  # all that arrived is handled
+                self._caught_up()
+                await self._gather()
 
     async def _gather(self) -> None:
         loop = asyncio.get_running_loop()
@@ -180,10 +282,18 @@ class ChangeListener:
     def _connected(self, connected: bool) -> None:
         if not connected:
             self._conn = None
+            self._following = False
             self._caught_up()
+            waiting, self._retuned = self._retuned, []  # long-polls re-read on their own
+            for retuned in waiting:
+                _finish(retuned)
         if connected != self.connected:
             self.connected = connected
             self._on_connection(connected)
+
+
+def _listen_to(channel: str) -> sql.Composed:
+    return sql.SQL("LISTEN {}").format(sql.Identifier(channel))
 
 
 def _finish(future: asyncio.Future[None]) -> None:

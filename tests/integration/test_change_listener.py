@@ -1,11 +1,13 @@
 """ChangeListener: the process's listening session gathers notifications under a stream,
 yet a request that asks it to catch up sees everything that reached its socket, released as
-soon as the listening task has read it."""
+soon as the listening task has read it; and it hears changes only while a long-poll
+follows them."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import psycopg
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from projections.changes import listener as listener_module
 from projections.changes.listener import ChangeListener
 from projections.connection import unread_input
+from projections.records.projection import CHANGES_CHANNEL
 
 
 async def _scenario(database_url: str) -> tuple[list[str], float]:
@@ -49,3 +52,54 @@ def test_catch_up_cuts_a_gathering_short(
     heard, took = asyncio.run(_scenario(database_url))
     assert "second" in heard, "catch_up returned before the listener read what had arrived"
     assert took < 1.0, "catch_up waited out its timeout instead of being released"
+
+
+async def _heard_after(
+    conn: psycopg.AsyncConnection[Any], heard: list[str], woken: asyncio.Event, marker: str
+) -> bool:
+    """Notify a change of tenant "t1", then the test channel's `marker` as a barrier: once
+    the marker is heard, the change was read before it, so `woken` says whether the
+    session was listening for changes."""
+    await conn.execute(f"SELECT pg_notify('{CHANGES_CHANNEL}', 't1')")
+    await conn.execute("SELECT pg_notify('listener_test', %s)", (marker,))
+    deadline = time.monotonic() + 5
+    while marker not in heard:
+        assert time.monotonic() < deadline, f"the barrier {marker} was never heard"
+        await asyncio.sleep(0.005)
+    return woken.is_set()
+
+
+async def _following_scenario(database_url: str) -> list[bool]:
+    heard: list[str] = []
+    listener = ChangeListener(database_url, channels={"listener_test": heard.append})
+    await listener.start()
+    seen: list[bool] = []
+    try:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            deadline = time.monotonic() + 5
+            while not listener.connected:
+                assert time.monotonic() < deadline, "the listener never connected"
+                await asyncio.sleep(0.01)
+            with listener.waiter("t1") as woken:  # a plain read of the feed: no long-poll
+                seen.append(await _heard_after(conn, heard, woken, "before"))
+            async with listener.following():
+                with listener.waiter("t1") as woken:
+                    seen.append(await _heard_after(conn, heard, woken, "during"))
+            with listener.waiter("t1") as woken:  # within the linger: still listening
+                seen.append(await _heard_after(conn, heard, woken, "lingering"))
+            await asyncio.sleep(listener_module.FOLLOW_LINGER + 0.2)
+            with listener.waiter("t1") as woken:
+                seen.append(await _heard_after(conn, heard, woken, "after"))
+    finally:
+        await listener.stop()
+    return seen
+
+
+def test_changes_are_heard_only_while_a_long_poll_follows(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that serves no long-polls does not hear every commit: the session LISTENs
+    to changes when a long-poll starts following (before it reads the feed) and UNLISTENs
+    FOLLOW_LINGER after the last one has left."""
+    monkeypatch.setattr(listener_module, "FOLLOW_LINGER", 0.3)
+    assert asyncio.run(_following_scenario(database_url)) == [False, True, True, False]
