@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # The longest an operator's change waits for every API process to apply it. A process that
 # has not applied it by then is stalled; it still handles what reached its listening
-# session before it handles a request (BearerAuthMiddleware polls it first).
+# session before it handles a request (BearerAuthMiddleware has it catch up first).
 SETTLE_SECONDS = 2.0
 SETTLE_POLL_SECONDS = 0.002
 RECORD_ATTEMPTS = 3
@@ -82,7 +82,7 @@ class AuthSync:
         assert registered is not None
         self._session = {"pid": registered[0], "backend_start": registered[1]}
         self._recorded = epoch
-        # A change handled meanwhile (a request polls the session) is newer: record it.
+        # A change handled meanwhile (a request had the session catch up) is newer: record it.
         self._wanted = max(self._wanted, epoch)
         self._start()
 

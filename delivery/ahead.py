@@ -11,19 +11,20 @@ found nothing to take 20% of the time. So the worker claims ahead what it sends 
 - of one endpoint, at least `AHEAD` times its in-flight limit (what it always could) and at
   most twice that.
 
-An endpoint's recent rate is what the worker finished of it between claims, smoothed. A slow
-or hanging endpoint finishes little, so it keeps the lower bound, which its deliveries get
-through before their start-by time; only an endpoint that answers fast gets more claimed
-ahead of it.
+An endpoint's recent rate is what the worker finished of it between claims, smoothed over
+time (`SMOOTHING` seconds: a burst, such as a hanging endpoint's requests timing out
+together, moves it little). A slow or hanging endpoint finishes little, so it keeps the lower
+bound, as before; only an endpoint that answers fast gets more claimed ahead of it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from uuid import UUID
 
 HORIZON = 0.05  # seconds of sending claimed ahead
-SMOOTHING = 0.5  # weight of the latest interval in a rate
+SMOOTHING = 0.25  # seconds: the time constant of the rates' exponential smoothing
 FORGET_BELOW = 1.0  # deliveries/s: a rate this low is dropped (the lower bound applies)
 
 
@@ -44,10 +45,11 @@ class ClaimAhead:
             self._since = now
             return
         elapsed, self._since = now - self._since, now
+        weight = 1 - math.exp(-elapsed / SMOOTHING)  # the interval's share of the rate
         rates: dict[UUID, float] = {}
         for endpoint in self.rates.keys() | finished.keys():
-            rate = (1 - SMOOTHING) * self.rates.get(endpoint, 0.0)
-            rate += SMOOTHING * finished.get(endpoint, 0) / elapsed
+            rate = (1 - weight) * self.rates.get(endpoint, 0.0)
+            rate += weight * finished.get(endpoint, 0) / elapsed
             if rate >= FORGET_BELOW:
                 rates[endpoint] = rate
         self.rates = rates

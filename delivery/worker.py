@@ -293,11 +293,11 @@ class DeliveryWorker:
     ) -> None:
         """Settle finished sends and claim more, in batches, until `stop()`.
 
-        Claims run ahead of the senders (up to two batches waiting), so a free sender
-        never waits for a database round trip. Under load those round trips are amortised:
-        results are settled once a batch of sends has finished (or `linger` after the
-        first did), and more is claimed once a batch is wanted. With nothing in flight
-        both happen at once, so a lone event is not delayed.
+        Claims run ahead of the senders (two to four batches waiting, `delivery.ahead`), so
+        a free sender never waits for a database round trip. Under load those round trips
+        are amortised: results are settled once a batch of sends has finished (or
+        `linger` after the first did), and more is claimed once a batch is wanted. With
+        nothing in flight both happen at once, so a lone event is not delayed.
 
         When `listening` ends (its session was lost) this raises, so the worker reconnects
         at once instead of polling without NOTIFY.

@@ -31,9 +31,9 @@ RECONNECT_DELAY = 1.0
 # How long a request waits, at most, for the listening task to read what has arrived.
 CATCH_UP_TIMEOUT = 0.1
 # After handling what it read, how long the listening task lets the next notifications
-# gather before it reads again: under a stream of commits (every API process hears every
-# commit of every other) it reads once per gathering instead of once per notification. A
-# request that must see what arrived (`catch_up`) cuts the gathering short.
+# gather before it reads again: under a stream of commits (while it follows changes, it
+# hears every commit of every process) it reads once per gathering instead of once per
+# notification. A request that must see what arrived (`catch_up`) cuts the gathering short.
 GATHER = 0.002
 LISTENER_NAME = f"syncline change listener {socket.gethostname()}:{os.getpid()}"
 # After the last long-poll of the process ends, how long the session keeps listening for
@@ -81,8 +81,13 @@ class ChangeListener:
         self._retune: asyncio.Future[None] | None = None
         self._retuned: list[asyncio.Future[None]] = []  # long-polls waiting for a LISTEN
         self._gathering: asyncio.Future[None] | None = None  # done: stop, read now
-        # Requests waiting for the listening task to have read everything (`catch_up`).
-        self._catching_up: list[asyncio.Future[None]] = []
+        # Requests waiting for the listening task to have read everything (`catch_up`),
+        # each with the count of batches after which it has (see `catch_up`).
+        self._catching_up: list[tuple[int, asyncio.Future[None]]] = []
+        self._batches = 0  # notification batches handled
+        # The listening task runs statements on the session: what arrives meanwhile waits
+        # in psycopg, off the socket, until the task reads again.
+        self._statements = False
 
     async def start(self) -> None:
         if self._task is None:
@@ -164,7 +169,7 @@ class ChangeListener:
                     self.conninfo, autocommit=True, application_name=LISTENER_NAME[:63]
                 )
                 async with conn:
-                    self._conn = conn
+                    self._conn, self._statements = conn, True
                     for channel in self._handlers:
                         if channel != CHANGES_CHANNEL:
                             await conn.execute(_listen_to(channel))
@@ -187,7 +192,10 @@ class ChangeListener:
 
     async def _tune(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """LISTEN to changes while long-polls need them, UNLISTEN once none has for a
-        while; then release the long-polls that waited for it."""
+        while; then handle what arrived during the statements, and release the long-polls
+        that waited for the LISTEN (and wake every waiter: one that gave up waiting for a
+        late LISTEN has read the feed without it)."""
+        self._statements = True
         # Again after each statement: a long-poll may have come or gone meanwhile.
         while (wanted := self._followers > 0 or self._unfollow is not None) != self._following:
             verb = "LISTEN" if wanted else "UNLISTEN"
@@ -197,6 +205,14 @@ class ChangeListener:
             finally:
                 self._tuning = False
             self._following = wanted
+            if wanted:
+                self._wake_everyone()
+        # What psycopg kept aside while the statements ran, and what is on the socket now.
+        async for notify in conn.notifies(timeout=0):
+            self._handlers[notify.channel](notify.payload)
+        self._statements = False
+        if not unread_input(conn):
+            self._caught_up()
         waiting, self._retuned = self._retuned, []
         for retuned in waiting:
             _finish(retuned)
@@ -214,8 +230,13 @@ class ChangeListener:
             self._retune = None
             if not reading.done():
                 reading.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await reading
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # this task is being stopped, not only the reading
+
         if not reading.cancelled():
             reading.result()  # the session's error
 
@@ -226,9 +247,12 @@ class ChangeListener:
         while True:
             async for notify in conn.notifies(stop_after=1):
                 self._handlers[notify.channel](notify.payload)
+            self._batches += 1
             if not unread_input(conn):  # all that arrived is handled
                 self._caught_up()
                 await self._gather()
+            else:
+                self._caught_up(self._batches)
 
     async def _gather(self) -> None:
         loop = asyncio.get_running_loop()
@@ -248,19 +272,23 @@ class ChangeListener:
         request that must not act on stale state (a credential revoked a moment ago) awaits
         this first, so what reached the socket before the request did is handled before it.
         While the socket holds nothing unread this returns at once (one `poll()`); else it
-        ends the listening task's gathering and waits until that task has read and handled
-        all it holds (at most CATCH_UP_TIMEOUT). Under a stream of commits the socket often
-        holds a change notification: one wait on a future then, where polling on every turn
-        of the loop cost each request several turns and polls. It never reads the socket
+        ends the listening task's gathering and waits until that task has handled what the
+        socket held (at most CATCH_UP_TIMEOUT): the socket is empty after a batch, or two
+        more batches have been handled (the second was read after this call, so it took
+        whatever the first left). While the task runs statements on the session it waits
+        too: what arrives then is kept aside by psycopg, off the socket. Under a stream of
+        commits the socket often holds a change notification: one wait on a future then,
+        where polling on every turn of the loop cost each request several turns and polls.
+        It never reads the socket
         itself: libpq closes a socket when it reads the end of a session (a terminated
         backend), and the listening task's reader is registered with the event loop on it;
         a socket closed under a registered reader made uvloop abort the process.
         """
         conn = self._conn
-        if conn is None or conn.closed or not unread_input(conn):
+        if conn is None or conn.closed or not (self._statements or unread_input(conn)):
             return
         caught_up = asyncio.get_running_loop().create_future()
-        self._catching_up.append(caught_up)
+        self._catching_up.append((self._batches + 2, caught_up))
         if self._gathering is not None:
             _finish(self._gathering)  # the listening task is gathering: read now
         try:
@@ -269,20 +297,24 @@ class ChangeListener:
         except TimeoutError:
             pass
         finally:
-            if caught_up in self._catching_up:
-                self._catching_up.remove(caught_up)
+            self._catching_up = [w for w in self._catching_up if w[1] is not caught_up]
 
-    def _caught_up(self) -> None:
-        """Everything the socket held is handled (or the session is gone): release
-        `catch_up`'s waiters."""
-        waiting, self._catching_up = self._catching_up, []
-        for caught_up in waiting:
+    def _caught_up(self, batches: int | None = None) -> None:
+        """Release `catch_up`'s waiters: all of them (everything the socket held is
+        handled, or the session is gone), or those `batches` handled batches satisfy."""
+        waiting = self._catching_up
+        if batches is None:
+            released, self._catching_up = waiting, []
+        else:
+            released = [w for w in waiting if w[0] <= batches]
+            self._catching_up = [w for w in waiting if w[0] > batches]
+        for _, caught_up in released:
             _finish(caught_up)
 
     def _connected(self, connected: bool) -> None:
         if not connected:
             self._conn = None
-            self._following = False
+            self._following = self._statements = False
             self._caught_up()
             waiting, self._retuned = self._retuned, []  # long-polls re-read on their own
             for retuned in waiting:

@@ -51,7 +51,7 @@ def test_catch_up_cuts_a_gathering_short(
     monkeypatch.setattr(listener_module, "CATCH_UP_TIMEOUT", 5.0)
     heard, took = asyncio.run(_scenario(database_url))
     assert "second" in heard, "catch_up returned before the listener read what had arrived"
-    assert took < 1.0, "catch_up waited out its timeout instead of being released"
+    assert took < 0.3, "catch_up waited out the gathering or its timeout instead of being released"
 
 
 async def _heard_after(
