@@ -75,7 +75,6 @@ class ChangeListener:
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._followers = 0  # long-polls that need changes heard
         self._following = False  # the session listens on CHANGES_CHANNEL
-        self._tuning = False  # a LISTEN or UNLISTEN is on its way
         self._unfollow: asyncio.TimerHandle | None = None
         # Set: the listening task should (UN)LISTEN to changes as `_followers` says.
         self._retune: asyncio.Future[None] | None = None
@@ -123,7 +122,8 @@ class ChangeListener:
             self._unfollow.cancel()
             self._unfollow = None
         try:
-            if (self._tuning or not self._following) and self._conn is not None:
+            # While the session runs statements an UNLISTEN may be on its way: wait too.
+            if (self._statements or not self._following) and self._conn is not None:
                 await self._retune_now()
             yield
         finally:
@@ -172,7 +172,7 @@ class ChangeListener:
                     self._conn, self._statements = conn, True
                     for channel in self._handlers:
                         if channel != CHANGES_CHANNEL:
-                            await conn.execute(_listen_to(channel))
+                            await conn.execute(_statement("LISTEN", channel))
                     if self._on_session is not None:
                         await self._on_session(conn)
                     await self._tune(conn)
@@ -198,12 +198,7 @@ class ChangeListener:
         self._statements = True
         # Again after each statement: a long-poll may have come or gone meanwhile.
         while (wanted := self._followers > 0 or self._unfollow is not None) != self._following:
-            verb = "LISTEN" if wanted else "UNLISTEN"
-            self._tuning = True
-            try:
-                await conn.execute(sql.SQL(verb + " {}").format(sql.Identifier(CHANGES_CHANNEL)))
-            finally:
-                self._tuning = False
+            await conn.execute(_statement("LISTEN" if wanted else "UNLISTEN", CHANGES_CHANNEL))
             self._following = wanted
             if wanted:
                 self._wake_everyone()
@@ -213,9 +208,7 @@ class ChangeListener:
         self._statements = False
         if not unread_input(conn):
             self._caught_up()
-        waiting, self._retuned = self._retuned, []
-        for retuned in waiting:
-            _finish(retuned)
+        self._release_retuned()
 
     async def _read_until_retuned(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Handle notifications until a long-poll needs changes heard (or none does any
@@ -236,7 +229,6 @@ class ChangeListener:
                     current = asyncio.current_task()
                     if current is not None and current.cancelling():
                         raise  # this task is being stopped, not only the reading
-
         if not reading.cancelled():
             reading.result()  # the session's error
 
@@ -279,10 +271,10 @@ class ChangeListener:
         too: what arrives then is kept aside by psycopg, off the socket. Under a stream of
         commits the socket often holds a change notification: one wait on a future then,
         where polling on every turn of the loop cost each request several turns and polls.
-        It never reads the socket
-        itself: libpq closes a socket when it reads the end of a session (a terminated
-        backend), and the listening task's reader is registered with the event loop on it;
-        a socket closed under a registered reader made uvloop abort the process.
+        It never reads the socket itself: libpq closes a socket when it reads the end of a
+        session (a terminated backend), and the listening task's reader is registered with
+        the event loop on it; a socket closed under a registered reader made uvloop abort
+        the process.
         """
         conn = self._conn
         if conn is None or conn.closed or not (self._statements or unread_input(conn)):
@@ -311,21 +303,26 @@ class ChangeListener:
         for _, caught_up in released:
             _finish(caught_up)
 
+    def _release_retuned(self) -> None:
+        """Release the long-polls waiting for the session to listen for changes."""
+        waiting, self._retuned = self._retuned, []
+        for retuned in waiting:
+            _finish(retuned)
+
     def _connected(self, connected: bool) -> None:
         if not connected:
             self._conn = None
             self._following = self._statements = False
             self._caught_up()
-            waiting, self._retuned = self._retuned, []  # long-polls re-read on their own
-            for retuned in waiting:
-                _finish(retuned)
+            self._release_retuned()  # long-polls re-read the feed on their own
         if connected != self.connected:
             self.connected = connected
             self._on_connection(connected)
 
 
-def _listen_to(channel: str) -> sql.Composed:
-    return sql.SQL("LISTEN {}").format(sql.Identifier(channel))
+def _statement(verb: str, channel: str) -> sql.Composed:
+    """`LISTEN` or `UNLISTEN` of a channel."""
+    return sql.SQL(verb + " {}").format(sql.Identifier(channel))
 
 
 def _finish(future: asyncio.Future[None]) -> None:
