@@ -1,0 +1,62 @@
+"""A claimed delivery that waited for a sender until its lease could run out mid-request is
+not sent late: the worker leaves it to its lease, and it is sent once when it is claimed
+again, with no attempt recorded for the wait (another worker may claim it as soon as the
+lease ends, so sending it late could deliver it twice at once)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain.contact import Contact
+from domain.context import Actor, Context
+from syncline.runtime import Runtime
+from tests.conftest import TenantClient
+from tests.support.poll import wait_until
+from tests.support.receiver import Receiver
+from tests.support.webhooks import Workers, deliveries, subscribe
+
+TIMEOUT = 2.0  # the worker's request timeout: its lease is TIMEOUT + 1 s
+ANSWER = 1.3  # how long the endpoint takes to answer: longer than a claim may wait
+
+
+def test_a_claim_that_waited_too_long_is_left_to_its_lease_and_sent_once(
+    hooks_tenant: TenantClient,
+    runtime: Runtime,
+    workers: Workers,
+    caught_up: Callable[[], None],
+) -> None:
+    arrivals: dict[str, list[float]] = {}
+
+    def slow(request: Any) -> int:
+        arrivals.setdefault(request.event["entity"]["id"], []).append(time.monotonic())
+        time.sleep(ANSWER)
+        return 200
+
+    with Receiver(slow) as receiver:
+        hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
+        ctx = Context(UUID(hooks_tenant.id), Actor("api_key", "lease-test"), "lease-test")
+        # Two records (two queues), saved together: one claim takes both.
+        runtime.app.save(
+            *(Contact.create(ctx, {"email": f"l{i}@x.com"}, id=uuid4()) for i in (1, 2))
+        )
+        caught_up()
+        worker = workers.start(timeout=TIMEOUT, endpoint_concurrency=1)
+        lease = worker.lease.total_seconds()
+        # A claim may wait for a sender for lease - timeout (1 s here), less than ANSWER:
+        # the second delivery's wait runs out while the first is being answered.
+        assert lease - TIMEOUT < ANSWER
+        assert receiver.wait_count(2, timeout=3 * lease)
+        assert wait_until(
+            lambda: all(d["status"] == "delivered" for d in deliveries(hooks_tenant, hook["id"])),
+            timeout=10,
+        )
+
+    assert sorted(len(times) for times in arrivals.values()) == [1, 1], arrivals
+    first, second = sorted(times[0] for times in arrivals.values())
+    # Sent when claimed again after its lease ended, not as soon as the sender was free.
+    assert second - first >= lease - 0.2, second - first
+    # The wait was no attempt: each delivery has the one attempt that reached the endpoint.
+    assert [d["attempt_count"] for d in deliveries(hooks_tenant, hook["id"])] == [1, 1]
