@@ -103,3 +103,51 @@ def test_changes_are_heard_only_while_a_long_poll_follows(
     FOLLOW_LINGER after the last one has left."""
     monkeypatch.setattr(listener_module, "FOLLOW_LINGER", 0.3)
     assert asyncio.run(_following_scenario(database_url)) == [False, True, True, False]
+
+
+async def _held_by_psycopg(database_url: str) -> tuple[bool, list[str], list[str]]:
+    """A notification that reaches the session while it runs a statement of its own:
+    psycopg reads it with the statement's answer and keeps it aside, off the socket. A
+    `catch_up` meanwhile waits until the listening task has handled it.
+
+    Answers (whether `catch_up` was still waiting while the statements ran, what had been
+    heard then, what had been heard when it returned)."""
+    heard: list[str] = []
+    held, resume = asyncio.Event(), asyncio.Event()
+
+    async def on_session(conn: psycopg.AsyncConnection[Any]) -> None:
+        # The session notifies itself: the notification comes back with the NOTIFY's
+        # own answer, so psycopg has read it before the statement returns.
+        await conn.execute("NOTIFY listener_test, 'during'")
+        held.set()
+        await resume.wait()  # the session is still "running statements"
+
+    listener = ChangeListener(
+        database_url, channels={"listener_test": heard.append}, on_session=on_session
+    )
+    await listener.start()
+    try:
+        await asyncio.wait_for(held.wait(), 10)
+        assert listener._conn is not None and not unread_input(listener._conn), (
+            "the notification should be off the socket, kept by psycopg"
+        )
+        catching_up = asyncio.create_task(listener.catch_up())
+        await asyncio.sleep(0.3)
+        waiting, heard_meanwhile = not catching_up.done(), heard[:]
+        resume.set()
+        await asyncio.wait_for(catching_up, 2)
+        return waiting, heard_meanwhile, heard[:]
+    finally:
+        resume.set()
+        await listener.stop()
+
+
+def test_catch_up_waits_for_what_psycopg_kept_aside_during_statements(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Long enough that a catch_up that returned on its timeout would show.
+    monkeypatch.setattr(listener_module, "CATCH_UP_TIMEOUT", 5.0)
+    waiting, heard_meanwhile, heard = asyncio.run(_held_by_psycopg(database_url))
+    assert waiting, "catch_up returned while the notification waited inside psycopg"
+    assert heard_meanwhile == []
+    assert heard == ["during"], "catch_up returned before the listening task handled it"
