@@ -128,9 +128,8 @@ async def _held_by_psycopg(database_url: str) -> tuple[bool, list[str], list[str
     await listener.start()
     try:
         await asyncio.wait_for(held.wait(), 10)
-        assert listener._conn is not None and not unread_input(listener._conn), (
-            "the notification should be off the socket, kept by psycopg"
-        )
+        assert listener._conn is not None
+        assert not unread_input(listener._conn), "it should be off the socket, kept by psycopg"
         catching_up = asyncio.create_task(listener.catch_up())
         await asyncio.sleep(0.3)
         waiting, heard_meanwhile = not catching_up.done(), heard[:]
