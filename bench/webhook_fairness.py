@@ -23,7 +23,7 @@ import psycopg
 from bench.harness import BenchEnv, Figure
 from bench.webhooks import (
     CONCURRENCY,
-    _raw_posts,
+    bare_posts,
     paced_creates,
     receiver_stats,
     sample_body,
@@ -174,10 +174,10 @@ def run(env: BenchEnv) -> list[Figure]:
     rate = drain(env, healthy)
     body = sample_body(env.database_url)
     env.stop_all()
-    # The bare client on the worker's event loop, to a fresh receiver, with a delivery's body.
+    # The bare client as the worker runs (`bare_posts`), to a fresh receiver, with a
+    # delivery's body.
+    raw, _ = bare_posts(start_receiver(env), body)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        healthy = start_receiver(env)
-        raw, _ = runner.run(_raw_posts(healthy, body, CONCURRENCY))
         claim, trivial = runner.run(_claim_cost(env.database_url))
     label = f"1 endpoint hanging ({HANGING:,} queued)"
     return [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from delivery.headers import delivery_headers as worker_headers
 from domain.contact import Contact
 from domain.context import Actor, Context
 from syncline.config import Settings
+from syncline.garbage_collection import CATCH_UP_YOUNG_THRESHOLD, settle_heap
 from syncline.runtime import Runtime
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "10"))
@@ -98,6 +100,20 @@ async def _raw_posts(url: str, body: bytes, concurrency: int) -> tuple[float, fl
         return done / (time.monotonic() - started), (time.process_time() - cpu) / done
 
 
+def bare_posts(url: str, body: bytes) -> tuple[float, float]:
+    """`_raw_posts` at CONCURRENCY on the event loop `syncline worker` runs (uvloop when
+    installed) and under its garbage collector settings (`settle_heap` with the worker's
+    young threshold; the thresholds are put back after), so the bare client and the worker
+    differ only in what the worker does."""
+    thresholds = gc.get_threshold()
+    settle_heap(CATCH_UP_YOUNG_THRESHOLD)
+    try:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            return runner.run(_raw_posts(url, body, CONCURRENCY))
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 def sample_body(database_url: str) -> bytes:
     """The body of the latest delivery: what the bare client sends, so that it and the
     worker send the receiver the same POSTs (an envelope the receiver parses)."""
@@ -119,7 +135,7 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float]:
     settings = Settings(
         database_url=env.database_url, allow_private_webhooks=True, log_level="WARNING"
     )
-    runtime = Runtime.open(settings, role="worker")  # a worker's connection budget
+    runtime = Runtime.open(settings, role="worker")  # enqueues as a worker's subscriber does
     try:
         operator = Context(uuid4(), Actor("operator", "bench"), "bench")
         tenant, *_ = runtime.app.provision_tenant(operator, "Webhooks", ["webhooks:manage"])
@@ -156,7 +172,7 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float]:
         SYNCLINE_WEBHOOK_ENDPOINT_CONCURRENCY=str(CONCURRENCY),
     )
     deadline = time.monotonic() + 600
-    while (first := receiver_stats(receiver)["count"]) == 0:
+    while (arrived_before_cpu := receiver_stats(receiver)["count"]) == 0:
         assert time.monotonic() < deadline, "the worker sent nothing"
         time.sleep(0.01)
     cpu = cpu_seconds_of([worker])
@@ -169,7 +185,7 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float]:
     worker.wait(timeout=30)
     env.processes.remove(worker)
     rate = (stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9)
-    return enqueue_rate, rate, cpu / (stats["count"] - first)
+    return enqueue_rate, rate, cpu / max(stats["count"] - arrived_before_cpu, 1)
 
 
 async def paced_creates(
@@ -233,9 +249,7 @@ def percentile(values: list[float], p: float) -> float:
 def run(env: BenchEnv) -> list[Figure]:
     receiver = start_receiver(env)
     enqueue_rate, delivery_rate, delivery_cpu = backlog_rate(env, receiver)
-    # On the worker's event loop (uvloop when installed), so the two differ only in the worker.
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        raw, raw_cpu = runner.run(_raw_posts(receiver, sample_body(env.database_url), CONCURRENCY))
+    raw, raw_cpu = bare_posts(receiver, sample_body(env.database_url))
     delays = latency(env, receiver)
     return [
         Figure(

@@ -25,7 +25,7 @@ from syncline.runtime import Runtime
 from tests.conftest import TenantClient
 from tests.support.poll import wait_until
 from tests.support.receiver import Receiver
-from tests.support.webhooks import Workers, contact, deliveries, subscribe
+from tests.support.webhooks import Workers, contact, deliveries, pending, subscribe
 
 TIMEOUT = 1.5  # the workers' request timeout in these tests
 NEVER_OPENS = BreakerPolicy(failures=1_000_000)
@@ -52,14 +52,6 @@ def store_contacts(runtime: Runtime, tenant_id: str, n: int, *, updates: int = 0
             c.update(ctx, {"name": f"version {k + 2}"})
     for start in range(0, n, 100):
         runtime.app.save(*contacts[start : start + 100])
-
-
-def pending(runtime: Runtime, hook_id: str) -> int:
-    with runtime.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM webhook_pending WHERE subscription_id = %s", (hook_id,)
-        ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def attempt_starts(runtime: Runtime, hook_id: str) -> list[float]:
@@ -128,7 +120,7 @@ def test_a_hanging_endpoint_does_not_delay_another_tenants_deliveries(
         assert wait_until(lambda: len(attempt_starts(runtime, x_hook["id"])) >= 2 * limit, 10)
         starts = attempt_starts(runtime, x_hook["id"])
         first, second = starts[0], starts[limit]
-        assert TIMEOUT <= second - first < TIMEOUT + 1.0, second - first
+        assert TIMEOUT - 0.01 <= second - first < TIMEOUT + 1.0, second - first
         assert pending(runtime, x_hook["id"]) > 150  # far from drained
         released.set()
 

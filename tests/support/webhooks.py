@@ -101,3 +101,12 @@ def attempt_count(tenant: TenantClient, hook_id: str) -> int:
     """Attempts recorded for the webhook's latest delivery (0 before it is settled)."""
     found = deliveries(tenant, hook_id)
     return int(found[0]["attempt_count"]) if found else 0
+
+
+def pending(runtime: Runtime, hook_id: str) -> int:
+    """Deliveries queued for the webhook and not yet settled."""
+    with runtime.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM webhook_pending WHERE subscription_id = %s", (hook_id,)
+        ).fetchone()
+    return int(row[0]) if row else 0
