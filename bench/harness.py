@@ -212,6 +212,13 @@ class BenchEnv:
         """A tenant; answers its API key."""
         return provision(api_url, name)[1]
 
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        """Stop one process this run started (SIGTERM, as a service manager would), and
+        wait for it to exit."""
+        process.terminate()
+        process.wait(timeout=30)
+        self.processes.remove(process)
+
     def stop_all(self) -> None:
         for process in self.processes:
             process.terminate()

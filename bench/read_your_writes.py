@@ -120,9 +120,7 @@ def run(env: BenchEnv) -> list[Figure]:
 
             # The backlog: the worker stopped, 50,000 events of other tenants appended, the
             # worker started again; measured while it works through them.
-            worker.terminate()
-            worker.wait(timeout=30)
-            env.processes.remove(worker)
+            env.stop(worker)
             others = [uuid4() for _ in range(10)]
             for n, other in enumerate(others):
                 append(runtime, other, BACKLOG // len(others) + (n < BACKLOG % len(others)))

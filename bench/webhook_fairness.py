@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import time
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -102,7 +101,7 @@ def neighbour(env: BenchEnv, receiver: str, latency_receiver: str) -> list[float
             break
         time.sleep(0.2)
     assert receiver_stats(receiver)["count"] == 0, "the hanging endpoint answered"
-    stop(env, worker)
+    env.stop(worker)
     return sorted(arrivals[i] - t for i, t in answered.items() if i in arrivals)
 
 
@@ -116,15 +115,9 @@ def drain(env: BenchEnv, receiver: str) -> float:
     while receiver_stats(receiver)["count"] < share * HEALTHY_ENDPOINTS:
         assert time.monotonic() < deadline, "the healthy backlog did not drain"
         time.sleep(0.2)
-    stop(env, worker)
+    env.stop(worker)
     stats = receiver_stats(receiver)
     return float((stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9))
-
-
-def stop(env: BenchEnv, process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(timeout=30)
-    env.processes.remove(process)
 
 
 async def _claim_cost(database_url: str) -> tuple[float, float]:

@@ -181,9 +181,7 @@ def backlog_rate(env: BenchEnv, receiver: str) -> tuple[float, float, float]:
         time.sleep(0.2)
     cpu = cpu_seconds_of([worker]) - cpu
     stats = receiver_stats(receiver)
-    worker.terminate()
-    worker.wait(timeout=30)
-    env.processes.remove(worker)
+    env.stop(worker)
     rate = (stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9)
     return enqueue_rate, rate, cpu / max(stats["count"] - arrived_before_cpu, 1)
 
