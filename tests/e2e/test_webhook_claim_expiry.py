@@ -6,18 +6,16 @@ lease ends, so sending it late could deliver it twice at once)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
 
-from domain.contact import Contact
-from domain.context import Actor, Context
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
 from tests.support.poll import wait_until
 from tests.support.receiver import Receiver
-from tests.support.webhooks import Workers, deliveries, pending, subscribe
+from tests.support.webhooks import Workers, deliveries, pending, store_contacts, subscribe
 
 TIMEOUT = 2.0  # the worker's request timeout: its lease is TIMEOUT + 1 s
 ANSWER = 1.3  # how long the endpoint takes to answer: longer than a claim may wait
@@ -29,19 +27,13 @@ def test_a_claim_that_waited_too_long_is_left_to_its_lease_and_sent_once(
     workers: Workers,
     caught_up: Callable[[], None],
 ) -> None:
-    arrivals: dict[str, list[float]] = {}
-
-    def slow(request: Any) -> int:
-        arrivals.setdefault(request.event["entity"]["id"], []).append(time.monotonic())
+    def slow(_: Any) -> int:
         time.sleep(ANSWER)
         return 200
 
     with Receiver(slow) as receiver:
         hook = subscribe(hooks_tenant, receiver.url, ["contact.created"])
-        ctx = Context(UUID(hooks_tenant.id), Actor("api_key", "lease-test"), "lease-test")
-        runtime.app.save(
-            *(Contact.create(ctx, {"email": f"l{i}@x.com"}, id=uuid4()) for i in (1, 2))
-        )
+        store_contacts(runtime, hooks_tenant.id, 2)  # saved together
         caught_up()
         # Both are queued before the worker starts, two records (two queues) of one
         # endpoint: its first claim takes both (the allowance is AHEAD times the limit).
@@ -57,7 +49,8 @@ def test_a_claim_that_waited_too_long_is_left_to_its_lease_and_sent_once(
             timeout=10,
         )
 
-    assert sorted(len(times) for times in arrivals.values()) == [1, 1], arrivals
+    received = Counter(event["entity"]["id"] for event in receiver.events())
+    assert sorted(received.values()) == [1, 1], received
     settled = deliveries(hooks_tenant, hook["id"])
     # The wait was no attempt: each delivery has the one attempt that reached the endpoint.
     assert [d["attempt_count"] for d in settled] == [1, 1]

@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -19,13 +18,18 @@ import pytest
 from delivery.queue import BreakerPolicy
 from delivery.retry import RetrySchedule
 from delivery.slots import AHEAD
-from domain.contact import Contact
-from domain.context import Actor, Context
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
 from tests.support.poll import wait_until
 from tests.support.receiver import Receiver
-from tests.support.webhooks import Workers, contact, deliveries, pending, subscribe
+from tests.support.webhooks import (
+    Workers,
+    contact,
+    deliveries,
+    pending,
+    store_contacts,
+    subscribe,
+)
 
 TIMEOUT = 1.5  # the workers' request timeout in these tests
 NEVER_OPENS = BreakerPolicy(failures=1_000_000)
@@ -40,18 +44,6 @@ def other_hooks_tenant(
     caught_up()
     for hook in other_tenant.get("/v1/webhooks", params={"limit": 1000}).json().get("data", []):
         other_tenant.delete(f"/v1/webhooks/{hook['id']}")
-
-
-def store_contacts(runtime: Runtime, tenant_id: str, n: int, *, updates: int = 0) -> None:
-    """Save `n` contacts of the tenant straight to the event store, each then updated
-    `updates` times (one `contact.created` and `updates` `contact.updated` events each)."""
-    ctx = Context(UUID(tenant_id), Actor("api_key", "fairness-test"), "fairness-test")
-    contacts = [Contact.create(ctx, {"email": f"c{i}@example.com"}, id=uuid4()) for i in range(n)]
-    for c in contacts:
-        for k in range(updates):
-            c.update(ctx, {"name": f"version {k + 2}"})
-    for start in range(0, n, 100):
-        runtime.app.save(*contacts[start : start + 100])
 
 
 def attempt_starts(runtime: Runtime, hook_id: str) -> list[float]:

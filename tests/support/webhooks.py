@@ -6,10 +6,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
 from delivery.worker import DeliveryWorker
+from domain.contact import Contact
+from domain.context import Actor, Context
 from syncline.runtime import Runtime
 from tests.conftest import TenantClient
 from tests.support.receiver import Receiver
@@ -110,3 +113,16 @@ def pending(runtime: Runtime, hook_id: str) -> int:
             "SELECT count(*) FROM webhook_pending WHERE subscription_id = %s", (hook_id,)
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def store_contacts(runtime: Runtime, tenant_id: str, n: int, *, updates: int = 0) -> None:
+    """Save `n` contacts of the tenant straight to the event store, each then updated
+    `updates` times (one `contact.created` and `updates` `contact.updated` events each),
+    a hundred contacts to a save."""
+    ctx = Context(UUID(tenant_id), Actor("api_key", "webhook-test"), "webhook-test")
+    contacts = [Contact.create(ctx, {"email": f"c{i}@example.com"}, id=uuid4()) for i in range(n)]
+    for c in contacts:
+        for k in range(updates):
+            c.update(ctx, {"name": f"version {k + 2}"})
+    for start in range(0, n, 100):
+        runtime.app.save(*contacts[start : start + 100])
