@@ -21,11 +21,12 @@ class Projection(Protocol):
 
     `inline = True`: the group commit (syncline.group_commit) writes it in the same
     transaction as the events it follows, so a read that starts after a write returned sees
-    it. `prepare` then gets the batch before the events have positions (each is 0): an
-    inline projection must not use them (the records projection reads each event's
-    position in SQL, from the row inserted earlier in the transaction). Its runner only
-    catches up what the group commit did not write (a database from before, a rebuild, a
-    save that bypassed it).
+    it. `prepare` then gets the batch before the events have positions: each event comes
+    with minus its place in the batch (-1, -2, ...). Its runner only catches up what the
+    group commit did not write (a database from before, a rebuild, a save that bypassed
+    it). An inline projection may answer `with_insert`: one statement that inserts the
+    batch and writes its rows, taking each position from the insert's answer (the records
+    projection); the others' `write` runs after the insert, in its transaction.
 
     The runner calls `prepare` in its read-ahead thread and `write` in the batch's
     transaction; by default `prepare` answers the batch as it is and `write` is `process`.
@@ -44,6 +45,31 @@ class Projection(Protocol):
 
     def write(self, cur: psycopg.Cursor[Any], prepared: Any) -> None:
         self.process(cur, prepared)
+
+    def with_insert(
+        self, schema: str, parameters: Sequence[Any], prepared: Any
+    ) -> tuple[str, Sequence[Any]] | None:
+        """An inline batch's insert and this projection's rows as one statement (None: the
+        projection writes after the insert): a call of a function in `schema` (quoted)
+        that does what `syncline_insert_events_inline()` does with `parameters`, then
+        writes the rows, and answers the inserted events' notification ids in the batch's
+        order."""
+        return None
+
+
+class SelectiveProjection(Projection, Protocol):
+    """A projection that reads only some events (`reads`): `prepare` keeps those, and
+    answers None for a batch that has none, whose `write` does nothing. An inline batch
+    that only the records projection writes is then one statement (syncline.inline)."""
+
+    def reads(self, event: Any) -> bool: ...
+
+    def prepare(self, events: Sequence[tuple[int, Any]]) -> list[tuple[int, Any]] | None:
+        return [item for item in events if self.reads(item[1])] or None
+
+    def write(self, cur: psycopg.Cursor[Any], prepared: list[tuple[int, Any]] | None) -> None:
+        if prepared:
+            self.process(cur, prepared)
 
 
 class PreparingProjection(Projection, Protocol):

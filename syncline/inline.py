@@ -4,9 +4,16 @@ A projection that declares `inline = True` (projections.protocol) is prepared on
 the whole batch of saves and written, with its tracking position, in the same transaction
 as the batch's events, so the read that starts after a write returned sees the write.
 
-One batch is one pipeline (psycopg's pipeline mode: the insert and the projections'
-statements sent together, one round trip), which the server runs as one implicit
-transaction, committed at the pipeline's end. `syncline_insert_events_inline()` (migration
+A batch is one round trip and one transaction. A batch of records' changes alone (every
+create, update and delete) is one statement: the records projection's `with_insert`, the
+insert and its upsert together. A batch that other inline projections write too (a tenant,
+a credential, a webhook subscription) is one pipeline (psycopg's pipeline mode: the insert
+and the projections' statements sent together), which the server runs as one implicit
+transaction, committed at the pipeline's end. Measured in an API process under `bench
+cost`'s creates, the pipeline of two statements took four sends and seven waits for its
+answer, each a release and retake of the interpreter lock beside the event loop (about 30
+futex calls per create between the two threads); the one statement takes one send and one
+or two waits. `syncline_insert_events_inline()` (migration
 0004) takes the event store's exclusive lock, inserts, and moves every inline projection
 from the head before the insert to the batch's last id: the lock makes commit order id
 order, so no other batch can commit between. A projection that is not at that head
@@ -52,6 +59,7 @@ class InlineWriter:
         self._prepared_on: psycopg.Connection[Any] | None = None
         self._prepared: set[str] = set()
         schema_id = sql.Identifier(schema)
+        self._schema = schema_id.as_string()  # where a projection's `with_insert` calls
         self._insert_sql = (
             sql.SQL("SELECT * FROM {}.syncline_insert_events_inline(%s, %s, %s, %s, %s)")
             .format(schema_id)
@@ -135,17 +143,31 @@ class InlineWriter:
         none without them (the projections are then left to their runners)."""
         if domain_events is None:
             return []
-        batch = [(0, event) for event in domain_events]
+        # No positions yet: each event comes with minus its place in the batch.
+        batch = [(-place, event) for place, event in enumerate(domain_events, 1)]
         return [(p, p.prepare(batch)) for p in self.projections]
 
-    def _parameters(self, events: Sequence[StoredEvent], work: list[tuple[Projection, Any]]) -> Any:
-        return (
+    def _insert(
+        self, events: Sequence[StoredEvent], work: list[tuple[Projection, Any]]
+    ) -> tuple[str, Sequence[Any], list[tuple[Projection, Any]]]:
+        """The batch's first statement and its parameters, and what the projections write
+        after it: the insert, which moves every projection of `work` to the batch's end, and
+        with it the rows of the first projection that writes them in the same statement
+        (`with_insert`: the records projection)."""
+        parameters = (
             [e.originator_id for e in events],
             [e.originator_version for e in events],
             [e.topic for e in events],
             [e.state for e in events],
             [p.name for p, _ in work],
         )
+        for place, (projection, prepared) in enumerate(work):
+            if prepared is None:
+                continue
+            joined = projection.with_insert(self._schema, parameters, prepared)
+            if joined is not None:
+                return joined[0], joined[1], work[:place] + work[place + 1 :]
+        return self._insert_sql, parameters, work
 
     def _pipelined(
         self,
@@ -153,6 +175,23 @@ class InlineWriter:
         events: Sequence[StoredEvent],
         work: list[tuple[Projection, Any]],
     ) -> list[int]:
+        statement, parameters, after = self._insert(events, work)
+        after = [(p, prepared) for p, prepared in after if prepared is not None]
+        if not after:
+            # One statement, in a transaction of its own (the connection autocommits).
+            rows = conn.execute(statement, parameters, prepare=True).fetchall()
+        else:
+            rows = self._pipeline(conn, statement, parameters, after)
+        self.behind = {p.name for p in self.projections} - {p.name for p, _ in work}
+        return [row[0] for row in rows]
+
+    def _pipeline(
+        self,
+        conn: psycopg.Connection[Any],
+        statement: str,
+        parameters: Sequence[Any],
+        after: list[tuple[Projection, Any]],
+    ) -> list[Any]:
         # One transaction without BEGIN or COMMIT: the server runs the statements up to a
         # pipeline's sync (here, its end) as one implicit transaction, committed at the
         # sync, or rolled back with the rest skipped when one fails. So the whole batch is
@@ -160,18 +199,16 @@ class InlineWriter:
         # sync there, committing what came before): projections' `write` only executes.
         try:
             with conn.pipeline():
-                params = self._parameters(events, work)
-                inserted = conn.execute(self._insert_sql, params, prepare=True)
+                inserted = conn.execute(statement, parameters, prepare=True)
                 with conn.cursor() as cur:
-                    for projection, prepared in work:
+                    for projection, prepared in after:
                         projection.write(cur, prepared)
         except BaseException:
             if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")
                 self._prepared_on = None  # psycopg has forgotten its prepared statements
             raise
-        self.behind = {p.name for p in self.projections} - {p.name for p, _ in work}
-        return [row[0] for row in inserted.fetchall()]
+        return inserted.fetchall()
 
     def _at_the_head(
         self,
@@ -186,9 +223,9 @@ class InlineWriter:
                 cur.execute(self._lock_sql)
                 at_head = {row[0] for row in cur.execute(self._at_head_sql, (names,))}
                 work = [(p, prepared) for p, prepared in work if p.name in at_head]
-                params = self._parameters(events, work)
-                ids = [row[0] for row in cur.execute(self._insert_sql, params)]
-                for projection, prepared in work:
+                statement, parameters, after = self._insert(events, work)
+                ids = [row[0] for row in cur.execute(statement, parameters)]
+                for projection, prepared in after:
                     projection.write(cur, prepared)
         except BaseException:
             self._prepared_on = None  # rolled back: psycopg has forgotten its statements

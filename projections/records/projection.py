@@ -50,23 +50,20 @@ _UPSERT_AT = _UPSERT.format(
     columns=_COLUMNS,
     rows="SELECT * FROM unnest(" + _ARRAYS.format(position="%s::int8[]") + ")",
 )
-# Inline (syncline.inline): the events were inserted a statement earlier in the same
-# transaction and have no positions in Python yet; each row takes its event's notification
-# id from the event store's primary key (a subquery: less to plan than a join, and a row
-# whose event is missing fails the NOT NULL rather than vanishing).
-_UPSERT_INLINE = _UPSERT.format(
-    columns=_COLUMNS,
-    rows="SELECT u.id, u.tenant_id, u.version, (SELECT e.notification_id FROM syncline_events"
-    " AS e WHERE e.originator_id = u.id AND e.originator_version = u.version),"
-    " u.created_at, u.updated_at, u.deleted, u.resource, u.event_type, u.changed_at, u.data"
-    " FROM unnest(" + _ARRAYS.format(position="%s::int8[]") + ")"
-    " AS u(id, tenant_id, version, position, created_at, updated_at, deleted, resource,"
-    " event_type, changed_at, data)",
+# Inline (syncline.inline): one call writes the batch's events and its rows (migration
+# 0013): each row's place is minus the place of its event in the batch (-1 for the first:
+# an inline batch's events come with those as positions), and it takes that event's
+# notification id from the insert. The function's parameters are the insert function's,
+# then the upsert's.
+_INSERT_RECORDS = (
+    "SELECT * FROM {schema}.syncline_insert_records(%s, %s, %s, %s, %s,"
+    + _ARRAYS.format(position="%s::int8[]")
+    + ", %s, %s)"
 )
 
 
 class _Upsert(NamedTuple):
-    statement: str
+    statement: str | None  # None: inline, written by `with_insert`'s statement
     parameters: list[Any]
 
 
@@ -88,7 +85,8 @@ class RecordsProjection(PreparingProjection):
 
     def prepare(self, events: Sequence[tuple[int, Any]]) -> _Upsert | None:
         """The upsert and its parameters (runs without the database). Events without a
-        position (0: inline, before the insert) take theirs in SQL."""
+        position yet (inline, before the insert: minus their place in the batch) take
+        theirs in SQL."""
         latest: dict[UUID, tuple[int, Any, str, str]] = {}
         for position, event in events:
             resource = _resource_changed(event)
@@ -101,14 +99,24 @@ class RecordsProjection(PreparingProjection):
         rows = [_row(*change) for change in latest.values()]
         *columns, data = (list(column) for column in zip(*rows, strict=True))
         tenants = sorted({row[1] for row in rows})
-        inline = any(row[3] == 0 for row in rows)
-        statement = _UPSERT_INLINE if inline else _UPSERT_AT
+        inline = any(row[3] <= 0 for row in rows)
+        statement = None if inline else _UPSERT_AT
         parameters = [*map(array_literal, columns), data, CHANGES_CHANNEL, tenants]
         return _Upsert(statement, parameters)
 
     def write(self, cur: psycopg.Cursor[Any], prepared: _Upsert | None) -> None:
         if prepared is not None:
+            assert prepared.statement is not None, "an inline batch goes with its insert"
             cur.execute(prepared.statement, prepared.parameters)
+
+    def with_insert(
+        self, schema: str, parameters: Sequence[Any], prepared: _Upsert | None
+    ) -> tuple[str, list[Any]] | None:
+        """The inline batch as one call (`syncline_insert_records()` in `schema`): the
+        insert, with its `parameters`, then this batch's upsert; answers the insert's ids."""
+        if prepared is None:
+            return None
+        return _INSERT_RECORDS.format(schema=schema), [*parameters, *prepared.parameters]
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         cur.execute("TRUNCATE records")

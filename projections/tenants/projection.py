@@ -10,7 +10,7 @@ import psycopg
 from domain.credential import ApiKey, Credential, OAuthClient
 from domain.event_classes import instance_of
 from domain.tenant import Tenant
-from projections.protocol import Projection
+from projections.protocol import SelectiveProjection
 
 # What this projection reads; every other event (most of the log) is passed over.
 _TENANT_OR_CREDENTIAL = instance_of(
@@ -25,12 +25,16 @@ _TENANT_OR_CREDENTIAL = instance_of(
 )
 
 
-class TenantsProjection(Projection):
+class TenantsProjection(SelectiveProjection):
     name = "tenants"
     inline = True  # written with its events by the group commit (syncline.inline)
     # The operator's listings; in a backlog the change feed and webhooks go first
     # (CatchUpOrder). Authentication reads credentials from the event store, not here.
     catches_up_later = True
+
+    def reads(self, event: Any) -> bool:
+        """Whether `event` is a tenant's or a credential's: every other event is passed over."""
+        return _TENANT_OR_CREDENTIAL(event)
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         for _, event in events:

@@ -19,7 +19,7 @@ from domain.envelope import render_record
 from domain.event_classes import instance_of
 from domain.webhook import WebhookSubscription
 from projections.json import json_text
-from projections.protocol import Projection
+from projections.protocol import SelectiveProjection
 
 _INSERT = """
 INSERT INTO webhooks (id, tenant_id, status, version, created_at, data)
@@ -33,11 +33,15 @@ WHERE id = %(id)s AND version < %(version)s
 _SUBSCRIPTION_EVENT = instance_of(WebhookSubscription.Created, WebhookSubscription.Changed)
 
 
-class WebhooksProjection(Projection):
+class WebhooksProjection(SelectiveProjection):
     name = "webhooks"
     inline = True  # written with its events by the group commit (syncline.inline)
     # Behind (a rebuild, an older database), the change feed and deliveries go first.
     catches_up_later = True
+
+    def reads(self, event: Any) -> bool:
+        """Whether `event` is a webhook subscription's: every other event is passed over."""
+        return _SUBSCRIPTION_EVENT(event)
 
     def process(self, cur: psycopg.Cursor[Any], events: Sequence[tuple[int, Any]]) -> None:
         for _, event in events:

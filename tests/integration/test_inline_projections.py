@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.contact import Contact
 from domain.context import Actor, Context
 from projections.changes.feed import ChangeFeed
+from projections.protocol import Projection
 from projections.records.projection import CHANGES_CHANNEL
 from projections.runner import ProjectionRunner
 from syncline.inline import InlineWriter
@@ -227,34 +228,35 @@ def test_saves_after_conflicts_and_a_projection_behind_keep_working(
 
 def test_a_batch_whose_projection_write_fails_commits_none_of_it(idle_runtime: Runtime) -> None:
     """A batch is one transaction: when a statement after the insert fails, neither its
-    events nor any projection's rows or position are committed, and the flusher's
-    connection goes on to commit the next batch."""
+    events nor any projection's rows (the records upsert that went with the insert
+    included) or positions are committed, and the flusher's connection goes on to commit
+    the next batch."""
     rt = idle_runtime
     records = rt.projection("records")
 
-    class FailsAfterWriting:
-        name = records.name
+    class FailsAfterWriting(Projection):
+        name = "tenants"  # an inline projection at the head, which writes after the insert
         inline = True
 
         def prepare(self, events: Any) -> Any:
-            return records.prepare(events)
+            return events
 
         def write(self, cur: psycopg.Cursor[Any], prepared: Any) -> None:
-            records.write(cur, prepared)
+            cur.execute("UPDATE projection_tracking SET updated_at = now()")
             cur.execute("SELECT 1 / 0")
 
     recorder: Any = rt.app.recorder
     schema, table = recorder.datastore.schema, recorder.events_table_name
-    failing = InlineWriter([FailsAfterWriting()], schema, table)  # type: ignore[list-item]
+    failing = InlineWriter([records, FailsAfterWriting()], schema, table)
     ctx = Context(uuid4(), Actor("test", "inline"), "inline")
     contact = Contact.create(ctx, {"email": "all-or-nothing@example.com"}, id=uuid4())
     events = contact.collect_events()
     stored = [rt.app.mapper.to_stored_event(e) for e in events]
-    before, position = head(rt), positions(rt)["records"]
+    before, moved = head(rt), positions(rt)
     with failing.connect(rt.settings.database_url) as conn:
         with pytest.raises(psycopg.errors.DivisionByZero):
             failing.write(conn, stored, events)
-        assert (head(rt), positions(rt)["records"]) == (before, position)
+        assert (head(rt), positions(rt)) == (before, moved)
         assert listed(rt, ctx.tenant_id) == {}
         ids = InlineWriter([records], schema, table).write(conn, stored, events)
     # (The failed batch took a notification id: sequences are not rolled back.)
@@ -263,6 +265,53 @@ def test_a_batch_whose_projection_write_fails_commits_none_of_it(idle_runtime: R
     assert head(rt) == inserted
     assert positions(rt)["records"] == inserted
     assert listed(rt, ctx.tenant_id) == {"all-or-nothing@example.com": 1}
+
+
+def test_a_batch_of_records_is_one_statement_that_gives_each_record_its_last_position(
+    idle_runtime: Runtime,
+) -> None:
+    """A batch that only the records projection writes is one statement (the insert and
+    the upsert together): each record's row takes the notification id of its last event
+    in the batch, events of several records interleaved, and the writer answers the ids in
+    the batch's order."""
+    rt = idle_runtime
+    records = rt.projection("records")
+    recorder: Any = rt.app.recorder
+    writer = InlineWriter([records], recorder.datastore.schema, recorder.events_table_name)
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    contacts = [Contact.create(ctx, {"email": f"p{i}@example.com"}, id=uuid4()) for i in range(3)]
+    created = [c.collect_events() for c in contacts]
+    contacts[0].update(ctx, {"name": "Ada"})
+    contacts[1].update(ctx, {"name": "Grace"})
+    updated = [c.collect_events() for c in contacts[:2]]
+    contacts[0].update(ctx, {"name": "Ada L."})
+    events = [e for group in created + updated for e in group] + contacts[0].collect_events()
+    stored = [rt.app.mapper.to_stored_event(e) for e in events]
+    with writer.connect(rt.settings.database_url) as conn:
+        writer.write(conn, stored[:1], events[:1])  # the first batch prepares the statement
+        ids = writer.write(conn, stored[1:], events[1:])
+        joined = conn.execute(
+            "SELECT count(*) FROM pg_prepared_statements"
+            " WHERE statement LIKE '%syncline_insert_records(%'"
+        ).fetchone()
+    with rt.pool.connection() as conn:
+        by_event = dict(
+            conn.execute(
+                "SELECT (originator_id, originator_version)::text, notification_id"
+                " FROM syncline_events WHERE originator_id = ANY(%s)",
+                ([c.id for c in contacts],),
+            ).fetchall()
+        )
+        rows = conn.execute(
+            "SELECT id, version, position FROM records WHERE id = ANY(%s)",
+            ([c.id for c in contacts],),
+        ).fetchall()
+    assert joined == (1,)
+    assert ids == [by_event[f"({e.originator_id},{e.originator_version})"] for e in events[1:]]
+    assert ids == sorted(ids)
+    last = {c.id: (c.version, by_event[f"({c.id},{c.version})"]) for c in contacts}
+    assert {row[0]: (row[1], row[2]) for row in rows} == last
+    assert [c.version for c in contacts] == [3, 2, 1]
 
 
 def test_the_batch_statements_are_planned_once_per_connection(idle_runtime: Runtime) -> None:
@@ -290,7 +339,7 @@ def test_the_batch_statements_are_planned_once_per_connection(idle_runtime: Runt
             writer.write(conn, *batch(f"n{i}@example.com"))
         plans = conn.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
-            " WHERE statement LIKE '%INSERT INTO records%'"
+            " WHERE statement LIKE '%syncline_insert_records(%'"
         ).fetchall()
     assert len(listed(rt, ctx.tenant_id)) == 9
     assert plans
