@@ -24,9 +24,10 @@ class Projection(Protocol):
     it. `prepare` then gets the batch before the events have positions: each event comes
     with minus its place in the batch (-1, -2, ...). Its runner only catches up what the
     group commit did not write (a database from before, a rebuild, a save that bypassed
-    it). An inline projection may answer `with_insert`: one statement that inserts the
-    batch and writes its rows, taking each position from the insert's answer (the records
-    projection); the others' `write` runs after the insert, in its transaction.
+    it). Those are no positions: an inline projection must not store them. One inline
+    projection may answer `with_insert`: one statement that inserts the batch and writes
+    its rows, taking each position from the insert's answer (the records projection); the
+    others' `write` runs after the insert, in its transaction.
 
     The runner calls `prepare` in its read-ahead thread and `write` in the batch's
     transaction; by default `prepare` answers the batch as it is and `write` is `process`.
@@ -53,7 +54,8 @@ class Projection(Protocol):
         projection writes after the insert): a call of a function in `schema` (quoted)
         that does what `syncline_insert_events_inline()` does with `parameters`, then
         writes the rows, and answers the inserted events' notification ids in the batch's
-        order."""
+        order. Only the first inline projection that answers one is written so (the group
+        commit has one such projection: records); any other writes after the insert."""
         return None
 
 

@@ -15,7 +15,9 @@ library's path, so commit order and notification-id order still agree
 
 Each batch also writes the inline projections' rows (syncline.inline), in the same
 transaction: the insert is `syncline_insert_events_inline()`, which moves their tracking
-positions too. The save path hands the recorder the domain events with the stored ones.
+positions too, called by `syncline_insert_records()` for a batch of records' changes,
+which then writes their rows in the same call. The save path hands the recorder the
+domain events with the stored ones.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A projection that declares `inline = True` (projections.protocol) is prepared on
 the whole batch of saves and written, with its tracking position, in the same transaction
 as the batch's events, so the read that starts after a write returned sees the write.
 
-A batch is one round trip and one transaction. A batch of records' changes alone (every
+A batch is one transaction, and at the head one round trip. A batch of records' changes alone (every
 create, update and delete) is one statement: the records projection's `with_insert`, the
 insert and its upsert together. A batch that other inline projections write too (a tenant,
 a credential, a webhook subscription) is one pipeline (psycopg's pipeline mode: the insert
@@ -13,8 +13,8 @@ transaction, committed at the pipeline's end. Measured in an API process under `
 cost`'s creates, the pipeline of two statements took four sends and seven waits for its
 answer, each a release and retake of the interpreter lock beside the event loop (about 30
 futex calls per create between the two threads); the one statement takes one send and one
-or two waits. `syncline_insert_events_inline()` (migration
-0004) takes the event store's exclusive lock, inserts, and moves every inline projection
+or two waits. `syncline_insert_events_inline()` (migrations
+0004, 0005) takes the event store's exclusive lock, inserts, and moves every inline projection
 from the head before the insert to the batch's last id: the lock makes commit order id
 order, so no other batch can commit between. A projection that is not at that head
 (rebuilding, or catching up a database an older version wrote) makes the function raise
@@ -99,10 +99,10 @@ class InlineWriter:
 
         The first batch on a connection that writes a projection prepares its
         statements, outside any pipeline; later batches' pipelines use them and prepare
-        nothing (only the insert, which comes first). psycopg names a statement as it
-        sends its Parse; when a pipeline fails before that Parse, the server skips it, but
-        psycopg (3.3) keeps the name, and every later use of it fails ("prepared statement
-        does not exist")."""
+        nothing but their first statement (the insert, or the records' call with it).
+        psycopg names a statement as it sends its Parse; when a pipeline fails before that
+        Parse, the server skips it, but psycopg (3.3) keeps the name, and every later use
+        of it fails ("prepared statement does not exist")."""
         work = self._work(domain_events)
         if conn is not self._prepared_on:  # a new connection, or one that rolled back
             self._prepared_on, self._prepared = conn, set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -105,9 +106,11 @@ class RecordsProjection(PreparingProjection):
         return _Upsert(statement, parameters)
 
     def write(self, cur: psycopg.Cursor[Any], prepared: _Upsert | None) -> None:
-        if prepared is not None:
-            assert prepared.statement is not None, "an inline batch goes with its insert"
-            cur.execute(prepared.statement, prepared.parameters)
+        if prepared is None:
+            return
+        if prepared.statement is None:
+            raise RuntimeError("an inline batch of records is written with its insert")
+        cur.execute(prepared.statement, prepared.parameters)
 
     def with_insert(
         self, schema: str, parameters: Sequence[Any], prepared: _Upsert | None
@@ -116,10 +119,15 @@ class RecordsProjection(PreparingProjection):
         insert, with its `parameters`, then this batch's upsert; answers the insert's ids."""
         if prepared is None:
             return None
-        return _INSERT_RECORDS.format(schema=schema), [*parameters, *prepared.parameters]
+        return _insert_records(schema), [*parameters, *prepared.parameters]
 
     def clear(self, cur: psycopg.Cursor[Any]) -> None:
         cur.execute("TRUNCATE records")
+
+
+@functools.cache
+def _insert_records(schema: str) -> str:
+    return _INSERT_RECORDS.format(schema=schema)
 
 
 def _row(position: int, event: Any, resource: str, event_type: str) -> tuple[Any, ...]:

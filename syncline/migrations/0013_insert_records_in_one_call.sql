@@ -28,6 +28,14 @@ BEGIN
         SELECT n FROM syncline_insert_events_inline(ids, versions, topics, states, inline_names)
             AS n ORDER BY n
     );
+    -- Every event has its id, and every row's place is one of theirs: a row placed wrong
+    -- would take another event's position.
+    IF cardinality(inserted) <> cardinality(ids) OR EXISTS (
+        SELECT FROM unnest(r_places) AS p WHERE p NOT BETWEEN -cardinality(inserted) AND -1
+    ) THEN
+        RAISE EXCEPTION 'a record''s place is not one of the batch''s % events',
+            cardinality(inserted) USING ERRCODE = 'XX000';
+    END IF;
     INSERT INTO records AS r (
         id, tenant_id, version, position, created_at, updated_at, deleted, resource,
         event_type, changed_at, data

@@ -202,8 +202,8 @@ def test_a_rebuild_with_saves_going_on_loses_and_doubles_nothing(idle_runtime: R
 def test_saves_after_conflicts_and_a_projection_behind_keep_working(
     idle_runtime: Runtime,
 ) -> None:
-    """A batch that fails (a conflict, a projection behind) rolls back its pipeline: the
-    next batches, and their prepared statements, go on as before."""
+    """A batch that fails (a conflict, a projection behind) rolls back: the next batches,
+    and their prepared statements, go on as before."""
     rt = idle_runtime
     ctx = Context(uuid4(), Actor("test", "inline"), "inline")
     contact, _ = rt.app.create_record(Contact, ctx, {"email": "c@example.com"})
@@ -226,45 +226,75 @@ def test_saves_after_conflicts_and_a_projection_behind_keep_working(
     assert positions(rt)["records"] == head(rt)
 
 
-def test_a_batch_whose_projection_write_fails_commits_none_of_it(idle_runtime: Runtime) -> None:
+def test_a_batch_whose_projection_write_fails_commits_none_of_it(
+    idle_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A batch is one transaction: when a statement after the insert fails, neither its
     events nor any projection's rows (the records upsert that went with the insert
     included) or positions are committed, and the flusher's connection goes on to commit
-    the next batch."""
+    the next batch. Both ways a batch that another projection writes after the records is
+    sent: the transaction of its own round trips that prepares (the first on a
+    connection), and the pipeline (every later one)."""
     rt = idle_runtime
     records = rt.projection("records")
 
     class FailsAfterWriting(Projection):
         name = "tenants"  # an inline projection at the head, which writes after the insert
         inline = True
+        failing = True
 
         def prepare(self, events: Any) -> Any:
             return events
 
         def write(self, cur: psycopg.Cursor[Any], prepared: Any) -> None:
             cur.execute("UPDATE projection_tracking SET updated_at = now()")
-            cur.execute("SELECT 1 / 0")
+            if self.failing:
+                cur.execute("SELECT 1 / 0")
 
+    pipelines: list[int] = []
+    pipeline = InlineWriter._pipeline
+
+    def counted(self: InlineWriter, *args: Any) -> Any:
+        pipelines.append(1)
+        return pipeline(self, *args)
+
+    monkeypatch.setattr(InlineWriter, "_pipeline", counted)
     recorder: Any = rt.app.recorder
     schema, table = recorder.datastore.schema, recorder.events_table_name
-    failing = InlineWriter([records, FailsAfterWriting()], schema, table)
-    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
-    contact = Contact.create(ctx, {"email": "all-or-nothing@example.com"}, id=uuid4())
-    events = contact.collect_events()
-    stored = [rt.app.mapper.to_stored_event(e) for e in events]
-    before, moved = head(rt), positions(rt)
+    after = FailsAfterWriting()
+    failing = InlineWriter([records, after], schema, table)
+
+    def batch(email: str) -> tuple[list[Any], list[Any]]:
+        events = Contact.create(ctx, {"email": email}, id=uuid4()).collect_events()
+        return [rt.app.mapper.to_stored_event(e) for e in events], events
+
     with failing.connect(rt.settings.database_url) as conn:
-        with pytest.raises(psycopg.errors.DivisionByZero):
-            failing.write(conn, stored, events)
-        assert (head(rt), positions(rt)) == (before, moved)
-        assert listed(rt, ctx.tenant_id) == {}
+        for prepared_before in (False, True):
+            ctx = Context(uuid4(), Actor("test", "inline"), "inline")  # a tenant of its own
+            stored, events = batch(f"all-or-nothing-{prepared_before}@example.com")
+            before, moved = head(rt), positions(rt)
+            used = len(pipelines)
+            after.failing = True
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                failing.write(conn, stored, events)
+            assert len(pipelines) == used + prepared_before
+            assert (head(rt), positions(rt)) == (before, moved)
+            assert listed(rt, ctx.tenant_id) == {}
+            after.failing = False
+            failing.write(conn, *batch("next@example.com"))
+            failing.write(conn, *batch("pipelined@example.com"))  # prepared by now
+            assert len(pipelines) >= used + prepared_before + 1
         ids = InlineWriter([records], schema, table).write(conn, stored, events)
     # (The failed batch took a notification id: sequences are not rolled back.)
     [inserted] = ids
     assert inserted > before
     assert head(rt) == inserted
     assert positions(rt)["records"] == inserted
-    assert listed(rt, ctx.tenant_id) == {"all-or-nothing@example.com": 1}
+    assert listed(rt, ctx.tenant_id) == {
+        "all-or-nothing-True@example.com": 1,
+        "next@example.com": 1,
+        "pipelined@example.com": 1,
+    }
 
 
 def test_a_batch_of_records_is_one_statement_that_gives_each_record_its_last_position(
@@ -314,10 +344,32 @@ def test_a_batch_of_records_is_one_statement_that_gives_each_record_its_last_pos
     assert [c.version for c in contacts] == [3, 2, 1]
 
 
+def test_a_record_placed_outside_its_batch_fails_the_call_and_writes_nothing(
+    idle_runtime: Runtime,
+) -> None:
+    """`syncline_insert_records()` refuses a row whose place is not one of the batch's
+    events (it would take another event's position, or none)."""
+    rt = idle_runtime
+    records = rt.projection("records")
+    ctx = Context(uuid4(), Actor("test", "inline"), "inline")
+    events = Contact.create(ctx, {"email": "misplaced@example.com"}, id=uuid4()).collect_events()
+    stored = [rt.app.mapper.to_stored_event(e) for e in events]
+    prepared = records.prepare([(-2, e) for e in events])  # a batch of one has only -1
+    recorder: Any = rt.app.recorder
+    writer = InlineWriter([records], recorder.datastore.schema, recorder.events_table_name)
+    statement, parameters, _ = writer._insert(stored, [(records, prepared)])
+    before = head(rt)
+    refused = pytest.raises(psycopg.errors.InternalError_, match="not one of the batch's 1")
+    with writer.connect(rt.settings.database_url) as conn, refused:
+        conn.execute(statement, parameters)
+    assert head(rt) == before
+    assert listed(rt, ctx.tenant_id) == {}
+
+
 def test_the_batch_statements_are_planned_once_per_connection(idle_runtime: Runtime) -> None:
-    """The flusher's statements are prepared by its first batch, outside any pipeline, and
-    run with their generic plan from then on: a batch that conflicts (its pipeline skips
-    the rest), first or later, leaves every later batch working and nothing planned again."""
+    """The flusher's call for a batch of records is prepared by its first batch and runs
+    with its generic plan from then on: a batch that conflicts, first or later, leaves
+    every later batch working and nothing planned again."""
     rt = idle_runtime
     records = rt.projection("records")
     recorder: Any = rt.app.recorder
@@ -335,7 +387,7 @@ def test_the_batch_statements_are_planned_once_per_connection(idle_runtime: Runt
             writer.write(conn, *first)  # the first batch again: its version conflicts
         for i in range(8):
             with pytest.raises(psycopg.IntegrityError):
-                writer.write(conn, *first)  # a pipeline that fails at its insert
+                writer.write(conn, *first)  # a call that fails at its insert
             writer.write(conn, *batch(f"n{i}@example.com"))
         plans = conn.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
