@@ -4,17 +4,17 @@ A projection that declares `inline = True` (projections.protocol) is prepared on
 the whole batch of saves and written, with its tracking position, in the same transaction
 as the batch's events, so the read that starts after a write returned sees the write.
 
-A batch is one transaction, and at the head one round trip. A batch of records' changes alone (every
-create, update and delete) is one statement: the records projection's `with_insert`, the
-insert and its upsert together. A batch that other inline projections write too (a tenant,
-a credential, a webhook subscription) is one pipeline (psycopg's pipeline mode: the insert
-and the projections' statements sent together), which the server runs as one implicit
-transaction, committed at the pipeline's end. Measured in an API process under `bench
-cost`'s creates, the pipeline of two statements took four sends and seven waits for its
-answer, each a release and retake of the interpreter lock beside the event loop (about 30
-futex calls per create between the two threads); the one statement takes one send and one
-or two waits. `syncline_insert_events_inline()` (migrations
-0004, 0005) takes the event store's exclusive lock, inserts, and moves every inline projection
+A batch is one transaction, and at the head one round trip. A batch of records' changes
+alone (every create, update and delete) is one statement: the records projection's
+`with_insert`, the insert and its upsert together. A batch that other inline projections
+write too (a tenant, a credential, a webhook subscription) is one pipeline (psycopg's
+pipeline mode: the insert and the projections' statements sent together), which the server
+runs as one implicit transaction, committed at the pipeline's end. Measured in an API
+process under `bench cost`'s creates, the pipeline of two statements took four sends and
+seven waits for its answer, each a release and retake of the interpreter lock beside the
+event loop (about 30 futex calls per create between the two threads); the one statement
+takes one send and one or two waits. `syncline_insert_events_inline()` (migrations 0004,
+0005) takes the event store's exclusive lock, inserts, and moves every inline projection
 from the head before the insert to the batch's last id: the lock makes commit order id
 order, so no other batch can commit between. A projection that is not at that head
 (rebuilding, or catching up a database an older version wrote) makes the function raise
@@ -150,10 +150,10 @@ class InlineWriter:
     def _insert(
         self, events: Sequence[StoredEvent], work: list[tuple[Projection, Any]]
     ) -> tuple[str, Sequence[Any], list[tuple[Projection, Any]]]:
-        """The batch's first statement and its parameters, and what the projections write
-        after it: the insert, which moves every projection of `work` to the batch's end, and
-        with it the rows of the first projection that writes them in the same statement
-        (`with_insert`: the records projection)."""
+        """The batch's first statement and its parameters, and the projections that write
+        after it (those with rows to write): the insert, which moves every projection of
+        `work` to the batch's end, and with it the rows of the first projection that writes
+        them in the same statement (`with_insert`: the records projection)."""
         parameters = (
             [e.originator_id for e in events],
             [e.originator_version for e in events],
@@ -161,13 +161,12 @@ class InlineWriter:
             [e.state for e in events],
             [p.name for p, _ in work],
         )
-        for place, (projection, prepared) in enumerate(work):
-            if prepared is None:
-                continue
+        writing = [(p, prepared) for p, prepared in work if prepared is not None]
+        for place, (projection, prepared) in enumerate(writing):
             joined = projection.with_insert(self._schema, parameters, prepared)
             if joined is not None:
-                return joined[0], joined[1], work[:place] + work[place + 1 :]
-        return self._insert_sql, parameters, work
+                return joined[0], joined[1], writing[:place] + writing[place + 1 :]
+        return self._insert_sql, parameters, writing
 
     def _pipelined(
         self,
@@ -176,7 +175,6 @@ class InlineWriter:
         work: list[tuple[Projection, Any]],
     ) -> list[int]:
         statement, parameters, after = self._insert(events, work)
-        after = [(p, prepared) for p, prepared in after if prepared is not None]
         if not after:
             # One statement, in a transaction of its own (the connection autocommits).
             rows = conn.execute(statement, parameters, prepare=True).fetchall()
