@@ -10,6 +10,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from domain.events import RESOURCE_TYPES
+from projections.range_scan import fetch_range
 from projections.records.keys import RESOURCE_KEY
 from projections.tracking import read_position
 
@@ -89,8 +90,8 @@ class ChangeFeed:
         resource_types: Sequence[str] | None = None,
     ) -> ChangePage:
         query, params = page_query(tenant_id, after, limit, resource_types)
-        with self.pool.connection() as conn, conn.cursor(binary=True) as cur:
-            rows = cur.execute(query, params, prepare=True).fetchall()  # type: ignore[arg-type]
+        with self.pool.connection() as conn:
+            rows = fetch_range(conn, query, params, binary=True)
         return ChangePage(items=rows[:limit], has_more=len(rows) > limit)
 
     def head(self) -> int:
