@@ -13,6 +13,7 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from projections.range_scan import fetch_range
 from projections.records.keys import RESOURCE_KEY
 
 
@@ -67,5 +68,8 @@ class RecordsView:
         """
         query, params = list_query(resource, tenant_id, limit, after, updated_since)
         with self.pool.connection() as conn:
-            rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+            if updated_since is None:  # a range of the list index, whatever the statistics say
+                rows = fetch_range(conn, query, params)
+            else:  # rows updated since a time can be sparse in it: the planner decides
+                rows = conn.execute(query, params).fetchall()  # type: ignore[arg-type]
         return RecordPage(rows[:limit], len(rows) > limit)

@@ -2,12 +2,13 @@
 
 PostgreSQL estimates such a tenant from the statistics of when it was small, and left to
 itself plans a bitmap scan of all its rows and a sort of them for every page of the change
-feed or the event log. `fetch_range` (which those pages run through) plans them with
+feed, of a list, or of the event log. `fetch_range` (which those pages run through) plans them with
 bitmap scans off and sorts priced out, for its own transaction only.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -17,16 +18,18 @@ import pytest
 from projections.changes.feed import ChangeFeed, page_query
 from projections.events.log import EventLog
 from projections.range_scan import RANGE_PLAN, fetch_range
+from projections.records.view import list_query
 from syncline.runtime import Runtime
 from tests.support.records import FIRST_POSITION
 
-SMALL_TENANTS = 200  # of 20 rows each, when the tables are analyzed
+SMALL_TENANTS = 1000  # of 4 rows each, when the tables are analyzed
 GROWN = 30_000  # the tenant's rows, added after
 
 _RECORDS = (
     "INSERT INTO records (id, tenant_id, version, position, created_at, updated_at,"
     " deleted, resource, event_type, changed_at, data)"
-    " SELECT gen_random_uuid(), %s, 1, %s + i, now(), now(), false, 'contact',"
+    " SELECT gen_random_uuid(), %s, 1, %s + i, now() + i * interval '1 ms',"
+    " now() + i * interval '1 ms', false, 'contact',"
     " 'contact.created', '2026-11-30T00:00:00.000000Z', '{}' FROM generate_series(1, %s) i"
 )
 _EVENTS = (
@@ -40,8 +43,8 @@ def _grown_after_analyze(conn: psycopg.Connection[Any]) -> UUID:
     """Small tenants, ANALYZE, then a tenant of GROWN rows (rolled back by the caller)."""
     for k in range(SMALL_TENANTS):
         small = uuid4()
-        conn.execute(_RECORDS, (small, FIRST_POSITION + k * 100, 20))
-        conn.execute(_EVENTS, (small, FIRST_POSITION + k * 100, 20))
+        conn.execute(_RECORDS, (small, FIRST_POSITION + k * 100, 4))
+        conn.execute(_EVENTS, (small, FIRST_POSITION + k * 100, 4))
     conn.execute("ANALYZE records")
     conn.execute("ANALYZE event_log")
     tenant = uuid4()
@@ -76,6 +79,21 @@ def test_a_feed_page_of_a_grown_tenant_is_a_range_scan(
     assert "Bitmap" not in plan, plan
     assert not _sorts(plan), plan
     assert "Index Scan using records_tenant_resource_position" in plan, plan
+
+
+@pytest.mark.parametrize("cursor", [False, True], ids=["first page", "with a cursor"])
+def test_a_list_page_of_a_grown_tenant_is_a_range_scan(
+    runtime: Runtime, database_url: str, cursor: bool
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        tenant = _grown_after_analyze(conn)
+        after = (datetime.now(UTC), uuid4()) if cursor else None
+        conn.execute(RANGE_PLAN)
+        plan = _plan(conn, *list_query("contact", tenant, 100, after))
+        conn.rollback()
+    assert "Bitmap" not in plan, plan
+    assert not [s for s in _sorts(plan) if s.startswith("Sort  (")], plan  # no full sort
+    assert "Index Scan using records_tenant_resource_created" in plan, plan
 
 
 def test_an_event_log_page_of_a_grown_tenant_is_a_range_scan(
