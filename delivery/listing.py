@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from delivery.attempts import DELIVERY_COLUMNS, attempts_of, delivery_representation
 from delivery.history import WITH_STATE
+from projections.range_scan import RANGE_PLAN
 
 State = Literal["pending", "delivered", "failed", "cancelled"]
 STATES: tuple[State, ...] = ("pending", "delivered", "failed", "cancelled")
@@ -97,6 +98,16 @@ CROSS JOIN LATERAL (
 ORDER BY f.delivery_id DESC LIMIT %(limit)s"""
 
 
+def walks_an_index(filters: DeliveryFilter) -> bool:
+    """Whether the page is a walk of one of the webhook's indexes, newest first, until the
+    page is full (all deliveries, or one event type): planned so whatever the statistics
+    say (`projections.range_scan`). A webhook whose deliveries grew since the table was
+    last analyzed looks small to the planner, which then read all of them and sorted them
+    for each page (30,000 deliveries: 45 ms a page instead of 0.1 ms). A time or state
+    filter can leave that walk sparse: the planner decides."""
+    return (filters.status, filters.occurred_after, filters.occurred_before) == (None,) * 3
+
+
 def list_deliveries(
     pool: ConnectionPool,
     *,
@@ -123,6 +134,8 @@ def list_deliveries(
         # One snapshot for both reads: retention may purge a delivery and its attempts
         # between two statements, leaving a "delivered" row without its attempts.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if walks_an_index(filters):
+            conn.execute(RANGE_PLAN)  # for this transaction: see `walks_an_index`
         rows = conn.execute(page_query(filters, before), params).fetchall()  # type: ignore[arg-type]
         rows, has_more = rows[:limit], len(rows) > limit
         attempts = attempts_of(conn, [row[0] for row in rows])

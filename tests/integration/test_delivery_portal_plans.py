@@ -10,21 +10,16 @@ from uuid import uuid4
 
 import psycopg
 
-from delivery.listing import DeliveryFilter, page_query
+from delivery.listing import DeliveryFilter, page_query, walks_an_index
 from delivery.stats import STATS
+from projections.range_scan import RANGE_PLAN
 from syncline.runtime import Runtime
+from tests.support.deliveries import DELIVERIES
 
 # One webhook with most of the rows, and another tenant's newer deliveries on top: walking
 # the primary key backwards would filter through all of those first.
 MINE, THEIRS = 40_000, 8_000
 
-DELIVERIES = """
-INSERT INTO webhook_deliveries (public_id, subscription_id, tenant_id, entity_id, position,
-    enqueued_position, origin, event_id, event_type, correlation_id, body, created_at)
-SELECT gen_random_uuid(), %(sub)s, %(tenant)s, gen_random_uuid(), i, i, 'log', 'evt_' || i,
-    'contact.created', 'plan', '\\x7b7d', %(at)s - i * interval '1 second'
-FROM generate_series(1, %(n)s) AS i
-"""
 ATTEMPTS = """
 INSERT INTO webhook_attempts (delivery_id, subscription_id, attempted_at, outcome, latency_ms)
 SELECT d.id, d.subscription_id, %(at)s - d.position * interval '30 seconds',
@@ -90,3 +85,45 @@ def test_pages_and_stats_walk_the_webhooks_own_indexes(runtime: Runtime, databas
         assert "webhook_attempts_subscription_time" in stats, stats
         assert "Seq Scan on webhook_attempts" not in stats, stats
         conn.rollback()
+
+
+def test_a_webhook_grown_since_the_last_analyze_pages_by_its_index(
+    runtime: Runtime, database_url: str
+) -> None:
+    """A webhook whose deliveries came after the table was analyzed (estimated at a few
+    rows) still pages by walking its index, not by reading and sorting every delivery."""
+    now = datetime.now(UTC)
+    mine, tenant = uuid4(), uuid4()
+    params = {
+        "subscription_id": mine,
+        "tenant_id": tenant,
+        "before": None,
+        "event_type": None,
+        "occurred_after": None,
+        "occurred_before": None,
+        "status": None,
+        "limit": 51,
+    }
+    with psycopg.connect(database_url) as conn:  # rolled back
+        for _ in range(1_000):
+            conn.execute(DELIVERIES, {"sub": uuid4(), "tenant": uuid4(), "at": now, "n": 4})
+        conn.execute("ANALYZE webhook_deliveries")
+        conn.execute(DELIVERIES, {"sub": mine, "tenant": tenant, "at": now, "n": 30_000})
+        plans = []
+        for filters, index in [
+            (DeliveryFilter(), "webhook_deliveries_list"),
+            (DeliveryFilter(event_type="contact.created"), "webhook_deliveries_type"),
+        ]:
+            assert walks_an_index(filters)
+            conn.execute(RANGE_PLAN)  # as list_deliveries does for these pages
+            plan = plan_of(
+                conn, page_query(filters, None), {**params, "event_type": filters.event_type}
+            )
+            assert f"Index Scan Backward using {index}" in plan, plan
+            plans.append(plan)
+        conn.rollback()
+    for plan in plans:
+        assert "Bitmap Heap Scan on webhook_deliveries" not in plan, plan
+        assert "Sort Key: d." not in plan, plan
+    assert not walks_an_index(DeliveryFilter(status="failed"))
+    assert not walks_an_index(DeliveryFilter(occurred_before=now))
