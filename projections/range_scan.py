@@ -39,7 +39,10 @@ def fetch_range(
     binary: bool = False,
 ) -> list[Row]:
     """The rows of `query`, planned as a range scan (see the module), on an autocommit
-    connection; prepared, as a page query runs again and again."""
+    connection outside a transaction (its BEGIN and COMMIT would otherwise end the caller's
+    transaction); prepared, as a page query runs again and again."""
+    if not conn.autocommit or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise ValueError("fetch_range needs an autocommit connection outside a transaction")
     with conn.cursor(binary=binary) as cur:
         try:
             with conn.pipeline():

@@ -152,3 +152,13 @@ def test_pages_read_through_it(runtime: Runtime, database_url: str) -> None:
     finally:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("DELETE FROM records WHERE tenant_id = %s", (tenant,))
+
+
+def test_a_connection_in_a_transaction_is_refused(runtime: Runtime, database_url: str) -> None:
+    """Its COMMIT would end the caller's transaction: refused before anything is sent."""
+    with psycopg.connect(database_url) as conn, pytest.raises(ValueError, match="autocommit"):
+        fetch_range(conn, "SELECT 1", [])  # not an autocommit connection
+    with runtime.pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT 1")
+        with pytest.raises(ValueError, match="outside a transaction"):
+            fetch_range(conn, "SELECT 1", [])
