@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
 
@@ -33,6 +33,20 @@ def plan_of(conn: psycopg.Connection[Any], query: str, params: dict[str, Any]) -
     return "\n".join(row[0] for row in rows)
 
 
+def page_params(subscription_id: UUID, tenant_id: UUID) -> dict[str, Any]:
+    """`page_query`'s parameters for the first page of 50, with no filter."""
+    return {
+        "subscription_id": subscription_id,
+        "tenant_id": tenant_id,
+        "before": None,
+        "event_type": None,
+        "occurred_after": None,
+        "occurred_before": None,
+        "status": None,
+        "limit": 51,
+    }
+
+
 def test_pages_and_stats_walk_the_webhooks_own_indexes(runtime: Runtime, database_url: str) -> None:
     mine, theirs, tenant = uuid4(), uuid4(), uuid4()
     now = datetime.now(UTC)
@@ -45,16 +59,7 @@ def test_pages_and_stats_walk_the_webhooks_own_indexes(runtime: Runtime, databas
         conn.execute(ATTEMPTS, {"sub": mine, "at": now})  # two weeks of them
         conn.execute("ANALYZE webhook_deliveries")
         conn.execute("ANALYZE webhook_attempts")
-        params = {
-            "subscription_id": mine,
-            "tenant_id": tenant,
-            "before": None,
-            "event_type": None,
-            "occurred_after": None,
-            "occurred_before": None,
-            "status": None,
-            "limit": 51,
-        }
+        params = page_params(mine, tenant)
 
         first = plan_of(conn, page_query(DeliveryFilter(), None), params)
         assert "webhook_deliveries_list" in first, first
@@ -94,16 +99,7 @@ def test_a_webhook_grown_since_the_last_analyze_pages_by_its_index(
     rows) still pages by walking its index, not by reading and sorting every delivery."""
     now = datetime.now(UTC)
     mine, tenant = uuid4(), uuid4()
-    params = {
-        "subscription_id": mine,
-        "tenant_id": tenant,
-        "before": None,
-        "event_type": None,
-        "occurred_after": None,
-        "occurred_before": None,
-        "status": None,
-        "limit": 51,
-    }
+    params = page_params(mine, tenant)
     with psycopg.connect(database_url) as conn:  # rolled back
         for _ in range(1_000):
             conn.execute(DELIVERIES, {"sub": uuid4(), "tenant": uuid4(), "at": now, "n": 4})
