@@ -26,6 +26,7 @@ from psycopg import sql
 
 Row = tuple[Any, ...]
 
+IDLE = psycopg.pq.TransactionStatus.IDLE
 RANGE_PLAN = (
     "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)"
 )
@@ -38,12 +39,15 @@ def fetch_range(
     *,
     binary: bool = False,
 ) -> list[Row]:
-    """The rows of `query`, planned as a range scan (see the module), on an autocommit
-    connection outside a transaction (its BEGIN and COMMIT would otherwise end the caller's
-    transaction); prepared, as a page query runs again and again."""
-    if not conn.autocommit or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        raise ValueError("fetch_range needs an autocommit connection outside a transaction")
+    """The rows of `query`, prepared (a page query runs again and again), and planned as a
+    range scan (see the module) on an autocommit connection outside a transaction: every
+    pooled connection (`syncline.database.open_pool` makes them autocommit again as they
+    come back). On any other connection the statement runs as it is, planned from the
+    statistics: its BEGIN and COMMIT would end the caller's transaction, and settings made
+    inside it would outlast the statement."""
     with conn.cursor(binary=binary) as cur:
+        if not conn.autocommit or conn.info.transaction_status != IDLE:
+            return cur.execute(query, params, prepare=True).fetchall()  # type: ignore[arg-type]
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
@@ -51,8 +55,7 @@ def fetch_range(
                 cur.execute(query, params, prepare=True)  # type: ignore[arg-type]
                 conn.execute("COMMIT")
         except BaseException:
-            idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-            if not (idle or conn.closed):  # the statement failed inside the transaction
-                conn.rollback()
+            if not (conn.info.transaction_status == IDLE or conn.closed):
+                conn.rollback()  # the statement failed inside the transaction
             raise
         return cur.fetchall()

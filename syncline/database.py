@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import ConnStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -185,6 +186,13 @@ EVENT_STORE_CHECKOUT_SECONDS = 1
 RECONNECT_SECONDS = 4.0
 
 
+def _autocommit(conn: psycopg.Connection[Any]) -> None:
+    """As a connection comes back to the pool (idle: the pool has ended any transaction):
+    autocommit again, whatever its borrower set. Readers count on it (one statement, one
+    round trip; `projections.range_scan`)."""
+    conn.autocommit = True
+
+
 def open_pool(
     url: str,
     *,
@@ -197,7 +205,8 @@ def open_pool(
 
     Each connection is checked as it leaves the pool (`SiblingCheck`: if its server sent
     it anything while idle, one empty statement), so one whose backend was terminated is
-    replaced instead of failing a request, and its dead siblings with it. While the server
+    replaced instead of failing a request, and its dead siblings with it. Each comes back
+    autocommit, whatever its borrower set (`_autocommit`). While the server
     is down or refuses connections (too many clients, starting up), opening retries with
     backoff (FIRST_RETRY_SECONDS doubling up to MAX_RETRY_SECONDS) for as long as it
     takes: a process waits for its database rather than exiting."""
@@ -214,6 +223,7 @@ def open_pool(
             timeout=CHECKOUT_SECONDS,
             reconnect_timeout=RECONNECT_SECONDS,
             check=check,
+            reset=_autocommit,
         )
         check.pool = pool
         try:

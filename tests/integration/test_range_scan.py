@@ -154,11 +154,32 @@ def test_pages_read_through_it(runtime: Runtime, database_url: str) -> None:
             conn.execute("DELETE FROM records WHERE tenant_id = %s", (tenant,))
 
 
-def test_a_connection_in_a_transaction_is_refused(runtime: Runtime, database_url: str) -> None:
-    """Its COMMIT would end the caller's transaction: refused before anything is sent."""
-    with psycopg.connect(database_url) as conn, pytest.raises(ValueError, match="autocommit"):
-        fetch_range(conn, "SELECT 1", [])  # not an autocommit connection
+def test_a_connection_in_a_transaction_is_left_as_it_was(
+    runtime: Runtime, database_url: str
+) -> None:
+    """Its transaction is the caller's: the statement runs in it as it is (no BEGIN or
+    COMMIT of ours, no settings that would outlast it)."""
+    probe = "SELECT current_setting('enable_bitmapscan'), %s"
+    with psycopg.connect(database_url) as conn:  # not autocommit
+        assert fetch_range(conn, probe, [1]) == [("on", 1)]
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        conn.rollback()
     with runtime.pool.connection() as conn, conn.transaction():
+        conn.execute("CREATE TEMPORARY TABLE range_scan_probe (x int)")
+        assert fetch_range(conn, probe, [2]) == [("on", 2)]
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        conn.execute("INSERT INTO range_scan_probe VALUES (1)")  # the same transaction
+        conn.execute("DROP TABLE range_scan_probe")
+
+
+def test_a_pooled_connection_comes_back_autocommit(runtime: Runtime) -> None:
+    """Whatever a borrower did to it: the next borrower gets the range-scan plan again."""
+    with runtime.pool.connection() as conn:
+        conn.autocommit = False
         conn.execute("SELECT 1")
-        with pytest.raises(ValueError, match="outside a transaction"):
-            fetch_range(conn, "SELECT 1", [])
+    for _ in range(runtime.pool.get_stats()["pool_size"]):
+        with runtime.pool.connection() as conn:
+            assert conn.autocommit
+            assert fetch_range(conn, "SELECT current_setting('enable_bitmapscan')", []) == [
+                ("off",)
+            ]
