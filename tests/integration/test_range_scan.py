@@ -54,11 +54,8 @@ def _grown_after_analyze(conn: psycopg.Connection[Any]) -> UUID:
 
 
 def _plan(conn: psycopg.Connection[Any], query: Any, params: Any) -> str:
-    explain = (
-        psycopg.sql.SQL("EXPLAIN ") + psycopg.sql.SQL(query)
-        if isinstance(query, str)
-        else (psycopg.sql.SQL("EXPLAIN ") + query)
-    )
+    statement = psycopg.sql.SQL(query) if isinstance(query, str) else query
+    explain = psycopg.sql.SQL("EXPLAIN ") + statement
     return "\n".join(str(row[0]) for row in conn.execute(explain, params).fetchall())
 
 
