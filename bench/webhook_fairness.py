@@ -2,8 +2,10 @@
 queued. First another tenant writes 10 events/s: its latency from the API's 201 to receipt
 (p50, p99). Then, the hanging backlog still there, healthy endpoints drain a backlog: their
 deliveries/s against the bare aiohttp client's POSTs/s at the same concurrency (the webhooks
-scenario's raw limit, measured here in the same run). Last, the cost of one claim with
-1,000,000 queued rows against a trivial round trip.
+scenario's raw limit, measured here in the same run), and where the CPU of a healthy
+delivery goes (the worker, the receiver, PostgreSQL) against the CPU of a bare POST (the
+client, the receiver). Last, the cost of one claim with 1,000,000 queued rows against a
+trivial round trip.
 
 `python -m bench webhook_fairness` runs it alone.
 """
@@ -12,14 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import httpx
 import psycopg
 
-from bench.harness import BenchEnv, Figure
+from bench.harness import BenchEnv, Figure, cpu_seconds_of
 from bench.webhooks import (
     CONCURRENCY,
     bare_posts,
@@ -27,6 +31,7 @@ from bench.webhooks import (
     receiver_stats,
     sample_body,
     start_receiver,
+    start_receiver_process,
 )
 from delivery.event_loop import event_loop_factory
 from delivery.queue import DeliveryQueue
@@ -105,19 +110,66 @@ def neighbour(env: BenchEnv, receiver: str, latency_receiver: str) -> list[float
     return sorted(arrivals[i] - t for i, t in answered.items() if i in arrivals)
 
 
-def drain(env: BenchEnv, receiver: str) -> float:
+@dataclass(frozen=True)
+class CpuSplit:
+    """CPU seconds per request of each process taking part, over the same requests."""
+
+    sender: float  # the worker, or the bare client
+    receiver: float
+    postgres: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.sender + self.receiver + self.postgres
+
+
+def drain(
+    env: BenchEnv, receiver: str, receiver_process: subprocess.Popen[bytes]
+) -> tuple[float, CpuSplit]:
     """Queue HEALTHY_BACKLOG deliveries to HEALTHY_ENDPOINTS healthy endpoints (the hanging
-    one still has its backlog), start a worker, and answer the healthy deliveries/s."""
+    one still has its backlog), start a worker, and answer the healthy deliveries/s and the
+    CPU per delivery of the worker, the receiver and PostgreSQL, from the first tenth of
+    the backlog received to nine tenths (the worker's start and the last endpoints' tails
+    left out)."""
     share = HEALTHY_BACKLOG // HEALTHY_ENDPOINTS
+    total = share * HEALTHY_ENDPOINTS
     enqueue(env, [(f"{receiver}/healthy-{i}", share) for i in range(HEALTHY_ENDPOINTS)])
     worker = env.spawn("worker", SYNCLINE_WEBHOOK_TIMEOUT_SECONDS=TIMEOUT)
+
+    def cpu() -> tuple[float, float, float, int]:
+        used = (
+            cpu_seconds_of([worker]),
+            cpu_seconds_of([receiver_process]),
+            env.postgres_cpu_seconds(),
+        )
+        return (*used, receiver_stats(receiver)["count"])
+
     deadline = time.monotonic() + 600
-    while receiver_stats(receiver)["count"] < share * HEALTHY_ENDPOINTS:
+    before = after = None
+    while (received := receiver_stats(receiver)["count"]) < total:
         assert time.monotonic() < deadline, "the healthy backlog did not drain"
-        time.sleep(0.2)
+        if before is None and received >= total // 10:
+            before = cpu()
+        elif before is not None and after is None and received >= total * 9 // 10:
+            after = cpu()
+        time.sleep(0.05 if before is None or after is None else 0.2)
+    after = after or cpu()  # nine tenths and the rest arrived between two polls
     env.stop(worker)
     stats = receiver_stats(receiver)
-    return float((stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9))
+    assert before is not None, "the drain was too fast to measure"
+    count = max(after[3] - before[3], 1)
+    split = CpuSplit(*((a - b) / count for a, b in zip(after[:3], before[:3], strict=True)))
+    return float((stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9)), split
+
+
+def bare_split(body: bytes, env: BenchEnv) -> tuple[float, CpuSplit]:
+    """`bare_posts` to a fresh receiver: POSTs/s and the CPU per POST of the client and of
+    the receiver."""
+    url, process = start_receiver_process(env)
+    received, used = receiver_stats(url)["count"], cpu_seconds_of([process])
+    rate, client = bare_posts(url, body)
+    count = max(receiver_stats(url)["count"] - received, 1)
+    return rate, CpuSplit(client, (cpu_seconds_of([process]) - used) / count)
 
 
 async def _claim_cost(database_url: str) -> tuple[float, float]:
@@ -160,16 +212,16 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run(env: BenchEnv) -> list[Figure]:
-    healthy = start_receiver(env)
+    healthy, healthy_process = start_receiver_process(env)
     latency_receiver = start_receiver(env)
     enqueue(env, [(f"{healthy}/hang", HANGING)])
     delays = neighbour(env, healthy, latency_receiver)
-    rate = drain(env, healthy)
+    rate, used = drain(env, healthy, healthy_process)
     body = sample_body(env.database_url)
     env.stop_all()
     # The bare client as the worker runs (`bare_posts`), to a fresh receiver, with a
     # delivery's body.
-    raw, _ = bare_posts(start_receiver(env), body)
+    raw, bare = bare_split(body, env)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         claim, trivial = runner.run(_claim_cost(env.database_url))
     label = f"1 endpoint hanging ({HANGING:,} queued)"
@@ -192,6 +244,30 @@ def run(env: BenchEnv) -> list[Figure]:
             f"bare aiohttp POSTs/s ({CONCURRENCY} in flight)",
             raw,
             target=">= 0.5",
+        ),
+        # Where the CPU of the drain goes, against a bare POST's. On a machine whose cores
+        # the drain keeps busy, the rate's ratio above is about the inverse of the last one.
+        Figure(
+            "drain CPU per healthy delivery: the worker",
+            used.sender * 1e6,
+            "µs",
+            "the bare client's per POST",
+            bare.sender * 1e6,
+        ),
+        Figure(
+            "drain CPU per healthy delivery: the receiver",
+            used.receiver * 1e6,
+            "µs",
+            "the receiver's per bare POST",
+            bare.receiver * 1e6,
+        ),
+        Figure("drain CPU per healthy delivery: PostgreSQL", used.postgres * 1e6, "µs"),
+        Figure(
+            "drain CPU per healthy delivery, all of it",
+            used.total * 1e6,
+            "µs",
+            "a bare POST's (client and receiver)",
+            bare.total * 1e6,
         ),
         Figure(
             f"claim of 64 with {CLAIM_ROWS:,} queued ({CLAIM_ENDPOINTS:,} endpoints)",

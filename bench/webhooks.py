@@ -37,6 +37,11 @@ RATE = 100.0  # events/s for the latency figure
 
 
 def start_receiver(env: BenchEnv) -> str:
+    return start_receiver_process(env)[0]
+
+
+def start_receiver_process(env: BenchEnv) -> tuple[str, subprocess.Popen[bytes]]:
+    """A receiver (`bench.receiver`): its URL once it answers, and its process."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "bench.receiver", str(port)], cwd=ROOT)
     env.processes.append(process)
@@ -45,7 +50,7 @@ def start_receiver(env: BenchEnv) -> str:
     while time.monotonic() < deadline:
         try:
             httpx.get(f"{url}/stats", timeout=1)
-            return url
+            return url, process
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError("the receiver did not start")
