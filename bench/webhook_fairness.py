@@ -152,7 +152,7 @@ def drain(
             before = cpu()
         elif before is not None and after is None and received >= total * 9 // 10:
             after = cpu()
-        time.sleep(0.05 if before is None or after is None else 0.2)
+        time.sleep(0.05 if before is None else 0.2)
     after = after or cpu()  # nine tenths and the rest arrived between two polls
     env.stop(worker)
     stats = receiver_stats(receiver)
