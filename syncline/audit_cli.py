@@ -102,6 +102,11 @@ def export(
         except InvalidCursorError as exc:
             print(f"syncline export: --after {exc}", file=err)
             return USAGE
+    if output is not None and (output.is_dir() or not output.parent.is_dir()):
+        # Before the export runs, not after: its file is written next to `output`.
+        why = "it is a directory" if output.is_dir() else "its directory does not exist"
+        print(f"syncline export: cannot write {output}: {why}", file=err)
+        return USAGE
     view = AuditView(runtime.pool)
     lines = view.export(runtime.cursors, tenant, app=runtime.app, after_position=position)
     try:

@@ -16,14 +16,15 @@ key by `key_id`.
 
 A chain cut short is still a valid chain: only a checkpoint shows where it reached when
 signed. The summary says how many events come after the last checkpoint (signed by
-nothing in this export); --require-checkpoint rejects an export that has any. Checkpoints
+nothing in this export); --require-checkpoint rejects an export that has any, and an
+empty one (no event, no checkpoint). Checkpoints
 you kept from earlier (webhook deliveries of `audit.checkpoint`, earlier exports) catch a
 rewrite the database's own checkpoints cannot: --kept FILE checks that the export has, at
 each one's sequence, the chain hash it signed (see docs/audit.md).
 
 Exit status: 0 when everything verifies; 1 naming the first line that does not (or, with
---require-checkpoint, when events follow the last checkpoint); 2 for a bad argument (an
-unreadable file or one that is not UTF-8, a malformed key).
+--require-checkpoint, when events follow the last checkpoint or the export is empty); 2 for
+a bad argument (an unreadable file or one that is not UTF-8, a malformed key).
 """
 
 from __future__ import annotations
@@ -256,7 +257,14 @@ def summary(checks: Checks, require_checkpoint: bool) -> str:
     span = f"sequences {checks.first}-{sequence}" if events else "no events"
     text = f"OK: {events} events ({span}), {checks.checkpoints} checkpoints verified"
     unsigned = min(sequence - checks.signed, events)
-    if unsigned > 0:
+    if not events and not checks.checkpoints:
+        # An empty file (or one with an `export_start` line alone) shows nothing: it must
+        # not pass for a signed export.
+        note = "the export is empty: nothing in it is signed"
+        if require_checkpoint:
+            raise Rejected(f"{note} (--require-checkpoint)")
+        text += f"; {note}"
+    elif unsigned > 0:
         if checks.checkpoints:
             note = (
                 f"{unsigned} events after the last checkpoint (sequence {checks.signed})"

@@ -31,6 +31,17 @@ _DUE = """
     ORDER BY tenant_id
 """
 _MOVED = "SELECT tenant_id FROM audit_heads WHERE sequence > checkpoint_sequence"
+# Tenants whose chain no longer has, at its latest recorded checkpoint's sequence, the hash
+# that checkpoint signed: rewritten, whether or not the chain moved since (a rewrite and a
+# `syncline replay audit` add no event). An index probe or two per tenant.
+_REWRITTEN = """
+    SELECT h.tenant_id FROM audit_heads h
+    JOIN LATERAL (SELECT p.sequence, p.chain_hash FROM audit_checkpoints p
+        WHERE p.tenant_id = h.tenant_id ORDER BY p.sequence DESC LIMIT 1) p ON true
+    LEFT JOIN audit_chain c ON c.tenant_id = h.tenant_id AND c.sequence = p.sequence
+    WHERE c.chain_hash IS DISTINCT FROM p.chain_hash
+    ORDER BY h.tenant_id
+"""
 # The tenant's latest recorded checkpoint and the chain's hash at its sequence.
 _LATEST = """
     SELECT p.sequence, p.chain_hash, c.chain_hash FROM audit_checkpoints p
@@ -42,8 +53,8 @@ _LATEST = """
 class ChainRewrittenError(Exception):
     """The chain no longer has the hash its latest recorded checkpoint signed: history
     before that checkpoint was rewritten (and the chain recomputed, `syncline replay
-    audit`). The checkpointer refuses to sign such a chain; `syncline audit verify` names
-    the first event that differs."""
+    audit`). The checkpointer refuses to sign such a chain, at every run until it is put
+    back; `syncline audit verify` names the checkpoint and the range rewritten."""
 
     def __init__(self, tenant_id: UUID, sequence: int) -> None:
         self.tenant_id = tenant_id
@@ -84,14 +95,22 @@ class Checkpointer:
         return [row[0] for row in rows]
 
     def moved(self) -> list[UUID]:
-        """Every tenant whose chain moved since its last recorded checkpoint."""
+        """Every tenant whose chain moved since its last recorded checkpoint, or was
+        rewritten under it (`checkpoint` refuses those)."""
         with self.pool.connection() as conn:
-            return [row[0] for row in conn.execute(_MOVED).fetchall()]
+            moved = [row[0] for row in conn.execute(_MOVED).fetchall()]
+        return sorted({*moved, *self.rewritten()}, key=str)
+
+    def rewritten(self) -> list[UUID]:
+        """Every tenant whose chain no longer has the hash its latest checkpoint signed."""
+        with self.pool.connection() as conn:
+            return [row[0] for row in conn.execute(_REWRITTEN).fetchall()]
 
     def run_due(self) -> int:
-        """The scheduler's job: checkpoint every chain that is due; the count made."""
+        """The scheduler's job: checkpoint every chain that is due, and refuse (logging an
+        error) every chain rewritten under its latest checkpoint; the count made."""
         made = 0
-        for tenant_id in self.due():
+        for tenant_id in sorted({*self.due(), *self.rewritten()}, key=str):
             try:
                 made += len(self.checkpoint(tenant_id))
             except ChainRewrittenError as exc:

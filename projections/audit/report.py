@@ -29,6 +29,8 @@ class TenantCheck:
     verified: int = 0  # the last sequence found as the chain recorded it
     checked: int = 0  # events recomputed and compared
     checkpoints: int = 0  # checkpoints whose signature and hash verified
+    last_checkpoint: int = 0  # the sequence of the last of them
+    listed: list[int] = field(default_factory=list)  # sequences of the checkpoints met
     mismatch: Mismatch | None = None
     limit_reached: bool = False
     unchained: int = 0  # its stored events after the audit projection's position

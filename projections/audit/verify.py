@@ -6,10 +6,13 @@ hash the `audit_chain` table recorded; it checks every checkpoint's signature (w
 keys the caller pins, else those the database holds) and that the hash it signed is the
 chain's. A modified, deleted, reordered or inserted row makes the first affected sequence
 differ; the first mismatch of each tenant is reported and that tenant's check stops there,
-the others go on. It also keeps the recomputed hash at the sequences of the checkpoints an
-auditor kept outside Syncline (projections.audit.trust compares them). Everything is read
-in one REPEATABLE READ transaction (one snapshot of the log and the chain), the log
-through a server-side cursor, so memory stays constant at any size.
+the others go on. Over the range each check verified, what auditors are shown must agree
+with the chain (`projections.audit.shown`): the event log lists exactly the chained events,
+and the checkpoints listed are the signed ones. It also keeps the recomputed hash at the
+sequences of the checkpoints an auditor kept outside Syncline (projections.audit.trust
+compares them). Everything is read in one REPEATABLE READ transaction (one snapshot of
+the log and the chain), the log through a server-side cursor, so memory stays constant
+at any size.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ from domain.envelope import event_id
 from domain.event_classes import instance_of
 from projections.audit.chain import canonical_bytes, chained_type, next_hash
 from projections.audit.report import Mismatch, Report, TenantCheck
+from projections.audit.shown import (
+    Listed,
+    check_shown,
+    listed_checkpoints,
+    listed_form,
+    listing_problem,
+)
 from projections.audit.trust import signature_problem
 from projections.audit.view import chain_head
 from projections.event_decoder import EventDecoder
@@ -46,6 +56,7 @@ class _Pending:
     chain_hash: bytes
     checkpoint: bool = False  # a checkpoint's claim about the chain, not an event
     problem: str | None = None  # a checkpoint's: its key or signature does not verify
+    listed: Listed | None = None  # a checkpoint's: how `audit_checkpoints` must hold it
 
 
 class ChainVerifier:
@@ -179,6 +190,10 @@ class ChainVerifier:
             progress(total if report.complete else done(), total)
         if report.complete:
             self._check_ends(conn, checks.values())
+        first = from_sequence if tenant is not None else 1
+        for check in checks.values():
+            reached_head = report.complete and not check.limit_reached
+            check_shown(conn, check, first, tracked if reached_head else None)
 
     def _check_row(
         self,
@@ -209,7 +224,7 @@ class ChainVerifier:
             return
         if _CHECKPOINT(event):
             if check.intact:
-                self._check_signature(check, report, event, pending)
+                self._check_signature(check, report, event, position, pending)
             return
         event_type = chained_type(event)
         if event_type is None:
@@ -225,18 +240,26 @@ class ChainVerifier:
             check.limit_reached = True
 
     def _check_signature(
-        self, check: TenantCheck, report: Report, event: Any, pending: list[_Pending]
+        self,
+        check: TenantCheck,
+        report: Report,
+        event: Any,
+        position: int,
+        pending: list[_Pending],
     ) -> None:
         state = event.state
         name = event_id(event.originator_id, event.originator_version)
         sequence = int(state["sequence"])
+        check.listed.append(sequence)
         problem = signature_problem(state, report.keys, report.trusted)
         if problem is not None:  # reported in log order, after the events before it
             pending.append(
                 _Pending(check, sequence, name, b"", True, f"this checkpoint's {problem}")
             )
             return
-        pending.append(_Pending(check, sequence, name, bytes.fromhex(state["chain_hash"]), True))
+        chain_hash = bytes.fromhex(state["chain_hash"])
+        listed = listed_form(position, state)
+        pending.append(_Pending(check, sequence, name, chain_hash, True, listed=listed))
 
     def _compare(self, conn: psycopg.Connection[Any], pending: list[_Pending]) -> None:
         """Compare what was recomputed with what the chain recorded, in log order."""
@@ -251,6 +274,9 @@ class ChainVerifier:
                 ([p.tenant.tenant_id for p in pending], [p.sequence for p in pending]),
             )
         }
+        listed = listed_checkpoints(
+            conn, [(p.tenant.tenant_id, p.sequence) for p in pending if p.listed is not None]
+        )
         for item in pending:
             check = item.tenant
             if check.mismatch is not None:
@@ -259,15 +285,23 @@ class ChainVerifier:
             if item.problem is not None:
                 check.mismatch = Mismatch(item.sequence, item.event_id, item.problem)
             elif item.checkpoint:
+                shown = listing_problem(listed.get((check.tenant_id, item.sequence)), item.listed)
                 if found is None or found[1] != item.chain_hash:
+                    # Every event up to it matched the chain as recorded, so the chain was
+                    # recomputed after a rewrite: since the last checkpoint that verified.
+                    check.verified = check.last_checkpoint
                     check.mismatch = Mismatch(
                         item.sequence,
                         item.event_id,
-                        "the chain hash this checkpoint signed is not the chain's"
-                        " (history before it was rewritten)",
+                        "the chain hash this checkpoint signed is not the chain's: history"
+                        f" after sequence {check.last_checkpoint} and up to this one was"
+                        " rewritten since it was signed",
                     )
+                elif shown is not None:
+                    check.mismatch = Mismatch(item.sequence, item.event_id, shown)
                 else:
                     check.checkpoints += 1
+                    check.last_checkpoint = item.sequence
             elif found is None:
                 check.mismatch = Mismatch(
                     item.sequence,
@@ -285,7 +319,8 @@ class ChainVerifier:
                 check.mismatch = Mismatch(
                     item.sequence,
                     item.event_id,
-                    "the stored event differs from what was chained (modified)",
+                    "the stored event, or the hash the chain recorded for it, changed since"
+                    " it was chained (modified)",
                 )
             if check.mismatch is None and not item.checkpoint:
                 check.verified = item.sequence

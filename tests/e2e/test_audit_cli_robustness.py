@@ -89,6 +89,18 @@ def test_an_output_in_a_missing_directory_is_a_usage_error(
     assert "Traceback" not in answer.stderr
 
 
+def test_an_output_that_is_a_directory_is_refused_before_the_export_runs(
+    runtime: Runtime, database_url: str, tmp_path: Path
+) -> None:
+    tenant, _ = history(runtime, 1)
+    assert runtime.wait_for_projections()
+    answer = syncline(database_url, "export", "--tenant", str(tenant), "--output", str(tmp_path))
+    assert answer.returncode == 2
+    assert f"syncline export: cannot write {tmp_path}: it is a directory" in answer.stderr
+    assert "export:" not in answer.stderr.replace("syncline export:", "")  # never started
+    assert not list(tmp_path.iterdir())  # no file left behind
+
+
 def test_a_malformed_signing_key_is_a_clear_error(runtime: Runtime, database_url: str) -> None:
     answer = syncline(
         database_url, "audit", "verify", SYNCLINE_AUDIT_SIGNING_KEY="not base64 at all!"

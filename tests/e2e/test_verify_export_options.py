@@ -169,3 +169,13 @@ def test_kept_checkpoints_catch_a_chain_re_signed_after_a_rewrite(
     caught = run(cut, key(runtime), "--kept", str(kept))
     assert caught.returncode == 1
     assert "the export ends at sequence 2" in caught.stderr
+
+
+def test_an_empty_export_is_never_a_signed_one(runtime: Runtime, tmp_path: Path) -> None:
+    empty = write(tmp_path / "empty.ndjson", [])
+    plain = run(empty, key(runtime))
+    assert plain.returncode == 0, plain.stderr
+    assert "the export is empty: nothing in it is signed" in plain.stdout
+    required = run(empty, key(runtime), "--require-checkpoint")
+    assert required.returncode == 1, required.stdout
+    assert "the export is empty" in required.stdout + required.stderr

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from projections.audit.checkpoints import ChainRewrittenError
+from syncline.audit_cli import checkpoint
 from syncline.runtime import Runtime
 from tests.integration.audit_helpers import chain_rows, execute, history
 
@@ -61,3 +62,42 @@ def test_an_intact_chain_is_signed_on(runtime: Runtime) -> None:
     history(runtime, 2, tenant)
     assert runtime.wait_for_projections()
     assert [c["sequence"] for c in checkpointer.checkpoint(tenant)] == [4]
+
+
+def test_a_chain_rewritten_without_new_events_is_refused_at_every_run(
+    runtime: Runtime,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A rewrite and `syncline replay audit` add no event: the chain is not due for a
+    # checkpoint, and the refusal must not wait for it to grow.
+    tenant, _ = history(runtime, 3)
+    assert runtime.wait_for_projections()
+    checkpointer = runtime.checkpointer(every_seconds=0)
+    assert [c["sequence"] for c in checkpointer.checkpoint(tenant)] == [3]
+    assert runtime.wait_for_projections()
+    assert tenant not in checkpointer.moved()
+    original = [(sequence, hashed) for sequence, _, _, hashed in chain_rows(runtime, tenant)]
+    rewrite = "UPDATE audit_chain SET chain_hash = sha256(chain_hash) WHERE tenant_id = %s"
+    execute(runtime, rewrite, (tenant,))
+    try:
+        assert tenant in checkpointer.rewritten()
+        monkeypatch.setattr(checkpointer, "due", lambda: [])  # nothing moved
+        caplog.set_level(logging.ERROR)
+        assert checkpointer.run_due() == 0
+        assert checkpointer.run_due() == 0
+        status = checkpoint(runtime)
+        assert status == 1
+        assert f"tenant {tenant}: the chain hash at sequence 3" in capsys.readouterr().err
+    finally:
+        for sequence, hashed in original:
+            execute(
+                runtime,
+                "UPDATE audit_chain SET chain_hash = %s WHERE tenant_id = %s AND sequence = %s",
+                (hashed, tenant, sequence),
+            )
+    refused = [r for r in caplog.records if r.getMessage() == "audit chain rewritten: not signed"]
+    ours = [r for r in refused if getattr(r, "tenant_id", None) == str(tenant)]
+    assert len(ours) == 2  # at each run
+    assert tenant not in checkpointer.rewritten()
