@@ -119,13 +119,22 @@ def _media_type(request: Request[Any, Any, Any]) -> str:
 
 
 async def check_body(request: Request[Any, Any, Any]) -> None:
-    """For a route that decodes a JSON body: 415 unless a non-empty body says it is JSON,
-    400 when it nests deeper than MAX_JSON_DEPTH. Runs before the body is decoded."""
-    if "data" not in request.route_handler.parsed_fn_signature.parameters:
+    """For a route that decodes a JSON body: 422 when it needs one and none came, 415
+    unless a non-empty body says it is JSON, 400 when it nests deeper than MAX_JSON_DEPTH.
+    Runs before the body is decoded."""
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if data is None:
         return
     body = await request.body()  # kept on the request: decoding reads it from there
     if not body:
-        return
+        if data.has_default or data.is_optional:
+            return
+        raise ProblemError(
+            422,
+            f"a request body is required: send a JSON object as {JSON_MEDIA_TYPE}",
+            slug="validation-error",
+            errors=[{"field": "body", "source": "body", "message": "required"}],
+        )
     media_type = _media_type(request)
     if media_type != JSON_MEDIA_TYPE:
         raise ProblemError(

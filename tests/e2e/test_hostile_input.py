@@ -314,6 +314,25 @@ def test_wrong_content_type_is_415_on_every_json_write_endpoint(
         assert_problem(response, 415)
 
 
+def test_an_empty_body_where_one_is_required_says_so(
+    resources: Resources, admin: httpx.Client, runtime: Runtime
+) -> None:
+    required = []
+    for method, path, as_admin in json_write_endpoints(resources):
+        client = admin if as_admin else resources.tenant.client
+        head = log_head(runtime)
+        response = client.request(method, path, content=b"")
+        if response.status_code == 422:
+            problem = assert_problem(response, 422, "a request body is required")
+            assert problem["errors"] == [{"field": "body", "source": "body", "message": "required"}]
+            assert log_head(runtime) == head
+            required.append(path)
+        else:  # a body that may be left out (rotating a secret takes its defaults)
+            assert response.status_code in (200, 201), (path, response.text)
+    assert "/v1/contacts" in required
+    assert f"/admin/tenants/{resources.tenant.id}/api-keys" in required
+
+
 def test_bodyless_posts_and_form_posts_need_no_json(
     resources: Resources, http: httpx.Client
 ) -> None:
