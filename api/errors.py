@@ -6,7 +6,12 @@ import logging
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    MapperDeserialisationError,
+    OperationalError,
+)
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -21,6 +26,7 @@ from domain.errors import (
     PreconditionFailedError,
     RecordNotFoundError,
 )
+from projections.events.log import StoredEventUnreadableError
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +211,19 @@ def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception)
     )
 
 
+def handle_unreadable_event(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A stored event that no longer decodes (the event store altered or damaged): still a
+    500, but one that says what is wrong and where to look, not an unexpected error."""
+    detail = (
+        str(exc)
+        if isinstance(exc, StoredEventUnreadableError)
+        else "a stored event of this record does not decode: the event store was altered or"
+        " damaged (`syncline audit verify` reports it)"
+    )
+    log.error("a stored event does not decode", extra={"error": str(exc)[:500]})
+    return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, detail, slug="stored-event-unreadable")
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", exc_info=exc)
     return problem(
@@ -224,6 +243,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     psycopg.InterfaceError: handle_database_unavailable,
     OperationalError: handle_database_unavailable,
     InterfaceError: handle_database_unavailable,
+    StoredEventUnreadableError: handle_unreadable_event,
+    MapperDeserialisationError: handle_unreadable_event,
     Exception: handle_unexpected,
 }
 MEDIA_TYPE_JSON = MediaType.JSON

@@ -48,6 +48,19 @@ def event_store_table(app: Application[Any]) -> sql.Composable:
     return sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
 
 
+class StoredEventUnreadableError(ValueError):
+    """A row of the event store that no longer decodes (altered or damaged): no page that
+    holds it can be shown as it was stored."""
+
+    def __init__(self, position: int, originator_id: UUID, version: int) -> None:
+        self.position = position
+        self.event_id = public_event_id(originator_id, version)
+        super().__init__(
+            f"the stored event {self.event_id} (log position {position}) does not decode:"
+            " the event store was altered or damaged (`syncline audit verify` reports it)"
+        )
+
+
 class EnvelopeRenderer:
     """Envelopes (cursor left empty) from event store rows."""
 
@@ -69,9 +82,16 @@ class EnvelopeRenderer:
         return _encode(envelope(event, event_type, "")).decode()
 
     def rows(self, rows: Iterable[tuple[Any, ...]]) -> list[tuple[int, str]]:
-        """`(position, envelope)` of `(position, originator_id, version, topic, state)` rows."""
+        """`(position, envelope)` of `(position, originator_id, version, topic, state)` rows;
+        StoredEventUnreadableError, naming it, for a row that no longer decodes."""
         render = self.render
-        return [(int(row[0]), render(*row[1:])) for row in rows]
+        rendered = []
+        for row in rows:
+            try:
+                rendered.append((int(row[0]), render(*row[1:])))
+            except Exception as exc:
+                raise StoredEventUnreadableError(int(row[0]), row[1], int(row[2])) from exc
+        return rendered
 
 
 class EventLog:
@@ -173,9 +193,9 @@ class EventLog:
         with self.pool.connection() as conn:
             rows = conn.execute(query, (key, tenant_id)).fetchall()
         # The key is the id's first 64 bits: the id itself decides between namesakes.
-        for position, originator_id, version, topic, state in rows:
-            if public_event_id(originator_id, version) == event_id:
-                return int(position), self.renderer.render(originator_id, version, topic, state)
+        for row in rows:
+            if public_event_id(row[1], row[2]) == event_id:
+                return self.renderer.rows([row])[0]
         return None
 
     def index(
