@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from domain.retry import CONFLICT_RETRIES, retrying_conflicts
+from domain.retry import BACKOFF, CONFLICT_RETRIES, retrying_conflicts
 
 
 def losing(times: int) -> tuple[list[int], Callable[[], str]]:
@@ -45,3 +45,27 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(ValueError, match="not a conflict"):
         retrying_conflicts(attempt)
     assert calls == [1]
+
+
+def test_each_retry_waits_a_random_pause_that_doubles() -> None:
+    calls, attempt = losing(CONFLICT_RETRIES - 1)
+    assert not calls
+    pauses: list[float] = []
+    assert retrying_conflicts(attempt, sleep=pauses.append, rand=lambda: 1.0) == "saved"
+    assert pauses == [BACKOFF * 2**n for n in range(CONFLICT_RETRIES - 1)]
+    jittered: list[float] = []
+    _, attempt = losing(2)
+    retrying_conflicts(attempt, sleep=jittered.append, rand=lambda: 0.25)
+    assert jittered == [0.25 * BACKOFF, 0.5 * BACKOFF]
+
+
+def test_no_pause_after_the_last_conflict_or_a_win() -> None:
+    pauses: list[float] = []
+    _, attempt = losing(CONFLICT_RETRIES)
+    with pytest.raises(IntegrityError):
+        retrying_conflicts(attempt, sleep=pauses.append)
+    assert len(pauses) == CONFLICT_RETRIES - 1
+    pauses.clear()
+    _, attempt = losing(0)
+    retrying_conflicts(attempt, sleep=pauses.append)
+    assert pauses == []
