@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from projections.log_reader import DEFAULT_BATCH
 from syncline import audit_cli, dev
 from syncline.config import Settings, settings_or_refusal
+from syncline.database import DataDirectoryError
 from syncline.garbage_collection import CATCH_UP_YOUNG_THRESHOLD, settle_heap
 from syncline.logs import configure_logging
 from syncline.migrate import SchemaTooNewError
@@ -62,6 +63,16 @@ WORKER_SWITCH_INTERVAL = 0.0005
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    # Said plainly before anything starts, as `dev` says it (uvicorn would log an error
+    # line after the database was reached). A port taken in between still fails there.
+    busy = port_taken(args.host, args.port)
+    if busy is not None:
+        print(
+            f"syncline serve: cannot listen on {args.host}:{args.port} ({busy});"
+            " choose another port with --port",
+            file=sys.stderr,
+        )
+        return 1
     if args.workers > 1:
         return _serve_workers(args, settings)
     runtime = Runtime.open(settings, role="api")
@@ -188,6 +199,31 @@ def projection_names(value: str) -> list[str]:
     return names
 
 
+def port_taken(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on now (None: it can), bound as uvicorn binds."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def port_number(value: str) -> int:
+    """A TCP port, 1 to 65535 (the system would take 99999 as 34463, and say nothing)."""
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (1 to 65535)")
+    return int(value)
+
+
+def process_count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (1 or more)")
+    return int(value)
+
+
 def command_parser(sub: Any, name: str, text: str) -> argparse.ArgumentParser:
     """A (sub)command whose help says `text` and shows every argument's default."""
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -209,9 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = command_parser(sub, name, help_text)
         p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-        p.add_argument("--port", type=int, default=8000, help="port to listen on")
+        p.add_argument("--port", type=port_number, default=8000, help="port to listen on")
         if name == "serve":
-            p.add_argument("--workers", type=int, default=1, help="API processes")
+            p.add_argument("--workers", type=process_count, default=1, help="API processes")
         else:
             dev.add_arguments(p)
     worker = command_parser(
@@ -275,6 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
         return COMMANDS[args.command](args, settings)
+    except DataDirectoryError as exc:
+        print(f"syncline: {exc}", file=sys.stderr)
+        return audit_cli.USAGE
     except SchemaTooNewError as exc:  # every process migrates on start (Runtime.open)
         name = " ".join(filter(None, (args.command, getattr(args, "audit_command", None))))
         print(f"syncline {name}: {exc}", file=sys.stderr)

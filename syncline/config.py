@@ -250,8 +250,18 @@ class _Reader:
 
     def directory(self, name: str, default: Path) -> Path:
         path = Path(self.text(name) or default)
+        allowed = "a directory, or a path where one can be made"
         if path.exists() and not path.is_dir():
-            self.fail(name, "not a directory", "a directory, or a path where one can be made")
+            self.fail(name, "not a directory", allowed)
+        # Where it does not exist yet, its nearest existing ancestor must be a directory
+        # this process may create entries in.
+        ancestor = path.absolute()
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            self.fail(name, f"cannot be made: {ancestor} is not a directory", allowed)
+        if ancestor != path.absolute() and not os.access(ancestor, os.W_OK | os.X_OK):
+            self.fail(name, f"cannot be made: {ancestor} is not writable", allowed)
         return path
 
     def database_url(self, name: str) -> str | None:

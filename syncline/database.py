@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 _embedded: dict[Path, Any] = {}
 
 
+class DataDirectoryError(RuntimeError):
+    """The embedded database's directory cannot be made (the settings check cannot try
+    without making it)."""
+
+
 def embedded_database_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL kept in `data_dir/pgdata`; answer its URL."""
     with warnings.catch_warnings():
@@ -33,7 +38,13 @@ def embedded_database_url(data_dir: Path) -> str:
 
     pgdata = (data_dir / "pgdata").resolve()
     if pgdata not in _embedded:
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirectoryError(
+                f"SYNCLINE_DATA_DIR={data_dir}: cannot be made ({exc.strerror});"
+                " allowed: a directory, or a path where one can be made"
+            ) from None
         log.info("starting embedded PostgreSQL", extra={"pgdata": str(pgdata)})
         _embedded[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     return str(_embedded[pgdata].get_uri())

@@ -168,6 +168,17 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
         load(SYNCLINE_DATA_DIR=str(tmp_path / "file"))
 
 
+def test_a_data_dir_under_a_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SettingsError, match=r"cannot be made: .*file is not a directory"):
+        load(SYNCLINE_DATA_DIR=str(tmp_path / "file" / "sub" / "dir"))
+
+
+def test_a_data_dir_that_can_be_made_is_not_made_by_the_check(tmp_path: Path) -> None:
+    assert load(SYNCLINE_DATA_DIR=str(tmp_path / "a" / "b")).data_dir == tmp_path / "a" / "b"
+    assert not (tmp_path / "a").exists()
+
+
 def test_previous_secret_keys_are_read_beside_a_current_key_and_never_echoed() -> None:
     settings = load(SYNCLINE_SECRET_KEY="new-key", SYNCLINE_SECRET_KEYS_PREVIOUS="old-2, old-1")
     assert settings.secret_keys_previous == ("old-2", "old-1")
