@@ -29,6 +29,35 @@ class DataDirectoryError(RuntimeError):
     without making it)."""
 
 
+def forget_dead_handles(pgdata: Path) -> list[int]:
+    """Drop, from pgserver's list of the processes using the embedded server, those that
+    no longer run; answer them. pgserver stops the server when the last process on its
+    list exits, and a process killed (`kill -9`, a crash) never takes itself off: the
+    server would then outlive every later `syncline dev`. Under pgserver's own lock."""
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    handles = DiskList(pgdata / ".handle_pids.json")
+    with PostgresServer._lock:
+        pids = handles.get()
+        dead = [pid for pid in pids if not _running(pid)]
+        if dead:
+            handles.put([pid for pid in pids if pid not in dead])
+    if dead:
+        log.info("embedded PostgreSQL: forgot processes gone", extra={"pids": dead})
+    return dead
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: running
+        return True
+    return True
+
+
 def embedded_database_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL kept in `data_dir/pgdata`; answer its URL."""
     with warnings.catch_warnings():
@@ -45,6 +74,7 @@ def embedded_database_url(data_dir: Path) -> str:
                 f"SYNCLINE_DATA_DIR={data_dir}: cannot be made ({exc.strerror});"
                 " allowed: a directory, or a path where one can be made"
             ) from None
+        forget_dead_handles(pgdata)
         log.info("starting embedded PostgreSQL", extra={"pgdata": str(pgdata)})
         _embedded[pgdata] = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     return str(_embedded[pgdata].get_uri())
