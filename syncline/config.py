@@ -19,6 +19,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
 FALSE_VALUES = {"0", "false", "no", "off"}
@@ -115,6 +116,13 @@ class Settings:
         SettingsError for the first value that is not allowed."""
         values: dict[str, str | None] = {}
         if dotenv is not None and dotenv.is_file():
+            problem = _dotenv_problem(dotenv)
+            if problem is not None:
+                # python-dotenv would skip such a line with a warning: whatever it was
+                # meant to set would silently keep its default.
+                raise SettingsError(
+                    f"{dotenv}: {problem}; allowed: NAME=value, a comment (#) or a blank line"
+                )
             values.update(dotenv_values(dotenv))
         values.update(os.environ if environ is None else environ)
         read = _Reader(values)
@@ -168,6 +176,19 @@ class Settings:
             ),
             live_commit=read.choice("SYNCLINE_LIVE_COMMIT", "by-rank", LIVE_COMMITS, "a mode"),
         )
+
+
+def _dotenv_problem(path: Path) -> str | None:
+    """What keeps a `.env` file from being read whole (its first line python-dotenv
+    cannot parse), or None."""
+    try:
+        with path.open(encoding="utf-8") as stream:
+            for binding in parse_stream(stream):
+                if binding.error:
+                    return f"line {binding.original.line} is not a setting"
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    return None
 
 
 class _Reader:

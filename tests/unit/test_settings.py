@@ -194,3 +194,34 @@ def test_previous_secret_keys_are_read_beside_a_current_key_and_never_echoed() -
             load(**environ)
         assert str(raised.value).startswith(f"SYNCLINE_SECRET_KEYS_PREVIOUS: {problem}")
         assert "hunter2" not in str(raised.value)
+
+
+def test_a_dotenv_file_is_read_beneath_the_environment(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# settings\nSYNCLINE_LOG_LEVEL=DEBUG\n\nSYNCLINE_DB_POOL_SIZE=4\n")
+    settings = Settings.from_env({"SYNCLINE_DB_POOL_SIZE": "6"}, dotenv=dotenv)
+    assert (settings.log_level, settings.db_pool_size) == ("DEBUG", 6)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("SYNCLINE_LOG_LEVEL=DEBUG\nthis is not valid\n", "line 2 is not a setting"),
+        ('SYNCLINE_ADMIN_TOKEN="unterminated\n', "line 1 is not a setting"),
+    ],
+)
+def test_a_dotenv_line_that_is_not_a_setting_is_refused(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(text)
+    with pytest.raises(SettingsError, match=problem) as refused:
+        Settings.from_env({}, dotenv=dotenv)
+    assert "unterminated" not in str(refused.value)  # the line (maybe a secret) is not shown
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(b"SYNCLINE_LOG_LEVEL=\xff\n")
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        Settings.from_env({}, dotenv=dotenv)
