@@ -62,10 +62,10 @@ def pinned_keys(option: str | None, variable: str | None) -> PinnedKeys | None:
     return None
 
 
-def kept_checkpoints(path: Path | None) -> list[KeptCheckpoint]:
-    """The checkpoints of `--kept FILE` (none without it); InputError when unreadable."""
+def kept_checkpoints(path: Path | None) -> list[KeptCheckpoint] | None:
+    """The checkpoints of `--kept FILE` (None without it); InputError when unreadable."""
     if path is None:
-        return []
+        return None
     try:
         return read_kept(path)
     except KeptFileError as exc:
@@ -89,7 +89,7 @@ def verify(
     *,
     stream: TextIO | None = None,
     pinned: PinnedKeys | None = None,
-    kept: Sequence[KeptCheckpoint] = (),
+    kept: Sequence[KeptCheckpoint] | None = None,
 ) -> int:
     """Recompute the chains from the event store and check them, and the kept
     checkpoints (of `tenant` only, when given); the exit status."""
@@ -99,7 +99,7 @@ def verify(
     if tenant is not None and not tenant_known(runtime, tenant):
         print(f"syncline audit verify: no tenant {tenant}", file=sys.stderr)
         return USAGE
-    compared = [k for k in kept if tenant is None or k.tenant_id == str(tenant)]
+    compared = [k for k in kept or () if tenant is None or k.tenant_id == str(tenant)]
     wanted: dict[str, set[int]] = defaultdict(set)
     for point in compared:
         wanted[point.tenant_id].add(point.sequence)
@@ -137,9 +137,10 @@ def verify(
         else:
             print(f"TAMPERED: {point.describe()} ({point.where}): {problem}", file=out)
             status = TAMPERED
-    if kept:
+    if kept is not None:  # said even of a file that holds none: it compared nothing
         skipped = len(kept) - len(compared)
         others = f"; {skipped} of other tenants skipped (--tenant)" if skipped else ""
+        others += "; the file holds none" if not kept else ""
         print(
             f"kept: {matching} of {len(compared)} kept checkpoints match the chains"
             f" recomputed from the event store{others}",

@@ -186,3 +186,15 @@ def test_a_kept_checkpoint_past_the_first_mismatch_is_still_compared(
         f"TAMPERED: kept checkpoint of tenant {tampered} at sequence 8 (kept.ndjson line 1):"
         " the chain hash at sequence 8, recomputed from the event store, differs" in output
     )
+
+
+def test_a_kept_file_that_holds_no_checkpoint_is_said_so(
+    runtime: Runtime, tenants: tuple[UUID, UUID]
+) -> None:
+    out = io.StringIO()
+    assert verify(runtime, tenants[0], stream=out, kept=[]) == 0
+    assert "kept: 0 of 0 kept checkpoints match" in out.getvalue()
+    assert "; the file holds none" in out.getvalue()
+    out = io.StringIO()
+    assert verify(runtime, tenants[0], stream=out) == 0  # without --kept: no such line
+    assert "kept:" not in out.getvalue()
