@@ -113,3 +113,42 @@ def test_dev_on_a_busy_port_says_so_in_one_line_and_exits(database_url: str, tmp
         f"syncline dev: cannot listen on 127.0.0.1:{port} (Address already in use); "
         "choose another port with --port (make run PORT=...)"
     ]
+
+
+def test_a_data_dir_the_system_will_not_make_is_one_line_and_exit_2() -> None:
+    # /proc takes no new directory, even from root (whom the settings check cannot refuse
+    # without trying): the embedded database's start says so instead of a traceback.
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    answer = subprocess.run(
+        [sys.executable, "-m", "syncline.cli", "migrate", "--dry-run"],
+        env={**environ, "SYNCLINE_DATA_DIR": "/proc/syncline-test/data", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert answer.returncode == 2, answer.stderr
+    assert "Traceback" not in answer.stderr
+    assert "SYNCLINE_DATA_DIR=/proc/syncline-test/data: cannot be made" in answer.stderr
+
+
+def test_serve_on_a_taken_port_says_so_before_anything_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        answer = subprocess.run(
+            [sys.executable, "-m", "syncline.cli", "serve", "--port", str(port)],
+            env={
+                **os.environ,
+                "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+                "PYTHONPATH": str(ROOT),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert answer.returncode == 1, answer.stderr
+    assert answer.stderr.strip() == (
+        f"syncline serve: cannot listen on 127.0.0.1:{port} (Address already in use);"
+        " choose another port with --port"
+    )

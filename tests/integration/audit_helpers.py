@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -48,6 +49,17 @@ def chain_rows(runtime: Runtime, tenant: UUID) -> list[tuple[int, int, str, byte
             (tenant,),
         ).fetchall()
     return [(int(s), int(p), str(e), bytes(h)) for s, p, e, h in rows]
+
+
+def set_chain(runtime: Runtime, tenant: UUID, hashes: Iterable[tuple[int, bytes]]) -> None:
+    """Write these `(sequence, chain_hash)` into a tenant's recorded chain (a rewrite, or
+    putting one back)."""
+    for sequence, hashed in hashes:
+        execute(
+            runtime,
+            "UPDATE audit_chain SET chain_hash = %s WHERE tenant_id = %s AND sequence = %s",
+            (hashed, tenant, sequence),
+        )
 
 
 def execute(runtime: Runtime, statement: sql.Composable | str, params: Any = ()) -> None:

@@ -4,23 +4,30 @@ checkpoint signed (history rewritten and the chain recomputed), and logs an erro
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 import pytest
 
-from projections.audit.checkpoints import ChainRewrittenError
+from projections.audit.checkpoints import ChainRewrittenError, Checkpointer
 from syncline.audit_cli import checkpoint
 from syncline.runtime import Runtime
-from tests.integration.audit_helpers import chain_rows, execute, history
+from tests.integration.audit_helpers import chain_rows, execute, history, set_chain
 
 
-def test_a_chain_rewritten_under_its_checkpoint_is_not_signed(
-    runtime: Runtime, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def signed_at_3(runtime: Runtime) -> tuple[UUID, Checkpointer]:
+    """A tenant with 3 events and a checkpoint at sequence 3, and the checkpointer."""
     tenant, _ = history(runtime, 3)
     assert runtime.wait_for_projections()
     checkpointer = runtime.checkpointer(every_seconds=0)
     assert [c["sequence"] for c in checkpointer.checkpoint(tenant)] == [3]
     assert runtime.wait_for_projections()
+    return tenant, checkpointer
+
+
+def test_a_chain_rewritten_under_its_checkpoint_is_not_signed(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant, checkpointer = signed_at_3(runtime)
     original = [(sequence, hashed) for sequence, _, _, hashed in chain_rows(runtime, tenant)]
     # What `syncline replay audit` leaves after an event under the checkpoint was changed:
     # the same checkpoint (an event of the log), another chain hash at its sequence.
@@ -35,12 +42,7 @@ def test_a_chain_rewritten_under_its_checkpoint_is_not_signed(
         monkeypatch.setattr(checkpointer, "due", lambda: [tenant])  # others' are theirs
         assert checkpointer.run_due() == 0
     finally:  # put the chain back (other tests verify every tenant)
-        for sequence, hashed in original:
-            execute(
-                runtime,
-                "UPDATE audit_chain SET chain_hash = %s WHERE tenant_id = %s AND sequence = %s",
-                (hashed, tenant, sequence),
-            )
+        set_chain(runtime, tenant, original)
     refused = [r for r in caplog.records if r.getMessage() == "audit chain rewritten: not signed"]
     assert [getattr(r, "tenant_id", None) for r in refused] == [str(tenant)]
     with runtime.pool.connection() as conn:
@@ -72,11 +74,7 @@ def test_a_chain_rewritten_without_new_events_is_refused_at_every_run(
 ) -> None:
     # A rewrite and `syncline replay audit` add no event: the chain is not due for a
     # checkpoint, and the refusal must not wait for it to grow.
-    tenant, _ = history(runtime, 3)
-    assert runtime.wait_for_projections()
-    checkpointer = runtime.checkpointer(every_seconds=0)
-    assert [c["sequence"] for c in checkpointer.checkpoint(tenant)] == [3]
-    assert runtime.wait_for_projections()
+    tenant, checkpointer = signed_at_3(runtime)
     assert tenant not in checkpointer.moved()
     original = [(sequence, hashed) for sequence, _, _, hashed in chain_rows(runtime, tenant)]
     rewrite = "UPDATE audit_chain SET chain_hash = sha256(chain_hash) WHERE tenant_id = %s"
@@ -91,12 +89,7 @@ def test_a_chain_rewritten_without_new_events_is_refused_at_every_run(
         assert status == 1
         assert f"tenant {tenant}: the chain hash at sequence 3" in capsys.readouterr().err
     finally:
-        for sequence, hashed in original:
-            execute(
-                runtime,
-                "UPDATE audit_chain SET chain_hash = %s WHERE tenant_id = %s AND sequence = %s",
-                (hashed, tenant, sequence),
-            )
+        set_chain(runtime, tenant, original)
     refused = [r for r in caplog.records if r.getMessage() == "audit chain rewritten: not signed"]
     ours = [r for r in refused if getattr(r, "tenant_id", None) == str(tenant)]
     assert len(ours) == 2  # at each run

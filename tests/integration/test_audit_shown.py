@@ -6,7 +6,6 @@ tampered, while the chain itself still verifies. Every tamper is undone in its t
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +18,7 @@ from tests.integration.audit_helpers import (
     chain_rows,
     execute,
     history,
+    set_chain,
     set_state,
     stored_row,
 )
@@ -238,12 +238,3 @@ def test_a_rewritten_history_is_not_called_intact_up_to_its_checkpoint(
         set_state(runtime, position, state)
         set_chain(runtime, tenant, original)
     assert run_verify(runtime, tenant)[0] == 0
-
-
-def set_chain(runtime: Runtime, tenant: UUID, hashes: Iterable[tuple[int, bytes]]) -> None:
-    for sequence, hashed in hashes:
-        execute(
-            runtime,
-            "UPDATE audit_chain SET chain_hash = %s WHERE tenant_id = %s AND sequence = %s",
-            (hashed, tenant, sequence),
-        )
