@@ -218,7 +218,13 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace, Any], int]
         " 2 for a bad argument, an output that cannot be written or a database error, 3 when"
         " the chain has a gap or an event no longer decodes (no file is left)",
     )
-    p.add_argument("--tenant", type=UUID, required=True, help="the tenant to export (its id)")
+    p.add_argument(
+        "--tenant",
+        type=UUID,
+        required=True,
+        default=argparse.SUPPRESS,  # no "(default: None)" in the help of a required option
+        help="the tenant to export (its id)",
+    )
     p.add_argument(
         "--after",
         default=None,

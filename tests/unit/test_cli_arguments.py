@@ -33,3 +33,17 @@ def test_ports_and_process_counts_in_range_are_taken() -> None:
     args = build_parser().parse_args(["serve", "--port", "65535", "--workers", "3"])
     assert (args.port, args.workers) == (65535, 3)
     assert build_parser().parse_args(["dev", "--port", "1"]).port == 1
+
+
+def test_a_required_option_shows_no_default_in_help() -> None:
+    parser = build_parser()
+    (export,) = [
+        choice
+        for action in parser._subparsers._group_actions  # type: ignore[union-attr]
+        for name, choice in action.choices.items()  # type: ignore[union-attr]
+        if name == "export"
+    ]
+    text = export.format_help()
+    assert "--tenant TENANT  the tenant to export (its id)\n" in text  # no default
+    args = parser.parse_args(["export", "--tenant", "00000000-0000-0000-0000-000000000001"])
+    assert str(args.tenant) == "00000000-0000-0000-0000-000000000001"
