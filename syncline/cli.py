@@ -212,9 +212,10 @@ def port_taken(host: str, port: int) -> str | None:
 
 
 def port_number(value: str) -> int:
-    """A TCP port, 1 to 65535 (the system would take 99999 as 34463, and say nothing)."""
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port (1 to 65535)")
+    """A TCP port, 0 to 65535 (0: any free port); the system would take 99999 as 34463, and
+    say nothing."""
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0 to 65535; 0: any free one)")
     return int(value)
 
 
