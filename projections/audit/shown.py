@@ -86,7 +86,10 @@ def listed_checkpoints(
     conn: psycopg.Connection[Any], keys: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], Listed]:
     """The rows `audit_checkpoints` holds at these (tenant, sequence) keys."""
-    tenants, sequences = zip(*keys, strict=True) if keys else ((), ())
+    keys = list(keys)
+    if not keys:
+        return {}
+    tenants, sequences = zip(*keys, strict=True)
     return {
         (str(tenant), int(sequence)): (
             int(position),

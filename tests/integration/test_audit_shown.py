@@ -233,6 +233,12 @@ def test_a_rewritten_history_is_not_called_intact_up_to_its_checkpoint(
         assert check.mismatch.sequence == 6
         assert "after sequence 0 and up to this one was rewritten" in check.mismatch.reason
         assert check.verified == 0  # nothing below the checkpoint is vouched for
+        # A check of a range (as GET /v1/audit/verify makes) is bounded by where it starts.
+        ranged = ChainVerifier(runtime.app, runtime.pool).verify(tenant, from_sequence=3)
+        check = ranged.tenants[str(tenant)]
+        assert check.mismatch is not None
+        assert "after sequence 2 and up to this one" in check.mismatch.reason
+        assert check.verified == 2
         assert_tampered(runtime, signed, "sequence 6", "(intact through sequence 0)")
     finally:
         set_state(runtime, position, state)
