@@ -102,11 +102,6 @@ def export(
         except InvalidCursorError as exc:
             print(f"syncline export: --after {exc}", file=err)
             return USAGE
-    if output is not None and (output.is_dir() or not output.parent.is_dir()):
-        # Before the export runs, not after: its file is written next to `output`.
-        why = "it is a directory" if output.is_dir() else "its directory does not exist"
-        print(f"syncline export: cannot write {output}: {why}", file=err)
-        return USAGE
     view = AuditView(runtime.pool)
     lines = view.export(runtime.cursors, tenant, app=runtime.app, after_position=position)
     try:
@@ -292,11 +287,11 @@ def cmd_audit(args: argparse.Namespace, settings: Any) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Any) -> int:
-    if args.output is not None and not args.output.parent.is_dir():
-        print(
-            f"syncline export: cannot write {args.output}: no directory {args.output.parent}",
-            file=sys.stderr,
-        )
+    # Before the export runs, not after: its file is written next to `--output`.
+    output = args.output
+    if output is not None and (output.is_dir() or not output.parent.is_dir()):
+        why = "it is a directory" if output.is_dir() else f"no directory {output.parent}"
+        print(f"syncline export: cannot write {output}: {why}", file=sys.stderr)
         return USAGE
     return _run(
         "export",

@@ -31,12 +31,9 @@ FROM audit_checkpoints c
 JOIN unnest(%s::uuid[], %s::int8[]) AS k(tenant_id, sequence) USING (tenant_id, sequence)
 """
 
-# The positions of a check's verified range: after its first sequence's predecessor, up to
-# its last verified sequence.
+# The position of a check's last verified sequence, and how far the event log is written.
 _RANGE = """
-SELECT coalesce((SELECT position FROM audit_chain WHERE tenant_id = %(t)s
-        AND sequence = %(first)s), 0),
-    (SELECT position FROM audit_chain WHERE tenant_id = %(t)s AND sequence = %(last)s),
+SELECT (SELECT position FROM audit_chain WHERE tenant_id = %(t)s AND sequence = %(last)s),
     coalesce((SELECT position FROM projection_tracking WHERE name = 'events'), 0)
 """
 
@@ -124,21 +121,19 @@ def listing_problem(listed: Listed | None, signed: Listed | None) -> str | None:
 def check_shown(
     conn: psycopg.Connection[Any],
     check: TenantCheck,
-    first_sequence: int,
+    after: int,
     head: int | None = None,
 ) -> None:
-    """Compare the read models with the chain over the range `check` verified (from
-    `first_sequence`), or up to log position `head` when it reached the chain's head (what
-    the audit projection has chained): the first difference becomes its mismatch."""
+    """Compare the read models with the chain over the range `check` verified (the log
+    positions after `after`), or up to log position `head` when it reached the chain's head
+    (what the audit projection has chained): the first difference becomes its mismatch."""
     if check.mismatch is not None:
         return
-    row = conn.execute(
-        _RANGE, {"t": check.tenant_id, "first": first_sequence - 1, "last": check.verified}
-    ).fetchone()
+    row = conn.execute(_RANGE, {"t": check.tenant_id, "last": check.verified}).fetchone()
     if row is None:
         return
-    after, events_position = int(row[0]), int(row[2])
-    last = head if head is not None else row[1]
+    events_position = int(row[1])
+    last = head if head is not None else row[0]
     if last is None:
         return  # nothing verified
     last = int(last)

@@ -193,10 +193,9 @@ class ChainVerifier:
             progress(total if report.complete else done(), total)
         if report.complete:
             self._check_ends(conn, checks.values())
-        first = from_sequence if tenant is not None else 1
         for check in checks.values():
             reached_head = report.complete and not check.limit_reached
-            check_shown(conn, check, first, tracked if reached_head else None)
+            check_shown(conn, check, after, tracked if reached_head else None)
 
     def _check_row(
         self,
